@@ -1,0 +1,13 @@
+export * from './tensor-data.js';
+export * from './shape.js';
+export * from './graph.js';
+export * from './ops/attrs.js';
+export { OP_SPECS, OP_NAMES, type OpSpec, type ArgInfo } from './ops/infer.js';
+export * from './builder.js';
+export * from './init.js';
+export * from './rng.js';
+export * from './params.js';
+export * from './safetensors.js';
+export * from './half.js';
+export * from './io.js';
+export * from './backend.js';

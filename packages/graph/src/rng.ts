@@ -1,0 +1,137 @@
+/**
+ * Seeded, serialisable randomness (xoshiro128**). Everything random in UniAS.ts — initialisation,
+ * shuffling, dropout masks, feature jitter — draws from here, in JS, so both backends see the same
+ * numbers and a checkpoint can store the exact state.
+ */
+
+export interface RngState {
+  readonly s: readonly [number, number, number, number];
+  /** Second Box-Muller value waiting to be used, or null. */
+  readonly spare: number | null;
+}
+
+export interface Rng {
+  /** Uniform in [0, 1) with 32 random bits. */
+  uniform(): number;
+  /** Standard normal (Box-Muller). */
+  normal(): number;
+  /** Integer in [0, n). */
+  int(n: number): number;
+  /** Fisher-Yates in place; returns the array. */
+  shuffle<T>(items: T[]): T[];
+  fillUniform(out: Float32Array, low?: number, high?: number): Float32Array;
+  fillNormal(out: Float32Array, mean?: number, std?: number): Float32Array;
+  /** An independent stream derived from this one's seed material and a label. */
+  fork(label: string): Rng;
+  state(): RngState;
+}
+
+/** 32-bit FNV-1a of a string, mixed with a seed: stable stream ids for names. */
+export function hashString(text: string, seed = 0): number {
+  let h = (0x811c9dc5 ^ seed) >>> 0;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+function splitmix32(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => {
+    x = (x + 0x9e3779b9) >>> 0;
+    let z = x;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+}
+
+function rotl(x: number, k: number): number {
+  return ((x << k) | (x >>> (32 - k))) >>> 0;
+}
+
+class Xoshiro implements Rng {
+  private s0: number;
+  private s1: number;
+  private s2: number;
+  private s3: number;
+  private spare: number | null;
+
+  constructor(state: RngState) {
+    [this.s0, this.s1, this.s2, this.s3] = state.s;
+    this.spare = state.spare;
+  }
+
+  private next(): number {
+    const result = Math.imul(rotl(Math.imul(this.s1, 5) >>> 0, 7), 9) >>> 0;
+    const t = (this.s1 << 9) >>> 0;
+    this.s2 ^= this.s0;
+    this.s3 ^= this.s1;
+    this.s1 ^= this.s2;
+    this.s0 ^= this.s3;
+    this.s2 ^= t;
+    this.s3 = rotl(this.s3, 11);
+    this.s0 >>>= 0;
+    this.s1 >>>= 0;
+    this.s2 >>>= 0;
+    return result;
+  }
+
+  uniform(): number {
+    return this.next() / 4294967296;
+  }
+
+  normal(): number {
+    if (this.spare !== null) {
+      const v = this.spare;
+      this.spare = null;
+      return v;
+    }
+    // 1 - u keeps log() away from 0.
+    const u1 = 1 - this.uniform();
+    const u2 = this.uniform();
+    const r = Math.sqrt(-2 * Math.log(u1));
+    this.spare = r * Math.sin(2 * Math.PI * u2);
+    return r * Math.cos(2 * Math.PI * u2);
+  }
+
+  int(n: number): number {
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`rng.int: n must be a positive integer, got ${n}`);
+    return Math.floor(this.uniform() * n);
+  }
+
+  shuffle<T>(items: T[]): T[] {
+    for (let i = items.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      const tmp = items[i]!;
+      items[i] = items[j]!;
+      items[j] = tmp;
+    }
+    return items;
+  }
+
+  fillUniform(out: Float32Array, low = 0, high = 1): Float32Array {
+    for (let i = 0; i < out.length; i++) out[i] = low + (high - low) * this.uniform();
+    return out;
+  }
+
+  fillNormal(out: Float32Array, mean = 0, std = 1): Float32Array {
+    for (let i = 0; i < out.length; i++) out[i] = mean + std * this.normal();
+    return out;
+  }
+
+  fork(label: string): Rng {
+    return createRng(hashString(label, this.s0 ^ rotl(this.s3, 13)));
+  }
+
+  state(): RngState {
+    return { s: [this.s0, this.s1, this.s2, this.s3], spare: this.spare };
+  }
+}
+
+export function createRng(seed: number | RngState): Rng {
+  if (typeof seed !== 'number') return new Xoshiro(seed);
+  const sm = splitmix32(seed);
+  return new Xoshiro({ s: [sm(), sm(), sm(), sm()], spare: null });
+}
