@@ -1,0 +1,4 @@
+export { evaluateReference, toRef, bilinearSource, type RefTensor, type RefFeed, type ReferenceOptions } from './reference.js';
+export { OP_CASES, caseGraph, uniform, type OpCase } from './cases.js';
+export { maxRelError, maxAbsError } from './compare.js';
+export { erf64 } from './erf64.js';
