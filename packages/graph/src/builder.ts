@@ -1,4 +1,4 @@
-import type { AnyOpNode, ConstNode, Graph, InputNode, Node, OpNode, ParamNode, Sym } from './graph.js';
+import type { AnyOpNode, ConstNode, Graph, InputNode, Node, OpNode, ParamNode, RandomSpec, Sym } from './graph.js';
 import type { Initializer } from './init.js';
 import type {
   AvgPool2dAttrs,
@@ -46,14 +46,28 @@ function pair(v: number | Pair | undefined, fallback: number): Pair {
  * Every op infers its output shape when it is made, so a misshaped model fails at the line that
  * builds it, with the scope in the message.
  */
+export interface BuilderOptions {
+  /**
+   * Training graphs get dropout masks and noise as random inputs; eval graphs (the default) make
+   * `dropout` the identity.
+   */
+  training?: boolean;
+}
+
 export class GraphBuilder {
+  readonly training: boolean;
   private readonly nodes: Node[] = [];
+  private readonly randomMap = new Map<string, RandomSpec>();
   private readonly inputMap = new Map<string, InputNode>();
   private readonly paramMap = new Map<string, ParamNode>();
   private readonly outputMap = new Map<string, Node>();
   private readonly scopes: string[] = [];
   private readonly scalarCache = new Map<number, ConstNode>();
   private nextId = 0;
+
+  constructor(options: BuilderOptions = {}) {
+    this.training = options.training ?? false;
+  }
 
   /** The current name scope, dot-joined (PyTorch state_dict style). */
   get scopeName(): string {
@@ -152,6 +166,25 @@ export class GraphBuilder {
     return this.inputMap.get(name);
   }
 
+  /** An input filled with fresh random draws on every run (see RandomSpec). */
+  randomInput(name: string, shape: Shape, spec: RandomSpec): InputNode {
+    const node = this.input(name, shape);
+    this.randomMap.set(name, spec);
+    return node;
+  }
+
+  /**
+   * Inverted dropout with probability p: in a training graph, x times a random mask input named
+   * after the scope; in an eval graph, x itself.
+   */
+  dropout(x: Sym, p: number): Sym {
+    if (!this.training || p <= 0) return x;
+    if (p >= 1) throw new Error(`dropout: p must be < 1, got ${p}`);
+    let name = this.qualified('dropout');
+    for (let k = 1; this.inputMap.has(name); k++) name = this.qualified(`dropout${k}`);
+    return this.mul(x, this.randomInput(name, x.shape, { kind: 'dropout', p }));
+  }
+
   /** A snapshot of everything built so far. */
   build(): Graph {
     return {
@@ -159,6 +192,7 @@ export class GraphBuilder {
       inputs: new Map(this.inputMap),
       params: new Map(this.paramMap),
       outputs: new Map(this.outputMap),
+      random: new Map(this.randomMap),
     };
   }
 
@@ -412,6 +446,6 @@ export function resolvePadding(padding: Padding, size: Pair, kernel: Pair, strid
   return padding;
 }
 
-export function createGraph(): GraphBuilder {
-  return new GraphBuilder();
+export function createGraph(options: BuilderOptions = {}): GraphBuilder {
+  return new GraphBuilder(options);
 }

@@ -46,12 +46,26 @@ export type Node = InputNode | ParamNode | ConstNode | AnyOpNode;
 /** What model code holds: a symbolic tensor. */
 export type Sym = Node;
 
+/**
+ * How a random input is drawn each run (dropout masks, feature noise). Randomness is drawn in JS
+ * from a seeded Rng and fed as inputs, so every backend sees the same numbers.
+ */
+export type RandomSpec =
+  /** 0 with probability p, else 1 / (1 - p): an inverted-dropout mask. */
+  | { readonly kind: 'dropout'; readonly p: number }
+  /** 1 with probability p, else 0. */
+  | { readonly kind: 'bernoulli'; readonly p: number }
+  /** Standard normal. */
+  | { readonly kind: 'normal' };
+
 /** A finished graph: its nodes in topological order and its named outputs. */
 export interface Graph {
   readonly nodes: readonly Node[];
   readonly inputs: ReadonlyMap<string, InputNode>;
   readonly params: ReadonlyMap<string, ParamNode>;
   readonly outputs: ReadonlyMap<string, Node>;
+  /** Inputs that hold random draws, and how to draw them (empty for inference graphs). */
+  readonly random: ReadonlyMap<string, RandomSpec>;
 }
 
 /** Nodes reachable from the given outputs, in topological order. */
@@ -79,13 +93,17 @@ export function prune(graph: Graph, outputNames?: readonly string[]): Graph {
     outputs.set(name, n);
   }
   const nodes = reachable(outputs.values());
+  const random = new Map<string, RandomSpec>();
   const inputs = new Map<string, InputNode>();
   const params = new Map<string, ParamNode>();
   for (const n of nodes) {
-    if (n.kind === 'input') inputs.set(n.name, n);
-    else if (n.kind === 'param') params.set(n.name, n);
+    if (n.kind === 'input') {
+      inputs.set(n.name, n);
+      const spec = graph.random.get(n.name);
+      if (spec) random.set(n.name, spec);
+    } else if (n.kind === 'param') params.set(n.name, n);
   }
-  return { nodes, inputs, params, outputs };
+  return { nodes, inputs, params, outputs, random };
 }
 
 /** How many op nodes use each node, counting graph outputs as uses (for freeing memory early). */

@@ -11,3 +11,5 @@ export * from './safetensors.js';
 export * from './half.js';
 export * from './io.js';
 export * from './backend.js';
+export * from './random-feeds.js';
+export * from './nn.js';
