@@ -7,7 +7,7 @@ export function defineUniasBuild(entry = { index: 'src/index.ts' }, extra = {}) 
     sourcemap: true,
     clean: true,
     target: 'node20',
-    splitting: false,
+    splitting: true,
     treeshake: true,
     ...extra,
   };
