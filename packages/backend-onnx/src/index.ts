@@ -1,1 +1,23 @@
-export {};
+export {
+  toOnnxModel,
+  writeOnnxFile,
+  lowerGraph,
+  encodeModel,
+  OPSET,
+  BATCH_DIM,
+  PRODUCER_NAME,
+  type OnnxExportOptions,
+  type LoweredModel,
+  type IoSpec,
+} from './to-onnx.js';
+export { LOWERINGS, type LoweringTable } from './lowering.js';
+export type { Lowering, LoweringContext } from './lowering-context.js';
+export {
+  createOnnxBackend,
+  onnxBackendCandidates,
+  loadOnnxRuntime,
+  type OnnxBackend,
+  type OnnxBackendOptions,
+  type OnnxPrepareOptions,
+  type GraphOptimizationLevel,
+} from './backend.js';

@@ -1,0 +1,228 @@
+/**
+ * One lowering rule per op of @unias/graph, to ONNX opset 18. `LOWERINGS` is typed against the op
+ * set, so an op without a rule fails to compile. Rules compose standard ONNX ops only (no
+ * com.microsoft ops): ORT's optimiser fuses the common patterns (GELU, MatMul+Add) by itself.
+ */
+import type { Node, OpName, OpNode } from '@unias/graph';
+import { attr } from './onnx-writer.js';
+import { dataTypeOf } from './onnx-writer.js';
+import type { Lowering, LoweringContext } from './lowering-context.js';
+import { expandIntroducesBatch, reshapeBatch } from './batch-axis.js';
+import { interpolationMatrix } from './interpolation.js';
+
+export type LoweringTable = { readonly [K in OpName]: Lowering<K> };
+
+function unary<K extends OpName>(opType: string): Lowering<K> {
+  return (ctx) => ctx.result(opType, [ctx.input(0)]);
+}
+
+function binary<K extends OpName>(opType: string): Lowering<K> {
+  return (ctx) => ctx.result(opType, [ctx.input(0), ctx.input(1)]);
+}
+
+/** Greater/Less have no bool kernels in ONNX; compare bools as int32. */
+function compare<K extends 'greater' | 'less' | 'equal'>(opType: 'Greater' | 'Less' | 'Equal'): Lowering<K> {
+  return (ctx, n) => {
+    if (opType !== 'Equal' && n.inputs[0]!.dtype === 'bool') {
+      const to = attr.int(dataTypeOf('int32'));
+      return ctx.result(opType, [ctx.emit('Cast', [ctx.input(0)], { to }), ctx.emit('Cast', [ctx.input(1)], { to })]);
+    }
+    return ctx.result(opType, [ctx.input(0), ctx.input(1)]);
+  };
+}
+
+function reduce<K extends 'reduceSum' | 'reduceMean' | 'reduceMax'>(opType: 'ReduceSum' | 'ReduceMean' | 'ReduceMax'): Lowering<K> {
+  return (ctx, n) =>
+    ctx.result(opType, [ctx.input(0), ctx.int64(n.attrs.axes)], { keepdims: attr.int(n.attrs.keepDims ? 1 : 0) });
+}
+
+/** A [C] per-channel vector reshaped to broadcast over axis 1 of a rank-`rank` tensor: [C, 1, ...]. */
+function channelVector(ctx: LoweringContext, value: string, channels: number, rank: number): string {
+  return ctx.emit('Reshape', [value, ctx.int64([channels, ...new Array<number>(rank - 2).fill(1)])]);
+}
+
+/** A reshape target that keeps the batch generic (see batch-axis.ts). */
+function reshapeTarget(ctx: LoweringContext, n: OpNode<'reshape'>): number[] {
+  const target = [...n.attrs.shape];
+  const x = n.inputs[0]!;
+  const a = ctx.batchAxis(x);
+  if (a !== null) {
+    const keep = reshapeBatch(x.shape, n.shape, target, a);
+    if (keep) target[keep.axis] = keep.entry;
+  }
+  return target;
+}
+
+/**
+ * Bilinear resize as two matrix products with constant interpolation matrices,
+ * y = Rh · x · Rwᵀ: exact PyTorch semantics (half-pixel with the source clamped at 0, or
+ * align_corners) for up- and down-sampling alike, batch-generic, and differentiable as plain MatMuls.
+ */
+const resizeBilinear: Lowering<'resizeBilinear'> = (ctx, n) => {
+  const x = n.inputs[0]!;
+  const [h, w] = [x.shape[2]!, x.shape[3]!];
+  const [oh, ow] = n.attrs.size;
+  let v = ctx.input(0);
+  if (ow !== w) {
+    // x [N,C,h,w] @ Rwᵀ [w,ow]: one large GEMM over N*C*h rows.
+    const rwt = interpolationMatrix(w, ow, n.attrs.alignCorners, true);
+    v = oh !== h ? ctx.emit('MatMul', [v, ctx.float32(rwt, [w, ow], 'resize_cols')]) : ctx.result('MatMul', [v, ctx.float32(rwt, [w, ow], 'resize_cols')]);
+  }
+  if (oh !== h) {
+    const rh = interpolationMatrix(h, oh, n.attrs.alignCorners, false);
+    v = ctx.result('MatMul', [ctx.float32(rh, [oh, h], 'resize_rows'), v]);
+  }
+  return v;
+};
+
+const cosineSimilarity: Lowering<'cosineSimilarity'> = (ctx, n) => {
+  const [a, b] = n.inputs as [Node, Node];
+  const axis = n.attrs.axis;
+  const outRank = n.shape.length + 1;
+  const axisLen = Math.max(a.shape[axis - (outRank - a.shape.length)] ?? 1, b.shape[axis - (outRank - b.shape.length)] ?? 1);
+  const keep = { keepdims: attr.int(0) };
+  /** Sum of squares of `x` along the axis as broadcast to the output: a size-1 (or absent) axis repeats. */
+  const sumSquares = (x: Node, value: string): string => {
+    const ax = axis - (outRank - x.shape.length);
+    const sq = ctx.emit('Mul', [value, value]);
+    if (ax < 0) return ctx.emit('Mul', [sq, ctx.scalar(axisLen)]);
+    const s = ctx.emit('ReduceSum', [sq, ctx.int64([ax])], keep);
+    return x.shape[ax] === axisLen ? s : ctx.emit('Mul', [s, ctx.scalar(axisLen)]);
+  };
+  const dot = ctx.emit('ReduceSum', [ctx.emit('Mul', [ctx.input(0), ctx.input(1)]), ctx.int64([axis])], keep);
+  const norms = ctx.emit('Mul', [ctx.emit('Sqrt', [sumSquares(a, ctx.input(0))]), ctx.emit('Sqrt', [sumSquares(b, ctx.input(1))])]);
+  return ctx.result('Div', [dot, ctx.emit('Max', [norms, ctx.scalar(n.attrs.eps)])]);
+};
+
+export const LOWERINGS: LoweringTable = {
+  neg: unary('Neg'),
+  abs: unary('Abs'),
+  sign: unary('Sign'),
+  exp: unary('Exp'),
+  log: unary('Log'),
+  sqrt: unary('Sqrt'),
+  relu: unary('Relu'),
+  sigmoid: unary('Sigmoid'),
+  tanh: unary('Tanh'),
+  erf: unary('Erf'),
+  // Opset 18 has no Gelu: x * 0.5 * (1 + erf(x / sqrt 2)), in the form ORT's GeluFusion recognises.
+  gelu: (ctx) => {
+    const x = ctx.input(0);
+    const e = ctx.emit('Erf', [ctx.emit('Div', [x, ctx.scalar(Math.SQRT2)])]);
+    return ctx.result('Mul', [ctx.emit('Mul', [x, ctx.emit('Add', [e, ctx.scalar(1)])]), ctx.scalar(0.5)]);
+  },
+  silu: (ctx) => ctx.result('Mul', [ctx.input(0), ctx.emit('Sigmoid', [ctx.input(0)])]),
+  clip: (ctx, n) => ctx.result('Clip', [ctx.input(0), ctx.scalar(n.attrs.min), ctx.scalar(n.attrs.max)]),
+  cast: (ctx, n) => ctx.result('Cast', [ctx.input(0)], { to: attr.int(dataTypeOf(n.attrs.to)) }),
+  add: binary('Add'),
+  sub: binary('Sub'),
+  mul: binary('Mul'),
+  div: binary('Div'),
+  pow: binary('Pow'),
+  maximum: binary('Max'),
+  minimum: binary('Min'),
+  greater: compare('Greater'),
+  less: compare('Less'),
+  equal: compare('Equal'),
+  where: (ctx) => ctx.result('Where', [ctx.input(0), ctx.input(1), ctx.input(2)]),
+  reduceSum: reduce('ReduceSum'),
+  reduceMean: reduce('ReduceMean'),
+  reduceMax: reduce('ReduceMax'),
+  reshape: (ctx, n) => ctx.result('Reshape', [ctx.input(0), ctx.int64(reshapeTarget(ctx, n))]),
+  transpose: (ctx, n) => ctx.result('Transpose', [ctx.input(0)], { perm: attr.ints(n.attrs.perm) }),
+  concat: (ctx, n) => ctx.result('Concat', n.inputs.map((_, i) => ctx.input(i)), { axis: attr.int(n.attrs.axis) }),
+  slice: (ctx, n) =>
+    ctx.result('Slice', [
+      ctx.input(0),
+      ctx.int64(n.attrs.starts),
+      ctx.int64(n.attrs.ends),
+      ctx.int64(n.attrs.axes),
+      ctx.int64(n.attrs.steps),
+    ]),
+  pad: (ctx, n) => {
+    const inputs = [ctx.input(0), ctx.int64(n.attrs.pads)];
+    if (n.attrs.mode === 'constant') inputs.push(ctx.scalar(n.attrs.value, n.dtype));
+    return ctx.result('Pad', inputs, { mode: attr.string(n.attrs.mode) });
+  },
+  broadcastTo: (ctx, n) => {
+    // Expand broadcasts both ways: a target of 1 where the input already has the size keeps the
+    // input's (possibly symbolic) dim, so only real broadcasting is baked into the target.
+    const x = n.inputs[0]!;
+    const shift = n.shape.length - x.shape.length;
+    const target = n.attrs.shape.map((d, i) => (i >= shift && x.shape[i - shift] === d ? 1 : d));
+    if (ctx.dynamicBatch && ctx.batchAxis(x) === null && ctx.batchAxis(n) === 0 && expandIntroducesBatch(x, n.attrs.shape, n.shape[0]!)) {
+      const rest = ctx.int64(target.slice(1));
+      return ctx.result('Expand', [ctx.input(0), ctx.emit('Concat', [ctx.batchSize(), rest], { axis: attr.int(0) })]);
+    }
+    return ctx.result('Expand', [ctx.input(0), ctx.int64(target)]);
+  },
+  matmul: binary('MatMul'),
+  conv2d: (ctx, n) => {
+    const w = n.inputs[1]!;
+    const a = n.attrs;
+    return ctx.result(
+      'Conv',
+      n.inputs.map((_, i) => ctx.input(i)),
+      {
+        kernel_shape: attr.ints([w.shape[2]!, w.shape[3]!]),
+        strides: attr.ints(a.strides),
+        pads: attr.ints(a.pads),
+        dilations: attr.ints(a.dilations),
+        group: attr.int(a.groups),
+      },
+    );
+  },
+  convTranspose2d: (ctx, n) => {
+    const w = n.inputs[1]!;
+    const a = n.attrs;
+    return ctx.result(
+      'ConvTranspose',
+      n.inputs.map((_, i) => ctx.input(i)),
+      {
+        kernel_shape: attr.ints([w.shape[2]!, w.shape[3]!]),
+        strides: attr.ints(a.strides),
+        pads: attr.ints(a.pads),
+        dilations: attr.ints(a.dilations),
+        group: attr.int(a.groups),
+        output_padding: attr.ints(a.outputPadding),
+      },
+    );
+  },
+  avgPool2d: (ctx, n) =>
+    ctx.result('AveragePool', [ctx.input(0)], {
+      kernel_shape: attr.ints(n.attrs.kernel),
+      strides: attr.ints(n.attrs.strides),
+      pads: attr.ints(n.attrs.pads),
+      count_include_pad: attr.int(n.attrs.countIncludePad ? 1 : 0),
+    }),
+  maxPool2d: (ctx, n) =>
+    ctx.result('MaxPool', [ctx.input(0)], {
+      kernel_shape: attr.ints(n.attrs.kernel),
+      strides: attr.ints(n.attrs.strides),
+      pads: attr.ints(n.attrs.pads),
+    }),
+  resizeBilinear,
+  softmax: (ctx, n) => ctx.result('Softmax', [ctx.input(0)], { axis: attr.int(n.attrs.axis) }),
+  layerNorm: (ctx, n) =>
+    ctx.result('LayerNormalization', [ctx.input(0), ctx.input(1), ctx.input(2)], {
+      axis: attr.int(-1),
+      epsilon: attr.float(n.attrs.eps),
+    }),
+  // Group statistics through InstanceNormalization on [N, G, rest] (ORT's own GroupNormalization is
+  // opset-18's per-group-scale variant, not the per-channel one), then the per-channel affine.
+  groupNorm: (ctx, n) => {
+    const x = n.inputs[0]!;
+    const c = x.shape[1]!;
+    const g = n.attrs.groups;
+    const grouped = ctx.emit('Reshape', [ctx.input(0), ctx.int64([0, g, -1])]);
+    const ones = ctx.float32(new Float32Array(g).fill(1), [g], 'group_norm_ones');
+    const zeros = ctx.float32(new Float32Array(g), [g], 'group_norm_zeros');
+    const normed = ctx.emit('InstanceNormalization', [grouped, ones, zeros], { epsilon: attr.float(n.attrs.eps) });
+    const back = ctx.emit('Reshape', [normed, ctx.int64([0, ...x.shape.slice(1)])]);
+    const scaled = ctx.emit('Mul', [back, channelVector(ctx, ctx.input(1), c, x.shape.length)]);
+    return ctx.result('Add', [scaled, channelVector(ctx, ctx.input(2), c, x.shape.length)]);
+  },
+  batchNorm: (ctx, n) =>
+    ctx.result('BatchNormalization', [0, 1, 2, 3, 4].map((i) => ctx.input(i)), { epsilon: attr.float(n.attrs.eps) }),
+  cosineSimilarity,
+};
