@@ -6,21 +6,21 @@ import { describe, expect, it } from 'vitest';
 import { ADAPTOR_KINDS, createAdaptor, mggCnn } from './index.js';
 
 /** Independent float64 conv2d ('same' padding, stride 1), straight from the definition. */
-function conv(x: Float64Array, [c, h, w]: number[], weight: ArrayLike<number>, bias: ArrayLike<number>, co: number, k: number): Float64Array {
+function conv(x: Float64Array, [c, h, w]: [number, number, number], weight: ArrayLike<number>, bias: ArrayLike<number>, co: number, k: number): Float64Array {
   const out = new Float64Array(co * h * w);
   const p = (k - 1) / 2;
   for (let o = 0; o < co; o++)
     for (let i = 0; i < h; i++)
       for (let j = 0; j < w; j++) {
         let s = bias[o]!;
-        for (let ci = 0; ci < c!; ci++)
+        for (let ci = 0; ci < c; ci++)
           for (let a = 0; a < k; a++)
             for (let bb = 0; bb < k; bb++) {
               const ii = i + a - p;
               const jj = j + bb - p;
-              if (ii >= 0 && ii < h! && jj >= 0 && jj < w!) s += x[(ci * h! + ii) * w! + jj]! * weight[((o * c! + ci) * k + a) * k + bb]!;
+              if (ii >= 0 && ii < h && jj >= 0 && jj < w) s += x[(ci * h + ii) * w + jj]! * weight[((o * c + ci) * k + a) * k + bb]!;
             }
-        out[(o * h! + i) * w! + j] = s;
+        out[(o * h + i) * w + j] = s;
       }
   return out;
 }
