@@ -13,6 +13,9 @@ import {
   type Session,
   type TensorData,
 } from '@unias/graph';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import { fromOrtTensor, toOrtTensor, type OrtModule } from './ort-tensor.js';
 import { encodeModel, lowerGraph, type IoSpec, type OnnxExportOptions } from './to-onnx.js';
@@ -226,6 +229,20 @@ async function probeProvider(ort: OrtModule, provider: string): Promise<void> {
   }
 }
 
+/** Why ORT's CUDA provider library cannot be there, or undefined when it may be. */
+function missingCudaProvider(): string | undefined {
+  let binDir: string;
+  try {
+    const entry = createRequire(import.meta.url).resolve('onnxruntime-node');
+    binDir = join(dirname(entry), '..', 'bin', 'napi-v6', process.platform, process.arch);
+  } catch {
+    return undefined; // layout unknown: let ORT try
+  }
+  if (!existsSync(binDir)) return undefined;
+  const file = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+  return existsSync(join(binDir, file)) ? undefined : `no ${file} beside the ONNX Runtime binding`;
+}
+
 /**
  * Candidates for a BackendRegistry: `onnx-cuda` (when ONNX Runtime's CUDA provider loads; it
  * falls back to CPU for ops CUDA lacks) and `onnx-cpu`.
@@ -239,10 +256,13 @@ export function onnxBackendCandidates(options: Omit<OnnxBackendOptions, 'executi
         const ort = await loadOnnxRuntime();
         const listed = ort.listSupportedBackends().find((b) => b.name === 'cuda');
         if (!listed) throw new Error('this onnxruntime-node build has no CUDA provider');
+        // Checked before asking ORT, which would log a load failure to stderr on every CPU machine.
+        const missing = listed.bundled ? undefined : missingCudaProvider();
+        if (missing) throw new Error(`the CUDA provider is not installed (${missing}); install onnxruntime-node with its CUDA download`);
         try {
           await probeProvider(ort, 'cuda');
         } catch (e) {
-          throw new Error(`CUDA provider failed to load${listed.bundled ? '' : ' (not bundled; install onnxruntime-node with its CUDA download)'}: ${(e as Error).message}`);
+          throw new Error(`the CUDA provider failed to load: ${(e as Error).message}`);
         }
         return createOnnxBackend({ ...options, executionProviders: ['cuda', 'cpu'], name: 'onnx-cuda' });
       },

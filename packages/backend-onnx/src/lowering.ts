@@ -62,17 +62,20 @@ const resizeBilinear: Lowering<'resizeBilinear'> = (ctx, n) => {
   const x = n.inputs[0]!;
   const [h, w] = [x.shape[2]!, x.shape[3]!];
   const [oh, ow] = n.attrs.size;
-  let v = ctx.input(0);
-  if (ow !== w) {
-    // x [N,C,h,w] @ Rwᵀ [w,ow]: one large GEMM over N*C*h rows.
-    const rwt = interpolationMatrix(w, ow, n.attrs.alignCorners, true);
-    v = oh !== h ? ctx.emit('MatMul', [v, ctx.float32(rwt, [w, ow], 'resize_cols')]) : ctx.result('MatMul', [v, ctx.float32(rwt, [w, ow], 'resize_cols')]);
-  }
-  if (oh !== h) {
-    const rh = interpolationMatrix(h, oh, n.attrs.alignCorners, false);
-    v = ctx.result('MatMul', [ctx.float32(rh, [oh, h], 'resize_rows'), v]);
-  }
-  return v;
+  const rows = (v: string, last: boolean) => {
+    const rh = ctx.float32(interpolationMatrix(h, oh, n.attrs.alignCorners, false), [oh, h], 'resize_rows');
+    return last ? ctx.result('MatMul', [rh, v]) : ctx.emit('MatMul', [rh, v]);
+  };
+  const cols = (v: string, last: boolean) => {
+    const rwt = ctx.float32(interpolationMatrix(w, ow, n.attrs.alignCorners, true), [w, ow], 'resize_cols');
+    return last ? ctx.result('MatMul', [v, rwt]) : ctx.emit('MatMul', [v, rwt]);
+  };
+  if (oh === h) return cols(ctx.input(0), true);
+  if (ow === w) return rows(ctx.input(0), true);
+  // Multiply-adds per image plane of each order; the cheaper goes first.
+  const colsFirst = h * w * ow + oh * h * ow;
+  const rowsFirst = oh * h * w + oh * w * ow;
+  return colsFirst <= rowsFirst ? rows(cols(ctx.input(0), false), true) : cols(rows(ctx.input(0), false), true);
 };
 
 const cosineSimilarity: Lowering<'cosineSimilarity'> = (ctx, n) => {
@@ -208,16 +211,20 @@ export const LOWERINGS: LoweringTable = {
       axis: attr.int(-1),
       epsilon: attr.float(n.attrs.eps),
     }),
-  // Group statistics through InstanceNormalization on [N, G, rest] (ORT's own GroupNormalization is
-  // opset-18's per-group-scale variant, not the per-channel one), then the per-channel affine.
+  // Group statistics through LayerNormalization over [N, G, C/G * spatial] (unit scale, zero bias),
+  // then the per-channel affine. ORT's LayerNormalization kernel is 5-10x more accurate on
+  // offset data than InstanceNormalization on the same reshape (measured: 3e-5 vs 1.5e-4 relative
+  // for mean 10, std 0.006) at the same speed; ONNX GroupNormalization (opset 18) scales per group,
+  // not per channel.
   groupNorm: (ctx, n) => {
     const x = n.inputs[0]!;
     const c = x.shape[1]!;
     const g = n.attrs.groups;
     const grouped = ctx.emit('Reshape', [ctx.input(0), ctx.int64([0, g, -1])]);
-    const ones = ctx.float32(new Float32Array(g).fill(1), [g], 'group_norm_ones');
-    const zeros = ctx.float32(new Float32Array(g), [g], 'group_norm_zeros');
-    const normed = ctx.emit('InstanceNormalization', [grouped, ones, zeros], { epsilon: attr.float(n.attrs.eps) });
+    const L = x.shape.slice(1).reduce((p, d) => p * d, 1) / g;
+    const ones = ctx.float32(new Float32Array(L).fill(1), [L], 'group_norm_ones');
+    const zeros = ctx.float32(new Float32Array(L), [L], 'group_norm_zeros');
+    const normed = ctx.emit('LayerNormalization', [grouped, ones, zeros], { axis: attr.int(-1), epsilon: attr.float(n.attrs.eps) });
     const back = ctx.emit('Reshape', [normed, ctx.int64([0, ...x.shape.slice(1)])]);
     const scaled = ctx.emit('Mul', [back, channelVector(ctx, ctx.input(1), c, x.shape.length)]);
     return ctx.result('Add', [scaled, channelVector(ctx, ctx.input(2), c, x.shape.length)]);
