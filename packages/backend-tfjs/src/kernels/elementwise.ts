@@ -1,0 +1,72 @@
+/** Elementwise ops: unary, binary (numpy broadcasting), comparisons, where, cast. */
+import * as tf from '@tensorflow/tfjs';
+import type { KernelTable } from './types.js';
+import { arg } from './types.js';
+import { withGradient } from './custom-grad.js';
+
+type ElementwiseOps =
+  | 'neg' | 'abs' | 'sign' | 'exp' | 'log' | 'sqrt' | 'relu' | 'sigmoid' | 'tanh' | 'erf' | 'gelu' | 'silu'
+  | 'clip' | 'cast' | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
+  | 'greater' | 'less' | 'equal' | 'where';
+
+const SQRT1_2 = Math.SQRT1_2;
+
+function unary(op: string, f: (x: tf.Tensor) => tf.Tensor) {
+  return (inputs: readonly tf.Tensor[]): tf.Tensor => f(arg(inputs, 0, op));
+}
+
+function binary(op: string, f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) {
+  return (inputs: readonly tf.Tensor[]): tf.Tensor => f(arg(inputs, 0, op), arg(inputs, 1, op));
+}
+
+/**
+ * Comparisons have no gradient in tfjs (Greater, Less and Equal lack gradient functions, so a
+ * `tf.grads` whose path runs through a mask would throw). Their result is piecewise constant, so the
+ * honest gradient is zero: wrap them so the tape sees zeros for both inputs.
+ */
+function comparison(op: string, f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) {
+  const withZeroGrad = withGradient(([a, b]) => {
+    const shapes = [a!.shape, b!.shape];
+    return { value: f(a!, b!), gradFunc: () => shapes.map((s) => tf.zeros(s)) };
+  });
+  return (inputs: readonly tf.Tensor[]): tf.Tensor => {
+    const a = arg(inputs, 0, op);
+    const b = arg(inputs, 1, op);
+    // Only float inputs can lie on a gradient path; int and bool comparisons skip the wrapper.
+    return a.dtype === 'float32' && b.dtype === 'float32' ? withZeroGrad(a, b) : f(a, b);
+  };
+}
+
+export const elementwiseKernels: Pick<KernelTable, ElementwiseOps> = {
+  neg: unary('neg', (x) => tf.neg(x)),
+  abs: unary('abs', (x) => tf.abs(x)),
+  sign: unary('sign', (x) => tf.sign(x)),
+  exp: unary('exp', (x) => tf.exp(x)),
+  log: unary('log', (x) => tf.log(x)),
+  sqrt: unary('sqrt', (x) => tf.sqrt(x)),
+  relu: unary('relu', (x) => tf.relu(x)),
+  sigmoid: unary('sigmoid', (x) => tf.sigmoid(x)),
+  tanh: unary('tanh', (x) => tf.tanh(x)),
+  erf: unary('erf', (x) => tf.erf(x)),
+  // Exact GELU, 0.5 x (1 + erf(x / sqrt 2)), from differentiable pieces.
+  gelu: unary('gelu', (x) => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, SQRT1_2)), 1))),
+  silu: unary('silu', (x) => tf.mul(x, tf.sigmoid(x))),
+  clip: (inputs, a) => tf.clipByValue(arg(inputs, 0, 'clip'), a.min, a.max),
+  // float -> int truncates toward zero (as PyTorch .to(int32)); anything -> bool is "!= 0".
+  cast: (inputs, a) => {
+    const x = arg(inputs, 0, 'cast');
+    return x.dtype === a.to ? tf.clone(x) : tf.cast(x, a.to);
+  },
+  add: binary('add', (a, b) => tf.add(a, b)),
+  sub: binary('sub', (a, b) => tf.sub(a, b)),
+  mul: binary('mul', (a, b) => tf.mul(a, b)),
+  div: binary('div', (a, b) => tf.div(a, b)),
+  pow: binary('pow', (a, b) => tf.pow(a, b)),
+  maximum: binary('maximum', (a, b) => tf.maximum(a, b)),
+  minimum: binary('minimum', (a, b) => tf.minimum(a, b)),
+  greater: comparison('greater', (a, b) => tf.greater(a, b)),
+  less: comparison('less', (a, b) => tf.less(a, b)),
+  equal: comparison('equal', (a, b) => tf.equal(a, b)),
+  // tf.where broadcasts condition and both branches (tfjs >= 3).
+  where: (inputs) => tf.where(arg(inputs, 0, 'where'), arg(inputs, 1, 'where'), arg(inputs, 2, 'where')),
+};

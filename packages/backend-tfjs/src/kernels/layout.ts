@@ -1,0 +1,80 @@
+/** Reductions and layout ops: reshape, transpose, concat, slice, pad, broadcastTo. */
+import * as tf from '@tensorflow/tfjs';
+import { formatShape, resolveReshape } from '@unias/graph';
+import type { KernelTable } from './types.js';
+import { arg } from './types.js';
+
+type LayoutOps = 'reduceSum' | 'reduceMean' | 'reduceMax' | 'reshape' | 'transpose' | 'concat' | 'slice' | 'pad' | 'broadcastTo';
+
+/**
+ * Every `step`-th element along `axis`, from the start. tfjs has no gradient for StridedSlice, so
+ * float tensors go through pad + reshape + slice (all differentiable); others use stridedSlice.
+ */
+export function takeEvery(x: tf.Tensor, axis: number, step: number): tf.Tensor {
+  if (step === 1) return x;
+  const shape = x.shape;
+  const length = shape[axis]!;
+  const n = Math.ceil(length / step);
+  if (x.dtype !== 'float32') {
+    return tf.stridedSlice(x, shape.map(() => 0), [...shape], shape.map((_, i) => (i === axis ? step : 1)));
+  }
+  const padded = n * step > length ? tf.pad(x, shape.map((_, i): [number, number] => [0, i === axis ? n * step - length : 0])) : x;
+  const split = [...shape.slice(0, axis), n, step, ...shape.slice(axis + 1)];
+  const picked = tf.slice(tf.reshape(padded, split), split.map(() => 0), split.map((d, i) => (i === axis + 1 ? 1 : d)));
+  return tf.reshape(picked, [...shape.slice(0, axis), n, ...shape.slice(axis + 1)]);
+}
+
+export const layoutKernels: Pick<KernelTable, LayoutOps> = {
+  reduceSum: (inputs, a) => tf.sum(arg(inputs, 0, 'reduceSum'), [...a.axes], a.keepDims),
+  reduceMean: (inputs, a) => tf.mean(arg(inputs, 0, 'reduceMean'), [...a.axes], a.keepDims),
+  reduceMax: (inputs, a) => tf.max(arg(inputs, 0, 'reduceMax'), [...a.axes], a.keepDims),
+  // 0 and -1 are resolved against the run-time shape, so a dynamic batch flows through.
+  reshape: (inputs, a) => {
+    const x = arg(inputs, 0, 'reshape');
+    return tf.reshape(x, resolveReshape(x.shape, a.shape));
+  },
+  transpose: (inputs, a) => tf.transpose(arg(inputs, 0, 'transpose'), [...a.perm]),
+  concat: (inputs, a) => tf.concat([...inputs], a.axis),
+  slice: (inputs, a) => {
+    const x = arg(inputs, 0, 'slice');
+    const begin = x.shape.map(() => 0);
+    const size = [...x.shape];
+    a.axes.forEach((ax, i) => {
+      begin[ax] = a.starts[i]!;
+      size[ax] = Math.max(0, Math.min(a.ends[i]!, x.shape[ax]!) - a.starts[i]!);
+    });
+    let y = tf.slice(x, begin, size);
+    a.axes.forEach((ax, i) => {
+      const step = a.steps[i]!;
+      if (step > 1) {
+        const next = takeEvery(y, ax, step);
+        if (next !== y) y.dispose();
+        y = next;
+      }
+    });
+    return y;
+  },
+  pad: (inputs, a) => {
+    const x = arg(inputs, 0, 'pad');
+    const r = x.rank;
+    const pairs = x.shape.map((_, i): [number, number] => [a.pads[i]!, a.pads[i + r]!]);
+    // 'reflect' mirrors without repeating the edge (numpy / torch 'reflect').
+    return a.mode === 'reflect' ? tf.mirrorPad(x, pairs, 'reflect') : tf.pad(x, pairs, a.value);
+  },
+  broadcastTo: (inputs, a, node) => {
+    const x = arg(inputs, 0, 'broadcastTo');
+    const target = [...a.shape];
+    // A graph built for batch B broadcasts to [B, ...]; when run with another batch (dynamicBatch),
+    // the leading dim follows the input if the input's build-time dim 0 was that batch.
+    const built = node.inputs[0]?.shape;
+    if (built && built.length === target.length && target.length > 0 && built[0] === target[0] && x.shape[0] !== built[0]) {
+      target[0] = x.shape[0]!;
+    }
+    if (x.shape.length === target.length && x.shape.every((d, i) => d === target[i])) return tf.clone(x);
+    try {
+      return tf.broadcastTo(x, target);
+    } catch {
+      throw new Error(`broadcastTo: ${formatShape(x.shape)} does not broadcast to ${formatShape(target)}`);
+    }
+  },
+};
