@@ -1,14 +1,16 @@
 /**
- * Every conformance case of @unias/graph through ONNX Runtime, against the float64 reference.
+ * Every conformance case of @unias/graph through ONNX Runtime, against the float64 reference,
+ * with ORT's graph optimisations on (the default) and off: a fusion that changed results shows.
  */
-import { OP_NAMES, type Session, type TensorData } from '@unias/graph';
+import { createRng, GraphBuilder, OP_NAMES, type Session, type TensorData } from '@unias/graph';
 import { OP_CASES, caseGraph, evaluateReference, maxRelError } from '@unias/graph/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOnnxBackend, LOWERINGS, type OnnxBackend } from './index.js';
 
-let backend: OnnxBackend;
+const LEVELS = ['all', 'disabled'] as const;
+const backends = new Map<string, OnnxBackend>();
 beforeAll(async () => {
-  backend = await createOnnxBackend({ intraOpNumThreads: 1 });
+  for (const level of LEVELS) backends.set(level, await createOnnxBackend({ intraOpNumThreads: 1, graphOptimizationLevel: level }));
 });
 
 const worst = new Map<string, number>();
@@ -29,20 +31,64 @@ describe('op conformance on ONNX Runtime (cpu)', () => {
     it(c.id, async () => {
       const { graph, feeds } = caseGraph(c);
       const reference = evaluateReference(graph, feeds);
-      let session: Session | undefined;
-      try {
-        session = await backend.prepare(graph);
+      for (const level of LEVELS) {
+        let session: Session | undefined;
+        try {
+          session = await backends.get(level)!.prepare(graph);
+          const out = await session.run(feeds);
+          for (const [name, expected] of Object.entries(reference)) {
+            const actual: TensorData | undefined = out[name];
+            const what = `${c.id} output ${name} (optimisation ${level})`;
+            expect(actual, what).toBeDefined();
+            expect(actual!.shape, what).toEqual(expected.shape);
+            const err = maxRelError(actual!.data, expected.data);
+            const key = `${c.id}:${name}`;
+            worst.set(key, Math.max(worst.get(key) ?? 0, err));
+            expect(err, what).toBeLessThanOrEqual(c.tolerance ?? 1e-5);
+          }
+        } finally {
+          await session?.dispose();
+        }
+      }
+    });
+  }
+});
+
+describe('layout and selection ops on int32 and bool tensors', () => {
+  // The graph allows these ops on every dtype; ONNX kernels differ per type, so each is exercised.
+  for (const dtype of ['int32', 'bool'] as const) {
+    it(dtype, async () => {
+      const b = new GraphBuilder();
+      const x = b.input('x', [2, 3, 4], dtype);
+      const m = b.input('m', [3, 4], 'bool');
+      const t = b.transpose(b.reshape(x, [0, 4, 3]), [0, 2, 1]); // [2,3,4]
+      const s = b.slice(b.concat([t, x], 2), 2, 1, 8, 3); // [2,3,3]
+      const p = b.pad(s, [0, 1, 0, 0, 0, 2], 'constant', dtype === 'bool' ? 1 : -7); // [2,4,5]
+      const e = b.broadcastTo(b.slice(x, 0, 0, 1), [2, 3, 4]);
+      const w = b.where(m, e, x);
+      b.output('pad', b.cast(p, 'float32'));
+      b.output('where', b.cast(w, 'float32'));
+      b.output('eq', b.cast(b.equal(w, x), 'float32'));
+      b.output('gt', b.cast(b.greater(t, x), 'float32'));
+      b.output('lt', b.cast(b.less(t, x), 'float32'));
+      b.output('as_int', b.cast(w, dtype === 'bool' ? 'int32' : 'bool'));
+      const graph = b.build();
+      const rng = createRng(dtype === 'bool' ? 1 : 2);
+      const data = Array.from({ length: 24 }, () => (dtype === 'bool' ? rng.int(2) : rng.int(9) - 4));
+      const feeds: Record<string, TensorData> = {
+        x: dtype === 'bool' ? { dtype, shape: [2, 3, 4], data: Uint8Array.from(data) } : { dtype, shape: [2, 3, 4], data: Int32Array.from(data) },
+        m: { dtype: 'bool', shape: [3, 4], data: Uint8Array.from({ length: 12 }, () => rng.int(2)) },
+      };
+      const reference = evaluateReference(graph, feeds);
+      for (const backend of backends.values()) {
+        const session = await backend.prepare(graph);
         const out = await session.run(feeds);
         for (const [name, expected] of Object.entries(reference)) {
-          const actual: TensorData | undefined = out[name];
-          expect(actual, `output ${name}`).toBeDefined();
-          expect(actual!.shape).toEqual(expected.shape);
-          const err = maxRelError(actual!.data, expected.data);
-          worst.set(`${c.id}:${name}`, err);
-          expect(err, `${c.id} output ${name}`).toBeLessThanOrEqual(c.tolerance ?? 1e-5);
+          expect(out[name]!.shape, name).toEqual(expected.shape);
+          expect([...out[name]!.data], name).toEqual([...expected.data]);
         }
-      } finally {
-        await session?.dispose();
+        expect(out.as_int!.dtype).toBe(dtype === 'bool' ? 'int32' : 'bool');
+        await session.dispose();
       }
     });
   }

@@ -127,7 +127,12 @@ export const LOWERINGS: LoweringTable = {
   greater: compare('Greater'),
   less: compare('Less'),
   equal: compare('Equal'),
-  where: (ctx) => ctx.result('Where', [ctx.input(0), ctx.input(1), ctx.input(2)]),
+  where: (ctx, n) => {
+    const [c, a, b] = [ctx.input(0), ctx.input(1), ctx.input(2)];
+    // ORT has no bool Where kernel: select bools logically, (c and a) or (not c and b).
+    if (n.dtype === 'bool') return ctx.result('Or', [ctx.emit('And', [c, a]), ctx.emit('And', [ctx.emit('Not', [c]), b])]);
+    return ctx.result('Where', [c, a, b]);
+  },
   reduceSum: reduce('ReduceSum'),
   reduceMean: reduce('ReduceMean'),
   reduceMax: reduce('ReduceMax'),
