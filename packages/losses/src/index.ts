@@ -1,1 +1,8 @@
-export {};
+export {
+  levelLoss,
+  reconstructionLoss,
+  type CosineSign,
+  type LevelLoss,
+  type ReconstructionLoss,
+  type ReconstructionLossOptions,
+} from './reconstruction-loss.js';
