@@ -86,7 +86,7 @@ describe('depthwise backprop kernels with dilation, against a float64 definition
   const xv = values(n * h * w * c, 4);
   const fv = values(kh * kw * c * m, 5);
   const dyv = values(n * oh * ow * c * m, 6);
-  const attrs = { strides: [sh, sw], dilations: [dh, dw], pad: [[0, 0], [pt, pb], [pl, pr], [0, 0]], dimRoundingMode: undefined };
+  const attrs = { strides: [sh, sw], dilations: [dh, dw], pad: [[0, 0], [pt, pb], [pl, pr], [0, 0]] };
 
   function reference(): { dx: Float64Array; dw: Float64Array } {
     const dx = new Float64Array(n * h * w * c);

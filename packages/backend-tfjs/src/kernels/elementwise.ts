@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelTable } from './types.js';
 import { arg } from './types.js';
-import { withGradient } from './custom-grad.js';
+import { zeroGradient } from './custom-grad.js';
 
 type ElementwiseOps =
   | 'neg' | 'abs' | 'sign' | 'exp' | 'log' | 'sqrt' | 'relu' | 'sigmoid' | 'tanh' | 'erf' | 'gelu' | 'silu'
@@ -19,23 +19,15 @@ function binary(op: string, f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) {
   return (inputs: readonly tf.Tensor[]): tf.Tensor => f(arg(inputs, 0, op), arg(inputs, 1, op));
 }
 
-/**
- * Comparisons have no gradient in tfjs (Greater, Less and Equal lack gradient functions, so a
- * `tf.grads` whose path runs through a mask would throw). Their result is piecewise constant, so the
- * honest gradient is zero: wrap them so the tape sees zeros for both inputs.
- */
+/** Comparisons are piecewise constant: zero gradient (see `zeroGradient`). */
 function comparison(op: string, f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) {
-  const withZeroGrad = withGradient(([a, b]) => {
-    const shapes = [a!.shape, b!.shape];
-    return { value: f(a!, b!), gradFunc: () => shapes.map((s) => tf.zeros(s)) };
-  });
-  return (inputs: readonly tf.Tensor[]): tf.Tensor => {
-    const a = arg(inputs, 0, op);
-    const b = arg(inputs, 1, op);
-    // Only float inputs can lie on a gradient path; int and bool comparisons skip the wrapper.
-    return a.dtype === 'float32' && b.dtype === 'float32' ? withZeroGrad(a, b) : f(a, b);
-  };
+  const g = zeroGradient((a, b) => f(a!, b!));
+  return (inputs: readonly tf.Tensor[]): tf.Tensor => g(arg(inputs, 0, op), arg(inputs, 1, op));
 }
+
+/** x != 0 as bool. (tfjs-wasm's Cast to bool truncates to a byte: -2.7 becomes 254, 0.5 becomes 0.) */
+const toBool = zeroGradient((x) => tf.notEqual(x!, tf.scalar(0, x!.dtype)));
+const toInt = zeroGradient((x) => tf.cast(x!, 'int32'));
 
 export const elementwiseKernels: Pick<KernelTable, ElementwiseOps> = {
   neg: unary('neg', (x) => tf.neg(x)),
@@ -55,7 +47,10 @@ export const elementwiseKernels: Pick<KernelTable, ElementwiseOps> = {
   // float -> int truncates toward zero (as PyTorch .to(int32)); anything -> bool is "!= 0".
   cast: (inputs, a) => {
     const x = arg(inputs, 0, 'cast');
-    return x.dtype === a.to ? tf.clone(x) : tf.cast(x, a.to);
+    if (x.dtype === a.to) return tf.clone(x);
+    if (a.to === 'bool') return toBool(x);
+    if (a.to === 'int32') return toInt(x);
+    return tf.cast(x, a.to);
   },
   add: binary('add', (a, b) => tf.add(a, b)),
   sub: binary('sub', (a, b) => tf.sub(a, b)),
