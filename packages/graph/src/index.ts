@@ -13,3 +13,4 @@ export * from './io.js';
 export * from './backend.js';
 export * from './random-feeds.js';
 export * from './nn.js';
+export * from './autodiff/index.js';

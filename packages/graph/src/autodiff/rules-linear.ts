@@ -1,0 +1,255 @@
+/**
+ * Gradients of matmul, convolutions, pooling and bilinear resize, written so that the heavy part
+ * of each is one GEMM or one (transposed) convolution on the backend.
+ */
+import type { Sym } from '../graph.js';
+import type { Pads2d, Pair } from '../ops/attrs.js';
+import { sizeOf } from '../tensor-data.js';
+import type { GradOps } from './grad-ops.js';
+import type { GradRule, InputGrads } from './rule-types.js';
+
+/**
+ * matmul: da = dy b^T, db = a^T dy, summed over broadcast batch dims. When b has no batch dims
+ * (x @ W of a linear layer), a's batch is folded into its rows so db is one [k, m'] x [m', n] GEMM
+ * instead of a batched one followed by a sum.
+ */
+export const matmul: GradRule<'matmul'> = ({ g, dy, node, needs }) => {
+  const [a, b] = node.inputs as [Sym, Sym];
+  const out: Array<Sym | null> = [null, null];
+  if (needs[0]) out[0] = g.unbroadcast(g.matmul(dy, g.transposeLast2(b)), a.shape);
+  if (needs[1]) {
+    const k = a.shape[a.shape.length - 1]!;
+    const n = dy.shape[dy.shape.length - 1]!;
+    if (b.shape.length === 2 && a.shape.length > 2) {
+      const rows = sizeOf(a.shape) / k;
+      out[1] = g.matmul(g.transposeLast2(g.reshape(a, [rows, k])), g.reshape(dy, [rows, n]));
+    } else {
+      out[1] = g.unbroadcast(g.matmul(g.transposeLast2(a), dy), b.shape);
+    }
+  }
+  return out;
+};
+
+export interface WindowGeometry {
+  readonly kernel: Pair;
+  readonly strides: Pair;
+  readonly dilations: Pair;
+  /** Padding of `src` at the top and left. */
+  readonly padTopLeft: Pair;
+  readonly groups: number;
+}
+
+/**
+ * The weight gradient of a convolution as im2col + one GEMM:
+ *
+ *   W[a, c, i, j] = sum_{n,p,q} A[n, a, p, q] * S[n, group(a) * Cs/g + c, p*sh + i*dh - pt, q*sw + j*dw - pl]
+ *
+ * (S read as 0 outside). `A` is [N, Ca, P, Q], `src` is [N, Cs, H, W]; the result is
+ * [Ca, Cs/groups, kh, kw]. For conv2d, A = dy and S = x; for convTranspose2d, A = x and S = dy.
+ * The source goes channels-last once (cheap), is padded, and each of the kh*kw window offsets is one
+ * strided slice [N, P, Q, C]; their concat along channels is the im2col matrix [N*P*Q, kh*kw*C].
+ */
+export function windowCorrelation(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym {
+  const [N, Ca, P, Q] = A.shape as [number, number, number, number];
+  const [, Cs, H, W] = src.shape as [number, number, number, number];
+  const [kh, kw] = geo.kernel;
+  const [sh, sw] = geo.strides;
+  const [dh, dw] = geo.dilations;
+  const [pt, pl] = geo.padTopLeft;
+  const G = geo.groups;
+  const cs = Cs / G;
+  const ca = Ca / G;
+  const K = kh * kw;
+  const rows = N * P * Q;
+  // [N, H, W, Cs] or, grouped, [G, N, H, W, Cs/G]: channels last so each window slice is a GEMM operand.
+  const hAxis = G === 1 ? 1 : 2;
+  const last = G === 1 ? g.transpose(src, [0, 2, 3, 1]) : g.transpose(g.reshape(src, [N, G, cs, H, W]), [1, 0, 3, 4, 2]);
+  const needH = (P - 1) * sh + (kh - 1) * dh + 1;
+  const needW = (Q - 1) * sw + (kw - 1) * dw + 1;
+  const r = last.shape.length;
+  const pads = new Array<number>(2 * r).fill(0);
+  pads[hAxis] = pt;
+  pads[hAxis + 1] = pl;
+  pads[hAxis + r] = Math.max(0, needH - pt - H);
+  pads[hAxis + 1 + r] = Math.max(0, needW - pl - W);
+  const padded = g.pad(last, pads);
+  const patches: Sym[] = [];
+  for (let i = 0; i < kh; i++)
+    for (let j = 0; j < kw; j++) {
+      const top = i * dh;
+      const left = j * dw;
+      patches.push(g.sliceAxes(padded, [hAxis, hAxis + 1], [top, left], [top + (P - 1) * sh + 1, left + (Q - 1) * sw + 1], [sh, sw]));
+    }
+  const cols = g.concat(patches, r - 1);
+  if (G === 1) {
+    const a2 = g.reshape(g.transpose(A, [1, 0, 2, 3]), [Ca, rows]);
+    const w2 = g.matmul(a2, g.reshape(cols, [rows, K * Cs]));
+    return g.transpose(g.reshape(w2, [Ca, kh, kw, Cs]), [0, 3, 1, 2]);
+  }
+  const a3 = g.reshape(g.transpose(A, [1, 0, 2, 3]), [G, ca, rows]);
+  const w3 = g.matmul(a3, g.reshape(cols, [G, rows, K * cs]));
+  return g.transpose(g.reshape(w3, [Ca, kh, kw, cs]), [0, 3, 1, 2]);
+}
+
+/** Size of a transposed convolution's output before output padding. */
+function transposedSize(inSize: number, k: number, s: number, d: number, padBegin: number, padEnd: number): number {
+  return (inSize - 1) * s - padBegin - padEnd + d * (k - 1) + 1;
+}
+
+/**
+ * conv2d: dx is convTranspose2d of dy with the same weight (its [Co, Ci/g, kh, kw] layout is
+ * exactly ConvTranspose's [C_in, C_out/g, kh, kw]), output padding restoring the rows the forward
+ * stride left over; dw is the im2col correlation of dy with x; dbias sums dy.
+ */
+export const conv2d: GradRule<'conv2d'> = ({ g, dy, node, needs }): InputGrads => {
+  const [x, w] = node.inputs as [Sym, Sym];
+  const { strides, pads, dilations, groups } = node.attrs;
+  const [kh, kw] = [w.shape[2]!, w.shape[3]!];
+  const out: Array<Sym | null> = [null, null, null];
+  if (needs[0]) {
+    const oh = transposedSize(dy.shape[2]!, kh, strides[0], dilations[0], pads[0], pads[2]);
+    const ow = transposedSize(dy.shape[3]!, kw, strides[1], dilations[1], pads[1], pads[3]);
+    out[0] = g.convTranspose2d(dy, w, { strides, pads, dilations, groups, outputPadding: [x.shape[2]! - oh, x.shape[3]! - ow] });
+  }
+  if (needs[1]) {
+    out[1] = windowCorrelation(g, dy, x, { kernel: [kh, kw], strides, dilations, padTopLeft: [pads[0], pads[1]], groups });
+  }
+  if (needs[2]) out[2] = g.reduceSum(dy, [0, 2, 3], false);
+  return out;
+};
+
+/**
+ * convTranspose2d: dx is conv2d of dy with the same weight (sliced if output padding made the
+ * result one window longer); dw is the correlation of x with dy; dbias sums dy.
+ */
+export const convTranspose2d: GradRule<'convTranspose2d'> = ({ g, dy, node, needs }): InputGrads => {
+  const [x, w] = node.inputs as [Sym, Sym];
+  const { strides, pads, dilations, groups } = node.attrs;
+  const [kh, kw] = [w.shape[2]!, w.shape[3]!];
+  const out: Array<Sym | null> = [null, null, null];
+  if (needs[0]) {
+    let dx = g.conv2d(dy, w, { strides, pads, dilations, groups });
+    dx = g.sliceAxes(dx, [2, 3], [0, 0], [x.shape[2]!, x.shape[3]!], [1, 1]);
+    out[0] = dx;
+  }
+  if (needs[1]) {
+    out[1] = windowCorrelation(g, x, dy, { kernel: [kh, kw], strides, dilations, padTopLeft: [pads[0], pads[1]], groups });
+  }
+  if (needs[2]) out[2] = g.reduceSum(dy, [0, 2, 3], false);
+  return out;
+};
+
+/** Scatters per-window values back onto the input grid: a transposed conv per channel plane. */
+function scatterWindows(g: GradOps, planes: Sym, kernelWeights: Sym, x: Sym, kernel: Pair, strides: Pair, pads: Pads2d): Sym {
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  const [, , P, Q] = planes.shape as [number, number, number, number];
+  const oh = transposedSize(P, kernel[0], strides[0], 1, pads[0], pads[2]);
+  const ow = transposedSize(Q, kernel[1], strides[1], 1, pads[1], pads[3]);
+  const out = g.convTranspose2d(planes, kernelWeights, {
+    strides,
+    pads,
+    dilations: [1, 1],
+    groups: 1,
+    outputPadding: [H - oh, W - ow],
+  });
+  return g.reshape(out, [N, C, H, W]);
+}
+
+/** How many in-bounds input pixels each window covers (PyTorch's count_include_pad=False divisor). */
+function windowCounts(size: number, out: number, k: number, s: number, padBegin: number): number[] {
+  return Array.from({ length: out }, (_, o) => {
+    const start = o * s - padBegin;
+    return Math.min(start + k, size) - Math.max(start, 0);
+  });
+}
+
+/**
+ * avgPool2d: every window spreads dy / divisor evenly over its pixels: a transposed conv of each
+ * channel plane with a constant kernel of ones. The divisor is kh*kw, or (count_include_pad false)
+ * the in-bounds count of each window, applied to dy first as a constant [P, Q] map.
+ */
+export const avgPool2d: GradRule<'avgPool2d'> = ({ g, dy, node, needs }) => {
+  if (!needs[0]) return [];
+  const x = node.inputs[0]!;
+  const { kernel, strides, pads, countIncludePad } = node.attrs;
+  const [N, C, P, Q] = dy.shape as [number, number, number, number];
+  let scaled: Sym;
+  if (countIncludePad) scaled = g.mul(dy, 1 / (kernel[0] * kernel[1]));
+  else {
+    const rows = windowCounts(x.shape[2]!, P, kernel[0], strides[0], pads[0]);
+    const cols = windowCounts(x.shape[3]!, Q, kernel[1], strides[1], pads[1]);
+    const inv = new Float64Array(P * Q);
+    for (let p = 0; p < P; p++) for (let q = 0; q < Q; q++) inv[p * Q + q] = 1 / (rows[p]! * cols[q]!);
+    scaled = g.mul(dy, g.constant(inv, [P, Q]));
+  }
+  const planes = g.reshape(scaled, [N * C, 1, P, Q]);
+  const ones = g.constant(new Float64Array(kernel[0] * kernel[1]).fill(1), [1, 1, kernel[0], kernel[1]]);
+  return [scatterWindows(g, planes, ones, x, kernel, strides, pads)];
+};
+
+/**
+ * maxPool2d routes dy to the first maximum of each window in row-major window order (PyTorch's
+ * CPU kernel keeps the first of equal maxima). Window offset (i, j) is a strided slice of x padded
+ * with -inf; `taken` marks windows already routed, so only the first equal offset wins. The
+ * routed values, stacked as kh*kw channels, are scattered back by one transposed conv whose kernel
+ * is a one-hot per channel.
+ */
+export const maxPool2d: GradRule<'maxPool2d'> = ({ g, dy, y, node, needs }) => {
+  if (!needs[0]) return [];
+  const x = node.inputs[0]!;
+  const { kernel, strides, pads } = node.attrs;
+  const [N, C, P, Q] = dy.shape as [number, number, number, number];
+  const [H, W] = [x.shape[2]!, x.shape[3]!];
+  const [kh, kw] = kernel;
+  const needH = (P - 1) * strides[0] + kh;
+  const needW = (Q - 1) * strides[1] + kw;
+  const padded = g.pad(x, [0, 0, pads[0], pads[1], 0, 0, Math.max(0, needH - pads[0] - H), Math.max(0, needW - pads[1] - W)], 'constant', -Infinity);
+  const routed: Sym[] = [];
+  let taken: Sym | null = null;
+  for (let i = 0; i < kh; i++)
+    for (let j = 0; j < kw; j++) {
+      const window = g.sliceAxes(padded, [2, 3], [i, j], [i + (P - 1) * strides[0] + 1, j + (Q - 1) * strides[1] + 1], strides);
+      const hit = g.cast(g.equal(window, y), 'float32');
+      const first: Sym = taken ? g.mul(hit, g.sub(1, taken)) : hit;
+      taken = taken ? g.add(taken, first) : first;
+      routed.push(g.reshape(g.mul(dy, first), [N * C, 1, P, Q]));
+    }
+  const oneHot = new Float64Array(kh * kw * kh * kw);
+  for (let k = 0; k < kh * kw; k++) oneHot[k * kh * kw + k] = 1;
+  const weights = g.constant(oneHot, [kh * kw, 1, kh, kw]);
+  return [scatterWindows(g, g.concat(routed, 1), weights, x, kernel, strides, pads)];
+};
+
+/**
+ * The 1-D bilinear interpolation matrix R [out, in] of PyTorch's F.interpolate(mode='bilinear'):
+ * align_corners maps corner pixels onto each other; otherwise half-pixel centres with the source
+ * clamped at 0 (scale = in / out).
+ */
+export function interpolationMatrix(inSize: number, outSize: number, alignCorners: boolean): Float64Array {
+  const r = new Float64Array(outSize * inSize);
+  for (let o = 0; o < outSize; o++) {
+    let src: number;
+    if (alignCorners) src = outSize > 1 ? (o * (inSize - 1)) / (outSize - 1) : 0;
+    else src = Math.max((o + 0.5) * (inSize / outSize) - 0.5, 0);
+    const i0 = Math.min(Math.floor(src), inSize - 1);
+    const i1 = Math.min(i0 + 1, inSize - 1);
+    const t = src - i0;
+    r[o * inSize + i0]! += 1 - t;
+    r[o * inSize + i1]! += t;
+  }
+  return r;
+}
+
+/** resizeBilinear is y = Rh x Rw^T per plane, so dx = Rh^T dy Rw with fixed matrices. */
+export const resizeBilinear: GradRule<'resizeBilinear'> = ({ g, dy, node, needs }) => {
+  if (!needs[0]) return [];
+  const x = node.inputs[0]!;
+  const [H, W] = [x.shape[2]!, x.shape[3]!];
+  const [OH, OW] = node.attrs.size;
+  const rh = interpolationMatrix(H, OH, node.attrs.alignCorners);
+  const rhT = new Float64Array(H * OH);
+  for (let o = 0; o < OH; o++) for (let i = 0; i < H; i++) rhT[i * OH + o] = rh[o * H + i]!;
+  const rw = interpolationMatrix(W, OW, node.attrs.alignCorners);
+  const rows = H === OH ? dy : g.matmul(g.constant(rhT, [H, OH]), dy);
+  return [OW === W ? rows : g.matmul(rows, g.constant(rw, [OW, W]))];
+};
