@@ -3,12 +3,11 @@
  * set, so an op without a rule fails to compile. Rules compose standard ONNX ops only (no
  * com.microsoft ops): ORT's optimiser fuses the common patterns (GELU, MatMul+Add) by itself.
  */
-import type { Node, OpName, OpNode } from '@unias/graph';
+import { interpolationMatrix, type Node, type OpName, type OpNode } from '@unias/graph';
 import { attr } from './onnx-writer.js';
 import { dataTypeOf } from './onnx-writer.js';
 import type { Lowering, LoweringContext } from './lowering-context.js';
 import { expandIntroducesBatch, reshapeBatch } from './batch-axis.js';
-import { interpolationMatrix } from './interpolation.js';
 
 export type LoweringTable = { readonly [K in OpName]: Lowering<K> };
 
@@ -53,21 +52,31 @@ function reshapeTarget(ctx: LoweringContext, n: OpNode<'reshape'>): number[] {
   return target;
 }
 
+/** The [cols, rows] float32 transpose of a row-major [rows, cols] matrix. */
+function transposed(m: Float64Array, rows: number, cols: number): Float32Array {
+  const t = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = m[r * cols + c]!;
+  return t;
+}
+
 /**
- * Bilinear resize as two matrix products with constant interpolation matrices,
- * y = Rh · x · Rwᵀ: exact PyTorch semantics (half-pixel with the source clamped at 0, or
- * align_corners) for up- and down-sampling alike, batch-generic, and differentiable as plain MatMuls.
+ * Bilinear resize as two matrix products with constant interpolation matrices (those of
+ * @unias/graph's `interpolationMatrix`), y = Rh · x · Rwᵀ: exact PyTorch semantics (half-pixel
+ * with the source clamped at 0, or align_corners) for up- and down-sampling alike, and batch-generic.
+ * ORT's own Resize agrees on the semantics but computes source coordinates in float32: up to
+ * 1.8e-5 relative error at 224 <-> 56 with align_corners, 1.3e-5 at 56 -> 256 half-pixel, against
+ * ~1e-7 here, at the same speed for feature maps with many channels.
  */
 const resizeBilinear: Lowering<'resizeBilinear'> = (ctx, n) => {
   const x = n.inputs[0]!;
   const [h, w] = [x.shape[2]!, x.shape[3]!];
   const [oh, ow] = n.attrs.size;
   const rows = (v: string, last: boolean) => {
-    const rh = ctx.float32(interpolationMatrix(h, oh, n.attrs.alignCorners, false), [oh, h], 'resize_rows');
+    const rh = ctx.float32(Float32Array.from(interpolationMatrix(h, oh, n.attrs.alignCorners)), [oh, h], 'resize_rows');
     return last ? ctx.result('MatMul', [rh, v]) : ctx.emit('MatMul', [rh, v]);
   };
   const cols = (v: string, last: boolean) => {
-    const rwt = ctx.float32(interpolationMatrix(w, ow, n.attrs.alignCorners, true), [w, ow], 'resize_cols');
+    const rwt = ctx.float32(transposed(interpolationMatrix(w, ow, n.attrs.alignCorners), ow, w), [w, ow], 'resize_cols');
     return last ? ctx.result('MatMul', [v, rwt]) : ctx.emit('MatMul', [v, rwt]);
   };
   if (oh === h) return cols(ctx.input(0), true);
