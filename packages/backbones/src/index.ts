@@ -1,1 +1,63 @@
-export {};
+export {
+  IMAGENET_NORMALIZATION,
+  resolveTaps,
+  tapSpec,
+  pickTaps,
+  type Backbone,
+  type BackboneBuildOptions,
+  type DefaultWeights,
+  type DefaultWeightsOptions,
+  type InputNormalization,
+  type TapSpec,
+} from './backbone.js';
+export {
+  BUILTIN_BACKBONES,
+  createBackboneRegistry,
+  getBackbone,
+  listBackbones,
+  registerBackbone,
+  type BackboneRegistry,
+} from './registry.js';
+export {
+  EFFICIENTNETS,
+  EFFICIENTNET_VARIANTS,
+  createEfficientNet,
+  efficientNetPlan,
+  roundFilters,
+  roundRepeats,
+  type EfficientNetPlan,
+  type EfficientNetStage,
+  type EfficientNetVariant,
+} from './efficientnet.js';
+export { RESNETS, RESNET_VARIANTS, createResNet, type ResNetVariant } from './resnet.js';
+export { MOBILENET_V2, MOBILENET_V2_BLOCKS } from './mobilenet-v2.js';
+export {
+  MOBILENET_V2_NSFWJS_WEIGHTS,
+  NSFWJS_SOURCE,
+  convertNsfwjsMobileNetV2,
+  defaultCacheDir,
+  frozenKerasLayers,
+  loadMobileNetV2ImageNet,
+  mobileNetV2CacheFile,
+  nsfwjsMobileNetV2Dir,
+  parseNsfwjsFiles,
+  readNsfwjsFiles,
+  type NsfwjsFiles,
+  type NsfwjsModel,
+} from './pretrained/nsfwjs-mobilenet-v2.js';
+export { mapName, prefixWeights, type ImportOptions, type NameMap, type WeightMap } from './weights/names.js';
+export { importSafetensors, weightsFromSafetensors, type SafetensorsImportOptions } from './weights/safetensors.js';
+export { importOnnx, onnxTensorToFloat32, weightsFromOnnxModel } from './weights/onnx.js';
+export {
+  checkTfjsModelJson,
+  decodeTfjsWeights,
+  importTfjsLayers,
+  readTfjsShards,
+  weightsFromTfjsLayers,
+  type TfjsModelJson,
+  type TfjsQuantization,
+  type TfjsWeightSpec,
+  type TfjsWeightsGroup,
+} from './weights/tfjs-layers.js';
+export { kerasToTorchName, kerasToTorchTensor, splitKerasName } from './weights/keras-layout.js';
+export { buildBackboneGraph, checkBackboneWeights, type BackboneGraph, type BackboneGraphOptions } from './weights/check.js';
