@@ -47,7 +47,7 @@ export function binaryMetrics(scores: Float32Array | ArrayLike<number>, labels: 
     const store = new PixelScoreStore();
     const labelBytes = labels instanceof Uint8Array ? labels : Uint8Array.from(labels);
     try {
-      store.add(scores, labelBytes, null);
+      store.add(scores, labelBytes, positives, null);
     } catch (e) {
       if (e instanceof NonFiniteScoreError) throw new MetricsInputError(`binaryMetrics: ${e.message}`);
       throw e;

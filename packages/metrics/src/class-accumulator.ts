@@ -73,9 +73,10 @@ export function createClassMetricsAccumulator(options: MetricsOptions = {}): Cla
   const add = (image: ImageMap, where: ImageLabel = `image ${imageScores.length}`): void => {
     const scoresWhere = typeof where === 'string' ? where : where.scores;
     const positives = checkImageMap(image, where);
+    let maxKey: number;
     const components = positives > 0 ? labelComponents(image.mask, image.height, image.width, opts.connectivity) : null;
     try {
-      store.add(image.scores, image.mask, components ?? NO_REGIONS);
+      maxKey = store.add(image.scores, image.mask, positives, components ?? NO_REGIONS);
     } catch (e) {
       if (e instanceof NonFiniteScoreError) {
         throw new MetricsInputError(`${scoresWhere}: score ${e.value} at (y ${Math.floor(e.index / image.width)}, x ${e.index % image.width}) is not finite`);
@@ -83,7 +84,7 @@ export function createClassMetricsAccumulator(options: MetricsOptions = {}): Cla
       throw e;
     }
     regions += components?.count ?? 0;
-    imageScores.push(imageScore(image.scores, opts.imageScore, scoresWhere));
+    imageScores.push(opts.imageScore.kind === 'max' ? keyToFloat(maxKey) : imageScore(image.scores, opts.imageScore, scoresWhere));
     imageLabels.push(positives > 0 ? 1 : 0);
   };
 

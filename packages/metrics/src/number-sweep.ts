@@ -4,7 +4,7 @@
  * goes through PixelScoreStore instead.
  */
 import { MetricsInputError } from './errors.js';
-import type { ThresholdSweep } from './threshold-sweep.js';
+import { GroupBatch, type ThresholdSweep } from './threshold-sweep.js';
 
 export interface LabelCounts {
   readonly positives: number;
@@ -31,6 +31,8 @@ export function sweepNumbers(scores: ArrayLike<number>, labels: ArrayLike<number
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   order.sort((a, b) => scores[b]! - scores[a]!);
+  const batch = new GroupBatch(Math.max(n, 1));
+  let groups = 0;
   let k = 0;
   while (k < n) {
     const value = scores[order[k]!]!;
@@ -42,6 +44,11 @@ export function sweepNumbers(scores: ArrayLike<number>, labels: ArrayLike<number
       else neg++;
       k++;
     }
-    sweep.push(value === 0 ? 0 : value, neg, pos, 0);
+    batch.tokens[groups] = value === 0 ? 0 : value;
+    batch.neg[groups] = neg;
+    batch.pos[groups] = pos;
+    groups++;
   }
+  batch.length = groups;
+  sweep.pushBatch(batch);
 }

@@ -11,11 +11,13 @@
  * binned with another: a bucket plus its low 16 bits is the exact float32 score.
  */
 import { bitsToKey, float32Bits, NON_FINITE_EXPONENT } from './float-keys.js';
-import type { ThresholdSweep } from './threshold-sweep.js';
+import { GroupBatch, type ThresholdSweep } from './threshold-sweep.js';
 
 const BUCKETS = 65536;
 /** Buckets with at least this many pixels use the count table; smaller ones are sorted. */
 const LARGE_BUCKET = 2048;
+/** Distinct values handed to the sweep per call. */
+const BATCH = 4096;
 const TWO32 = 4294967296;
 const TWO33 = 8589934592;
 
@@ -52,21 +54,18 @@ export class PixelScoreStore {
   private withSizes: boolean | null = null;
 
   /**
-   * Adds one image's pixels. `labels` must hold only 0 and 1 (the caller checks); `regions`, when given,
-   * labels each anomalous pixel's connected region (`regions.labels`, read only where the label is 1) and
-   * gives each region's size. Throws NonFiniteScoreError for NaN or infinite scores, storing nothing.
+   * Adds one image's pixels and returns the key of its highest score. `labels` must hold only 0 and 1,
+   * `positives` of them 1 (the caller checked and counted); `regions`, when given, labels each anomalous
+   * pixel's connected region (read only where the label is 1) and gives each region's size. A NaN or
+   * infinite score throws NonFiniteScoreError and leaves the store as it was.
    */
-  add(scores: Float32Array, labels: Uint8Array, regions: RegionLabels | null): void {
+  add(scores: Float32Array, labels: Uint8Array, positives: number, regions: RegionLabels | null): number {
     const n = scores.length;
     if (labels.length !== n) throw new Error(`internal: ${n} scores but ${labels.length} labels`);
     if (this.withSizes === null) this.withSizes = regions !== null;
     else if (this.withSizes !== (regions !== null)) throw new Error('internal: regions given for some images only');
     const bits = float32Bits(scores);
-    let p = 0;
-    for (let i = 0; i < n; i++) {
-      if ((bits[i]! & NON_FINITE_EXPONENT) === NON_FINITE_EXPONENT) throw new NonFiniteScoreError(i, scores[i]!);
-      p += labels[i]!;
-    }
+    const p = positives;
     const negKeys = new Uint32Array(n - p);
     const posKeys = new Uint32Array(p);
     const sizes = regions !== null && p > 0 ? new Uint32Array(p) : null;
@@ -74,15 +73,20 @@ export class PixelScoreStore {
     const regionSize = regions?.sizes;
     const negHist = this.negHist;
     const posHist = this.posHist;
-    let maxKey = this.maxKey;
+    let imageMax = -1;
     let a = 0;
     let b = 0;
     for (let i = 0; i < n; i++) {
       let raw = bits[i]!;
+      if ((raw & NON_FINITE_EXPONENT) === NON_FINITE_EXPONENT) {
+        this.rollback(negKeys.subarray(0, a), posKeys.subarray(0, b));
+        throw new NonFiniteScoreError(i, scores[i]!);
+      }
       if (raw === 0x80000000) raw = 0; // -0 ties with +0
       const key = bitsToKey(raw);
-      if (key > maxKey) maxKey = key;
+      if (key > imageMax) imageMax = key;
       if (labels[i] === 1) {
+        if (b === p) throw new Error(`internal: more than ${p} anomalous pixels`);
         posKeys[b] = key;
         if (sizes !== null) sizes[b] = regionSize![regionOf![i]!]!;
         b++;
@@ -92,11 +96,18 @@ export class PixelScoreStore {
         negHist[key >>> 16]!++;
       }
     }
-    this.maxKey = maxKey;
+    if (b !== p) throw new Error(`internal: ${b} anomalous pixels, expected ${p}`);
+    if (imageMax > this.maxKey) this.maxKey = imageMax;
     this.negatives += n - p;
     this.positives += p;
     this.images.push({ negKeys, posKeys });
     this.posSizes.push(sizes);
+    return imageMax;
+  }
+
+  private rollback(negKeys: Uint32Array, posKeys: Uint32Array): void {
+    for (let i = 0; i < negKeys.length; i++) this.negHist[negKeys[i]! >>> 16]!--;
+    for (let i = 0; i < posKeys.length; i++) this.posHist[posKeys[i]! >>> 16]!--;
   }
 
   /** Feeds every distinct stored score, highest first, to `sweep` (token = the score's key). */
@@ -137,6 +148,9 @@ export class PixelScoreStore {
     const weightPos = new Float64Array(BUCKETS);
     const blockUsed = new Uint32Array(256);
     const scratch = new Float64Array(LARGE_BUCKET);
+    const batch = new GroupBatch(BATCH);
+    const { tokens: outToken, neg: outNeg, pos: outPos, weight: outWeight } = batch;
+    let out = 0;
 
     for (let bucket = BUCKETS - 1; bucket >= 0; bucket--) {
       const n0 = negStart[bucket]!;
@@ -166,7 +180,15 @@ export class PixelScoreStore {
             const cn = countNeg[v]!;
             const cp = countPos[v]!;
             if (cn === 0 && cp === 0) continue;
-            sweep.push(high + v, cn, cp, weightPos[v]!);
+            outToken[out] = high + v;
+            outNeg[out] = cn;
+            outPos[out] = cp;
+            outWeight[out] = weightPos[v]!;
+            if (++out === BATCH) {
+              batch.length = out;
+              sweep.pushBatch(batch);
+              out = 0;
+            }
             countNeg[v] = 0;
             countPos[v] = 0;
             weightPos[v] = 0;
@@ -197,9 +219,19 @@ export class PixelScoreStore {
             }
             k--;
           }
-          sweep.push(high + low, cn, cp, w);
+          outToken[out] = high + low;
+          outNeg[out] = cn;
+          outPos[out] = cp;
+          outWeight[out] = w;
+          if (++out === BATCH) {
+            batch.length = out;
+            sweep.pushBatch(batch);
+            out = 0;
+          }
         }
       }
     }
+    batch.length = out;
+    sweep.pushBatch(batch);
   }
 }

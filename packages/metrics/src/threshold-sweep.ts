@@ -49,7 +49,25 @@ export interface SweepResult {
   readonly curves: SweepCurves | null;
 }
 
+/** Distinct scores with their counts, filled by a producer and handed to the sweep in one call. */
+export class GroupBatch {
+  readonly tokens: Float64Array;
+  readonly neg: Float64Array;
+  readonly pos: Float64Array;
+  /** Sum over the group's anomalous pixels of 1 / region size (AU-PRO); 0 when not tracked. */
+  readonly weight: Float64Array;
+  length = 0;
+
+  constructor(readonly capacity: number) {
+    this.tokens = new Float64Array(capacity);
+    this.neg = new Float64Array(capacity);
+    this.pos = new Float64Array(capacity);
+    this.weight = new Float64Array(capacity);
+  }
+}
+
 export class ThresholdSweep {
+  private single: GroupBatch | null = null;
   private readonly pos: number;
   private readonly neg: number;
   private readonly regions: number;
@@ -92,37 +110,79 @@ export class ThresholdSweep {
 
   /** One distinct score (token), lower than every earlier one, with its normal and anomalous counts. */
   push(token: number, negCount: number, posCount: number, posWeight: number): void {
-    const tpPrev = this.tp;
-    const tp = tpPrev + posCount;
-    const fp = this.fp + negCount;
+    const batch = this.single ?? (this.single = new GroupBatch(1));
+    batch.tokens[0] = token;
+    batch.neg[0] = negCount;
+    batch.pos[0] = posCount;
+    batch.weight[0] = posWeight;
+    batch.length = 1;
+    this.pushBatch(batch);
+  }
+
+  /**
+   * A run of distinct scores in descending order (continuing the earlier ones). The running state lives
+   * in locals for the length of the batch: this loop is the hot path of every pixel metric.
+   */
+  pushBatch(batch: GroupBatch): void {
+    const { tokens, neg, pos: posCounts, weight } = batch;
+    const count = batch.length;
+    const P = this.pos;
+    const N = this.neg;
+    const withPrecision = P > 0;
+    const withCurves = this.prCurve !== null;
+    let tp = this.tp;
+    let fp = this.fp;
+    let aucTwice = this.aucTwice;
+    let apSum = this.apSum;
+    let apComp = this.apComp;
+    let f1Best = this.f1Best;
+    let f1Token = this.f1Token;
+    let prBest = this.prBest;
+    let prToken = this.prToken;
+    for (let k = 0; k < count; k++) {
+      const negCount = neg[k]!;
+      const posCount = posCounts[k]!;
+      const token = tokens[k]!;
+      aucTwice += negCount * (2 * tp + posCount);
+      tp += posCount;
+      fp += negCount;
+      if (withPrecision) {
+        const precision = tp / (tp + fp);
+        const recall = tp / P;
+        if (posCount > 0) {
+          // Neumaier-compensated sum of pos * precision (AP's steps).
+          const term = posCount * precision;
+          const t = apSum + term;
+          apComp += Math.abs(apSum) >= term ? apSum - t + term : term - t + apSum;
+          apSum = t;
+        }
+        const sum = precision + recall;
+        const f1 = sum > 0 ? (2 * precision * recall) / sum : 0;
+        if (f1 >= f1Best) {
+          f1Best = f1;
+          f1Token = token;
+        }
+        if (sum >= prBest) {
+          prBest = sum;
+          prToken = token;
+        }
+        if (withCurves) {
+          this.prCurve!.push(recall, precision, token);
+          this.rocCurve?.push(fp / N, recall, token);
+        }
+      }
+      if (this.proOn) this.proStep(token, fp, weight[k]!);
+    }
     this.tp = tp;
     this.fp = fp;
-    this.distinct++;
-    this.aucTwice += negCount * (2 * tpPrev + posCount);
-    if (this.pos > 0) {
-      const precision = tp / (tp + fp);
-      const recall = tp / this.pos;
-      // Neumaier-compensated sum of pos * precision.
-      const term = posCount * precision;
-      const t = this.apSum + term;
-      this.apComp += Math.abs(this.apSum) >= Math.abs(term) ? this.apSum - t + term : term - t + this.apSum;
-      this.apSum = t;
-      const sum = precision + recall;
-      const f1 = sum > 0 ? (2 * precision * recall) / sum : 0;
-      if (f1 >= this.f1Best) {
-        this.f1Best = f1;
-        this.f1Token = token;
-      }
-      if (sum >= this.prBest) {
-        this.prBest = sum;
-        this.prToken = token;
-      }
-      if (this.prCurve !== null) {
-        this.prCurve.push(recall, precision, token);
-        if (this.rocCurve !== null) this.rocCurve.push(fp / this.neg, recall, token);
-      }
-    }
-    if (this.proOn) this.proStep(token, fp, posWeight);
+    this.distinct += count;
+    this.aucTwice = aucTwice;
+    this.apSum = apSum;
+    this.apComp = apComp;
+    this.f1Best = f1Best;
+    this.f1Token = f1Token;
+    this.prBest = prBest;
+    this.prToken = prToken;
   }
 
   private proStep(token: number, fp: number, posWeight: number): void {
