@@ -1,0 +1,173 @@
+/**
+ * Loads one ONNX model into an onnxruntime session and describes it: tensor specs for the v2
+ * metadata endpoint, whether its first axis is a batch axis, and the UniAS contract
+ * (docs/exported-model.md) that `/predict` needs.
+ */
+import { readFile } from 'node:fs/promises';
+import { basename, extname } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { v2DatatypeOf, type V2Datatype } from './datatypes.js';
+import { readOnnxMetadataProps } from './onnx-metadata.js';
+
+export interface TensorSpec {
+  readonly name: string;
+  readonly datatype: V2Datatype;
+  /** -1 for a dynamic dimension (as the v2 protocol writes it). */
+  readonly shape: readonly number[];
+}
+
+export interface Thresholds {
+  readonly image: number | null;
+  readonly pixel: number | null;
+  readonly source: string | null;
+}
+
+/** What `/predict` needs from a model that follows docs/exported-model.md. */
+export interface UniasContract {
+  readonly inputName: string;
+  readonly height: number;
+  readonly width: number;
+  readonly mapOutput: string;
+  /** The score output, or null when the score is the map's maximum computed here. */
+  readonly scoreOutput: string | null;
+  readonly thresholds: Thresholds;
+}
+
+export interface LoadedModel {
+  readonly name: string;
+  readonly version: string;
+  /** The file it came from, or `<bytes>`. */
+  readonly source: string;
+  readonly session: ort.InferenceSession;
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+  readonly metadata: Readonly<Record<string, string>>;
+  /** True when every input and output has a dynamic first axis, so requests can be stacked. */
+  readonly batchable: boolean;
+  readonly contract: UniasContract | null;
+  /** Why `contract` is null. */
+  readonly contractProblem: string | null;
+}
+
+/** A model file, or bytes with a name (tests, embedding). */
+export type ModelSource = { readonly path: string; readonly name?: string } | { readonly bytes: Uint8Array; readonly name: string };
+
+export interface SessionSettings {
+  /** onnxruntime intra-op threads; undefined lets onnxruntime choose (all cores). */
+  readonly threads?: number;
+}
+
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+export function modelNameOf(source: ModelSource): string {
+  if (source.name !== undefined) return source.name;
+  if ('path' in source) return basename(source.path, extname(source.path));
+  throw new Error('a model given as bytes needs a name');
+}
+
+function specsOf(
+  metadata: readonly ort.InferenceSession.ValueMetadata[],
+  what: string,
+): TensorSpec[] {
+  return metadata.map((m) => {
+    if (!m.isTensor) throw new Error(`${what} '${m.name}' is not a tensor; only tensor inputs and outputs are served`);
+    const datatype = v2DatatypeOf(m.type);
+    if (datatype === undefined) throw new Error(`${what} '${m.name}' has type ${m.type}, which this server does not carry`);
+    const shape = m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1));
+    return { name: m.name, datatype, shape };
+  });
+}
+
+function parseThreshold(metadata: Readonly<Record<string, string>>, key: string): number | null {
+  const raw = metadata[key];
+  if (raw === undefined || raw.trim() === '') return null;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw new Error(`metadata ${key} = '${raw}' is not a finite number`);
+  return value;
+}
+
+/** Checks the contract; returns it or a reason why the model does not follow it. */
+export function readContract(
+  inputs: readonly TensorSpec[],
+  outputs: readonly TensorSpec[],
+  metadata: Readonly<Record<string, string>>,
+): { contract: UniasContract | null; problem: string | null } {
+  const fail = (problem: string) => ({ contract: null, problem });
+  const input = inputs.find((t) => t.name === 'image') ?? (inputs.length === 1 ? inputs[0] : undefined);
+  if (input === undefined || inputs.length !== 1) return fail(`needs one input named 'image', has ${inputs.map((t) => t.name).join(', ')}`);
+  if (input.datatype !== 'FP32' || input.shape.length !== 4 || (input.shape[1] !== 3 && input.shape[1] !== -1)) {
+    return fail(`input '${input.name}' must be FP32 [N,3,H,W], is ${input.datatype} [${input.shape.join(',')}]`);
+  }
+  const map = outputs.find((t) => t.name === 'anomaly_map');
+  if (map === undefined) return fail(`has no output named 'anomaly_map' (outputs: ${outputs.map((t) => t.name).join(', ')})`);
+  if (map.datatype !== 'FP32' || map.shape.length !== 4) return fail(`output 'anomaly_map' must be FP32 [N,1,H,W], is ${map.datatype} [${map.shape.join(',')}]`);
+  const score = outputs.find((t) => t.name === 'score');
+  let height = input.shape[2]!;
+  let width = input.shape[3]!;
+  const sizeText = metadata['unias.input_size'];
+  if (sizeText !== undefined) {
+    const m = /^\s*(\d+)\s*,\s*(\d+)\s*$/.exec(sizeText);
+    if (!m) throw new Error(`metadata unias.input_size = '${sizeText}' is not 'H,W'`);
+    const h = Number(m[1]);
+    const w = Number(m[2]);
+    if ((height !== -1 && height !== h) || (width !== -1 && width !== w)) {
+      throw new Error(`metadata unias.input_size = '${sizeText}' disagrees with input '${input.name}' [${input.shape.join(',')}]`);
+    }
+    height = h;
+    width = w;
+  }
+  if (height <= 0 || width <= 0) return fail(`input size unknown: no unias.input_size and input '${input.name}' has dynamic H, W`);
+  return {
+    contract: {
+      inputName: input.name,
+      height,
+      width,
+      mapOutput: map.name,
+      scoreOutput: score && score.datatype === 'FP32' ? score.name : null,
+      thresholds: {
+        image: parseThreshold(metadata, 'unias.threshold.image'),
+        pixel: parseThreshold(metadata, 'unias.threshold.pixel'),
+        source: metadata['unias.threshold.source'] ?? null,
+      },
+    },
+    problem: null,
+  };
+}
+
+export async function loadModel(source: ModelSource, settings: SessionSettings = {}): Promise<LoadedModel> {
+  const name = modelNameOf(source);
+  const where = 'path' in source ? source.path : '<bytes>';
+  if (!NAME_PATTERN.test(name)) {
+    throw new Error(`model name '${name}' (from ${where}) must match ${NAME_PATTERN.source}`);
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = 'path' in source ? await readFile(source.path) : source.bytes;
+  } catch (e) {
+    throw new Error(`cannot read model file ${where}: ${(e as Error).message}`);
+  }
+  try {
+    const metadata = readOnnxMetadataProps(bytes);
+    const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
+    if (settings.threads !== undefined) options.intraOpNumThreads = settings.threads;
+    const session = await ort.InferenceSession.create(bytes, options);
+    const inputs = specsOf(session.inputMetadata, 'input');
+    const outputs = specsOf(session.outputMetadata, 'output');
+    const batchable = [...inputs, ...outputs].every((t) => t.shape.length > 0 && t.shape[0] === -1);
+    const { contract, problem } = readContract(inputs, outputs, metadata);
+    return {
+      name,
+      version: '1',
+      source: where,
+      session,
+      inputs,
+      outputs,
+      metadata,
+      batchable,
+      contract,
+      contractProblem: problem,
+    };
+  } catch (e) {
+    throw new Error(`cannot load model '${name}' from ${where}: ${(e as Error).message}`);
+  }
+}

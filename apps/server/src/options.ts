@@ -1,0 +1,88 @@
+/** Server options and their defaults (the README's table of limits mirrors these). */
+import type { BatchInfo } from './batcher.js';
+import type { ModelSource } from './loaded-model.js';
+import type { LogLevel, Logger } from './logger.js';
+
+export interface ServerOptions {
+  /** Model files (a path, or `{ path, name }`, or `{ bytes, name }`). A name defaults to the file name without extension. */
+  readonly models: readonly (string | ModelSource)[];
+  /** Port for `listen()`; 0 picks a free one. Default 8080. */
+  readonly port?: number;
+  /** Interface for `listen()`. Default 127.0.0.1. */
+  readonly host?: string;
+  /** onnxruntime intra-op threads per model; default: onnxruntime's choice (all cores). */
+  readonly threads?: number;
+  /** Most samples one onnxruntime run combines. Default 8. */
+  readonly maxBatchSize?: number;
+  /** Longest a request waits for others to batch with (ms). Default 5. */
+  readonly maxBatchWaitMs?: number;
+  /** `adaptive` waits only while other requests for the model are arriving; `fixed` always waits. Default adaptive. */
+  readonly batchWaitPolicy?: 'adaptive' | 'fixed';
+  /** Inference requests (/infer, /predict) in progress at once; more get 429. Default 64. */
+  readonly maxConcurrentRequests?: number;
+  /** Largest request body (bytes); more gets 413. Default 32 MiB. */
+  readonly maxBodyBytes?: number;
+  /** Largest image (width x height) /predict decodes; more gets 413. Default 40,000,000. */
+  readonly maxInputPixels?: number;
+  /** Deadline per request (ms): 408 if the body is not in by then, 504 if inference is not done. Default 30,000. */
+  readonly requestTimeoutMs?: number;
+  /** How long `close()` waits for in-flight requests before cutting connections (ms). Default 30,000. */
+  readonly shutdownTimeoutMs?: number;
+  /** Seconds sent in Retry-After with 429 and 503. Default 1. */
+  readonly retryAfterSeconds?: number;
+  /** Log level for the default JSON-lines logger. Default info. */
+  readonly logLevel?: LogLevel;
+  /** A logger to use instead of the default one. */
+  readonly logger?: Logger;
+  /** Called after every onnxruntime run (for tests and instrumentation). */
+  readonly onBatch?: (model: string, info: BatchInfo) => void;
+}
+
+export interface ResolvedLimits {
+  readonly maxBatchSize: number;
+  readonly maxBatchWaitMs: number;
+  readonly batchWaitPolicy: 'adaptive' | 'fixed';
+  readonly maxConcurrentRequests: number;
+  readonly maxBodyBytes: number;
+  readonly maxInputPixels: number;
+  readonly requestTimeoutMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly retryAfterSeconds: number;
+}
+
+export const DEFAULT_LIMITS: ResolvedLimits = {
+  maxBatchSize: 8,
+  maxBatchWaitMs: 5,
+  batchWaitPolicy: 'adaptive',
+  maxConcurrentRequests: 64,
+  maxBodyBytes: 32 * 1024 * 1024,
+  maxInputPixels: 40_000_000,
+  requestTimeoutMs: 30_000,
+  shutdownTimeoutMs: 30_000,
+  retryAfterSeconds: 1,
+};
+
+function positive(name: string, value: number | undefined, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new Error(`option ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${value}`);
+  }
+  return value;
+}
+
+export function resolveLimits(o: ServerOptions): ResolvedLimits {
+  const d = DEFAULT_LIMITS;
+  const policy = o.batchWaitPolicy ?? d.batchWaitPolicy;
+  if (policy !== 'adaptive' && policy !== 'fixed') throw new Error(`option batchWaitPolicy must be 'adaptive' or 'fixed', got ${String(policy)}`);
+  return {
+    maxBatchSize: Math.floor(positive('maxBatchSize', o.maxBatchSize, d.maxBatchSize)),
+    maxBatchWaitMs: positive('maxBatchWaitMs', o.maxBatchWaitMs, d.maxBatchWaitMs, true),
+    batchWaitPolicy: policy,
+    maxConcurrentRequests: Math.floor(positive('maxConcurrentRequests', o.maxConcurrentRequests, d.maxConcurrentRequests)),
+    maxBodyBytes: Math.floor(positive('maxBodyBytes', o.maxBodyBytes, d.maxBodyBytes)),
+    maxInputPixels: Math.floor(positive('maxInputPixels', o.maxInputPixels, d.maxInputPixels)),
+    requestTimeoutMs: positive('requestTimeoutMs', o.requestTimeoutMs, d.requestTimeoutMs),
+    shutdownTimeoutMs: positive('shutdownTimeoutMs', o.shutdownTimeoutMs, d.shutdownTimeoutMs, true),
+    retryAfterSeconds: Math.ceil(positive('retryAfterSeconds', o.retryAfterSeconds, d.retryAfterSeconds)),
+  };
+}

@@ -1,0 +1,659 @@
+/**
+ * The UniAS inference server: Open Inference Protocol v2 over HTTP, `/predict` for images, a browser
+ * page, Prometheus metrics. `createServer(options)` returns `{ listen(), close() }`.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as ort from 'onnxruntime-node';
+import { createBatcher, type Batcher, type TensorMap, type TensorValue, type Ticket } from './batcher.js';
+import type { NumericArray } from './datatypes.js';
+import { HttpError, badRequest } from './errors.js';
+import { parseContentType, parseMultipart, readBody } from './http-body.js';
+import { decodeImage } from './image-input.js';
+import { loadModel, modelNameOf, type LoadedModel, type ModelSource, type TensorSpec } from './loaded-model.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetricsRegistry, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
+import { resolveLimits, type ResolvedLimits, type ServerOptions } from './options.js';
+import { renderPage, type PageModel } from './page.js';
+import { allowedMethods, matchRoute, routeLabel, type Route } from './routes.js';
+import { encodeInferResponse, parseInferRequest } from './v2-tensors.js';
+import { renderResult } from './visualize.js';
+
+export const SERVER_NAME = 'unias-server';
+export const SERVER_VERSION = '0.1.0';
+export const PLATFORM = 'onnxruntime_onnx';
+
+export type ServerState = 'created' | 'loading' | 'ready' | 'draining' | 'closed';
+
+export interface ListenInfo {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface ModelSummary {
+  readonly name: string;
+  readonly source: string;
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+  readonly batchable: boolean;
+  readonly predict: boolean;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export interface UniasServer {
+  /** Starts listening, loads the models, resolves when ready (readiness is 503 until then). */
+  listen(port?: number, host?: string): Promise<ListenInfo>;
+  /** Stops accepting, finishes in-flight requests (up to shutdownTimeoutMs), releases the models. */
+  close(): Promise<void>;
+  readonly state: ServerState;
+  readonly url: string | null;
+  readonly models: readonly ModelSummary[];
+  readonly limits: ResolvedLimits;
+}
+
+interface ModelEntry {
+  readonly model: LoadedModel;
+  readonly batcher: Batcher;
+}
+
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128];
+
+const PREDICT_CONTENT_TYPES = 'image/* (raw body), application/octet-stream, or multipart/form-data with a field "image"';
+
+function ortTypeOf(spec: TensorSpec): ort.Tensor.Type {
+  switch (spec.datatype) {
+    case 'FP32':
+      return 'float32';
+    case 'FP64':
+      return 'float64';
+    case 'INT8':
+      return 'int8';
+    case 'INT16':
+      return 'int16';
+    case 'INT32':
+      return 'int32';
+    case 'INT64':
+      return 'int64';
+    case 'UINT8':
+      return 'uint8';
+    case 'UINT16':
+      return 'uint16';
+    case 'UINT32':
+      return 'uint32';
+    case 'UINT64':
+      return 'uint64';
+    case 'BOOL':
+      return 'bool';
+    case 'FP16':
+      return 'float16';
+    case 'BYTES':
+      return 'string';
+  }
+}
+
+function isNumericArray(data: ort.Tensor.DataType): data is NumericArray {
+  return ArrayBuffer.isView(data);
+}
+
+/** Runs one batch on a session; inputs and outputs as plain typed arrays with dims. */
+function sessionRunner(model: LoadedModel): (inputs: TensorMap) => Promise<TensorMap> {
+  return async (inputs) => {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const spec of model.inputs) {
+      const t = inputs[spec.name];
+      if (t === undefined) throw new Error(`input '${spec.name}' is missing`);
+      feeds[spec.name] = new ort.Tensor(ortTypeOf(spec), t.data, [...t.dims]);
+    }
+    const results = await model.session.run(feeds);
+    const out: Record<string, TensorValue> = {};
+    for (const [name, tensor] of Object.entries(results)) {
+      const data = tensor.data;
+      if (!isNumericArray(data)) throw new Error(`output '${name}' is not a numeric tensor`);
+      out[name] = { data, dims: [...tensor.dims] };
+    }
+    return out;
+  };
+}
+
+function parseThresholdParam(url: URL, key: string): number | null {
+  const raw = url.searchParams.get(key);
+  if (raw === null || raw === '') return null;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw badRequest(`query parameter ${key}=${raw} is not a finite number`);
+  return value;
+}
+
+function normaliseSources(models: ServerOptions['models']): ModelSource[] {
+  if (!Array.isArray(models) || models.length === 0) throw new Error('createServer needs at least one model');
+  return models.map((m) => (typeof m === 'string' ? { path: m } : m));
+}
+
+export function createServer(options: ServerOptions): UniasServer {
+  const limits = resolveLimits(options);
+  const sources = normaliseSources(options.models);
+  const names = sources.map(modelNameOf);
+  const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+  if (duplicate !== undefined) throw new Error(`two models are named '${duplicate}'; give one a different name`);
+  const logger: Logger = options.logger ?? createLogger({ level: options.logLevel ?? 'info' });
+
+  let state: ServerState = 'created';
+  let listenInfo: ListenInfo | null = null;
+  const entries = new Map<string, ModelEntry>();
+  let inflightInference = 0;
+  let activeRequests = 0;
+  let activeWaiters: (() => void)[] = [];
+  let closing: Promise<void> | null = null;
+
+  // Metrics.
+  const registry = createMetricsRegistry();
+  const requestsTotal = registry.counter('unias_http_requests_total', 'HTTP requests by route, method and status code.', ['route', 'method', 'status']);
+  const requestDuration = registry.histogram(
+    'unias_http_request_duration_seconds',
+    'HTTP request latency from the first byte read to the last byte written.',
+    ['route'],
+    DURATION_BUCKETS,
+  );
+  const batchSize = registry.histogram('unias_batch_size', 'Samples per onnxruntime run.', ['model'], BATCH_BUCKETS);
+  const batchRequests = registry.histogram('unias_batch_requests', 'Requests combined into one onnxruntime run.', ['model'], BATCH_BUCKETS);
+  const inferenceDuration = registry.histogram('unias_inference_duration_seconds', 'Duration of one onnxruntime run.', ['model'], DURATION_BUCKETS);
+  const batchesTotal = registry.counter('unias_batches_total', 'onnxruntime runs by model and what started them.', ['model', 'reason', 'ok']);
+  registry.gauge('unias_queue_depth', 'Requests waiting for an onnxruntime run.', ['model'], (g) => {
+    for (const [name, e] of entries) g.set({ model: name }, e.batcher.queuedRequests);
+  });
+  registry.gauge('unias_inflight_requests', 'Inference requests (/infer, /predict) in progress.', [], (g) => g.set({}, inflightInference));
+  registry.gauge('unias_ready', '1 when the models are loaded and the server accepts inference.', [], (g) => g.set({}, state === 'ready' ? 1 : 0));
+  registry.gauge('process_resident_memory_bytes', 'Resident memory of the server process.', [], (g) => g.set({}, process.memoryUsage.rss()));
+
+  const httpServer = createHttpServer({
+    // Our own deadline answers first with a JSON 408/504; these are the backstops.
+    requestTimeout: limits.requestTimeoutMs + 5_000,
+    headersTimeout: Math.min(60_000, limits.requestTimeoutMs + 5_000),
+    keepAliveTimeout: 5_000,
+  });
+
+  function retryHeaders(): Record<string, string> {
+    return { 'Retry-After': String(limits.retryAfterSeconds) };
+  }
+
+  function send(res: ServerResponse, status: number, body: string | Buffer, contentType: string, headers: Record<string, string> = {}): void {
+    if (res.headersSent) return;
+    const buf = typeof body === 'string' ? Buffer.from(body) : body;
+    const h: Record<string, string | number> = { 'Content-Type': contentType, 'Content-Length': buf.length, ...headers };
+    if (state === 'draining' || state === 'closed') h['Connection'] = 'close';
+    res.writeHead(status, h);
+    res.end(buf);
+  }
+
+  function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+    send(res, status, JSON.stringify(value), 'application/json', headers);
+  }
+
+  function entryFor(name: string, version: string | null): ModelEntry {
+    const entry = entries.get(name);
+    if (entry === undefined) {
+      const known = [...entries.keys()].map((n) => `'${n}'`).join(', ');
+      throw new HttpError(404, `unknown model '${name}'; this server has ${known || 'no models loaded yet'}`);
+    }
+    if (version !== null && version !== entry.model.version) {
+      throw new HttpError(404, `model '${name}' has no version '${version}'; available: '${entry.model.version}'`);
+    }
+    return entry;
+  }
+
+  function modelMetadata(entry: ModelEntry): unknown {
+    const m = entry.model;
+    const tensor = (t: TensorSpec) => ({ name: t.name, datatype: t.datatype, shape: [...t.shape] });
+    return {
+      name: m.name,
+      versions: [m.version],
+      platform: PLATFORM,
+      inputs: m.inputs.map(tensor),
+      outputs: m.outputs.map(tensor),
+      parameters: { ...m.metadata },
+    };
+  }
+
+  function pageModels(): PageModel[] {
+    const out: PageModel[] = [];
+    for (const { model } of entries.values()) {
+      if (model.contract === null) continue;
+      out.push({
+        name: model.name,
+        pixelThreshold: model.contract.thresholds.pixel,
+        imageThreshold: model.contract.thresholds.image,
+        height: model.contract.height,
+        width: model.contract.width,
+      });
+    }
+    return out;
+  }
+
+  /** Admission for inference routes: 503 unless ready, 429 past the concurrency limit. */
+  function admit(): () => void {
+    if (state !== 'ready') {
+      const why = state === 'loading' || state === 'created' ? 'the models are still loading' : 'the server is shutting down';
+      throw new HttpError(503, `not ready: ${why}`, retryHeaders());
+    }
+    if (inflightInference >= limits.maxConcurrentRequests) {
+      throw new HttpError(
+        429,
+        `too many requests in progress (${inflightInference} of max-concurrent-requests ${limits.maxConcurrentRequests}); retry later`,
+        retryHeaders(),
+      );
+    }
+    inflightInference++;
+    let released = false;
+    return () => {
+      if (!released) {
+        released = true;
+        inflightInference--;
+      }
+    };
+  }
+
+  interface Deadline {
+    readonly signal: AbortSignal;
+    bodyReceived(): void;
+    dispose(): void;
+  }
+
+  /** 408 while the body is still arriving, 504 once it is in; also aborts when the client leaves. */
+  function deadline(req: IncomingMessage, res: ServerResponse): Deadline {
+    const controller = new AbortController();
+    let phase: 'body' | 'work' = 'body';
+    const ms = limits.requestTimeoutMs;
+    const timer = setTimeout(() => {
+      controller.abort(
+        phase === 'body'
+          ? new HttpError(408, `the request body did not arrive within ${ms} ms (request-timeout-ms)`)
+          : new HttpError(504, `inference did not finish within ${ms} ms (request-timeout-ms)`),
+      );
+    }, ms);
+    const onClose = (): void => {
+      if (!res.writableFinished) controller.abort(new HttpError(499, 'the client closed the connection'));
+    };
+    res.on('close', onClose);
+    return {
+      signal: controller.signal,
+      bodyReceived: () => {
+        phase = 'work';
+      },
+      dispose: () => {
+        clearTimeout(timer);
+        res.off('close', onClose);
+      },
+    };
+  }
+
+  /** Waits for `work` but gives up when the deadline fires (the work's result is then dropped). */
+  function withDeadline<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      work.then(
+        (v) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(v);
+        },
+        (e) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  async function handleInfer(req: IncomingMessage, res: ServerResponse, route: Extract<Route, { kind: 'infer' }>): Promise<void> {
+    const release = admit();
+    let ticket: Ticket | null = null;
+    const dl = deadline(req, res);
+    try {
+      const entry = entryFor(route.model, route.version);
+      ticket = entry.batcher.expect();
+      const headerLengthRaw = req.headers['inference-header-content-length'];
+      const ct = parseContentType(req.headers['content-type']);
+      const jsonish =
+        ct.mediaType === '' ||
+        ct.mediaType === 'application/json' ||
+        ct.mediaType.endsWith('+json') ||
+        ct.mediaType === 'application/x-www-form-urlencoded';
+      if (headerLengthRaw === undefined && !jsonish) {
+        throw new HttpError(415, `content type '${ct.mediaType}' is not accepted here; send application/json (or the binary tensor extension)`);
+      }
+      let headerLength: number | null = null;
+      if (headerLengthRaw !== undefined) {
+        headerLength = Number(headerLengthRaw);
+        if (!Number.isSafeInteger(headerLength) || headerLength < 0) {
+          throw badRequest(`Inference-Header-Content-Length '${String(headerLengthRaw)}' is not a non-negative integer`);
+        }
+      }
+      const body = await readBody(req, { maxBytes: limits.maxBodyBytes, signal: dl.signal });
+      dl.bodyReceived();
+      const request = parseInferRequest(body, headerLength, entry.model);
+      const t = ticket;
+      ticket = null;
+      const outputs = await withDeadline(entry.batcher.submit(request.inputs, { ticket: t, signal: dl.signal }), dl.signal);
+      const encoded = encodeInferResponse(entry.model, request, outputs);
+      send(res, 200, encoded.body, encoded.contentType, encoded.headers);
+    } finally {
+      ticket?.cancel();
+      dl.dispose();
+      release();
+    }
+  }
+
+  async function handlePredict(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const release = admit();
+    let ticket: Ticket | null = null;
+    const dl = deadline(req, res);
+    try {
+      const requested = url.searchParams.get('model');
+      const name = requested ?? entries.keys().next().value;
+      if (name === undefined) throw new HttpError(503, 'no model is loaded', retryHeaders());
+      const entry = entryFor(name, null);
+      const { model } = entry;
+      const contract = model.contract;
+      if (contract === null) {
+        throw badRequest(`model '${model.name}' cannot serve /predict: ${model.contractProblem ?? 'it does not follow the exported-model contract'}`);
+      }
+      const imageThresholdParam = parseThresholdParam(url, 'image_threshold');
+      const pixelThresholdParam = parseThresholdParam(url, 'pixel_threshold');
+      const ct = parseContentType(req.headers['content-type']);
+      const multipart = ct.mediaType === 'multipart/form-data';
+      if (!multipart && !ct.mediaType.startsWith('image/') && ct.mediaType !== 'application/octet-stream') {
+        throw new HttpError(415, `content type '${ct.mediaType || '(none)'}' is not accepted by /predict; send ${PREDICT_CONTENT_TYPES}`);
+      }
+      ticket = entry.batcher.expect();
+      const body = await readBody(req, { maxBytes: limits.maxBodyBytes, signal: dl.signal });
+      dl.bodyReceived();
+      if (body.length === 0) throw badRequest('the request body is empty; send an image');
+      let imageBytes = body;
+      if (multipart) {
+        const parts = parseMultipart(body, ct.params['boundary']);
+        const part = parts.find((p) => p.name === 'image');
+        if (part === undefined) {
+          throw badRequest(`the multipart body has no field "image" (fields: ${parts.map((p) => `"${p.name}"`).join(', ') || 'none'})`);
+        }
+        imageBytes = part.data;
+      }
+      const image = await withDeadline(
+        decodeImage(imageBytes, contract.height, contract.width, { maxInputPixels: limits.maxInputPixels }),
+        dl.signal,
+      );
+      const t = ticket;
+      ticket = null;
+      const inputs: TensorMap = { [contract.inputName]: { data: image.tensor, dims: [1, 3, contract.height, contract.width] } };
+      const outputs = await withDeadline(entry.batcher.submit(inputs, { ticket: t, signal: dl.signal }), dl.signal);
+      const mapValue = outputs[contract.mapOutput];
+      if (mapValue === undefined || !(mapValue.data instanceof Float32Array)) throw new Error(`model '${model.name}' produced no FP32 '${contract.mapOutput}'`);
+      const [, , mh, mw] = mapValue.dims;
+      if (mh !== contract.height || mw !== contract.width || mapValue.data.length !== contract.height * contract.width) {
+        throw new Error(`'${contract.mapOutput}' has shape [${mapValue.dims.join(',')}]; expected [1,1,${contract.height},${contract.width}]`);
+      }
+      const map = mapValue.data;
+      const scoreValue = contract.scoreOutput === null ? undefined : outputs[contract.scoreOutput];
+      let score: number;
+      if (scoreValue !== undefined && scoreValue.data instanceof Float32Array && scoreValue.data.length === 1) score = scoreValue.data[0]!;
+      else score = map.reduce((a, b) => (b > a ? b : a), -Infinity);
+      const imageThreshold = imageThresholdParam ?? contract.thresholds.image;
+      const pixelThreshold = pixelThresholdParam ?? contract.thresholds.pixel;
+      const notes: string[] = [];
+      if (imageThreshold === null) notes.push(`model '${model.name}' stores no image threshold (unias.threshold.image) and none was given (?image_threshold=); label is null.`);
+      if (pixelThreshold === null) notes.push(`model '${model.name}' stores no pixel threshold (unias.threshold.pixel) and none was given (?pixel_threshold=); mask is null.`);
+      const rendered = await renderResult(image.rgb, map, contract.width, contract.height, pixelThreshold);
+      sendJson(res, 200, {
+        model: model.name,
+        score,
+        label: imageThreshold === null ? null : score >= imageThreshold ? 'anomalous' : 'normal',
+        thresholds: {
+          image: imageThreshold,
+          pixel: pixelThreshold,
+          source: imageThresholdParam !== null || pixelThresholdParam !== null ? 'request' : contract.thresholds.source,
+        },
+        notes,
+        image: image.original,
+        width: contract.width,
+        height: contract.height,
+        heatmap: rendered.heatmap.toString('base64'),
+        mask: rendered.mask === null ? null : rendered.mask.toString('base64'),
+        map: { png: rendered.map.toString('base64'), min: rendered.range.min, max: rendered.range.max, width: contract.width, height: contract.height },
+      });
+    } finally {
+      ticket?.cancel();
+      dl.dispose();
+      release();
+    }
+  }
+
+  async function dispatch(req: IncomingMessage, res: ServerResponse, route: Route, url: URL): Promise<void> {
+    const method = req.method ?? 'GET';
+    if (route.kind === 'not-found') throw new HttpError(404, `no route for ${method} ${url.pathname}`);
+    const allowed = allowedMethods(route);
+    if (!allowed.includes(method)) {
+      throw new HttpError(405, `${method} is not allowed on ${url.pathname}; use ${allowed.join(' or ')}`, { Allow: allowed.join(', ') });
+    }
+    switch (route.kind) {
+      case 'page':
+        return send(res, 200, renderPage(pageModels()), 'text/html; charset=utf-8', {
+          'Content-Security-Policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; connect-src 'self'",
+        });
+      case 'metrics':
+        return send(res, 200, registry.render(), PROMETHEUS_CONTENT_TYPE);
+      case 'live':
+        return sendJson(res, 200, { live: true });
+      case 'ready':
+        return state === 'ready' ? sendJson(res, 200, { ready: true }) : sendJson(res, 503, { ready: false }, retryHeaders());
+      case 'server-metadata':
+        return sendJson(res, 200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: ['binary_tensor_data'] });
+      case 'model-metadata':
+        return sendJson(res, 200, modelMetadata(entryFor(route.model, route.version)));
+      case 'model-ready': {
+        const entry = entryFor(route.model, route.version);
+        const ready = state === 'ready';
+        return sendJson(res, ready ? 200 : 503, { name: entry.model.name, ready }, ready ? {} : retryHeaders());
+      }
+      case 'infer':
+        return handleInfer(req, res, route);
+      case 'predict':
+        return handlePredict(req, res, url);
+    }
+  }
+
+  function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const started = performance.now();
+    activeRequests++;
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      url = new URL('http://localhost/');
+    }
+    const route = matchRoute(url.pathname);
+    const label = routeLabel(route);
+    let errorMessage: string | undefined;
+    let finished = false;
+    const done = (): void => {
+      if (finished) return;
+      finished = true;
+      activeRequests--;
+      const seconds = (performance.now() - started) / 1000;
+      const status = res.writableFinished ? res.statusCode : 499;
+      requestsTotal.inc({ route: label, method: req.method ?? '', status: String(status) });
+      requestDuration.observe({ route: label }, seconds);
+      logger.info('request', {
+        method: req.method,
+        path: url.pathname,
+        route: label,
+        status,
+        ms: Math.round(seconds * 1e4) / 10,
+        ...(errorMessage !== undefined ? { error: errorMessage } : {}),
+      });
+      if (activeRequests === 0) {
+        const waiters = activeWaiters;
+        activeWaiters = [];
+        for (const w of waiters) w();
+      }
+    };
+    res.on('finish', done);
+    res.on('close', done);
+    dispatch(req, res, route, url).catch((error: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (error instanceof HttpError) {
+        errorMessage = error.message;
+        if (error.status === 499) {
+          res.destroy();
+          return;
+        }
+        if (!req.complete) drainAndClose(req, res);
+        sendJson(res, error.status, { error: error.message }, error.headers);
+        return;
+      }
+      errorMessage = error instanceof Error ? error.message : String(error);
+      logger.error('internal error', { path: url.pathname, error: errorMessage, stack: error instanceof Error ? error.stack : undefined });
+      if (!req.complete) drainAndClose(req, res);
+      sendJson(res, 500, { error: `internal error: ${errorMessage}` });
+    });
+  }
+
+  /** The body was not read: close the connection after answering, discarding what is still coming (for a while). */
+  function drainAndClose(req: IncomingMessage, res: ServerResponse): void {
+    res.setHeader('Connection', 'close');
+    req.resume();
+    const timer = setTimeout(() => req.socket.destroy(), 5_000);
+    timer.unref();
+    req.once('end', () => clearTimeout(timer));
+  }
+
+  httpServer.on('request', onRequest);
+  httpServer.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || (err.code === 'ECONNRESET')) {
+      socket.destroy();
+      return;
+    }
+    const body = JSON.stringify({ error: `malformed HTTP request: ${err.message}` });
+    socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+
+  async function loadAll(): Promise<void> {
+    for (const source of sources) {
+      const t0 = performance.now();
+      const model = await loadModel(source, options.threads !== undefined ? { threads: options.threads } : {});
+      const batcher = createBatcher({
+        maxBatchSize: limits.maxBatchSize,
+        maxWaitMs: limits.maxBatchWaitMs,
+        waitPolicy: limits.batchWaitPolicy,
+        batchable: model.batchable,
+        run: sessionRunner(model),
+        onBatch: (info) => {
+          batchSize.observe({ model: model.name }, info.size);
+          batchRequests.observe({ model: model.name }, info.requests);
+          inferenceDuration.observe({ model: model.name }, info.runSeconds);
+          batchesTotal.inc({ model: model.name, reason: info.reason, ok: String(info.ok) });
+          options.onBatch?.(model.name, info);
+        },
+      });
+      entries.set(model.name, { model, batcher });
+      logger.info('model loaded', {
+        model: model.name,
+        source: model.source,
+        ms: Math.round(performance.now() - t0),
+        batchable: model.batchable,
+        predict: model.contract !== null,
+        ...(model.contractProblem !== null ? { predictUnavailable: model.contractProblem } : {}),
+        inputs: model.inputs.map((t) => `${t.name} ${t.datatype} [${t.shape.join(',')}]`),
+        outputs: model.outputs.map((t) => `${t.name} ${t.datatype} [${t.shape.join(',')}]`),
+      });
+    }
+  }
+
+  async function releaseModels(): Promise<void> {
+    for (const { model, batcher } of entries.values()) {
+      await batcher.idle();
+      await model.session.release();
+    }
+    entries.clear();
+  }
+
+  return {
+    async listen(port = options.port ?? 8080, host = options.host ?? '127.0.0.1'): Promise<ListenInfo> {
+      if (state !== 'created') throw new Error(`listen() called on a server that is ${state}`);
+      state = 'loading';
+      await new Promise<void>((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(port, host, () => {
+          httpServer.off('error', reject);
+          resolve();
+        });
+      });
+      const address = httpServer.address() as AddressInfo;
+      const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      listenInfo = { host: address.address, port: address.port, url: `http://${shownHost}:${address.port}` };
+      logger.info('listening', { url: listenInfo.url, models: names });
+      try {
+        await loadAll();
+      } catch (error) {
+        logger.error('model loading failed', { error: (error as Error).message });
+        await this.close();
+        throw error;
+      }
+      if (state === 'loading') state = 'ready';
+      logger.info('ready', { url: listenInfo.url, limits });
+      return listenInfo;
+    },
+
+    close(): Promise<void> {
+      if (closing) return closing;
+      const wasListening = state !== 'created';
+      state = 'draining';
+      closing = (async () => {
+        logger.info('shutting down', { inflight: activeRequests });
+        if (wasListening) {
+          const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+          httpServer.closeIdleConnections();
+          if (activeRequests > 0) {
+            let timer: NodeJS.Timeout | undefined;
+            await Promise.race([
+              new Promise<void>((resolve) => activeWaiters.push(resolve)),
+              new Promise<void>((resolve) => {
+                timer = setTimeout(resolve, limits.shutdownTimeoutMs);
+              }),
+            ]);
+            clearTimeout(timer);
+            if (activeRequests > 0) logger.warn('shutdown timeout: closing connections with requests in progress', { inflight: activeRequests });
+          }
+          httpServer.closeAllConnections();
+          await closed;
+        }
+        await releaseModels();
+        state = 'closed';
+        logger.info('stopped');
+      })();
+      return closing;
+    },
+
+    get state() {
+      return state;
+    },
+    get url() {
+      return listenInfo?.url ?? null;
+    },
+    get models(): readonly ModelSummary[] {
+      return [...entries.values()].map(({ model }) => ({
+        name: model.name,
+        source: model.source,
+        inputs: model.inputs,
+        outputs: model.outputs,
+        batchable: model.batchable,
+        predict: model.contract !== null,
+        metadata: model.metadata,
+      }));
+    },
+    limits,
+  };
+}
