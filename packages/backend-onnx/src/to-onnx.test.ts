@@ -76,6 +76,13 @@ describe('toOnnxModel', () => {
     expect(() => toOnnxModel(b.build(), { dynamicBatch: true })).toThrow(/inputs disagree on dim 0 \("a" has 2, "b" has 3\)/);
   });
 
+  it('rejects an output named like an input it is not', () => {
+    const b = createGraph();
+    const x = b.input('x', [3]);
+    b.output('x', b.neg(x));
+    expect(() => toOnnxModel(b.build())).toThrow(/output "x" has the name of an input or param/);
+  });
+
   it('names graph outputs exactly, also when an output is an input, a param or another output', async () => {
     const b = createGraph();
     const x = b.input('x', [3]);

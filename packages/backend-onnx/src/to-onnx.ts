@@ -103,6 +103,7 @@ export function lowerGraph(graph: Graph, options: OnnxExportOptions = {}): Lower
   for (const [name, n] of g.outputs) {
     const own = n.kind === 'input' || n.kind === 'param' ? n.name : undefined;
     if (own === name) continue;
+    if (w.isTaken(name)) throw new Error(`output "${name}" has the name of an input or param of the graph; rename one of them`);
     w.claim(name);
     if (n.kind === 'op' && !outputTarget.has(n.id)) outputTarget.set(n.id, name);
   }
