@@ -48,3 +48,39 @@ export function readJson<T>(path: string): T {
 }
 
 export { existsSync };
+
+/** n values in [0, 1) from an integer hash of (element index, tensor index k); as tools/make-resnet-fixtures.py. */
+export function hashUniform(k: number, n: number): Float64Array {
+  const out = new Float64Array(n);
+  const kk = Math.imul(k, 0x85ebca77);
+  for (let i = 0; i < n; i++) {
+    let h = (Math.imul(i, 0x9e3779b1) + kk) >>> 0;
+    h = (h ^ (h >>> 15)) >>> 0;
+    h = Math.imul(h, 0x2c1b3c6d) >>> 0;
+    h = (h ^ (h >>> 12)) >>> 0;
+    out[i] = h / 4294967296;
+  }
+  return out;
+}
+
+/** Weights by formula for every parameter of a graph (k = index in sorted names), as the fixture script. */
+export function formulaWeights(graph: Graph): Map<string, TensorData<'float32'>> {
+  const names = [...graph.params.keys()].sort();
+  const out = new Map<string, TensorData<'float32'>>();
+  names.forEach((name, k) => {
+    const shape = graph.params.get(name)!.shape;
+    const u = hashUniform(k, sizeOf(shape));
+    const data = new Float32Array(u.length);
+    const fanIn = shape.length >= 2 ? sizeOf(shape.slice(1)) : 1;
+    for (let i = 0; i < u.length; i++) {
+      const x = u[i]!;
+      if (name.endsWith('running_var')) data[i] = 0.5 + x;
+      else if (name.endsWith('running_mean')) data[i] = 0.2 * (x - 0.5);
+      else if (shape.length >= 2) data[i] = (2 * x - 1) * Math.sqrt(3 / fanIn);
+      else if (name.endsWith('weight')) data[i] = 0.5 + x;
+      else data[i] = 0.2 * (x - 0.5);
+    }
+    out.set(name, { dtype: 'float32', shape: [...shape], data });
+  });
+  return out;
+}
