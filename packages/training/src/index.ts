@@ -1,1 +1,36 @@
-export {};
+export {
+  createTrainingStep,
+  buildStepGraph,
+  LOSS_OUTPUT,
+  GRAD_NORM_OUTPUT,
+  type TrainingStep,
+  type TrainingStepOptions,
+  type TrainingState,
+  type StepResult,
+} from './training-step.js';
+export {
+  adamw,
+  sgd,
+  appendOptimizer,
+  clipGradNorm,
+  gradNorm,
+  nextName,
+  LR_INPUT,
+  type OptimizerSpec,
+  type AdamWOptions,
+  type SgdOptions,
+  type WeightDecay,
+  type OptimizerGraph,
+  type StateSlot,
+} from './optimizers.js';
+export {
+  constantLr,
+  stepLr,
+  cosineAnnealingLr,
+  linearLr,
+  sequentialLr,
+  chainedLr,
+  warmupCosineLr,
+  type Schedule,
+} from './schedules.js';
+export { importGraph } from './import-graph.js';
