@@ -5,3 +5,5 @@ export { loadModel, readContract, type LoadedModel, type ModelSource, type Tenso
 export { readOnnxMetadataProps } from './onnx-metadata.js';
 export { createLogger, LOG_LEVELS, isLogLevel, type Logger, type LogLevel } from './logger.js';
 export type { BatchInfo, FlushReason } from './batcher.js';
+export { parseServeArgs, USAGE as SERVE_USAGE, UsageError, type CliCommand } from './cli-args.js';
+export { serveUntilSignal, type ServeProcessHandle } from './serve-process.js';

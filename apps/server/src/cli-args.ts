@@ -1,0 +1,102 @@
+/** Command-line options of `unias-serve` (also the shape `unias serve` passes on). */
+import { parseArgs } from 'node:util';
+import { isLogLevel, LOG_LEVELS } from './logger.js';
+import { DEFAULT_LIMITS, type ServerOptions } from './options.js';
+import type { ModelSource } from './loaded-model.js';
+
+export const USAGE = `Usage: unias-serve --model FILE.onnx [--model NAME=FILE.onnx ...] [options]
+
+Serves exported UniAS models (ONNX) over HTTP: KServe v2 (/v2/...), POST /predict, a page at /,
+Prometheus metrics at /metrics.
+
+Options:
+  --model FILE | NAME=FILE     model to load (repeatable); name defaults to the file name
+  --port N                     port (default 8080; 0 = any free port)
+  --host ADDR                  interface (default 127.0.0.1; 0.0.0.0 for all)
+  --threads N                  onnxruntime threads per model (default: all cores)
+  --max-batch-size N           samples per onnxruntime run (default ${DEFAULT_LIMITS.maxBatchSize})
+  --max-batch-wait-ms MS       longest wait for a batch to fill (default ${DEFAULT_LIMITS.maxBatchWaitMs})
+  --batch-wait-policy P        adaptive | fixed (default ${DEFAULT_LIMITS.batchWaitPolicy})
+  --max-concurrent-requests N  inference requests in progress; more get 429 (default ${DEFAULT_LIMITS.maxConcurrentRequests})
+  --max-body-bytes N           largest request body; more gets 413 (default ${DEFAULT_LIMITS.maxBodyBytes})
+  --max-input-pixels N         largest image width x height; more gets 413 (default ${DEFAULT_LIMITS.maxInputPixels})
+  --request-timeout-ms MS      408 / 504 after this (default ${DEFAULT_LIMITS.requestTimeoutMs})
+  --shutdown-timeout-ms MS     wait for in-flight requests on SIGTERM/SIGINT (default ${DEFAULT_LIMITS.shutdownTimeoutMs})
+  --log-level L                ${LOG_LEVELS.join(' | ')} (default info)
+  -h, --help                   this text
+`;
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+function integer(name: string, raw: string | undefined, min = 0): number | undefined {
+  if (raw === undefined) return undefined;
+  const v = Number(raw);
+  if (!Number.isSafeInteger(v) || v < min) throw new UsageError(`--${name} must be an integer >= ${min}, got '${raw}'`);
+  return v;
+}
+
+export type CliCommand = { readonly help: true } | { readonly help: false; readonly options: ServerOptions };
+
+export function parseServeArgs(argv: readonly string[]): CliCommand {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: false,
+      strict: true,
+      options: {
+        model: { type: 'string', multiple: true },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        threads: { type: 'string' },
+        'max-batch-size': { type: 'string' },
+        'max-batch-wait-ms': { type: 'string' },
+        'batch-wait-policy': { type: 'string' },
+        'max-concurrent-requests': { type: 'string' },
+        'max-body-bytes': { type: 'string' },
+        'max-input-pixels': { type: 'string' },
+        'request-timeout-ms': { type: 'string' },
+        'shutdown-timeout-ms': { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return { help: true };
+  const models: ModelSource[] = (v.model ?? []).map((m) => {
+    const eq = m.indexOf('=');
+    // NAME=FILE, unless the '=' is part of a path.
+    if (eq > 0 && !m.slice(0, eq).includes('/')) return { name: m.slice(0, eq), path: m.slice(eq + 1) };
+    return { path: m };
+  });
+  if (models.length === 0) throw new UsageError('give at least one --model FILE.onnx');
+  const logLevel = v['log-level'] ?? 'info';
+  if (!isLogLevel(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
+  const policy = v['batch-wait-policy'];
+  if (policy !== undefined && policy !== 'adaptive' && policy !== 'fixed') {
+    throw new UsageError(`--batch-wait-policy must be adaptive or fixed, got '${policy}'`);
+  }
+  const port = integer('port', v.port);
+  if (port !== undefined && port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
+  const options: ServerOptions = {
+    models,
+    logLevel,
+    ...(port !== undefined ? { port } : {}),
+    ...(v.host !== undefined ? { host: v.host } : {}),
+    ...(v.threads !== undefined ? { threads: integer('threads', v.threads, 1) } : {}),
+    ...(v['max-batch-size'] !== undefined ? { maxBatchSize: integer('max-batch-size', v['max-batch-size'], 1) } : {}),
+    ...(v['max-batch-wait-ms'] !== undefined ? { maxBatchWaitMs: integer('max-batch-wait-ms', v['max-batch-wait-ms']) } : {}),
+    ...(policy !== undefined ? { batchWaitPolicy: policy } : {}),
+    ...(v['max-concurrent-requests'] !== undefined ? { maxConcurrentRequests: integer('max-concurrent-requests', v['max-concurrent-requests'], 1) } : {}),
+    ...(v['max-body-bytes'] !== undefined ? { maxBodyBytes: integer('max-body-bytes', v['max-body-bytes'], 1) } : {}),
+    ...(v['max-input-pixels'] !== undefined ? { maxInputPixels: integer('max-input-pixels', v['max-input-pixels'], 1) } : {}),
+    ...(v['request-timeout-ms'] !== undefined ? { requestTimeoutMs: integer('request-timeout-ms', v['request-timeout-ms'], 1) } : {}),
+    ...(v['shutdown-timeout-ms'] !== undefined ? { shutdownTimeoutMs: integer('shutdown-timeout-ms', v['shutdown-timeout-ms']) } : {}),
+  };
+  return { help: false, options };
+}
