@@ -16,6 +16,8 @@ export interface LoweringContext {
   int64(values: readonly number[], shape?: readonly number[]): string;
   /** A shared scalar initializer. */
   scalar(value: number, dtype?: DType): string;
+  /** A shared float32 initializer filled with one value. */
+  filled(value: number, shape: readonly number[]): string;
   /** A float32 initializer built by the lowering (interpolation matrices). */
   float32(data: Float32Array, shape: readonly number[], hint: string): string;
   /** Whether dim 0 of inputs and outputs is symbolic. */

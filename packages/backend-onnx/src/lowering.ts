@@ -4,8 +4,7 @@
  * com.microsoft ops): ORT's optimiser fuses the common patterns (GELU, MatMul+Add) by itself.
  */
 import { interpolationMatrix, type Node, type OpName, type OpNode } from '@unias/graph';
-import { attr } from './onnx-writer.js';
-import { dataTypeOf } from './onnx-writer.js';
+import { attr, dataTypeOf } from './onnx-writer.js';
 import type { Lowering, LoweringContext } from './lowering-context.js';
 import { expandIntroducesBatch, reshapeBatch } from './batch-axis.js';
 
@@ -235,10 +234,11 @@ export const LOWERINGS: LoweringTable = {
     const c = x.shape[1]!;
     const g = n.attrs.groups;
     const grouped = ctx.emit('Reshape', [ctx.input(0), ctx.int64([0, g, -1])]);
-    const L = x.shape.slice(1).reduce((p, d) => p * d, 1) / g;
-    const ones = ctx.float32(new Float32Array(L).fill(1), [L], 'group_norm_ones');
-    const zeros = ctx.float32(new Float32Array(L), [L], 'group_norm_zeros');
-    const normed = ctx.emit('LayerNormalization', [grouped, ones, zeros], { axis: attr.int(-1), epsilon: attr.float(n.attrs.eps) });
+    const perGroup = x.shape.slice(1).reduce((p, d) => p * d, 1) / g;
+    const normed = ctx.emit('LayerNormalization', [grouped, ctx.filled(1, [perGroup]), ctx.filled(0, [perGroup])], {
+      axis: attr.int(-1),
+      epsilon: attr.float(n.attrs.eps),
+    });
     const back = ctx.emit('Reshape', [normed, ctx.int64([0, ...x.shape.slice(1)])]);
     const scaled = ctx.emit('Mul', [back, channelVector(ctx, ctx.input(1), c, x.shape.length)]);
     return ctx.result('Add', [scaled, channelVector(ctx, ctx.input(2), c, x.shape.length)]);

@@ -114,6 +114,13 @@ export class OnnxGraphWriter {
     });
   }
 
+  /** A float32 initializer of one repeated value (shared). */
+  filled(value: number, shape: readonly number[]): string {
+    return this.cached(`f:${shape.join(',')}:${value}`, 'const_fill', (name) => {
+      this.initializer(name, DataType.FLOAT, shape, new Float32Array(shape.reduce((p, d) => p * d, 1)).fill(value));
+    });
+  }
+
   /** A float32 initializer (not shared: for large tables built by a lowering). */
   float32(data: Float32Array, shape: readonly number[], base: string): string {
     const name = this.fresh(base);

@@ -142,6 +142,7 @@ export function lowerGraph(graph: Graph, options: OnnxExportOptions = {}): Lower
     },
     int64: (v, shape) => w.int64(v, shape),
     scalar: (v, dtype) => w.scalar(v, dtype),
+    filled: (v, shape) => w.filled(v, shape),
     float32: (data, shape, hint) => w.float32(data, shape, hint),
     dynamicBatch: dynamic,
     batchAxis: axisOf,
