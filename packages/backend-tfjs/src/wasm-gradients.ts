@@ -9,6 +9,7 @@
  * Kernels run nested tf ops; the engine does not record ops run inside a kernel on the tape.
  */
 import * as tf from '@tensorflow/tfjs';
+import { spreadByStride } from './kernels/spatial.js';
 import { rank4 } from './kernels/types.js';
 
 type Quad = [number, number, number, number];
@@ -161,11 +162,7 @@ export function depthwiseInputGradient(dy: tf.Tensor, filter: tf.Tensor, info: t
   const [kh, kw, c, m] = quadShape(filter, 'filter');
   const [sh, sw] = [info.strideHeight, info.strideWidth];
   const [dh, dw] = [info.dilationHeight, info.dilationWidth];
-  let spread = dy;
-  if (sh > 1 || sw > 1) {
-    const holes = tf.pad(tf.reshape(dy, [n, oh, 1, ow, 1, cm]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
-    spread = tf.slice(tf.reshape(holes, [n, oh * sh, ow * sw, cm]), [0, 0, 0, 0], [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, cm]);
-  }
+  const spread = spreadByStride(dy, sh, sw);
   const spanH = (kh - 1) * dh;
   const spanW = (kw - 1) * dw;
   const top = spanH - info.padInfo.top;

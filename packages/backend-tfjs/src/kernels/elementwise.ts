@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelTable } from './types.js';
 import { arg } from './types.js';
-import { zeroGradient } from './custom-grad.js';
+import { reduceTo, withGradient, zeroGradient } from './custom-grad.js';
 
 type ElementwiseOps =
   | 'neg' | 'abs' | 'sign' | 'exp' | 'log' | 'sqrt' | 'relu' | 'sigmoid' | 'tanh' | 'erf' | 'gelu' | 'silu'
@@ -28,6 +28,31 @@ function comparison(op: string, f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) {
 /** x != 0 as bool. (tfjs-wasm's Cast to bool truncates to a byte: -2.7 becomes 254, 0.5 becomes 0.) */
 const toBool = zeroGradient((x) => tf.notEqual(x!, tf.scalar(0, x!.dtype)));
 const toInt = zeroGradient((x) => tf.cast(x!, 'int32'));
+
+/**
+ * maximum / minimum. With equal shapes tfjs's own op and gradient are right; with broadcasting,
+ * tfjs's Maximum/Minimum gradients come back at the broadcast shape (not summed to the operand's),
+ * so the gradient is written here: dy to `a` where a wins (ties go to a, as in tfjs and TF), the
+ * rest to `b`, each summed back to its operand's shape.
+ */
+function extremum(op: string, f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, aWins: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor) {
+  const broadcasting = withGradient(([a, b], save) => {
+    save([a!, b!]);
+    return {
+      value: f(a!, b!),
+      gradFunc: (dy, [sa, sb]) => {
+        const ga = tf.mul(dy, tf.cast(aWins(sa!, sb!), 'float32'));
+        return [reduceTo(ga, sa!.shape), reduceTo(tf.sub(dy, ga), sb!.shape)];
+      },
+    };
+  });
+  return (inputs: readonly tf.Tensor[]): tf.Tensor => {
+    const a = arg(inputs, 0, op);
+    const b = arg(inputs, 1, op);
+    const same = a.rank === b.rank && a.shape.every((d, i) => d === b.shape[i]);
+    return same ? f(a, b) : broadcasting(a, b);
+  };
+}
 
 export const elementwiseKernels: Pick<KernelTable, ElementwiseOps> = {
   neg: unary('neg', (x) => tf.neg(x)),
@@ -57,8 +82,8 @@ export const elementwiseKernels: Pick<KernelTable, ElementwiseOps> = {
   mul: binary('mul', (a, b) => tf.mul(a, b)),
   div: binary('div', (a, b) => tf.div(a, b)),
   pow: binary('pow', (a, b) => tf.pow(a, b)),
-  maximum: binary('maximum', (a, b) => tf.maximum(a, b)),
-  minimum: binary('minimum', (a, b) => tf.minimum(a, b)),
+  maximum: extremum('maximum', (a, b) => tf.maximum(a, b), (a, b) => tf.greaterEqual(a, b)),
+  minimum: extremum('minimum', (a, b) => tf.minimum(a, b), (a, b) => tf.lessEqual(a, b)),
   greater: comparison('greater', (a, b) => tf.greater(a, b)),
   less: comparison('less', (a, b) => tf.less(a, b)),
   equal: comparison('equal', (a, b) => tf.equal(a, b)),

@@ -7,21 +7,42 @@ import { arg } from './types.js';
 type LayoutOps = 'reduceSum' | 'reduceMean' | 'reduceMax' | 'reshape' | 'transpose' | 'concat' | 'slice' | 'pad' | 'broadcastTo';
 
 /**
- * Every `step`-th element along `axis`, from the start. tfjs has no gradient for StridedSlice, so
- * float tensors go through pad + reshape + slice (all differentiable); others use stridedSlice.
+ * Every `step`-th element along `axis`, from the start, by pad + reshape + slice: differentiable
+ * (tfjs has no gradient for StridedSlice) and dtype-safe (tfjs-wasm's StridedSlice returns int32
+ * and bool data reinterpreted as float32).
  */
 export function takeEvery(x: tf.Tensor, axis: number, step: number): tf.Tensor {
   if (step === 1) return x;
   const shape = x.shape;
   const length = shape[axis]!;
   const n = Math.ceil(length / step);
-  if (x.dtype !== 'float32') {
-    return tf.stridedSlice(x, shape.map(() => 0), [...shape], shape.map((_, i) => (i === axis ? step : 1)));
-  }
   const padded = n * step > length ? tf.pad(x, shape.map((_, i): [number, number] => [0, i === axis ? n * step - length : 0])) : x;
   const split = [...shape.slice(0, axis), n, step, ...shape.slice(axis + 1)];
   const picked = tf.slice(tf.reshape(padded, split), split.map(() => 0), split.map((d, i) => (i === axis + 1 ? 1 : d)));
   return tf.reshape(picked, [...shape.slice(0, axis), n, ...shape.slice(axis + 1)]);
+}
+
+/** `length` entries of `axis` from `start`. */
+function sliceAxis(x: tf.Tensor, axis: number, start: number, length: number): tf.Tensor {
+  return tf.slice(x, x.shape.map((_, i) => (i === axis ? start : 0)), x.shape.map((d, i) => (i === axis ? length : d)));
+}
+
+/**
+ * Reflect padding (no edge repeat) from slices, reversals and a concat. tfjs's mirrorPad gives the
+ * right values but its gradient only slices the centre (the reflected copies get no gradient).
+ */
+function reflectPad(x: tf.Tensor, pairs: ReadonlyArray<[number, number]>): tf.Tensor {
+  let y = x;
+  pairs.forEach(([begin, end], axis) => {
+    if (begin === 0 && end === 0) return;
+    const n = y.shape[axis]!;
+    const parts: tf.Tensor[] = [];
+    if (begin > 0) parts.push(tf.reverse(sliceAxis(y, axis, 1, begin), axis));
+    parts.push(y);
+    if (end > 0) parts.push(tf.reverse(sliceAxis(y, axis, n - 1 - end, end), axis));
+    y = tf.concat(parts, axis);
+  });
+  return y;
 }
 
 export const layoutKernels: Pick<KernelTable, LayoutOps> = {
@@ -59,7 +80,7 @@ export const layoutKernels: Pick<KernelTable, LayoutOps> = {
     const r = x.rank;
     const pairs = x.shape.map((_, i): [number, number] => [a.pads[i]!, a.pads[i + r]!]);
     // 'reflect' mirrors without repeating the edge (numpy / torch 'reflect').
-    return a.mode === 'reflect' ? tf.mirrorPad(x, pairs, 'reflect') : tf.pad(x, pairs, a.value);
+    return a.mode === 'reflect' ? reflectPad(x, pairs) : tf.pad(x, pairs, a.value);
   },
   broadcastTo: (inputs, a, node) => {
     const x = arg(inputs, 0, 'broadcastTo');

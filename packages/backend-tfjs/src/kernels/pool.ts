@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Pads2d } from '@unias/graph';
 import { withGradient } from './custom-grad.js';
+import { spreadByStride } from './spatial.js';
 import type { KernelTable } from './types.js';
 import { arg, rank4, tfPadding } from './types.js';
 
@@ -71,13 +72,57 @@ const resize = (size: readonly [number, number], alignCorners: boolean) =>
     };
   });
 
+/**
+ * Gradient of max pooling: dy goes to the first tap (row-major) equal to its window's max, as in
+ * tfjs-cpu and PyTorch. Written here because tfjs-wasm's MaxPoolGrad drops the gradient of every
+ * window whose max is negative. Tap by tap: pick the window values with a strided slice, route dy
+ * where they hit the max, spread the result back by the stride and shift it to the tap's offset.
+ */
+function maxPoolGradient(dy: tf.Tensor, x: tf.Tensor, y: tf.Tensor, kernel: readonly [number, number], strides: readonly [number, number], pads: Pads2d): tf.Tensor {
+  const [b, h, w, c] = x.shape as [number, number, number, number];
+  const [, oh, ow] = y.shape as [number, number, number, number];
+  const [sh, sw] = strides;
+  const [t, l, bottom, r] = pads;
+  const hp = h + t + bottom;
+  const wp = w + l + r;
+  const spanH = (oh - 1) * sh + 1;
+  const spanW = (ow - 1) * sw + 1;
+  const padded = t + l + bottom + r > 0;
+  const xp = padded ? tf.pad(x, [[0, 0], [t, bottom], [l, r], [0, 0]], -Infinity) : x;
+  let open = tf.onesLike(y);
+  let acc: tf.Tensor | null = null;
+  for (let i = 0; i < kernel[0]; i++) {
+    for (let j = 0; j < kernel[1]; j++) {
+      const [nextAcc, nextOpen] = tf.tidy(() => {
+        const win = tf.stridedSlice(xp, [0, i, j, 0], [b, i + spanH, j + spanW, c], [1, sh, sw, 1]);
+        const hit = tf.mul(tf.cast(tf.equal(win, y), 'float32'), open);
+        const placed = tf.pad(spreadByStride(tf.mul(dy, hit), sh, sw), [[0, 0], [i, hp - i - spanH], [j, wp - j - spanW], [0, 0]]);
+        return [acc ? tf.add(acc, placed) : placed, tf.sub(open, hit)];
+      });
+      acc?.dispose();
+      open.dispose();
+      acc = nextAcc!;
+      open = nextOpen!;
+    }
+  }
+  open.dispose();
+  const full = acc ?? tf.zeros([b, hp, wp, c]);
+  return padded ? tf.slice(full, [0, t, l, 0], [b, h, w, c]) : full;
+}
+
+const maxPool = (kernel: readonly [number, number], strides: readonly [number, number], pads: Pads2d) =>
+  withGradient(([x], save) => {
+    const y = tf.maxPool(rank4(x!, 'maxPool2d'), [kernel[0], kernel[1]], [strides[0], strides[1]], tfPadding(pads));
+    save([x!, y]);
+    return { value: y, gradFunc: (dy, [sx, sy]) => [maxPoolGradient(dy, sx!, sy!, kernel, strides, pads)] };
+  });
+
 export const poolKernels: Pick<KernelTable, 'avgPool2d' | 'maxPool2d' | 'resizeBilinear'> = {
   // Max over the in-bounds taps equals max with -inf padding (a window always holds one such tap).
   maxPool2d: (inputs, a) => {
     const x = arg(inputs, 0, 'maxPool2d');
     const [n, c] = x.shape as [number, number];
-    const y = tf.maxPool(channelsAsBatch(x, 'maxPool2d'), [a.kernel[0], a.kernel[1]], [a.strides[0], a.strides[1]], tfPadding(a.pads));
-    return backToNCHW(y, n, c);
+    return backToNCHW(maxPool(a.kernel, a.strides, a.pads)(channelsAsBatch(x, 'maxPool2d')), n, c);
   },
   // Zero padding then a 'valid' average divides by the full window (count_include_pad); without it,
   // rescale by window size / in-bounds taps (a constant map, so the gradient stays exact).
