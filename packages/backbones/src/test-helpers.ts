@@ -84,3 +84,10 @@ export function formulaWeights(graph: Graph): Map<string, TensorData<'float32'>>
   });
   return out;
 }
+
+/** True when two float arrays hold the same values, bit for bit (fast, unlike toEqual on big arrays). */
+export function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
+}
