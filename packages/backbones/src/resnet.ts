@@ -33,24 +33,22 @@ function expansion(v: ResNetVariant): number {
 }
 
 function basicBlock(b: GraphBuilder, x: Sym, planes: number, stride: number): Sym {
-  const identity = downsample(b, x, planes, stride);
   let y = frozenConv(b, 'conv1', x, { out: planes, kernel: 3, stride, padding: 1 });
   y = b.relu(frozenBatchNorm(b, 'bn1', y, BN_EPS));
   y = frozenConv(b, 'conv2', y, { out: planes, kernel: 3, padding: 1 });
   y = frozenBatchNorm(b, 'bn2', y, BN_EPS);
-  return b.relu(b.add(y, identity));
+  return b.relu(b.add(y, downsample(b, x, planes, stride)));
 }
 
 function bottleneck(b: GraphBuilder, x: Sym, planes: number, stride: number, baseWidth: number): Sym {
   const width = Math.floor(planes * (baseWidth / 64));
-  const identity = downsample(b, x, planes * 4, stride);
   let y = frozenConv(b, 'conv1', x, { out: width, kernel: 1 });
   y = b.relu(frozenBatchNorm(b, 'bn1', y, BN_EPS));
   y = frozenConv(b, 'conv2', y, { out: width, kernel: 3, stride, padding: 1 });
   y = b.relu(frozenBatchNorm(b, 'bn2', y, BN_EPS));
   y = frozenConv(b, 'conv3', y, { out: planes * 4, kernel: 1 });
   y = frozenBatchNorm(b, 'bn3', y, BN_EPS);
-  return b.relu(b.add(y, identity));
+  return b.relu(b.add(y, downsample(b, x, planes * 4, stride)));
 }
 
 /** The shortcut: identity, or 1x1 conv (stride) + BN as `downsample.0` / `downsample.1`. */
