@@ -32,7 +32,8 @@ export async function decodeImage(bytes: Buffer, height: number, width: number, 
   const options = { limitInputPixels: limits.maxInputPixels, failOn: 'warning' as const };
   let meta: Metadata;
   try {
-    meta = await sharp(bytes, options).metadata();
+    // Header only (no pixels decoded), so the size check below can name the dimensions.
+    meta = await sharp(bytes, { ...options, limitInputPixels: false }).metadata();
   } catch (e) {
     throw decodeError(e);
   }
