@@ -55,7 +55,7 @@ describe('decodeImage', () => {
     const bg = [0.2, 0.4, 1] as const;
     const img = await decodeImage(p, { alphaBackground: bg });
     for (let c = 0; c < 3; c++) {
-      const want = px.map((q) => (q[c]! / 255) * (q[3]! / 255) + bg[c] * (1 - q[3]! / 255));
+      const want = px.map((q) => (q[c]! / 255) * (q[3]! / 255) + bg[c]! * (1 - q[3]! / 255));
       channel(img.data, 4, c).forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 6));
     }
   });
