@@ -42,8 +42,10 @@ function checkPair(recon: Sym, target: Sym, what: string): void {
 /** One level's terms; recon and target [N, C, H, W]. */
 export function levelLoss(b: GraphBuilder, recon: Sym, target: Sym, sign: CosineSign = 'distance'): LevelLoss {
   checkPair(recon, target, 'reconstruction loss');
-  const mse = b.meanAll(b.square(b.sub(recon, target)));
-  const meanCos = b.meanAll(b.cosineSimilarity(recon, target, 1));
+  // Means in two stages (pixels, then batch and channels): the same value, but a backend that
+  // sums naively in float32 accumulates over far fewer terms at a time.
+  const mse = b.meanAll(b.mean(b.square(b.sub(recon, target)), [2, 3]));
+  const meanCos = b.meanAll(b.mean(b.cosineSimilarity(recon, target, 1), [1, 2]));
   const total = b.add(mse, sign === 'released' ? meanCos : b.sub(1, meanCos));
   return { mse, meanCos, total };
 }

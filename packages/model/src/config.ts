@@ -1,0 +1,185 @@
+/**
+ * The model configuration: which backbone and taps, the head's widths, the ablation switches and
+ * the loss. `resolveConfig` fills defaults and validates everything up front, so a bad setting is
+ * one clear error naming the field, not a shape error deep inside the graph.
+ */
+import { getBackbone, type Backbone, type TapSpec } from '@unias/backbones';
+import type { AttentionKind } from '@unias/decoder';
+import type { CosineSign } from '@unias/losses';
+import { ADAPTOR_KINDS, isAdaptorKind, type AdaptorKind } from '@unias/mgg-cnn';
+
+export interface ModelConfig {
+  /** Backbone id in the @unias/backbones registry (e.g. "efficientnet-b4", "mobilenet_v2"). */
+  readonly backbone: string;
+  /** Backbone taps, finest first (default: the backbone's `defaultTaps`, res1..res4). */
+  readonly taps?: readonly string[];
+  /** How many taps the head uses, the coarsest ones (1..taps.length; default all). */
+  readonly levels?: number;
+  /** Input [height, width] or one side; multiples of the coarsest tap's stride (16). Default 224. */
+  readonly inputSize?: number | readonly [number, number];
+  /** Pixel-decoder width (official SEM_SEG_HEAD.CONV_DIM). */
+  readonly convDim: number;
+  /** Token width of the hybrid decoder (official MASK_FORMER.HIDDEN_DIM). */
+  readonly hidden: number;
+  /** Prediction-head conv width (official MASK_DIM). */
+  readonly maskDim: number;
+  /** FFN width in the encoder and both decoder branches. */
+  readonly dimFeedforward: number;
+  /** Attention heads (default 4). */
+  readonly numHeads?: number;
+  /** Pixel-decoder Transformer layers (default 3). */
+  readonly encoderLayers?: number;
+  /** Adaptor after each decoder level (default 'mgg-cnn'). */
+  readonly adaptor?: AdaptorKind;
+  /** Width inside the level adaptors (default hidden). */
+  readonly adaptorHidden?: number;
+  /** Width inside the query processor's MGG-CNN (default hidden). */
+  readonly queryAdaptorHidden?: number;
+  /** 'spatial-channel' (paper, MVTec config) or 'spatial' (VisA config). Default 'spatial-channel'. */
+  readonly attention?: AttentionKind;
+  /** Neighbour mask size in the spatial attentions (odd; 0 = none). Default 7. */
+  readonly neighbourSize?: number;
+  /** Gaussian blur of the per-level maps (kernels 3, 5, 7, 9). Default true. */
+  readonly postGaussian?: boolean;
+  /** Dropout in every attention and FFN of training graphs. Default 0.1. */
+  readonly dropout?: number;
+  /** Training-time feature jitter. Default { scale: 20, prob: 0.5 }. */
+  readonly jitter?: { readonly scale: number; readonly prob: number };
+  /** Loss weight (10 MVTec, 1 VisA) and cosine sign. Default { weight: 10, cosine: 'distance' }. */
+  readonly loss?: { readonly weight?: number; readonly cosine?: CosineSign };
+}
+
+/** Every field present and checked. */
+export interface ResolvedConfig {
+  readonly backbone: Backbone;
+  /** The taps the head uses, finest first. */
+  readonly taps: readonly TapSpec[];
+  readonly inputSize: readonly [number, number];
+  readonly convDim: number;
+  readonly hidden: number;
+  readonly maskDim: number;
+  readonly dimFeedforward: number;
+  readonly numHeads: number;
+  readonly encoderLayers: number;
+  readonly adaptor: AdaptorKind;
+  readonly adaptorHidden: number;
+  readonly queryAdaptorHidden: number;
+  readonly attention: AttentionKind;
+  readonly neighbourSize: number;
+  readonly postGaussian: boolean;
+  readonly dropout: number;
+  readonly jitter: { readonly scale: number; readonly prob: number };
+  readonly loss: { readonly weight: number; readonly cosine: CosineSign };
+  /** The query grid (input / coarsest stride). */
+  readonly grid: readonly [number, number];
+}
+
+export class ConfigError extends Error {
+  constructor(field: string, message: string) {
+    super(`model config: ${field}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function positiveInt(field: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new ConfigError(field, `must be a positive integer, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+export function resolveConfig(config: ModelConfig): ResolvedConfig {
+  if (typeof config !== 'object' || config === null) throw new ConfigError('(root)', 'expected an object');
+  let backbone: Backbone;
+  try {
+    backbone = getBackbone(config.backbone);
+  } catch (e) {
+    throw new ConfigError('backbone', (e as Error).message);
+  }
+  const tapNames = config.taps ?? backbone.defaultTaps;
+  const allTaps = tapNames.map((name) => {
+    const t = backbone.taps.find((s) => s.name === name);
+    if (!t) throw new ConfigError('taps', `backbone "${backbone.id}" has no tap "${name}"; valid taps: ${backbone.taps.map((s) => s.name).join(', ')}`);
+    return t;
+  });
+  if (allTaps.length === 0) throw new ConfigError('taps', 'at least one tap is needed');
+  allTaps.forEach((t, i) => {
+    if (i > 0 && t.stride !== 2 * allTaps[i - 1]!.stride) {
+      throw new ConfigError('taps', `each tap must have twice the stride of the previous one (finest first); got strides ${allTaps.map((s) => s.stride).join(', ')}`);
+    }
+  });
+  const levels = config.levels ?? allTaps.length;
+  if (!Number.isInteger(levels) || levels < 1 || levels > allTaps.length) {
+    throw new ConfigError('levels', `must be an integer in 1..${allTaps.length}, got ${JSON.stringify(config.levels)}`);
+  }
+  const taps = allTaps.slice(allTaps.length - levels);
+  const coarsest = taps[taps.length - 1]!.stride;
+
+  const size = config.inputSize ?? 224;
+  const inputSize: [number, number] = typeof size === 'number' ? [size, size] : [size[0], size[1]];
+  for (const [i, s] of inputSize.entries()) {
+    if (!Number.isInteger(s) || s <= 0 || s % coarsest !== 0) {
+      throw new ConfigError('inputSize', `${i === 0 ? 'height' : 'width'} ${JSON.stringify(s)} must be a positive multiple of ${coarsest} (the coarsest tap's stride)`);
+    }
+  }
+  const grid: [number, number] = [inputSize[0] / coarsest, inputSize[1] / coarsest];
+
+  const convDim = positiveInt('convDim', config.convDim);
+  const hidden = positiveInt('hidden', config.hidden);
+  const maskDim = positiveInt('maskDim', config.maskDim);
+  const dimFeedforward = positiveInt('dimFeedforward', config.dimFeedforward);
+  const numHeads = positiveInt('numHeads', config.numHeads ?? 4);
+  const encoderLayers = positiveInt('encoderLayers', config.encoderLayers ?? 3);
+  if (convDim % 32 !== 0) throw new ConfigError('convDim', `must be a multiple of 32 (GroupNorm with 32 groups), got ${convDim}`);
+  if (convDim % numHeads !== 0) throw new ConfigError('convDim', `${convDim} is not divisible by numHeads ${numHeads}`);
+  if (hidden % numHeads !== 0 || hidden % 4 !== 0) throw new ConfigError('hidden', `must be a multiple of 4 and of numHeads ${numHeads}, got ${hidden}`);
+
+  const adaptor = config.adaptor ?? 'mgg-cnn';
+  if (!isAdaptorKind(adaptor)) throw new ConfigError('adaptor', `unknown adaptor "${String(adaptor)}"; known: ${ADAPTOR_KINDS.join(', ')}`);
+  const attention = config.attention ?? 'spatial-channel';
+  if (attention !== 'spatial-channel' && attention !== 'spatial') {
+    throw new ConfigError('attention', `unknown attention "${String(attention)}"; known: spatial-channel, spatial`);
+  }
+  const q = grid[0] * grid[1];
+  if (attention === 'spatial-channel' && q % numHeads !== 0) {
+    throw new ConfigError('inputSize', `the channel branch attends over ${grid[0]}x${grid[1]} = ${q} positions, not divisible by ${numHeads} heads`);
+  }
+  const neighbourSize = config.neighbourSize ?? 7;
+  if (!Number.isInteger(neighbourSize) || neighbourSize < 0 || (neighbourSize > 0 && neighbourSize % 2 === 0)) {
+    throw new ConfigError('neighbourSize', `must be 0 (no mask) or an odd positive integer, got ${JSON.stringify(config.neighbourSize)}`);
+  }
+  // A query is fully blocked when its neighbourhood covers the whole grid.
+  if (neighbourSize > 0 && grid[0] <= neighbourSize && grid[1] <= neighbourSize) {
+    throw new ConfigError('neighbourSize', `a ${neighbourSize}x${neighbourSize} mask blocks every key of the ${grid[0]}x${grid[1]} query grid; use a larger input or a smaller mask`);
+  }
+  const dropout = config.dropout ?? 0.1;
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new ConfigError('dropout', `must be in [0, 1), got ${JSON.stringify(dropout)}`);
+  const jitter = config.jitter ?? { scale: 20, prob: 0.5 };
+  if (!(jitter.scale >= 0) || !(jitter.prob >= 0 && jitter.prob <= 1)) {
+    throw new ConfigError('jitter', `scale must be >= 0 and prob in [0, 1], got ${JSON.stringify(jitter)}`);
+  }
+  const weight = config.loss?.weight ?? 10;
+  if (!(typeof weight === 'number' && Number.isFinite(weight) && weight > 0)) throw new ConfigError('loss.weight', `must be a positive number, got ${JSON.stringify(weight)}`);
+  const cosine = config.loss?.cosine ?? 'distance';
+  if (cosine !== 'distance' && cosine !== 'released') throw new ConfigError('loss.cosine', `must be "distance" or "released", got ${JSON.stringify(cosine)}`);
+
+  return {
+    backbone,
+    taps,
+    inputSize,
+    convDim,
+    hidden,
+    maskDim,
+    dimFeedforward,
+    numHeads,
+    encoderLayers,
+    adaptor,
+    adaptorHidden: positiveInt('adaptorHidden', config.adaptorHidden ?? hidden),
+    queryAdaptorHidden: positiveInt('queryAdaptorHidden', config.queryAdaptorHidden ?? hidden),
+    attention,
+    neighbourSize,
+    postGaussian: config.postGaussian ?? true,
+    dropout,
+    jitter: { scale: jitter.scale, prob: jitter.prob },
+    loss: { weight, cosine },
+    grid,
+  };
+}
