@@ -122,7 +122,8 @@ const SCRIPT = `
     setState('busy');
     $('status').textContent = 'Scoring ' + file.name + '\\u2026';
     var url = URL.createObjectURL(file);
-    var photoPromise = loadImage(url);
+    // The photo is only for drawing the mask over; if the browser cannot show it, use the heatmap.
+    var photoPromise = loadImage(url).catch(function () { return null; });
     var query = '?model=' + encodeURIComponent(modelConfig().name);
     fetch('predict' + query, {
       method: 'POST',
@@ -134,9 +135,9 @@ const SCRIPT = `
         return body;
       });
     }).then(function (result) {
-      return photoPromise.catch(function () { return $('heatmap'); }).then(function (photo) {
+      return photoPromise.then(function (photo) {
         $('status').textContent = file.name + ': ' + result.image.width + 'x' + result.image.height + ' ' + result.image.format;
-        return show(result, photo);
+        return photo ? show(result, photo) : loadImage('data:image/png;base64,' + result.heatmap).then(function (h) { return show(result, h); });
       });
     }).catch(function (e) {
       $('status').textContent = '';
