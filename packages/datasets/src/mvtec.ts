@@ -48,8 +48,9 @@ async function listIfDir(dir: string): Promise<Awaited<ReturnType<typeof listFol
 
 async function loadClass(dir: string, className: string, issues: IssueCollector): Promise<Sample[]> {
   const out: Sample[] = [];
-  const noteOthers = (folder: string, others: readonly string[]): void => {
-    if (others.length > 0) issues.note(`${folder}: ignored ${others.length} non-image file(s): ${others.slice(0, 5).join(', ')}`);
+  const noteOthers = (folder: string, listing: { others: readonly string[]; dirs: readonly string[] }): void => {
+    const skipped = [...listing.others, ...listing.dirs.map((d) => `${d}/`)];
+    if (skipped.length > 0) issues.note(`${folder}: ignored ${skipped.length} non-image entr${skipped.length === 1 ? 'y' : 'ies'}: ${skipped.slice(0, 5).join(', ')}`);
   };
 
   const trainDir = join(dir, 'train');
@@ -58,7 +59,7 @@ async function loadClass(dir: string, className: string, issues: IssueCollector)
   if (!good || good.images.length === 0) {
     issues.skipClass(join(trainDir, 'good'), `class ${className} has no training images (train/good is missing or empty)`);
   } else {
-    noteOthers(join(trainDir, 'good'), good.others);
+    noteOthers(join(trainDir, 'good'), good);
     for (const f of good.images) out.push({ path: join(trainDir, 'good', f), className, split: 'train', label: 0, defectType: 'good', maskPath: null });
   }
   for (const d of train?.dirs ?? []) {
@@ -72,7 +73,7 @@ async function loadClass(dir: string, className: string, issues: IssueCollector)
   for (const type of test?.dirs ?? []) {
     const folder = join(testDir, type);
     const listing = await listFolder(folder);
-    noteOthers(folder, listing.others);
+    noteOthers(folder, listing);
     const maskFolder = join(gtDir, type);
     const masks = gt?.dirs.includes(type) ? await listFolder(maskFolder) : null;
     if (type === 'good') {
