@@ -4,7 +4,7 @@
  * ever loaded by a dynamic import whose failure becomes a reason, never a crash.
  *
  * tfjs has ONE global engine and one active backend: every session remembers its backend and
- * activates it before it runs (see `activateRuntime`).
+ * makes it current before it runs (see `onRuntime`).
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -34,7 +34,7 @@ const loaded = new Map<TfjsRuntimeName, Promise<TfjsRuntime>>();
 export function loadRuntime(name: TfjsRuntimeName): Promise<TfjsRuntime> {
   let p = loaded.get(name);
   if (!p) {
-    p = loaders[name]();
+    p = exclusive(loaders[name]);
     loaded.set(name, p);
     // A failure is not cached: the next call tries again.
     p.catch(() => loaded.delete(name));
@@ -44,10 +44,32 @@ export function loadRuntime(name: TfjsRuntimeName): Promise<TfjsRuntime> {
 
 /** Makes the runtime's backend the global tfjs backend (a no-op when it already is). */
 export async function activateRuntime(runtime: TfjsRuntime): Promise<void> {
-  for (let attempt = 0; tf.getBackend() !== runtime.tfBackend; attempt++) {
-    if (attempt > 3) throw new Error(`cannot make tfjs backend "${runtime.tfBackend}" current (another backend keeps taking over)`);
-    if (!(await tf.setBackend(runtime.tfBackend))) throw new Error(`tfjs backend "${runtime.tfBackend}" failed to initialise`);
-  }
+  if (tf.getBackend() === runtime.tfBackend) return;
+  if (!(await tf.setBackend(runtime.tfBackend))) throw new Error(`tfjs backend "${runtime.tfBackend}" failed to initialise`);
+}
+
+let queue: Promise<unknown> = Promise.resolve();
+
+/** Runs tasks that switch or depend on the global tfjs backend one at a time, in call order. */
+function exclusive<T>(task: () => Promise<T>): Promise<T> {
+  const run = queue.then(task);
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+/**
+ * Runs `fn` with the runtime's backend current. tfjs has one global backend, so work that creates
+ * tensors is serialised here (as is runtime loading): activate, then `fn` synchronously, so no
+ * other session can switch the backend in between. Reading results back (`tensor.data()`) may
+ * happen outside: a tensor reads from the backend that holds it. Code that calls tf.setBackend
+ * itself bypasses this queue.
+ */
+export function onRuntime<T>(runtime: TfjsRuntime, fn: () => T): Promise<T> {
+  return exclusive(async () => {
+    await activateRuntime(runtime);
+    if (tf.getBackend() !== runtime.tfBackend) throw new Error(`tfjs backend switched to "${tf.getBackend()}" under a ${runtime.name} session`);
+    return fn();
+  });
 }
 
 async function importOptional(specifier: string): Promise<void> {

@@ -1,8 +1,8 @@
 /**
  * A prepared graph on one tfjs runtime. Bound params and constants are uploaded once and stay
  * resident; carried state stays as tf tensors between runs. Because tfjs has one global backend,
- * the session activates its own before touching tensors, and runs the graph synchronously after
- * that, so sessions on different runtimes can interleave safely (one at a time, per event-loop turn).
+ * the session makes its own current before touching tensors (`onRuntime`: serialised, and the graph
+ * runs synchronously right after the switch), so sessions on different runtimes can interleave.
  */
 import type * as tf from '@tensorflow/tfjs';
 import {
@@ -16,7 +16,7 @@ import {
 } from '@unias/graph';
 import { fromTensor, toTensor } from './convert.js';
 import { checkLeaf, compileGraph, constTensor, executeProgram, type GraphProgram } from './interpreter.js';
-import { activateRuntime, type TfjsRuntime } from './runtimes.js';
+import { onRuntime, type TfjsRuntime } from './runtimes.js';
 
 function sorted(names: Iterable<string>): string[] {
   return [...names].sort();
@@ -70,19 +70,20 @@ export class TfjsSession implements Session {
 
   static async create(runtime: TfjsRuntime, graph: Graph, options: PrepareOptions = {}): Promise<TfjsSession> {
     const session = new TfjsSession(runtime, graph, options);
-    await activateRuntime(runtime);
-    try {
-      for (const node of session.program.graph.nodes) {
-        if (node.kind === 'const') session.resident.set(node.id, constTensor(node));
-        if (node.kind === 'param') {
-          const value = options.params?.get(node.name);
-          if (value) session.resident.set(node.id, session.upload(node, value, 'param'));
+    await onRuntime(runtime, () => {
+      try {
+        for (const node of session.program.graph.nodes) {
+          if (node.kind === 'const') session.resident.set(node.id, constTensor(node));
+          if (node.kind === 'param') {
+            const value = options.params?.get(node.name);
+            if (value) session.resident.set(node.id, session.upload(node, value, 'param'));
+          }
         }
+      } catch (e) {
+        session.release();
+        throw e;
       }
-    } catch (e) {
-      session.release();
-      throw e;
-    }
+    });
     return session;
   }
 
@@ -102,33 +103,32 @@ export class TfjsSession implements Session {
         throw new Error(`run: carried state "${node.name}" is not set; call setState first`);
       }
     }
-    await activateRuntime(this.runtime);
-    // From here to the end of execution nothing awaits: the global backend cannot change under us.
-    const uploaded = new Map<string, tf.Tensor>();
-    let outputs: Record<string, tf.Tensor>;
-    try {
-      for (const [name, node] of this.feedNodes) uploaded.set(name, this.upload(node, feeds[name]!, node.kind === 'param' ? 'param' : 'input'));
-      outputs = executeProgram(
-        this.program,
-        {
-          input: (node) => this.leaf(node, uploaded),
-          param: (node) => this.resident.get(node.id) ?? this.leaf(node, uploaded),
-          constant: (node) => {
-            const t = this.resident.get(node.id);
-            if (!t) throw new Error(`internal: constant #${node.id} was not uploaded`);
-            return t;
+    const outputs = await onRuntime(this.runtime, () => {
+      const uploaded = new Map<string, tf.Tensor>();
+      try {
+        for (const [name, node] of this.feedNodes) uploaded.set(name, this.upload(node, feeds[name]!, node.kind === 'param' ? 'param' : 'input'));
+        const out = executeProgram(
+          this.program,
+          {
+            input: (node) => this.leaf(node, uploaded),
+            param: (node) => this.resident.get(node.id) ?? this.leaf(node, uploaded),
+            constant: (node) => {
+              const t = this.resident.get(node.id);
+              if (!t) throw new Error(`internal: constant #${node.id} was not uploaded`);
+              return t;
+            },
           },
-        },
-        this.dynamicBatch,
-      );
-    } finally {
-      for (const t of uploaded.values()) t.dispose();
-    }
-    for (const [out, inp] of this.carry) {
-      const next = outputs[out]!;
-      this.state.get(inp)?.dispose();
-      this.state.set(inp, next);
-    }
+          this.dynamicBatch,
+        );
+        for (const [o, inp] of this.carry) {
+          this.state.get(inp)?.dispose();
+          this.state.set(inp, out[o]!);
+        }
+        return out;
+      } finally {
+        for (const t of uploaded.values()) t.dispose();
+      }
+    });
     const result: Record<string, TensorData> = {};
     try {
       for (const name of this.outputNames) result[name] = await fromTensor(outputs[name]!, `output "${name}"`);
@@ -146,14 +146,16 @@ export class TfjsSession implements Session {
         throw new Error(`setState: "${name}" is not carried state; carried: ${sorted(this.carriedNodes.keys()).join(', ') || 'none'}`);
       }
     }
-    await activateRuntime(this.runtime);
-    const uploaded: Array<[string, tf.Tensor]> = [];
-    try {
-      for (const [name, value] of entries) uploaded.push([name, this.upload(this.carriedNodes.get(name)!, value, 'state')]);
-    } catch (e) {
-      for (const [, t] of uploaded) t.dispose();
-      throw e;
-    }
+    const uploaded = await onRuntime(this.runtime, () => {
+      const list: Array<[string, tf.Tensor]> = [];
+      try {
+        for (const [name, value] of entries) list.push([name, this.upload(this.carriedNodes.get(name)!, value, 'state')]);
+      } catch (e) {
+        for (const [, t] of list) t.dispose();
+        throw e;
+      }
+      return list;
+    });
     for (const [name, t] of uploaded) {
       this.state.get(name)?.dispose();
       this.state.set(name, t);
