@@ -19,12 +19,12 @@ interface Ctx {
 type Point = readonly [number, number];
 
 /** A point where the defect region is fully present (object interior, anywhere on a texture). */
-function pickPoint(ctx: Ctx, margin: number, accept: (r: number) => boolean = (r) => r >= 0.999): Point {
+function pickPoint(ctx: Ctx, margin: number, accept: (r: number) => boolean = (r) => r >= 0.999, where: (x: number, y: number) => boolean = () => true): Point {
   const { size, rng, render } = ctx;
-  for (let t = 0; t < 400; t++) {
+  for (let t = 0; t < 2000; t++) {
     const x = margin + rng.uniform() * (size - 2 * margin);
     const y = margin + rng.uniform() * (size - 2 * margin);
-    if (accept(render.region[Math.floor(y) * size + Math.floor(x)]!)) return [x, y];
+    if (accept(render.region[Math.floor(y) * size + Math.floor(x)]!) && where(x, y)) return [x, y];
   }
   return [size / 2, size / 2];
 }
@@ -196,13 +196,35 @@ function stain(ctx: Ctx): void {
   });
 }
 
+/** A point on the object's outline at least 80% as far from its centroid as its farthest pixel. */
+function pickOuterEdge(ctx: Ctx): Point {
+  const { size, render } = ctx;
+  let sx = 0;
+  let sy = 0;
+  let n = 0;
+  for (let i = 0; i < render.region.length; i++) {
+    if (render.region[i]! > 0.5) {
+      sx += i % size;
+      sy += Math.floor(i / size);
+      n++;
+    }
+  }
+  const gx = sx / n + 0.5;
+  const gy = sy / n + 0.5;
+  let far = 0;
+  for (let i = 0; i < render.region.length; i++) {
+    if (render.region[i]! > 0.5) far = Math.max(far, Math.hypot((i % size) + 0.5 - gx, Math.floor(i / size) + 0.5 - gy));
+  }
+  return pickPoint(ctx, 4, (r) => r > 0.3 && r < 0.7, (x, y) => Math.hypot(x - gx, y - gy) >= 0.8 * far);
+}
+
 function missing(ctx: Ctx): void {
   const { rng, s, size, render } = ctx;
   const bg = render.background;
   if (!bg) throw new Error('synthetic: a "missing" defect needs a class with a background layer');
-  // On an object, bite at its edge; on a texture, remove a patch anywhere.
+  // On an object, bite at its outer edge (not the rim of an inner hole); on a texture, remove a patch anywhere.
   const onEdge = render.region.some((r) => r < 0.5);
-  const [cx, cy] = onEdge ? pickPoint(ctx, 6 * s, (r) => r > 0.3 && r < 0.7) : pickPoint(ctx, 12 * s);
+  const [cx, cy] = onEdge ? pickOuterEdge(ctx) : pickPoint(ctx, 12 * s);
   const r0 = (onEdge ? 0.09 + 0.05 * rng.uniform() : 0.05 + 0.03 * rng.uniform()) * size;
   const p1 = rng.uniform() * 2 * Math.PI;
   const reach = r0 * 1.3 + 2;
