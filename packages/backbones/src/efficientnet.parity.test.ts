@@ -5,6 +5,7 @@
  */
 import { FIXTURES } from '@unias/test-fixtures';
 import { createOnnxBackend } from '@unias/backend-onnx';
+import { createTfjsBackend } from '@unias/backend-tfjs';
 import { entryToFloat32, readSafetensorsFile, type TensorData } from '@unias/graph';
 import { evaluateReference, maxRelError } from '@unias/graph/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -56,6 +57,21 @@ describe('EfficientNet-B4 parity with the official code (fixture weights, 224x22
         expect(out[t]!.shape).toEqual([1, spec.channels, 224 / spec.stride, 224 / spec.stride]);
         expect(errors[t], t).toBeLessThan(1e-4);
       }
+    } finally {
+      await session.dispose();
+    }
+  });
+
+  it('tfjs (wasm, else cpu), one forward: res1..res4 within 1e-4 relative', async () => {
+    const { pruned } = buildBackboneGraph(backbone, { scope: 'backbone', size: 224 });
+    const tfjs = await createTfjsBackend({ prefer: ['tfjs-wasm', 'tfjs-cpu'] });
+    const session = await tfjs.prepare(pruned, { params: weights });
+    try {
+      const t0 = Date.now();
+      const out = await session.run({ image });
+      const errors = Object.fromEntries(TAPS.map((t) => [t, maxRelError(out[t]!.data, expected[t]!)]));
+      console.log(`efficientnet-b4 parity (${tfjs.name}, ${Date.now() - t0} ms):`, JSON.stringify(errors));
+      for (const t of TAPS) expect(errors[t], t).toBeLessThan(1e-4);
     } finally {
       await session.dispose();
     }

@@ -61,3 +61,4 @@ export {
 } from './weights/tfjs-layers.js';
 export { kerasToTorchName, kerasToTorchTensor, splitKerasName } from './weights/keras-layout.js';
 export { buildBackboneGraph, checkBackboneWeights, type BackboneGraph, type BackboneGraphOptions } from './weights/check.js';
+export { importWeights, loadBackboneWeights, type LoadBackboneWeightsOptions } from './weights/load.js';

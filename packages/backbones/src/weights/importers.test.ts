@@ -11,6 +11,7 @@ import { buildBackboneGraph, checkBackboneWeights } from './check.js';
 import { importOnnx } from './onnx.js';
 import { importSafetensors } from './safetensors.js';
 import { importTfjsLayers } from './tfjs-layers.js';
+import { importWeights, loadBackboneWeights } from './load.js';
 
 const onnx = onnxProto.onnx;
 let dir: string;
@@ -243,5 +244,25 @@ describe('checkBackboneWeights', () => {
     const scoped = new Map([...all()].map(([k, v]) => [`backbone.${k}`, v]));
     expect(() => checkBackboneWeights(bb, scoped, { scope: 'backbone' })).not.toThrow();
     expect(() => checkBackboneWeights(bb, scoped)).toThrow(/missing: conv1\.weight/);
+  });
+});
+
+describe('loadBackboneWeights / importWeights', () => {
+  it('loads a file by extension, checks it against the taps and keys it under the scope', async () => {
+    const { FIXTURES } = await import('@unias/test-fixtures');
+    const bb = getBackbone('efficientnet-b4');
+    const w = await loadBackboneWeights(bb, { path: FIXTURES.backboneTaps, stripPrefix: 'backbone.', scope: 'backbone' });
+    expect(w.has('backbone._blocks.21._bn2.running_var')).toBe(true);
+    await expect(loadBackboneWeights(bb, { path: FIXTURES.backboneTaps, stripPrefix: 'backbone.', taps: ['head'] })).rejects.toThrow(/missing: _blocks\.22\./);
+  });
+
+  it('falls back to the bundled default weights, and says so when a backbone has none', async () => {
+    await expect(loadBackboneWeights(getBackbone('resnet50'))).rejects.toThrow(/"resnet50" has no bundled weights; pass a weights file \(torchvision key layout\)/);
+    const w = await loadBackboneWeights(getBackbone('mobilenet_v2'), { cacheDir: dir, scope: 'backbone' });
+    expect(w.has('backbone.block_10_project_BN.running_var')).toBe(true);
+  });
+
+  it('refuses an unknown file type by name', async () => {
+    await expect(importWeights('/tmp/w.pt')).rejects.toThrow(/w\.pt: unknown weights file type "\.pt"/);
   });
 });

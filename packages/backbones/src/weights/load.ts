@@ -1,0 +1,54 @@
+/** One entry point: a backbone's weights from a file (by extension) or from its bundled default, checked. */
+import { extname } from 'node:path';
+import type { Backbone, DefaultWeightsOptions } from '../backbone.js';
+import { checkBackboneWeights } from './check.js';
+import { prefixWeights, type ImportOptions, type WeightMap } from './names.js';
+import { importOnnx } from './onnx.js';
+import { importSafetensors } from './safetensors.js';
+import { importTfjsLayers } from './tfjs-layers.js';
+
+/** Reads weights by file type: `.safetensors`, `.onnx`, or a tfjs layers `model.json` (`.json`). */
+export async function importWeights(path: string, options: ImportOptions = {}): Promise<WeightMap> {
+  switch (extname(path).toLowerCase()) {
+    case '.safetensors':
+      return importSafetensors(path, options);
+    case '.onnx':
+      return importOnnx(path, options);
+    case '.json':
+      return importTfjsLayers(path, options);
+    default:
+      throw new Error(`${path}: unknown weights file type "${extname(path)}" (expected .safetensors, .onnx or a tfjs model.json)`);
+  }
+}
+
+export interface LoadBackboneWeightsOptions extends ImportOptions, DefaultWeightsOptions {
+  /** A weights file; without it, the backbone's bundled default weights. */
+  readonly path?: string;
+  /** Taps the weights must cover (default: the backbone's default taps). */
+  readonly taps?: readonly string[];
+  /**
+   * Scope the backbone is built under in the model (e.g. "backbone"): the returned names get
+   * `scope.` in front. A file's names must be the backbone's own (after nameMap / stripPrefix, e.g.
+   * `stripPrefix: 'backbone.'` for a UniAS checkpoint).
+   */
+  readonly scope?: string;
+}
+
+/**
+ * The backbone's weights, keyed as its parameters are named under `scope`, checked against the
+ * network: an unknown or misshaped tensor, or one the taps need but the weights lack, is an error.
+ */
+export async function loadBackboneWeights(backbone: Backbone, options: LoadBackboneWeightsOptions = {}): Promise<WeightMap> {
+  let weights: WeightMap;
+  if (options.path) {
+    weights = await importWeights(options.path, options);
+  } else {
+    if (!backbone.defaultWeights) {
+      throw new Error(`backbone "${backbone.id}" has no bundled weights; pass a weights file (${backbone.weightLayout} key layout)`);
+    }
+    weights = await backbone.defaultWeights.load(options);
+  }
+  const scoped = options.scope ? prefixWeights(weights, `${options.scope}.`) : weights;
+  checkBackboneWeights(backbone, scoped, { ...(options.taps ? { taps: options.taps } : {}), ...(options.scope ? { scope: options.scope } : {}) });
+  return scoped;
+}
