@@ -8,6 +8,7 @@
  *   UNIAS_METRICS_BENCH_IMAGES  comma-separated image counts (default "100,400"; "2000" is 100M pixels)
  *   UNIAS_METRICS_BENCH_REPEATS repeats of our timing, median reported (default 3)
  *   UNIAS_METRICS_BENCH_SKLEARN "0" skips scikit-learn
+ *   UNIAS_METRICS_BENCH_PYTHON  the python to try (default: python3, then /usr/bin/python3)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, openSync, writeSync, closeSync, rmSync } from 'node:fs';
@@ -51,7 +52,8 @@ print(json.dumps({"version": sklearn.__version__, "numpy": np.__version__, "pixe
 /** The first python3 that imports scikit-learn (the pyenv shim may lack it; Debian's may have it). */
 function findSklearnPython(): { python: string; version: string } | { reason: string } {
   const tried: string[] = [];
-  for (const python of ['python3', '/usr/bin/python3']) {
+  const candidates = process.env['UNIAS_METRICS_BENCH_PYTHON'] ? [process.env['UNIAS_METRICS_BENCH_PYTHON']] : ['python3', '/usr/bin/python3'];
+  for (const python of candidates) {
     const r = spawnSync(python, ['-c', 'import sklearn, numpy; print(sklearn.__version__)'], { encoding: 'utf8' });
     if (r.status === 0) return { python, version: r.stdout.trim() };
     tried.push(`${python}: ${r.error?.message ?? (r.stderr.trim().split('\n').at(-1) || `exit ${r.status}`)}`);

@@ -88,10 +88,15 @@ export function labelComponents(mask: ArrayLike<number>, height: number, width: 
   }
   for (let l = 1; l < next; l++) finalOf[l] = finalOf[find(parent, l)]!;
   const sizes = new Uint32Array(count + 1);
+  let foreground = 0;
   for (let i = 0; i < labels.length; i++) {
-    const l = finalOf[labels[i]!]!;
+    const provisional = labels[i]!;
+    if (provisional === 0) continue;
+    const l = finalOf[provisional]!;
     labels[i] = l;
     sizes[l]!++;
+    foreground++;
   }
+  sizes[0] = labels.length - foreground;
   return { labels, count, sizes };
 }

@@ -143,7 +143,8 @@ export class PixelScoreStore {
       }
     }
 
-    const countNeg = new Uint32Array(BUCKETS);
+    // Per low-16 value: all pixels, and the anomalous ones (normal = all - anomalous); one array to scan.
+    const countAll = new Uint32Array(BUCKETS);
     const countPos = new Uint32Array(BUCKETS);
     const weightPos = new Float64Array(BUCKETS);
     const blockUsed = new Uint32Array(256);
@@ -163,11 +164,12 @@ export class PixelScoreStore {
       if (size >= LARGE_BUCKET) {
         for (let i = n0; i < n1; i++) {
           const v = negLow[i]!;
-          countNeg[v]!++;
+          countAll[v]!++;
           blockUsed[v >>> 8]!++;
         }
         for (let i = p0; i < p1; i++) {
           const v = posLow[i]!;
+          countAll[v]!++;
           countPos[v]!++;
           if (posSize !== null) weightPos[v]! += 1 / posSize[i]!;
           blockUsed[v >>> 8]!++;
@@ -177,11 +179,11 @@ export class PixelScoreStore {
           blockUsed[block] = 0;
           const base = block * 256;
           for (let v = base + 255; v >= base; v--) {
-            const cn = countNeg[v]!;
+            const c = countAll[v]!;
+            if (c === 0) continue;
             const cp = countPos[v]!;
-            if (cn === 0 && cp === 0) continue;
             outToken[out] = high + v;
-            outNeg[out] = cn;
+            outNeg[out] = c - cp;
             outPos[out] = cp;
             outWeight[out] = weightPos[v]!;
             if (++out === BATCH) {
@@ -189,9 +191,11 @@ export class PixelScoreStore {
               sweep.pushBatch(batch);
               out = 0;
             }
-            countNeg[v] = 0;
-            countPos[v] = 0;
-            weightPos[v] = 0;
+            countAll[v] = 0;
+            if (cp !== 0) {
+              countPos[v] = 0;
+              weightPos[v] = 0;
+            }
           }
         }
       } else {
