@@ -34,3 +34,4 @@ export {
   type Schedule,
 } from './schedules.js';
 export { importGraph } from './import-graph.js';
+export { countFlops, type FlopCount } from './flops.js';

@@ -3,7 +3,7 @@
  * of each is one GEMM or one (transposed) convolution on the backend.
  */
 import type { Sym } from '../graph.js';
-import type { Pads2d, Pair } from '../ops/attrs.js';
+import type { Conv2dAttrs, Pads2d, Pair } from '../ops/attrs.js';
 import { sizeOf } from '../tensor-data.js';
 import type { GradOps } from './grad-ops.js';
 import type { GradRule, InputGrads } from './rule-types.js';
@@ -46,8 +46,10 @@ export interface WindowGeometry {
  *
  * (S read as 0 outside). `A` is [N, Ca, P, Q], `src` is [N, Cs, H, W]; the result is
  * [Ca, Cs/groups, kh, kw]. For conv2d, A = dy and S = x; for convTranspose2d, A = x and S = dy.
- * The source goes channels-last once (cheap), is padded, and each of the kh*kw window offsets is one
- * strided slice [N, P, Q, C]; their concat along channels is the im2col matrix [N*P*Q, kh*kw*C].
+ * The source goes channels-first ([Cs, N, H, W], a cheap copy of whole planes) and is padded; each
+ * of the kh*kw window offsets is one strided slice [Cs, N, P, Q], and their concat along axis 0 (whole
+ * contiguous slabs) is the im2col matrix [kh*kw*Cs, N*P*Q]. One GEMM with it transposed (ORT fuses
+ * the transpose into the GEMM) gives every weight.
  */
 export function windowCorrelation(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym {
   const [N, Ca, P, Q] = A.shape as [number, number, number, number];
@@ -61,18 +63,18 @@ export function windowCorrelation(g: GradOps, A: Sym, src: Sym, geo: WindowGeome
   const ca = Ca / G;
   const K = kh * kw;
   const rows = N * P * Q;
-  // [N, H, W, Cs] or, grouped, [G, N, H, W, Cs/G]: channels last so each window slice is a GEMM operand.
-  const hAxis = G === 1 ? 1 : 2;
-  const last = G === 1 ? g.transpose(src, [0, 2, 3, 1]) : g.transpose(g.reshape(src, [N, G, cs, H, W]), [1, 0, 3, 4, 2]);
+  // [Cs, N, H, W], or grouped [G, Cs/G, N, H, W]
+  const first = G === 1 ? g.transpose(src, [1, 0, 2, 3]) : g.reshape(g.transpose(src, [1, 0, 2, 3]), [G, cs, N, H, W]);
+  const hAxis = first.shape.length - 2;
   const needH = (P - 1) * sh + (kh - 1) * dh + 1;
   const needW = (Q - 1) * sw + (kw - 1) * dw + 1;
-  const r = last.shape.length;
+  const r = first.shape.length;
   const pads = new Array<number>(2 * r).fill(0);
   pads[hAxis] = pt;
   pads[hAxis + 1] = pl;
   pads[hAxis + r] = Math.max(0, needH - pt - H);
   pads[hAxis + 1 + r] = Math.max(0, needW - pl - W);
-  const padded = g.pad(last, pads);
+  const padded = g.pad(first, pads);
   const patches: Sym[] = [];
   for (let i = 0; i < kh; i++)
     for (let j = 0; j < kw; j++) {
@@ -80,14 +82,14 @@ export function windowCorrelation(g: GradOps, A: Sym, src: Sym, geo: WindowGeome
       const left = j * dw;
       patches.push(g.sliceAxes(padded, [hAxis, hAxis + 1], [top, left], [top + (P - 1) * sh + 1, left + (Q - 1) * sw + 1], [sh, sw]));
     }
-  const cols = g.concat(patches, r - 1);
+  const channelsFirstA = g.transpose(A, [1, 0, 2, 3]); // [Ca, N, P, Q]
   if (G === 1) {
-    const a2 = g.reshape(g.transpose(A, [1, 0, 2, 3]), [Ca, rows]);
-    const w2 = g.matmul(a2, g.reshape(cols, [rows, K * Cs]));
+    const cols = g.reshape(g.concat(patches, 0), [K * Cs, rows]);
+    const w2 = g.matmul(g.reshape(channelsFirstA, [Ca, rows]), g.transposeLast2(cols));
     return g.transpose(g.reshape(w2, [Ca, kh, kw, Cs]), [0, 3, 1, 2]);
   }
-  const a3 = g.reshape(g.transpose(A, [1, 0, 2, 3]), [G, ca, rows]);
-  const w3 = g.matmul(a3, g.reshape(cols, [G, rows, K * cs]));
+  const cols = g.reshape(g.concat(patches, 1), [G, K * cs, rows]);
+  const w3 = g.matmul(g.reshape(channelsFirstA, [G, ca, rows]), g.transposeLast2(cols));
   return g.transpose(g.reshape(w3, [Ca, kh, kw, cs]), [0, 3, 1, 2]);
 }
 
@@ -96,21 +98,51 @@ function transposedSize(inSize: number, k: number, s: number, d: number, padBegi
   return (inSize - 1) * s - padBegin - padEnd + d * (k - 1) + 1;
 }
 
+/** The weight of the convolution that is the adjoint of a stride-1 conv: [Ci, Co/g, kh, kw], channels swapped per group, kernel flipped. */
+function adjointWeight(g: GradOps, w: Sym, groups: number): Sym {
+  const [Co, cig, kh, kw] = w.shape as [number, number, number, number];
+  const cog = Co / groups;
+  const swapped =
+    groups === 1
+      ? g.transpose(w, [1, 0, 2, 3])
+      : g.reshape(g.transpose(g.reshape(w, [groups, cog, cig, kh, kw]), [0, 2, 1, 3, 4]), [groups * cig, cog, kh, kw]);
+  const K = kh * kw;
+  if (K === 1) return swapped;
+  // flipping both spatial axes reverses the flattened kh*kw axis: K unit slices in reverse order
+  const flat = g.reshape(swapped, [groups * cig, cog, K]);
+  const pieces: Sym[] = [];
+  for (let k = K - 1; k >= 0; k--) pieces.push(g.slice(flat, 2, k, k + 1));
+  return g.reshape(g.concat(pieces, 2), [groups * cig, cog, kh, kw]);
+}
+
 /**
- * conv2d: dx is convTranspose2d of dy with the same weight (its [Co, Ci/g, kh, kw] layout is
- * exactly ConvTranspose's [C_in, C_out/g, kh, kw]), output padding restoring the rows the forward
- * stride left over; dw is the im2col correlation of dy with x; dbias sums dy.
+ * dx of conv2d. At stride 1 it is itself a convolution of dy with the flipped, channel-swapped
+ * weight and complementary pads (d(k-1) - p): ONNX Runtime runs Conv with its blocked NCHWc kernels,
+ * markedly faster than ConvTranspose. Otherwise it is convTranspose2d of dy with the same weight
+ * (its [Co, Ci/g, kh, kw] layout is exactly ConvTranspose's [C_in, C_out/g, kh, kw]), output padding
+ * restoring the rows the forward stride left over.
  */
+function conv2dInputGrad(g: GradOps, dy: Sym, w: Sym, x: Sym, a: Conv2dAttrs): Sym {
+  const { strides, pads, dilations, groups } = a;
+  const [kh, kw] = [w.shape[2]!, w.shape[3]!];
+  const spanH = dilations[0] * (kh - 1);
+  const spanW = dilations[1] * (kw - 1);
+  if (strides[0] === 1 && strides[1] === 1 && pads[0] <= spanH && pads[2] <= spanH && pads[1] <= spanW && pads[3] <= spanW) {
+    const adjointPads: Pads2d = [spanH - pads[0], spanW - pads[1], spanH - pads[2], spanW - pads[3]];
+    return g.conv2d(dy, adjointWeight(g, w, groups), { strides: [1, 1], pads: adjointPads, dilations, groups });
+  }
+  const oh = transposedSize(dy.shape[2]!, kh, strides[0], dilations[0], pads[0], pads[2]);
+  const ow = transposedSize(dy.shape[3]!, kw, strides[1], dilations[1], pads[1], pads[3]);
+  return g.convTranspose2d(dy, w, { strides, pads, dilations, groups, outputPadding: [x.shape[2]! - oh, x.shape[3]! - ow] });
+}
+
+/** conv2d: dx by conv2dInputGrad; dw is the im2col correlation of dy with x; dbias sums dy. */
 export const conv2d: GradRule<'conv2d'> = ({ g, dy, node, needs }): InputGrads => {
   const [x, w] = node.inputs as [Sym, Sym];
   const { strides, pads, dilations, groups } = node.attrs;
   const [kh, kw] = [w.shape[2]!, w.shape[3]!];
   const out: Array<Sym | null> = [null, null, null];
-  if (needs[0]) {
-    const oh = transposedSize(dy.shape[2]!, kh, strides[0], dilations[0], pads[0], pads[2]);
-    const ow = transposedSize(dy.shape[3]!, kw, strides[1], dilations[1], pads[1], pads[3]);
-    out[0] = g.convTranspose2d(dy, w, { strides, pads, dilations, groups, outputPadding: [x.shape[2]! - oh, x.shape[3]! - ow] });
-  }
+  if (needs[0]) out[0] = conv2dInputGrad(g, dy, w, x, node.attrs);
   if (needs[1]) {
     out[1] = windowCorrelation(g, dy, x, { kernel: [kh, kw], strides, dilations, padTopLeft: [pads[0], pads[1]], groups });
   }
@@ -181,6 +213,12 @@ export const avgPool2d: GradRule<'avgPool2d'> = ({ g, dy, node, needs }) => {
     const inv = new Float64Array(P * Q);
     for (let p = 0; p < P; p++) for (let q = 0; q < Q; q++) inv[p * Q + q] = 1 / (rows[p]! * cols[q]!);
     scaled = g.mul(dy, g.constant(inv, [P, Q]));
+  }
+  const [H, W] = [x.shape[2]!, x.shape[3]!];
+  if (strides[0] === kernel[0] && strides[1] === kernel[1] && pads.every((p) => p === 0) && H === P * kernel[0] && W === Q * kernel[1]) {
+    // Windows tile the input exactly: the adjoint is a nearest-neighbour upsample (a broadcast).
+    const spread = g.broadcastTo(g.reshape(scaled, [N, C, P, 1, Q, 1]), [N, C, P, kernel[0], Q, kernel[1]]);
+    return [g.reshape(spread, [N, C, H, W])];
   }
   const planes = g.reshape(scaled, [N * C, 1, P, Q]);
   const ones = g.constant(new Float64Array(kernel[0] * kernel[1]).fill(1), [1, 1, kernel[0], kernel[1]]);

@@ -1,0 +1,68 @@
+/**
+ * Where the time of one ORT training step goes: runs the block's step graph with ONNX Runtime's
+ * profiler and prints the slowest node kinds and nodes (stderr) — a diagnostic, not a benchmark.
+ *
+ *   tsx --conditions=@unias/source bench/profile-step.ts [out-dir]
+ */
+import { toOnnxModel } from '@unias/backend-onnx';
+import { createGraph, createRng, initParams, type TensorData } from '@unias/graph';
+import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { adamw, buildStepGraph, LOSS_OUTPUT } from '../src/index.js';
+import { block } from './block.js';
+
+async function main(): Promise<void> {
+  const dir = process.argv[2] ?? mkdtempSync(join(tmpdir(), 'unias-profile-'));
+  const g = createGraph({ training: true });
+  g.output(LOSS_OUTPUT, block(g));
+  const params = initParams(g.build(), 0);
+  const step = buildStepGraph({ model: block, optimizer: adamw({ lr: 1e-3 }), clipNorm: 1 });
+  const bytes = toOnnxModel(step.graph);
+  const session = await ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: 2,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    enableProfiling: true,
+    profileFilePrefix: join(dir, 'step'),
+    logSeverityLevel: 3,
+  });
+  const rng = createRng(1);
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const name of session.inputNames) {
+    const node = step.graph.inputs.get(name) ?? step.graph.params.get(name)!;
+    const p: TensorData | undefined = params.get(name);
+    const data = p ? Float32Array.from(p.data) : rng.fillUniform(new Float32Array(node.shape.reduce((a, b) => a * b, 1)), name.startsWith('optimizer') ? 0.5 : -1, 1);
+    if (name.includes('exp_avg')) data.fill(0);
+    feeds[name] = new ort.Tensor('float32', data, [...node.shape]);
+  }
+  for (let i = 0; i < 4; i++) {
+    const t = performance.now();
+    await session.run(feeds);
+    process.stderr.write(`run ${i}: ${(performance.now() - t).toFixed(1)} ms\n`);
+  }
+  session.endProfiling();
+  await session.release();
+  const file = readdirSync(dir).filter((f) => f.startsWith('step') && f.endsWith('.json')).sort().at(-1);
+  if (!file) throw new Error(`no profile written in ${dir}`);
+  const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Array<{ cat: string; name: string; dur: number; args?: { op_name?: string } }>;
+  const byOp = new Map<string, number>();
+  const byNode = new Map<string, number>();
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    const op = e.args?.op_name ?? '?';
+    byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
+    byNode.set(`${op} ${e.name.replace('_kernel_time', '')}`, (byNode.get(`${op} ${e.name.replace('_kernel_time', '')}`) ?? 0) + e.dur);
+  }
+  const runs = 4;
+  const top = (m: Map<string, number>, n: number) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${(v / runs / 1000).toFixed(2).padStart(8)} ms  ${k}`).join('\n');
+  process.stderr.write(`per run, by op type:\n${top(byOp, 25)}\n\nslowest nodes:\n${top(byNode, 30)}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,184 @@
+/**
+ * One training step (forward, backward, clip, AdamW) of a conv + attention block on ONNX Runtime,
+ * tfjs-wasm and tfjs-cpu, side by side in one process. JSON to stdout and
+ * <repo>/bench-results/train.json; progress on stderr.
+ *
+ * Block (batch 4, 128 channels at 28x28): two 3x3 convs + GELU, 2x2 average pool to 14x14 = 196
+ * tokens, 4-head self-attention + residual + LayerNorm, bilinear upsample back to 28x28 added to
+ * the conv features, a 1x1 head, MSE loss.
+ *
+ *   pnpm --filter @unias/training bench            (BENCH_ORT_STEPS, BENCH_WASM_STEPS, BENCH_CPU_STEPS to change counts)
+ */
+import { createOnnxBackend } from '@unias/backend-onnx';
+import { createTfjsBackend } from '@unias/backend-tfjs';
+import { createGraph, createRng, initParams, writeFileAtomic, type Backend, type TensorData } from '@unias/graph';
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { adamw, buildStepGraph, countFlops, createTrainingStep, LOSS_OUTPUT, type TrainingStepOptions } from '../src/index.js';
+import { block, N, C, S } from './block.js';
+import { timeTfjsAutodiff } from './tfjs-autodiff.js';
+
+const log = (msg: string) => process.stderr.write(`[train.bench] ${msg}\n`);
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const round = (v: number, digits = 3) => Number(v.toPrecision(digits));
+
+function forceGc(): void {
+  setFlagsFromString('--expose-gc');
+  const gc: unknown = runInNewContext('gc');
+  if (typeof gc === 'function') gc();
+}
+
+function feeds(): Record<string, TensorData> {
+  const rng = createRng(1);
+  const make = (): TensorData => ({ dtype: 'float32', shape: [N, C, S, S], data: rng.fillUniform(new Float32Array(N * C * S * S), -1, 1) });
+  return { image: make(), target: make() };
+}
+
+interface Timing {
+  readonly backend: string;
+  readonly stepMs: number[];
+  readonly firstMs: number;
+  readonly prepareMs: number;
+  readonly losses: number[];
+}
+
+async function timeBackend(backend: Backend, options: Omit<TrainingStepOptions, 'backend'>, warmup: number, steps: number): Promise<Timing> {
+  const t0 = performance.now();
+  const trainer = await createTrainingStep({ ...options, backend });
+  const prepareMs = performance.now() - t0;
+  const data = feeds();
+  const losses: number[] = [];
+  let firstMs = 0;
+  for (let i = 0; i < warmup; i++) {
+    const s = performance.now();
+    losses.push((await trainer.step(data)).loss);
+    if (i === 0) firstMs = performance.now() - s;
+  }
+  const stepMs: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const s = performance.now();
+    losses.push((await trainer.step(data)).loss);
+    stepMs.push(performance.now() - s);
+    log(`${backend.name}: step ${i + 1}/${steps} ${stepMs.at(-1)!.toFixed(0)} ms (loss ${losses.at(-1)!.toFixed(5)})`);
+  }
+  await trainer.dispose();
+  return { backend: backend.name, stepMs, firstMs, prepareMs, losses };
+}
+
+/**
+ * How many parameter-sized buffers one ORT step allocates and keeps. Measured with JS-visible
+ * ArrayBuffer memory (ORT hands outputs back as JS arrays): allocated per step without GC, and
+ * live between steps after GC.
+ */
+async function measureMemory(options: Omit<TrainingStepOptions, 'backend'>, paramBytes: number) {
+  const trainer = await createTrainingStep({ ...options, backend: await createOnnxBackend() });
+  const data = feeds();
+  await trainer.step(data);
+  await trainer.step(data);
+  forceGc();
+  const before = process.memoryUsage();
+  const rssSteps: number[] = [];
+  const allocated: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const a = process.memoryUsage().arrayBuffers;
+    await trainer.step(data);
+    allocated.push(process.memoryUsage().arrayBuffers - a);
+    rssSteps.push(process.memoryUsage().rss);
+  }
+  forceGc();
+  const after = process.memoryUsage();
+  await trainer.dispose();
+  forceGc();
+  const released = process.memoryUsage();
+  return {
+    param_mb: round(paramBytes / 2 ** 20),
+    allocated_per_step_mb: round(median(allocated) / 2 ** 20),
+    allocated_per_step_param_copies: round(median(allocated) / paramBytes),
+    live_state_param_copies: round((after.arrayBuffers - released.arrayBuffers) / paramBytes),
+    arraybuffers_growth_over_4_steps_mb: round((after.arrayBuffers - before.arrayBuffers) / 2 ** 20),
+    rss_mb: round(median(rssSteps) / 2 ** 20),
+  };
+}
+
+async function main(): Promise<void> {
+  const ortSteps = Number(process.env['BENCH_ORT_STEPS'] ?? 10);
+  const wasmSteps = Number(process.env['BENCH_WASM_STEPS'] ?? 3);
+  const cpuSteps = Number(process.env['BENCH_CPU_STEPS'] ?? 1);
+
+  const g = createGraph({ training: true });
+  g.output(LOSS_OUTPUT, block(g));
+  const forwardGraph = g.build();
+  const params = initParams(forwardGraph, 0);
+  const options: Omit<TrainingStepOptions, 'backend'> = { model: block, params, optimizer: adamw({ lr: 1e-3, weightDecay: 0.01 }), clipNorm: 1 };
+  const forward = countFlops(forwardGraph);
+  const step = buildStepGraph(options);
+  const stepFlops = countFlops(step.graph);
+  const paramCount = [...forwardGraph.params.values()].reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
+  log(`block: ${paramCount} params, forward ${(forward.total / 1e9).toFixed(2)} GFLOP, step graph ${(stepFlops.total / 1e9).toFixed(2)} GFLOP, ${step.graph.nodes.length} nodes`);
+
+  const ort = await timeBackend(await createOnnxBackend(), options, 2, ortSteps);
+  const wasm = await timeBackend(await createTfjsBackend({ prefer: ['tfjs-wasm'] }), options, 1, wasmSteps);
+  const cpu = await timeBackend(await createTfjsBackend({ prefer: ['tfjs-cpu'] }), options, 0, cpuSteps);
+  const wasmAutodiff = median(await timeTfjsAutodiff('tfjs-wasm', forwardGraph, params, feeds(), wasmSteps, log));
+  const memory = await measureMemory(options, paramCount * 4);
+
+  const trainFlops = 3 * forward.total;
+  const summary = (t: Timing) => {
+    const ms = median(t.stepMs);
+    return { ms: round(ms), img_per_s: round((N * 1000) / ms), gflops_3x_forward: round(trainFlops / ms / 1e6), gflops_counted: round(stepFlops.total / ms / 1e6) };
+  };
+  const o = summary(ort);
+  const w = summary(wasm);
+  const c = summary(cpu);
+  // Same init, data and optimizer: the first losses must agree across backends.
+  const lossAgreement = Math.max(Math.abs(ort.losses[0]! - wasm.losses[0]!), Math.abs(ort.losses[0]! - cpu.losses[0]!)) / Math.abs(ort.losses[0]!);
+
+  const result = {
+    bench: 'train',
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: (await import('node:os')).cpus().length,
+    block: {
+      description: 'batch 4, 128ch 28x28: 2x (3x3 conv 128->128 + GELU), avgpool2 -> 196-token 4-head MHA + residual + LayerNorm, bilinear up + add, 1x1 head, MSE; AdamW + clip_grad_norm_',
+      params: paramCount,
+      gflop_forward: round(forward.total / 1e9),
+      gflop_train_3x_forward: round(trainFlops / 1e9),
+      gflop_step_graph_counted: round(stepFlops.total / 1e9),
+      step_graph_nodes: step.graph.nodes.length,
+      ort_img_per_s: o.img_per_s,
+      tfjs_wasm_img_per_s: w.img_per_s,
+      tfjs_cpu_img_per_s: c.img_per_s,
+      ort_step_ms: o.ms,
+      tfjs_wasm_step_ms: w.ms,
+      tfjs_cpu_step_ms: c.ms,
+      ort_gflops: o.gflops_3x_forward,
+      tfjs_wasm_gflops: w.gflops_3x_forward,
+      tfjs_cpu_gflops: c.gflops_3x_forward,
+      ort_gflops_counted: o.gflops_counted,
+      ratio_ort_vs_tfjs_wasm: round(o.img_per_s / w.img_per_s),
+      ratio_ort_vs_tfjs_cpu: round(o.img_per_s / c.img_per_s),
+      tfjs_wasm_autodiff_img_per_s: round((N * 1000) / wasmAutodiff),
+      tfjs_wasm_autodiff_step_ms: round(wasmAutodiff),
+      ratio_ort_vs_tfjs_wasm_autodiff: round(o.img_per_s / ((N * 1000) / wasmAutodiff)),
+      target_ratio_ort_vs_tfjs_wasm: 20,
+      steps_timed: { ort: ortSteps, tfjs_wasm: wasmSteps, tfjs_cpu: cpuSteps },
+      first_step_ms: { ort: round(ort.firstMs), tfjs_wasm: round(wasm.firstMs) },
+      prepare_ms: { ort: round(ort.prepareMs), tfjs_wasm: round(wasm.prepareMs), tfjs_cpu: round(cpu.prepareMs) },
+      first_loss_rel_diff_across_backends: round(lossAgreement),
+    },
+    memory_ort: memory,
+    presets: 'not measured: @unias/model has no source yet',
+  };
+  const json = JSON.stringify(result, null, 2);
+  process.stdout.write(`${json}\n`);
+  const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+  await writeFileAtomic(resolve(repo, 'bench-results/train.json'), `${json}\n`);
+  log(`written ${resolve(repo, 'bench-results/train.json')}`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`[train.bench] failed: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});
