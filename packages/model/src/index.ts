@@ -22,3 +22,4 @@ export {
 } from './build.js';
 export { countFlops, type FlopCount } from './flops.js';
 export { buildFullGraph, extraStateDictKeys, stateDictListing, type StateDictListing } from './state-dict.js';
+export { readWeightFiles, bindWeights, type BindOptions } from './weights.js';
