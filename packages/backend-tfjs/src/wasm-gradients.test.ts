@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { conv2dFilterGradient } from './wasm-gradients.js';
 import { maxRel, numTensors, useRuntime, values } from './test-utils.js';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
@@ -126,6 +127,32 @@ describe('depthwise backprop kernels with dilation, against a float64 definition
     expect(numTensors()).toBe(before);
     expect(maxRel(dx!, ref.dx)).toBeLessThanOrEqual(1e-5);
     expect(maxRel(dW!, ref.dw)).toBeLessThanOrEqual(1e-5);
+    await useRuntime('tfjs-cpu');
+  });
+});
+
+describe('conv2d filter gradient strategies', () => {
+  it('im2col and per-tap agree with the cpu kernel (stride 2, asymmetric pads)', async () => {
+    const xs: [number, number, number, number] = [2, 9, 8, 3];
+    const fs: [number, number, number, number] = [3, 2, 3, 4];
+    const ds: [number, number, number, number] = [2, 4, 4, 4];
+    const pad: Pad = [[0, 0], [1, 0], [0, 1], [0, 0]];
+    const attrs = { strides: [2, 2], pad, dataFormat: 'NHWC', filterShape: fs };
+    const make = () => [tf.tensor4d(values(2 * 9 * 8 * 3, 7), xs), tf.tensor4d(values(2 * 4 * 4 * 4, 8), ds)] as const;
+    await useRuntime('tfjs-cpu');
+    const want = tf.tidy(() => {
+      const [x, dy] = make();
+      return Float32Array.from((tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs) as tf.Tensor).dataSync());
+    });
+    await useRuntime('tfjs-wasm');
+    const info = tf.backend_util.computeConv2DInfo(xs, fs, 2, 1, pad);
+    for (const strategy of ['im2col', 'taps'] as const) {
+      const got = tf.tidy(() => {
+        const [x, dy] = make();
+        return Float32Array.from(conv2dFilterGradient(x, dy, info, strategy).dataSync());
+      });
+      expect(maxRel(got, want), strategy).toBeLessThanOrEqual(1e-5);
+    }
     await useRuntime('tfjs-cpu');
   });
 });

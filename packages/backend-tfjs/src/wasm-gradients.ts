@@ -3,7 +3,7 @@
  * DepthwiseConv2dNativeBackpropFilter, DepthwiseConv2dNativeBackpropInput), registered for 'wasm'
  * and built from kernels wasm has, so `tf.grads` through conv2d and depthwiseConv2d works there:
  * - a filter gradient is, per kernel tap, a strided slice of the padded input times dy (im2col:
- *   the taps side by side, then one matmul; for depthwise, a product reduced by a ones-vector matmul);
+ *   the taps stacked channels-first, then one matmul; for depthwise, a product reduced over rows);
  * - the depthwise input gradient is a depthwise conv of the stride-dilated, padded dy with the
  *   flipped kernel.
  * Kernels run nested tf ops; the engine does not record ops run inside a kernel on the tape.
@@ -94,17 +94,22 @@ interface TapGeometry {
   readonly kernel: [number, number];
 }
 
-/** The input window each kernel tap sees, [N, outH, outW, C], in tap order (row-major). */
-function taps(xPadded: tf.Tensor, g: TapGeometry): Array<() => tf.Tensor> {
-  const [n, , , c] = quadShape(xPadded, 'input');
+/**
+ * The input window each kernel tap sees, in tap order (row-major), from a padded CNHW tensor
+ * [C, N, Hp, Wp]: each [C, N, outH, outW]. Channels first, so that a window reshapes to [C, rows]
+ * and the filter gradient is a plain (untransposed) matmul: tfjs-wasm's matmul is ~4x slower with
+ * transposeA.
+ */
+function taps(xc: tf.Tensor, g: TapGeometry): Array<() => tf.Tensor> {
+  const [c, n] = quadShape(xc, 'input');
   const [sh, sw] = g.strides;
   const [dh, dw] = g.dilations;
   const list: Array<() => tf.Tensor> = [];
   for (let i = 0; i < g.kernel[0]; i++) {
     for (let j = 0; j < g.kernel[1]; j++) {
-      const begin = [0, i * dh, j * dw, 0];
-      const end = [n, i * dh + (g.outH - 1) * sh + 1, j * dw + (g.outW - 1) * sw + 1, c];
-      list.push(() => (sh === 1 && sw === 1 ? tf.slice(xPadded, begin, [n, g.outH, g.outW, c]) : tf.stridedSlice(xPadded, begin, end, [1, sh, sw, 1])));
+      const begin = [0, 0, i * dh, j * dw];
+      const end = [c, n, i * dh + (g.outH - 1) * sh + 1, j * dw + (g.outW - 1) * sw + 1];
+      list.push(() => (sh === 1 && sw === 1 ? tf.slice(xc, begin, [c, n, g.outH, g.outW]) : tf.stridedSlice(xc, begin, end, [1, 1, sh, sw])));
     }
   }
   return list;
@@ -120,40 +125,51 @@ function convGeometry(info: tf.backend_util.Conv2DInfo): TapGeometry {
   };
 }
 
-function paddedInput(x: tf.Tensor, info: tf.backend_util.Conv2DInfo): tf.Tensor {
+/** The NHWC input padded as the conv pads it, as CNHW. */
+function paddedChannelsFirst(x: tf.Tensor, info: tf.backend_util.Conv2DInfo): tf.Tensor {
   const p = info.padInfo;
-  return padOrCrop(x, p.top, p.left, p.bottom, p.right);
+  return tf.transpose(padOrCrop(x, p.top, p.left, p.bottom, p.right), [3, 0, 1, 2]);
 }
 
-/** dW[kh, kw, ci, co] = sum over n, oh, ow of x_pad[n, oh*sh + kh*dh, ow*sw + kw*dw, ci] dy[n, oh, ow, co]. */
-export function conv2dFilterGradient(x: tf.Tensor, dy: tf.Tensor, info: tf.backend_util.Conv2DInfo): tf.Tensor {
+/**
+ * dW[kh, kw, ci, co] = sum over n, oh, ow of x_pad[n, oh*sh + kh*dh, ow*sw + kw*dw, ci] dy[n, oh, ow, co]:
+ * the windows stacked as [taps * ci, rows] (im2col, channels first) times dy [rows, co], in one
+ * matmul; above IM2COL_LIMIT elements one matmul per tap (same arithmetic, bounded memory).
+ */
+export function conv2dFilterGradient(
+  x: tf.Tensor,
+  dy: tf.Tensor,
+  info: tf.backend_util.Conv2DInfo,
+  strategy: 'auto' | 'im2col' | 'taps' = 'auto',
+): tf.Tensor {
   const g = convGeometry(info);
   const [n, oh, ow, co] = quadShape(dy, 'dy');
   const ci = x.shape[3]!;
   const rows = n * oh * ow;
   const dy2 = tf.reshape(dy, [rows, co]);
-  const windows = taps(paddedInput(x, info), g);
-  if (windows.length * rows * ci <= IM2COL_LIMIT) {
-    const cols = tf.concat(windows.map((w) => tf.reshape(w(), [rows, ci])), 1);
-    return tf.reshape(tf.matMul(cols, dy2, true, false), info.filterShape);
+  const windows = taps(paddedChannelsFirst(x, info), g);
+  const im2col = strategy === 'auto' ? windows.length * rows * ci <= IM2COL_LIMIT : strategy === 'im2col';
+  if (im2col) {
+    const cols = tf.concat(windows.map((w) => tf.reshape(w(), [ci, rows])), 0);
+    return tf.reshape(tf.matMul(cols, dy2), info.filterShape);
   }
-  const perTap = windows.map((w) => tf.tidy(() => tf.matMul(tf.reshape(w(), [rows, ci]), dy2, true, false)));
+  const perTap = windows.map((w) => tf.tidy(() => tf.matMul(tf.reshape(w(), [ci, rows]), dy2)));
   return tf.reshape(tf.stack(perTap), info.filterShape);
 }
 
-/** dW[kh, kw, c, m] = sum over n, oh, ow of x_pad[n, oh*sh + kh*dh, ow*sw + kw*dw, c] dy[n, oh, ow, c*M + m]. */
+/**
+ * dW[kh, kw, c, m] = sum over n, oh, ow of x_pad[n, oh*sh + kh*dh, ow*sw + kw*dw, c] dy[n, oh, ow, c*M + m]:
+ * per tap, a product with dy as [C, M, rows] reduced over its innermost axis.
+ */
 export function depthwiseFilterGradient(x: tf.Tensor, dy: tf.Tensor, info: tf.backend_util.Conv2DInfo): tf.Tensor {
   const g = convGeometry(info);
   const [n, oh, ow, cm] = quadShape(dy, 'dy');
   const c = x.shape[3]!;
   const m = cm / c;
   const rows = n * oh * ow;
-  const dy3 = tf.reshape(dy, [rows, c, m]);
-  const ones = tf.ones([1, rows]);
-  const perTap = taps(paddedInput(x, info), g).map((w) =>
-    tf.tidy(() => tf.matMul(ones, tf.reshape(tf.mul(tf.reshape(w(), [rows, c, 1]), dy3), [rows, cm]))),
-  );
-  return tf.reshape(tf.concat(perTap, 0), info.filterShape);
+  const dyc = tf.transpose(tf.reshape(dy, [rows, c, m]), [1, 2, 0]);
+  const perTap = taps(paddedChannelsFirst(x, info), g).map((w) => tf.tidy(() => tf.sum(tf.mul(tf.reshape(w(), [c, 1, rows]), dyc), 2)));
+  return tf.reshape(tf.stack(perTap), info.filterShape);
 }
 
 /** dx = depthwise conv (stride 1, same dilation) of dy spread by the stride and padded, with the kernel flipped. */
