@@ -58,10 +58,11 @@ async function loadClass(dir: string, className: string, issues: IssueCollector)
   const good = await listIfDir(join(trainDir, 'good'));
   if (!good || good.images.length === 0) {
     issues.skipClass(join(trainDir, 'good'), `class ${className} has no training images (train/good is missing or empty)`);
-  } else {
-    noteOthers(join(trainDir, 'good'), good);
-    for (const f of good.images) out.push({ path: join(trainDir, 'good', f), className, split: 'train', label: 0, defectType: 'good', maskPath: null });
+    // The whole class is skipped, so its test images are not checked either.
+    return [];
   }
+  noteOthers(join(trainDir, 'good'), good);
+  for (const f of good.images) out.push({ path: join(trainDir, 'good', f), className, split: 'train', label: 0, defectType: 'good', maskPath: null });
   for (const d of train?.dirs ?? []) {
     if (d !== 'good') issues.ignoreFile(join(trainDir, d), 'MVTec train/ holds only good/; this folder would be unlabelled and is not loaded');
   }
