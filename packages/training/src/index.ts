@@ -35,3 +35,4 @@ export {
 } from './schedules.js';
 export { importGraph } from './import-graph.js';
 export { countFlops, type FlopCount } from './flops.js';
+export { saveTrainingState, loadTrainingState } from './checkpoint.js';

@@ -1,0 +1,42 @@
+import { createOnnxBackend } from '@unias/backend-onnx';
+import { createGraph, initParams, writeSafetensorsFile } from '@unias/graph';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadTrainingState, saveTrainingState } from './checkpoint.js';
+import { adamw } from './optimizers.js';
+import { createTrainingStep } from './training-step.js';
+import { smallBatch, smallModel } from './test-support/small-model.js';
+
+const dirPromise = mkdtemp(join(tmpdir(), 'unias-ckpt-'));
+afterAll(async () => rm(await dirPromise, { recursive: true, force: true }));
+
+describe('training checkpoints', () => {
+  it('a run resumed from a checkpoint file in a fresh trainer continues exactly', async () => {
+    const g = createGraph({ training: true });
+    smallModel(g);
+    const params = initParams(g.build(), 3);
+    const make = async () => createTrainingStep({ model: smallModel, params, optimizer: adamw({ lr: 1e-3 }), clipNorm: 1, backend: await createOnnxBackend({ intraOpNumThreads: 1 }), seed: 9 });
+    const batches = [1, 2, 3, 4].map(smallBatch);
+    const a = await make();
+    await a.step(batches[0]!);
+    await a.step(batches[1]!);
+    const path = join(await dirPromise, 'state.safetensors');
+    await saveTrainingState(path, await a.getState());
+    const expected = [(await a.step(batches[2]!)).loss, (await a.step(batches[3]!)).loss];
+    const b = await make();
+    const loaded = await loadTrainingState(path);
+    expect(loaded.step).toBe(2);
+    await b.setState(loaded);
+    expect([(await b.step(batches[2]!)).loss, (await b.step(batches[3]!)).loss]).toEqual(expected);
+    await a.dispose();
+    await b.dispose();
+  });
+
+  it('refuses a weights file that is not a training checkpoint, naming the file', async () => {
+    const path = join(await dirPromise, 'weights.safetensors');
+    await writeSafetensorsFile(path, { w: { shape: [1], data: [1] } });
+    await expect(loadTrainingState(path)).rejects.toThrow(/weights\.safetensors: not a UniAS training checkpoint/);
+  });
+});

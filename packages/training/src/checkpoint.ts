@@ -1,0 +1,50 @@
+/**
+ * Training checkpoints as one safetensors file, written atomically: the trained params under their
+ * own names (so the file is also a weights file), optimizer state under "optimizer.<name>", and the
+ * step count and Rng state in the metadata.
+ */
+import { entryToTensor, readSafetensorsFile, writeSafetensorsFile, type RngState, type TensorData } from '@unias/graph';
+import type { TrainingState } from './training-step.js';
+
+const FORMAT = 'unias-training-state/1';
+const OPTIMIZER_PREFIX = 'optimizer.';
+
+export async function saveTrainingState(path: string, state: TrainingState): Promise<void> {
+  const tensors: Record<string, { shape: readonly number[]; data: ArrayLike<number> }> = {};
+  for (const [name, t] of state.params) tensors[name] = { shape: t.shape, data: t.data };
+  for (const [name, t] of state.optimizer) tensors[`${OPTIMIZER_PREFIX}${name}`] = { shape: t.shape, data: t.data };
+  await writeSafetensorsFile(path, tensors, { format: FORMAT, step: String(state.step), rng: JSON.stringify(state.rng) });
+}
+
+function parseRng(text: string | undefined, path: string): RngState {
+  let value: unknown;
+  try {
+    value = JSON.parse(text ?? '');
+  } catch {
+    throw new Error(`${path}: checkpoint metadata "rng" is not JSON`);
+  }
+  const v = value as { s?: unknown; spare?: unknown };
+  const s = v.s;
+  if (!Array.isArray(s) || s.length !== 4 || !s.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32)) {
+    throw new Error(`${path}: checkpoint metadata "rng" has no valid state words`);
+  }
+  if (v.spare !== null && typeof v.spare !== 'number') throw new Error(`${path}: checkpoint metadata "rng.spare" must be a number or null`);
+  return { s: [s[0], s[1], s[2], s[3]], spare: v.spare };
+}
+
+export async function loadTrainingState(path: string): Promise<TrainingState> {
+  const file = await readSafetensorsFile(path);
+  if (file.metadata['format'] !== FORMAT) {
+    throw new Error(`${path}: not a UniAS training checkpoint (metadata "format" is ${JSON.stringify(file.metadata['format'] ?? null)}, expected "${FORMAT}")`);
+  }
+  const step = Number(file.metadata['step']);
+  if (!Number.isInteger(step) || step < 0) throw new Error(`${path}: checkpoint metadata "step" must be a non-negative integer, got ${file.metadata['step']}`);
+  const params = new Map<string, TensorData>();
+  const optimizer = new Map<string, TensorData>();
+  for (const [name, entry] of file.tensors) {
+    if (entry.dtype !== 'F32') throw new Error(`${path}: tensor "${name}" is ${entry.dtype}, checkpoints hold F32`);
+    if (name.startsWith(OPTIMIZER_PREFIX)) optimizer.set(name.slice(OPTIMIZER_PREFIX.length), entryToTensor(entry));
+    else params.set(name, entryToTensor(entry));
+  }
+  return { step, params, optimizer, rng: parseRng(file.metadata['rng'], path) };
+}
