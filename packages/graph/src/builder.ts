@@ -338,13 +338,14 @@ export class GraphBuilder {
   /** Inserts a size-1 axis. */
   unsqueeze(x: Sym, axis: number): Sym {
     const ax = normAxis(axis, x.shape.length + 1, 'unsqueeze axis');
-    const s = [...x.shape];
+    // Dims before the new axis keep their index: 0 copies them (keeps the batch dim generic).
+    const s = x.shape.map((d, i) => (i < ax ? 0 : d));
     s.splice(ax, 0, 1);
     return this.reshape(x, s);
   }
   flatten(x: Sym, fromAxis = 1): Sym {
     const ax = normAxis(fromAxis, x.shape.length, 'flatten axis');
-    return this.reshape(x, [...x.shape.slice(0, ax), -1]);
+    return this.reshape(x, [...x.shape.slice(0, ax).map(() => 0), -1]);
   }
 
   // ---- linear algebra, convolution, pooling, resize ------------------------------------------
