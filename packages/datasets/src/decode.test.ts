@@ -60,6 +60,17 @@ describe('decodeImage', () => {
     }
   });
 
+  it('composites grey + alpha over the background colour', async () => {
+    const p = join(dir, 'la.png');
+    await writePng(p, { width: 3, height: 1, channels: 2, data: Uint8Array.from([200, 255, 200, 51, 90, 0]) });
+    expect((await readImageHeader(p)).channels).toBe(2);
+    const img = await decodeImage(p, { alphaBackground: [1, 0, 0.5] });
+    const a = [1, 0.2, 0];
+    const grey = [200, 200, 90].map((v) => v / 255);
+    const bg = [1, 0, 0.5];
+    for (let c = 0; c < 3; c++) channel(img.data, 3, c).forEach((v, i) => expect(v).toBeCloseTo(grey[i]! * a[i]! + bg[c]! * (1 - a[i]!), 6));
+  });
+
   it('applies the EXIF orientation (tag 6: rotate 90 degrees clockwise)', async () => {
     // Four 8x8 quadrants of distinct colours in a 16x16... made 16 wide, 8 tall to see the rotation.
     const w = 16;
