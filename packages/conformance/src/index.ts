@@ -1,1 +1,1 @@
-export {};
+export { conformanceBackends, type NamedBackend } from './backends.js';
