@@ -17,7 +17,7 @@ import {
   type OpNode,
   type ParamNode,
 } from '@unias/graph';
-import { TF_KERNELS } from './kernels/index.js';
+import { TF_KERNELS, type KernelContext } from './kernels/index.js';
 
 /** A graph prepared for repeated runs: pruned to its outputs, with use counts. */
 export interface GraphProgram {
@@ -39,15 +39,39 @@ export interface LeafSource {
   constant(node: ConstNode): tf.Tensor;
 }
 
-function callKernel<K extends OpName>(node: OpNode<K>, args: readonly tf.Tensor[]): tf.Tensor {
+function callKernel<K extends OpName>(node: OpNode<K>, args: readonly tf.Tensor[], ctx: KernelContext): tf.Tensor {
   const kernel = TF_KERNELS[node.op];
-  return kernel(args, node.attrs, node);
+  return kernel(args, node.attrs, node, ctx);
 }
 
-function runOp(node: AnyOpNode, args: readonly tf.Tensor[], dynamicBatch: boolean): tf.Tensor {
+/**
+ * The batch a dynamic-batch run is at: every input of rank >= 1 leads with the batch (built and
+ * fed), as in the ONNX backend's dynamicBatch. Null when it equals the built batch.
+ */
+function batchContext(inputs: ReadonlyArray<readonly [InputNode, tf.Tensor]>): KernelContext {
+  let first: readonly [InputNode, tf.Tensor] | null = null;
+  for (const entry of inputs) {
+    const [node, t] = entry;
+    if (node.shape.length === 0) continue;
+    if (!first) {
+      first = entry;
+      continue;
+    }
+    const [n0, t0] = first;
+    if (node.shape[0] !== n0.shape[0] || t.shape[0] !== t0.shape[0]) {
+      throw new Error(
+        `dynamicBatch: inputs disagree on dim 0 ("${n0.name}" built ${n0.shape[0]}, fed ${t0.shape[0]}; "${node.name}" built ${node.shape[0]}, fed ${t.shape[0]}); every input of rank >= 1 must lead with the batch`,
+      );
+    }
+  }
+  if (!first || first[0].shape[0] === first[1].shape[0]) return { batch: null };
+  return { batch: { built: first[0].shape[0]!, actual: first[1].shape[0]! } };
+}
+
+function runOp(node: AnyOpNode, args: readonly tf.Tensor[], dynamicBatch: boolean, ctx: KernelContext): tf.Tensor {
   let out: tf.Tensor;
   try {
-    out = callKernel(node, args);
+    out = callKernel(node, args, ctx);
   } catch (e) {
     const shapes = args.map((a) => formatShape(a.shape)).join(', ');
     throw new Error(`${describeNode(node)} failed on inputs ${shapes}: ${(e as Error).message}`, { cause: e });
@@ -78,10 +102,16 @@ export function executeProgram(program: GraphProgram, leaves: LeafSource, dynami
       if (!v) throw new Error(`internal: ${describeNode(n)} has no value (freed too early or not in topological order)`);
       return v;
     };
+    const fed: Array<readonly [InputNode, tf.Tensor]> = [];
+    for (const node of program.graph.inputs.values()) {
+      const t = leaves.input(node);
+      values.set(node.id, t);
+      fed.push([node, t]);
+    }
+    const ctx: KernelContext = dynamicBatch ? batchContext(fed) : { batch: null };
     for (const node of program.graph.nodes) {
       switch (node.kind) {
         case 'input':
-          values.set(node.id, leaves.input(node));
           continue;
         case 'param':
           values.set(node.id, leaves.param(node));
@@ -93,7 +123,7 @@ export function executeProgram(program: GraphProgram, leaves: LeafSource, dynami
           break;
       }
       const args = node.inputs.map(valueOf);
-      values.set(node.id, runOp(node, args, dynamicBatch));
+      values.set(node.id, runOp(node, args, dynamicBatch, ctx));
       owned.add(node.id);
       for (const i of node.inputs) {
         const left = (remaining.get(i.id) ?? 1) - 1;

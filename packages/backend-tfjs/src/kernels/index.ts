@@ -6,7 +6,7 @@ import { normKernels } from './norm.js';
 import { poolKernels } from './pool.js';
 import type { KernelTable } from './types.js';
 
-export type { Kernel, KernelTable } from './types.js';
+export type { Kernel, KernelContext, KernelTable } from './types.js';
 export { interpolationMatrix } from './pool.js';
 
 /** Every op of `OpAttrMap` on tfjs. */

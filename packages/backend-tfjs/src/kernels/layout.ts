@@ -45,14 +45,36 @@ function reflectPad(x: tf.Tensor, pairs: ReadonlyArray<[number, number]>): tf.Te
   return y;
 }
 
+const product = (dims: readonly number[]): number => dims.reduce((p, d) => p * d, 1);
+
+/**
+ * The run-time target of a reshape. When the batch changed (dynamicBatch), the input dim that
+ * differs from its build-time size is followed to the output axis that held it at build time, so
+ * targets that spell the batch out (flatten: [B, -1]; [B, 8]) stay right; otherwise ONNX rules
+ * (0 copies, -1 infers) against the run-time shape.
+ */
+function reshapeTarget(x: tf.Tensor, built: readonly number[], outBuilt: readonly number[], target: readonly number[]): number[] {
+  const changed = x.shape.map((d, i) => (d !== built[i] ? i : -1)).filter((i) => i >= 0);
+  if (changed.length === 1 && x.rank === built.length) {
+    const a = changed[0]!;
+    const before = product(built.slice(0, a));
+    const after = product(built.slice(a + 1));
+    for (let k = 0, acc = 1; k < outBuilt.length && acc <= before; acc *= outBuilt[k]!, k++) {
+      if (acc === before && outBuilt[k] === built[a] && product(outBuilt.slice(k + 1)) === after) {
+        return outBuilt.map((d, i) => (i === k ? x.shape[a]! : d));
+      }
+    }
+  }
+  return resolveReshape(x.shape, target);
+}
+
 export const layoutKernels: Pick<KernelTable, LayoutOps> = {
   reduceSum: (inputs, a) => tf.sum(arg(inputs, 0, 'reduceSum'), [...a.axes], a.keepDims),
   reduceMean: (inputs, a) => tf.mean(arg(inputs, 0, 'reduceMean'), [...a.axes], a.keepDims),
   reduceMax: (inputs, a) => tf.max(arg(inputs, 0, 'reduceMax'), [...a.axes], a.keepDims),
-  // 0 and -1 are resolved against the run-time shape, so a dynamic batch flows through.
-  reshape: (inputs, a) => {
+  reshape: (inputs, a, node) => {
     const x = arg(inputs, 0, 'reshape');
-    return tf.reshape(x, resolveReshape(x.shape, a.shape));
+    return tf.reshape(x, reshapeTarget(x, node.inputs[0]?.shape ?? x.shape, node.shape, a.shape));
   },
   transpose: (inputs, a) => tf.transpose(arg(inputs, 0, 'transpose'), [...a.perm]),
   concat: (inputs, a) => tf.concat([...inputs], a.axis),
@@ -82,14 +104,18 @@ export const layoutKernels: Pick<KernelTable, LayoutOps> = {
     // 'reflect' mirrors without repeating the edge (numpy / torch 'reflect').
     return a.mode === 'reflect' ? reflectPad(x, pairs) : tf.pad(x, pairs, a.value);
   },
-  broadcastTo: (inputs, a, node) => {
+  broadcastTo: (inputs, a, _node, ctx) => {
     const x = arg(inputs, 0, 'broadcastTo');
     const target = [...a.shape];
-    // A graph built for batch B broadcasts to [B, ...]; when run with another batch (dynamicBatch),
-    // the leading dim follows the input if the input's build-time dim 0 was that batch.
-    const built = node.inputs[0]?.shape;
-    if (built && built.length === target.length && target.length > 0 && built[0] === target[0] && x.shape[0] !== built[0]) {
-      target[0] = x.shape[0]!;
+    // At another batch than built: a dim the input has (size > 1) follows the input; a leading dim
+    // equal to the built batch that the input lacks (a param expanded per sample) becomes the batch.
+    if (ctx.batch) {
+      const lead = target.length - x.rank;
+      target.forEach((d, i) => {
+        const own = i >= lead ? x.shape[i - lead]! : 1;
+        if (own !== 1) target[i] = own;
+        else if (i === 0 && d === ctx.batch!.built) target[i] = ctx.batch!.actual;
+      });
     }
     if (x.shape.length === target.length && x.shape.every((d, i) => d === target[i])) return tf.clone(x);
     try {

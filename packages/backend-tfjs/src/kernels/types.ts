@@ -1,12 +1,19 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { OpAttrMap, OpName, OpNode } from '@unias/graph';
 
+/** What a run knows beyond the op: the batch size it was built at and the one it runs at. */
+export interface KernelContext {
+  /** Set when the graph runs at another batch than it was built at (dynamicBatch). */
+  readonly batch: { readonly built: number; readonly actual: number } | null;
+}
+
 /**
- * One op on tfjs. Kernels read shapes from the tensors they get, never from `node.shape` (the
- * build-time shape), so a dynamic batch flows through; `node` is there for error messages.
- * Every kernel is made of differentiable tfjs ops (or a `customGrad`), so `tf.grads` works through it.
+ * One op on tfjs. Kernels read shapes from the tensors they get, so a dynamic batch flows through;
+ * `node` (build-time shapes) serves error messages and the few shape attributes that spell the
+ * batch out (reshape, broadcastTo), which `ctx` lets them follow. Every kernel is made of
+ * differentiable tfjs ops (or a `customGrad`), so `tf.grads` works through it.
  */
-export type Kernel<K extends OpName> = (inputs: readonly tf.Tensor[], attrs: OpAttrMap[K], node: OpNode<K>) => tf.Tensor;
+export type Kernel<K extends OpName> = (inputs: readonly tf.Tensor[], attrs: OpAttrMap[K], node: OpNode<K>, ctx: KernelContext) => tf.Tensor;
 
 /** Keyed by every op of `OpAttrMap`: a missing op fails to compile. */
 export type KernelTable = { readonly [K in OpName]: Kernel<K> };
