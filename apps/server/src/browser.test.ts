@@ -10,6 +10,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nchwOf, patternPixels, pngOf, startTestServer, TEST_SIZE, type RunningServer } from './test-support/harness.js';
 import { referenceAnomalyMap } from './test-support/test-models.js';
 
+// The callbacks below run in the page; the package compiles without the DOM library, so they use
+// these minimal structural types.
+interface PageImage {
+  naturalWidth: number;
+}
+interface PageInput {
+  value: string;
+  min: string;
+  max: string;
+  dispatchEvent(event: unknown): boolean;
+}
+interface PageCanvas {
+  width: number;
+  height: number;
+  dataset: Record<string, string | undefined>;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null;
+}
+
 const CHROMIUM_CANDIDATES = [process.env['UNIAS_CHROMIUM'], '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(
   (p): p is string => typeof p === 'string' && p !== '',
 );
@@ -63,10 +81,10 @@ describe.skipIf(chromiumPath === undefined)('browser page (headless Chromium)', 
       expect(Math.abs(score - ref.score[0]!)).toBeLessThan(1e-3); // shown with 4 significant digits
       expect(await page.textContent('#label')).toBe('anomalous');
       expect(await page.isVisible('#heatmap')).toBe(true);
-      expect(await page.$eval('#heatmap', (img) => (img as HTMLImageElement).naturalWidth)).toBe(W);
+      expect(await page.$eval('#heatmap', (img) => (img as PageImage).naturalWidth)).toBe(W);
 
       // At the stored pixel threshold (0.25), the mask covers the pixels whose map is >= 0.25.
-      const maskPixels = async () => Number(await page.$eval('#mask', (c) => (c as HTMLCanvasElement).dataset['maskPixels']));
+      const maskPixels = async () => Number(await page.$eval('#mask', (c) => (c as PageCanvas).dataset['maskPixels']));
       const expectedAt = (t: number) => ref.map.filter((v) => v >= t).length;
       const atStored = await maskPixels();
       // The slider works on the 8-bit map and a 1000-step slider: allow the pixels within one step.
@@ -74,14 +92,14 @@ describe.skipIf(chromiumPath === undefined)('browser page (headless Chromium)', 
 
       // Moving the slider to the top leaves only the maximum; to the bottom selects every pixel.
       await page.$eval('#threshold', (el) => {
-        const input = el as HTMLInputElement;
+        const input = el as PageInput;
         input.value = input.max;
         input.dispatchEvent(new Event('input', { bubbles: true }));
       });
       const atTop = await maskPixels();
       expect(atTop).toBe(expectedAt(Math.max(...ref.map) - 1e-9));
       await page.$eval('#threshold', (el) => {
-        const input = el as HTMLInputElement;
+        const input = el as PageInput;
         input.value = input.min;
         input.dispatchEvent(new Event('input', { bubbles: true }));
       });
@@ -89,7 +107,7 @@ describe.skipIf(chromiumPath === undefined)('browser page (headless Chromium)', 
       expect(await page.textContent('#mask-fraction')).toBe('100.00%');
       // The canvas itself changed: count strongly red pixels drawn for the mask.
       const redPixels = await page.$eval('#mask', (c) => {
-        const canvas = c as HTMLCanvasElement;
+        const canvas = c as PageCanvas;
         const d = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
         let n = 0;
         for (let i = 0; i < d.length; i += 4) if (d[i]! >= 160 && d[i + 1]! < 100) n++;

@@ -2,6 +2,7 @@
  * Running the server as a process: start it, and on SIGTERM/SIGINT stop accepting, finish in-flight
  * requests, release the models, then exit. Used by the `unias-serve` bin; `unias serve` can call it too.
  */
+import { createLogger } from './logger.js';
 import { createServer, type ListenInfo, type UniasServer } from './server.js';
 import type { ServerOptions } from './options.js';
 
@@ -12,7 +13,8 @@ export interface ServeProcessHandle {
 
 /** Starts the server and installs signal handlers that shut it down gracefully and exit. */
 export async function serveUntilSignal(options: ServerOptions): Promise<ServeProcessHandle> {
-  const server = createServer(options);
+  const logger = options.logger ?? createLogger({ level: options.logLevel ?? 'info' });
+  const server = createServer({ ...options, logger });
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -20,7 +22,7 @@ export async function serveUntilSignal(options: ServerOptions): Promise<ServePro
       process.exit(130);
     }
     stopping = true;
-    process.stdout.write(JSON.stringify({ time: new Date().toISOString(), level: 'info', msg: 'signal', signal }) + '\n');
+    logger.info('signal', { signal });
     server.close().then(
       () => process.exit(0),
       (e: unknown) => {

@@ -1,0 +1,321 @@
+/**
+ * Load on loopback: throughput and p50/p99 latency of /v2/models/{name}/infer (JSON and binary
+ * tensors) and /predict at concurrency 1, 8 and 32, and the server's overhead over a bare
+ * `session.run` of the same batch-1 input, measured side by side in the same bench run.
+ *
+ * The server runs as `unias-serve` in a child process (its own event loop, as in production); the
+ * load generator and the bare session runs are in this process, never at the same time as each other.
+ * Bounded: a fixed number of requests per cell and a time cap; traffic only to 127.0.0.1.
+ * Writes JSON to stdout and to <repo>/bench-results/serve.json; progress goes to stderr.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import { writeFileAtomic } from '@unias/graph';
+import { anomalyTestModel, convCostModel, convCostModelFlops } from '../src/test-support/test-models.js';
+
+const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+const repoRoot = join(packageDir, '..', '..');
+const H = 224;
+const W = 224;
+const CONCURRENCIES = [1, 8, 32] as const;
+const REQUESTS: Record<number, number> = { 1: 40, 8: 96, 32: 192 };
+const WARMUP = 8;
+const CELL_SECONDS_CAP = 30;
+const BARE_RUNS = 40;
+
+const log = (msg: string): void => void process.stderr.write(`[serve.bench] ${msg}\n`);
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+const round = (v: number, digits = 2): number => Math.round(v * 10 ** digits) / 10 ** digits;
+
+interface Stats {
+  readonly count: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly meanMs: number;
+}
+
+function statsOf(samples: readonly number[]): Stats {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return {
+    count: sorted.length,
+    p50Ms: round(percentile(sorted, 50), 3),
+    p99Ms: round(percentile(sorted, 99), 3),
+    meanMs: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length), 3),
+  };
+}
+
+interface RequestSpec {
+  readonly path: string;
+  readonly headers: Record<string, string>;
+  readonly body: Buffer;
+}
+
+/** Status code, or the error code when the connection failed (counted as an error, not retried). */
+function send(agent: Agent, port: number, spec: RequestSpec): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = request(
+      { host: '127.0.0.1', port, method: 'POST', path: spec.path, agent, headers: { ...spec.headers, 'Content-Length': spec.body.length } },
+      (res) => {
+        res.on('data', () => {});
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+      },
+    );
+    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    req.end(spec.body);
+  });
+}
+
+async function getText(port: number, path: string): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return res.text();
+}
+
+/** Sum and count of the server's batch-size histogram (to get the mean batch size of a cell). */
+async function batchTotals(port: number): Promise<{ sum: number; count: number }> {
+  const text = await getText(port, '/metrics');
+  const sum = /^unias_batch_size_sum\{[^}]*\} (\S+)$/m.exec(text);
+  const count = /^unias_batch_size_count\{[^}]*\} (\S+)$/m.exec(text);
+  return { sum: Number(sum?.[1] ?? 0), count: Number(count?.[1] ?? 0) };
+}
+
+interface Cell extends Stats {
+  readonly concurrency: number;
+  readonly seconds: number;
+  readonly throughputRps: number;
+  readonly errors: Record<string, number>;
+  readonly meanBatchSize: number;
+}
+
+async function load(port: number, spec: RequestSpec, concurrency: number, total: number): Promise<Cell> {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  try {
+    for (let i = 0; i < WARMUP; i++) await send(agent, port, spec);
+    const before = await batchTotals(port);
+    const latencies: number[] = [];
+    let issued = 0;
+    const errors: Record<string, number> = {};
+    const started = performance.now();
+    const deadline = started + CELL_SECONDS_CAP * 1000;
+    const worker = async (): Promise<void> => {
+      while (issued < total && performance.now() < deadline) {
+        issued++;
+        const t0 = performance.now();
+        const status = await send(agent, port, spec);
+        latencies.push(performance.now() - t0);
+        if (status !== 200) errors[String(status)] = (errors[String(status)] ?? 0) + 1;
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    const seconds = (performance.now() - started) / 1000;
+    const after = await batchTotals(port);
+    return {
+      concurrency,
+      ...statsOf(latencies),
+      seconds: round(seconds, 3),
+      throughputRps: round(latencies.length / seconds, 1),
+      errors,
+      meanBatchSize: round((after.sum - before.sum) / Math.max(1, after.count - before.count), 2),
+    };
+  } finally {
+    agent.destroy();
+  }
+}
+
+async function bareRuns(session: ort.InferenceSession, image: Float32Array, runs: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await session.run({ image: new ort.Tensor('float32', image, [1, 3, H, W]) });
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+function testImage(): Float32Array {
+  const x = new Float32Array(3 * H * W);
+  let s = 12345;
+  for (let i = 0; i < x.length; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    x[i] = (s >>> 8) / 16777216;
+  }
+  return x;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createNetServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `unias-serve` on a free loopback port; resolves when /v2/health/ready answers 200. */
+async function startServerProcess(modelPath: string): Promise<{ port: number; stop: () => Promise<number | null> }> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--conditions=@unias/source', 'src/bin.ts', '--model', modelPath, '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn'],
+    // The server's logs go to stderr: stdout carries only the bench's JSON.
+    { cwd: packageDir, stdio: ['ignore', 2, 2] },
+  );
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const started = performance.now();
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`unias-serve exited with ${child.exitCode} before it was ready`);
+    if (performance.now() - started > 60_000) {
+      child.kill('SIGKILL');
+      throw new Error('unias-serve was not ready within 60 s');
+    }
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/v2/health/ready`)).status === 200) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    port,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+async function benchModel(name: string, bytes: Uint8Array, cells: boolean): Promise<Record<string, unknown>> {
+  const dir = mkdtempSync(join(tmpdir(), 'unias-serve-bench-'));
+  const modelPath = join(dir, `${name}.onnx`);
+  writeFileSync(modelPath, bytes);
+  const server = await startServerProcess(modelPath);
+  const port = server.port;
+  const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' });
+  try {
+    const image = testImage();
+    const json = Buffer.from(JSON.stringify({ inputs: [{ name: 'image', shape: [1, 3, H, W], datatype: 'FP32', data: Array.from(image) }] }));
+    const header = Buffer.from(
+      JSON.stringify({
+        inputs: [{ name: 'image', shape: [1, 3, H, W], datatype: 'FP32', parameters: { binary_data_size: image.byteLength } }],
+        parameters: { binary_data_output: true },
+      }),
+    );
+    const binary = Buffer.concat([header, Buffer.from(image.buffer)]);
+    // A camera-like upload: 512x512 JPEG that /predict decodes and resizes to 224.
+    const rgb = Buffer.alloc(512 * 512 * 3);
+    for (let i = 0; i < rgb.length; i++) rgb[i] = (i * 7 + ((i / 1536) | 0) * 3) & 0xff;
+    const jpeg = await sharp(rgb, { raw: { width: 512, height: 512, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+    const specs: Record<string, RequestSpec> = {
+      'infer-json': { path: `/v2/models/${name}/infer`, headers: { 'Content-Type': 'application/json' }, body: json },
+      'infer-binary': {
+        path: `/v2/models/${name}/infer`,
+        headers: { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(header.length) },
+        body: binary,
+      },
+      predict: { path: `/predict?model=${name}`, headers: { 'Content-Type': 'image/jpeg' }, body: jpeg },
+    };
+
+    // Overhead at concurrency 1: bare runs before and after the server's runs, same input, same process.
+    await bareRuns(session, image, 5);
+    const bare: number[] = await bareRuns(session, image, BARE_RUNS / 2);
+    const overhead: Record<string, unknown> = {};
+    const c1: Record<string, Cell> = {};
+    for (const [endpoint, spec] of Object.entries(specs)) {
+      log(`${name}: ${endpoint} at concurrency 1`);
+      c1[endpoint] = await load(port, spec, 1, REQUESTS[1]!);
+    }
+    bare.push(...(await bareRuns(session, image, BARE_RUNS / 2)));
+    const bareStats = statsOf(bare);
+    for (const [endpoint, cell] of Object.entries(c1)) {
+      overhead[endpoint] = {
+        serverP50Ms: cell.p50Ms,
+        bareP50Ms: bareStats.p50Ms,
+        overheadMs: round(cell.p50Ms - bareStats.p50Ms, 3),
+        overheadPct: round((100 * (cell.p50Ms - bareStats.p50Ms)) / bareStats.p50Ms, 1),
+      };
+    }
+    const endpoints: Record<string, Cell[]> = {};
+    for (const endpoint of Object.keys(specs)) endpoints[endpoint] = [c1[endpoint]!];
+    if (cells) {
+      for (const [endpoint, spec] of Object.entries(specs)) {
+        for (const c of CONCURRENCIES.filter((c) => c > 1)) {
+          log(`${name}: ${endpoint} at concurrency ${c}`);
+          endpoints[endpoint]!.push(await load(port, spec, c, REQUESTS[c]!));
+        }
+      }
+    }
+    return { bareSessionRun: bareStats, overheadAtConcurrency1: overhead, endpoints };
+  } finally {
+    await session.release();
+    const code = await server.stop();
+    if (code !== 0) log(`unias-serve exited with ${code}`);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const conv = { height: H, width: W, channels: 32, layers: 3 };
+  const result = {
+    bench: 'serve',
+    date: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      onnxruntime: ort.env.versions.common,
+      // Other work on the machine skews every number here: the 1-minute load average before and after.
+      loadAverageBefore: round(loadavg()[0]!, 2),
+      loadAverageAfter: 0,
+    },
+    settings: {
+      requests: REQUESTS,
+      warmupPerCell: WARMUP,
+      cellSecondsCap: CELL_SECONDS_CAP,
+      bareRuns: BARE_RUNS,
+      server: 'unias-serve in a child process, default options (max batch 8, adaptive wait 5 ms, onnxruntime threads: all cores), log level warn',
+      client: 'node:http keep-alive agent in the bench process, body built once, responses read but not parsed; connection errors counted, not retried',
+      bare: 'session.run in the bench process with the same session options, half before and half after the concurrency-1 cells',
+      predictUpload: '512x512 JPEG, resized to 224x224 by the server',
+    },
+    models: {
+      conv: {
+        description: 'a 224x224 stack of 3x3 convolutions (32 channels, 3 hidden layers): lighter than the UniAS backbone alone (3.0 GFLOP)',
+        gflop: round(convCostModelFlops(conv) / 1e9, 2),
+        ...(await benchModel('conv', convCostModel(conv), true)),
+      },
+      tiny: {
+        description: 'mean |x - 0.5| over channels at 224x224: almost free, so its numbers are the serving cost itself',
+        ...(await benchModel('tiny', anomalyTestModel({ height: H, width: W }), false)),
+      },
+    },
+    seconds: 0,
+  };
+  result.seconds = round((performance.now() - started) / 1000, 1);
+  result.machine.loadAverageAfter = round(loadavg()[0]!, 2);
+  const text = JSON.stringify(result, null, 2);
+  process.stdout.write(text + '\n');
+  await writeFileAtomic(join(repoRoot, 'bench-results', 'serve.json'), text + '\n');
+  log(`done in ${result.seconds} s; written to bench-results/serve.json`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`serve.bench failed: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});
