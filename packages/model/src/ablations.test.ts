@@ -37,8 +37,8 @@ async function run(config: ModelConfig): Promise<{ graph: Graph; out: Record<str
   }
 }
 
-function checkOutputs(out: Record<string, TensorData>, levels: number): void {
-  expect(out.anomaly_map!.shape).toEqual([1, 1, 128, 128]);
+function checkOutputs(out: Record<string, TensorData>, levels: number, size: [number, number] = [128, 128]): void {
+  expect(out.anomaly_map!.shape).toEqual([1, 1, ...size]);
   expect(out.anomaly_map!.data.every((v) => Number.isFinite(v) && v >= 0)).toBe(true);
   expect(Object.keys(out).filter((k) => k.startsWith('recon.')).length).toBe(levels);
   expect(Number.isFinite(out.loss!.data[0])).toBe(true);
@@ -61,6 +61,13 @@ describe('ablations', () => {
       expect([...graph.inputs.keys()].filter((k) => k.startsWith('target.')).sort()).toEqual(['res4', 'res3', 'res2'].slice(0, levels).map((t) => `target.${t}`).sort());
     });
   }
+
+  it('a non-square input (160x224: a 10x14 query grid)', async () => {
+    const { graph, out } = await run({ ...base, inputSize: [160, 224] });
+    checkOutputs(out, 4, [160, 224]);
+    expect(graph.params.get('sem_seg_head.predictor.spatial_query_feat.weight')!.shape).toEqual([280, 32]);
+    expect(out['recon.3']!.shape).toEqual([1, 16, 80, 112]);
+  });
 
   it('spatial-only attention, and the UniAD-like baseline preset', async () => {
     checkOutputs((await run({ ...base, attention: 'spatial' })).out, 4);
