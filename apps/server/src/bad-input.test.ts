@@ -70,6 +70,7 @@ describe('bad input', () => {
       { name: 'unknown version', status: 404, message: /no version '7'/, send: (url) => fetch(`${url}/v2/models/anomaly/versions/7`) },
       { name: 'GET on /infer', status: 405, message: /GET is not allowed .* use POST/, send: (url) => fetch(`${url}/v2/models/anomaly/infer`) },
       { name: 'unknown route', status: 404, message: /no route for GET \/v3/, send: (url) => fetch(`${url}/v3`) },
+      { name: 'gzip-encoded infer body', status: 415, message: /Content-Encoding 'gzip' is not supported/, send: infer('{}', { 'Content-Encoding': 'gzip' }) },
       { name: 'bad binary header length', status: 400, message: /Inference-Header-Content-Length/, send: infer('{}', { 'Inference-Header-Content-Length': 'abc' }) },
     );
   });

@@ -145,6 +145,7 @@ export function createServer(options: ServerOptions): UniasServer {
   let activeRequests = 0;
   let activeWaiters: (() => void)[] = [];
   let closing: Promise<void> | null = null;
+  let requestCounter = 0;
 
   // Metrics.
   const registry = createMetricsRegistry();
@@ -313,6 +314,10 @@ export function createServer(options: ServerOptions): UniasServer {
     try {
       const entry = entryFor(route.model, route.version);
       ticket = entry.batcher.expect();
+      const encoding = req.headers['content-encoding'];
+      if (encoding !== undefined && encoding !== 'identity') {
+        throw new HttpError(415, `Content-Encoding '${encoding}' is not supported; send the body uncompressed`);
+      }
       const headerLengthRaw = req.headers['inference-header-content-length'];
       const ct = parseContentType(req.headers['content-type']);
       const jsonish =
@@ -365,6 +370,10 @@ export function createServer(options: ServerOptions): UniasServer {
       const multipart = ct.mediaType === 'multipart/form-data';
       if (!multipart && !ct.mediaType.startsWith('image/') && ct.mediaType !== 'application/octet-stream') {
         throw new HttpError(415, `content type '${ct.mediaType || '(none)'}' is not accepted by /predict; send ${PREDICT_CONTENT_TYPES}`);
+      }
+      const encoding = req.headers['content-encoding'];
+      if (encoding !== undefined && encoding !== 'identity') {
+        throw new HttpError(415, `Content-Encoding '${encoding}' is not supported; send the image as it is`);
       }
       ticket = entry.batcher.expect();
       const body = await readBody(req, { maxBytes: limits.maxBodyBytes, signal: dl.signal });
@@ -464,6 +473,7 @@ export function createServer(options: ServerOptions): UniasServer {
 
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
     const started = performance.now();
+    const requestId = typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'].slice(0, 128) : String(++requestCounter);
     activeRequests++;
     let url: URL;
     try {
@@ -484,6 +494,7 @@ export function createServer(options: ServerOptions): UniasServer {
       requestsTotal.inc({ route: label, method: req.method ?? '', status: String(status) });
       requestDuration.observe({ route: label }, seconds);
       logger.info('request', {
+        id: requestId,
         method: req.method,
         path: url.pathname,
         route: label,
