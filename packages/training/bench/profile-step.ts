@@ -2,10 +2,11 @@
  * Where the time of one ORT training step goes: runs the block's step graph with ONNX Runtime's
  * profiler and prints the slowest node kinds and nodes (stderr) — a diagnostic, not a benchmark.
  *
- *   tsx --conditions=@unias/source bench/profile-step.ts [out-dir]
+ *   tsx --conditions=@unias/source bench/profile-step.ts [out-dir] [preset (default: the bench block)]
  */
 import { toOnnxModel } from '@unias/backend-onnx';
-import { createGraph, createRng, initParams, type TensorData } from '@unias/graph';
+import { createGraph, createRng, initParams, type Graph, type TensorData } from '@unias/graph';
+import { buildTrainingGraph, isPresetName, presetConfig } from '@unias/model';
 import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,10 +17,18 @@ import { block } from './block.js';
 
 async function main(): Promise<void> {
   const dir = process.argv[2] ?? mkdtempSync(join(tmpdir(), 'unias-profile-'));
-  const g = createGraph({ training: true });
-  g.output(LOSS_OUTPUT, block(g));
-  const params = initParams(g.build(), 0);
-  const step = buildStepGraph({ model: block, optimizer: adamw({ lr: 1e-3 }), clipNorm: 1 });
+  const preset = process.argv[3];
+  let model: Graph;
+  if (preset) {
+    if (!isPresetName(preset)) throw new Error(`unknown preset ${preset}`);
+    model = buildTrainingGraph(presetConfig(preset), { batchSize: 2 });
+  } else {
+    const g = createGraph({ training: true });
+    g.output(LOSS_OUTPUT, block(g));
+    model = g.build();
+  }
+  const params = initParams(model, 0);
+  const step = buildStepGraph({ model, optimizer: adamw({ lr: 1e-3 }), clipNorm: 1 });
   const bytes = toOnnxModel(step.graph);
   const session = await ort.InferenceSession.create(bytes, {
     intraOpNumThreads: 2,
@@ -35,7 +44,10 @@ async function main(): Promise<void> {
   for (const name of session.inputNames) {
     const node = step.graph.inputs.get(name) ?? step.graph.params.get(name)!;
     const p: TensorData | undefined = params.get(name);
-    const data = p ? Float32Array.from(p.data) : rng.fillUniform(new Float32Array(node.shape.reduce((a, b) => a * b, 1)), name.startsWith('optimizer') ? 0.5 : -1, 1);
+    const spec = step.graph.random.get(name);
+    const size = node.shape.reduce((a, b) => a * b, 1);
+    const data = p ? Float32Array.from(p.data) : rng.fillUniform(new Float32Array(size), name.startsWith('optimizer') ? 0.5 : -1, 1);
+    if (spec?.kind === 'dropout' || spec?.kind === 'bernoulli') data.fill(1);
     if (name.includes('exp_avg')) data.fill(0);
     feeds[name] = new ort.Tensor('float32', data, [...node.shape]);
   }

@@ -7,7 +7,8 @@
  * tokens, 4-head self-attention + residual + LayerNorm, bilinear upsample back to 28x28 added to
  * the conv features, a 1x1 head, MSE loss.
  *
- *   pnpm --filter @unias/training bench            (BENCH_ORT_STEPS, BENCH_WASM_STEPS, BENCH_CPU_STEPS to change counts)
+ *   pnpm --filter @unias/training bench   (BENCH_ORT_STEPS, BENCH_WASM_STEPS, BENCH_CPU_STEPS change the step
+ *   counts; BENCH_PRESETS=cpu,small,paper the presets timed, empty for none)
  */
 import { createOnnxBackend } from '@unias/backend-onnx';
 import { createTfjsBackend } from '@unias/backend-tfjs';
@@ -19,6 +20,8 @@ import { runInNewContext } from 'node:vm';
 import { adamw, buildStepGraph, countFlops, createTrainingStep, LOSS_OUTPUT, type TrainingStepOptions } from '../src/index.js';
 import { block, N, C, S } from './block.js';
 import { timeTfjsAutodiff } from './tfjs-autodiff.js';
+import { timePreset, type PresetTiming } from './presets.js';
+import { isPresetName } from '@unias/model';
 
 const log = (msg: string) => process.stderr.write(`[train.bench] ${msg}\n`);
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -123,6 +126,11 @@ async function main(): Promise<void> {
   const cpu = await timeBackend(await createTfjsBackend({ prefer: ['tfjs-cpu'] }), options, 0, cpuSteps);
   const wasmAutodiff = median(await timeTfjsAutodiff('tfjs-wasm', forwardGraph, params, feeds(), wasmSteps, log));
   const memory = await measureMemory(options, paramCount * 4);
+  const presets: Record<string, PresetTiming> = {};
+  for (const name of (process.env['BENCH_PRESETS'] ?? 'cpu,small,paper').split(',').filter(Boolean)) {
+    if (!isPresetName(name)) throw new Error(`BENCH_PRESETS: unknown preset "${name}"`);
+    presets[name] = await timePreset(name, 2, name === 'paper' ? 1 : 3, log);
+  }
 
   const trainFlops = 3 * forward.total;
   const summary = (t: Timing) => {
@@ -169,7 +177,10 @@ async function main(): Promise<void> {
       first_loss_rel_diff_across_backends: round(lossAgreement),
     },
     memory_ort: memory,
-    presets: 'not measured: @unias/model has no source yet',
+    presets: {
+      description: 'UniAS head on cached backbone features (training graph of @unias/model: dropout and feature jitter on), AdamW + clip_grad_norm_, batch 2, ONNX Runtime',
+      ...presets,
+    },
   };
   const json = JSON.stringify(result, null, 2);
   process.stdout.write(`${json}\n`);

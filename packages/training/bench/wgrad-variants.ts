@@ -27,6 +27,8 @@ const variants: Record<string, Variant> = {
     const a = b.reshape(b.transpose(dy, [1, 0, 2, 3]), [C, N * H * H]);
     return b.matmul(a, cols);
   },
+  // calibration: the GEMM alone on ready-made operands of the same sizes
+  gemm: (b, x, dy) => b.matmul(b.reshape(dy, [C, N * H * H]), b.reshape(b.concat([x, x, x, x, x, x, x, x, x], 1), [N * H * H, 9 * C])),
   // nine GEMMs on the shifted slices, no im2col matrix
   nine: (b, x, dy) => {
     const p = b.pad(b.transpose(x, [1, 0, 2, 3]), [0, 0, 1, 1, 0, 0, 1, 1]);
