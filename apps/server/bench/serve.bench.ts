@@ -217,9 +217,20 @@ async function benchModel(name: string, bytes: Uint8Array, cells: boolean): Prom
       }),
     );
     const binary = Buffer.concat([header, Buffer.from(image.buffer)]);
-    // A camera-like upload: 512x512 JPEG that /predict decodes and resizes to 224.
+    // A camera-like upload: a smooth 512x512 scene (gradients, a disc, mild noise) as JPEG, which
+    // /predict decodes and resizes to 224.
     const rgb = Buffer.alloc(512 * 512 * 3);
-    for (let i = 0; i < rgb.length; i++) rgb[i] = (i * 7 + ((i / 1536) | 0) * 3) & 0xff;
+    let noise = 7;
+    for (let y = 0; y < 512; y++) {
+      for (let x = 0; x < 512; x++) {
+        noise = (Math.imul(noise, 1103515245) + 12345) >>> 0;
+        const disc = (x - 300) ** 2 + (y - 220) ** 2 < 90 ** 2 ? 60 : 0;
+        const p = (y * 512 + x) * 3;
+        rgb[p] = Math.min(255, 80 + x / 4 + disc + (noise & 7));
+        rgb[p + 1] = Math.min(255, 70 + y / 5 + ((noise >> 3) & 7));
+        rgb[p + 2] = Math.min(255, 120 - disc / 2 + ((noise >> 6) & 7));
+      }
+    }
     const jpeg = await sharp(rgb, { raw: { width: 512, height: 512, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
     const specs: Record<string, RequestSpec> = {
       'infer-json': { path: `/v2/models/${name}/infer`, headers: { 'Content-Type': 'application/json' }, body: json },
@@ -292,7 +303,7 @@ async function main(): Promise<void> {
       server: 'unias-serve in a child process, default options (max batch 8, adaptive wait 5 ms, onnxruntime threads: all cores), log level warn',
       client: 'node:http keep-alive agent in the bench process, body built once, responses read but not parsed; connection errors counted, not retried',
       bare: 'session.run in the bench process with the same session options, half before and half after the concurrency-1 cells',
-      predictUpload: '512x512 JPEG, resized to 224x224 by the server',
+      predictUpload: 'smooth synthetic 512x512 JPEG (quality 90), resized to 224x224 by the server',
     },
     models: {
       conv: {

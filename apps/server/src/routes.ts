@@ -9,6 +9,7 @@ export type Route =
   | { readonly kind: 'ready' }
   | { readonly kind: 'model-metadata'; readonly model: string; readonly version: string | null }
   | { readonly kind: 'model-ready'; readonly model: string; readonly version: string | null }
+  | { readonly kind: 'model-config'; readonly model: string; readonly version: string | null }
   | { readonly kind: 'infer'; readonly model: string; readonly version: string | null }
   | { readonly kind: 'not-found' };
 
@@ -31,6 +32,8 @@ export function routeLabel(route: Route): string {
       return '/v2/models/{name}';
     case 'model-ready':
       return '/v2/models/{name}/ready';
+    case 'model-config':
+      return '/v2/models/{name}/config';
     case 'infer':
       return '/v2/models/{name}/infer';
     case 'not-found':
@@ -91,5 +94,6 @@ export function matchRoute(pathname: string): Route {
   if (rest.length === 0) return { kind: 'model-metadata', model, version };
   if (rest.length === 1 && rest[0] === 'ready') return { kind: 'model-ready', model, version };
   if (rest.length === 1 && rest[0] === 'infer') return { kind: 'infer', model, version };
+  if (rest.length === 1 && rest[0] === 'config') return { kind: 'model-config', model, version };
   return { kind: 'not-found' };
 }

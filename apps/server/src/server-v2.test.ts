@@ -62,13 +62,15 @@ describe('Open Inference Protocol v2', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ ready: true });
     const meta = await (await fetch(`${s.url}/v2`)).json();
-    expect(meta).toEqual({ name: 'unias-server', version: '0.1.0', extensions: ['binary_tensor_data'] });
+    expect(meta).toEqual({ name: 'unias-server', version: '0.1.0', extensions: ['binary_tensor_data', 'model_configuration'] });
   });
 
   it('describes a model with -1 for dynamic dimensions', async () => {
     const res = await fetch(`${s.url}/v2/models/anomaly`);
     expect(res.status).toBe(200);
-    const meta = (await res.json()) as { parameters: Record<string, string> };
+    const meta = (await res.json()) as Record<string, unknown>;
+    // Exactly the spec's fields.
+    expect(Object.keys(meta).sort()).toEqual(['inputs', 'name', 'outputs', 'platform', 'versions']);
     expect(meta).toMatchObject({
       name: 'anomaly',
       versions: ['1'],
@@ -79,9 +81,23 @@ describe('Open Inference Protocol v2', () => {
         { name: 'score', datatype: 'FP32', shape: [-1] },
       ],
     });
-    expect(meta.parameters['unias.input_size']).toBe(`${H},${W}`);
+    const config = (await (await fetch(`${s.url}/v2/models/anomaly/config`)).json()) as Record<string, unknown>;
+    expect(config).toMatchObject({
+      name: 'anomaly',
+      platform: 'onnxruntime_onnx',
+      max_batch_size: 8,
+      input: [{ name: 'image', data_type: 'TYPE_FP32', dims: [3, H, W] }],
+      output: [
+        { name: 'anomaly_map', data_type: 'TYPE_FP32', dims: [1, H, W] },
+        { name: 'score', data_type: 'TYPE_FP32', dims: [] },
+      ],
+      parameters: { 'unias.input_size': { string_value: `${H},${W}` }, 'unias.threshold.image': { string_value: '0.3' } },
+    });
     const fixed = (await (await fetch(`${s.url}/v2/models/fixed/versions/1`)).json()) as { inputs: { shape: number[] }[] };
     expect(fixed.inputs[0]!.shape).toEqual([1, 3, H, W]);
+    const fixedConfig = (await (await fetch(`${s.url}/v2/models/fixed/config`)).json()) as { max_batch_size: number; input: { dims: number[] }[] };
+    expect(fixedConfig.max_batch_size).toBe(0);
+    expect(fixedConfig.input[0]!.dims).toEqual([1, 3, H, W]);
     const ready = await fetch(`${s.url}/v2/models/anomaly/ready`);
     expect(await ready.json()).toEqual({ name: 'anomaly', ready: true });
   });

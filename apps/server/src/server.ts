@@ -212,7 +212,27 @@ export function createServer(options: ServerOptions): UniasServer {
       platform: PLATFORM,
       inputs: m.inputs.map(tensor),
       outputs: m.outputs.map(tensor),
-      parameters: { ...m.metadata },
+    };
+  }
+
+  /**
+   * Triton's model configuration (`GET /v2/models/{name}/config`, the model_configuration extension):
+   * with max_batch_size > 0 the dims leave out the batch axis. `parameters` carries the model's
+   * metadata_props (thresholds, input size, preset) as Triton string parameters.
+   */
+  function modelConfig(entry: ModelEntry): unknown {
+    const m = entry.model;
+    const batched = m.batchable && limits.maxBatchSize > 1;
+    const tensor = (t: TensorSpec) => ({ name: t.name, data_type: `TYPE_${t.datatype === 'BYTES' ? 'STRING' : t.datatype}`, dims: batched ? t.shape.slice(1) : [...t.shape] });
+    return {
+      name: m.name,
+      platform: PLATFORM,
+      backend: 'onnxruntime',
+      max_batch_size: batched ? limits.maxBatchSize : 0,
+      input: m.inputs.map(tensor),
+      output: m.outputs.map(tensor),
+      ...(batched ? { dynamic_batching: { max_queue_delay_microseconds: Math.round(limits.maxBatchWaitMs * 1000) } } : {}),
+      parameters: Object.fromEntries(Object.entries(m.metadata).map(([k, v]) => [k, { string_value: v }])),
     };
   }
 
@@ -456,9 +476,11 @@ export function createServer(options: ServerOptions): UniasServer {
       case 'ready':
         return state === 'ready' ? sendJson(res, 200, { ready: true }) : sendJson(res, 503, { ready: false }, retryHeaders());
       case 'server-metadata':
-        return sendJson(res, 200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: ['binary_tensor_data'] });
+        return sendJson(res, 200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: ['binary_tensor_data', 'model_configuration'] });
       case 'model-metadata':
         return sendJson(res, 200, modelMetadata(entryFor(route.model, route.version)));
+      case 'model-config':
+        return sendJson(res, 200, modelConfig(entryFor(route.model, route.version)));
       case 'model-ready': {
         const entry = entryFor(route.model, route.version);
         const ready = state === 'ready';

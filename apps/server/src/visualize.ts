@@ -65,7 +65,7 @@ export function maskPixels(map: ArrayLike<number>, threshold: number): Uint8Arra
 
 export async function encodePng(pixels: Uint8Array, width: number, height: number, channels: 1 | 3): Promise<Buffer> {
   return sharp(pixels, { raw: { width, height, channels } })
-    .png({ compressionLevel: 3, adaptiveFiltering: false })
+    .png({ compressionLevel: 1, adaptiveFiltering: false })
     .toBuffer();
 }
 
