@@ -1,12 +1,17 @@
 /**
- * Small ONNX models that follow docs/exported-model.md, written with onnx-proto, for tests and the
- * bench (the real exporter is another package). Not part of the public API.
+ * Small ONNX models for tests and the bench (the real UniAS exporter is another package).
  *
+ * The contract models (docs/exported-model.md) are written the way real exports are: built with
+ * `@unias/graph` and lowered by `@unias/backend-onnx`'s `toOnnxModel` (dynamic batch, metadata_props).
  * - `anomalyTestModel`: anomaly_map = mean over channels of |image - 0.5|, score = max of the map.
  *   Its closed form (`referenceAnomalyMap`) is the independent truth the tests compare against.
- * - `convCostModel`: a stack of 3x3 convolutions with fixed pseudo-random weights, to give the bench a
- *   model whose run costs about what a small UniAS preset costs.
+ * - `convCostModel`: a stack of 3x3 convolutions with seeded weights, to give the bench a model whose
+ *   run costs about what a small UniAS preset costs.
+ * `addTestModel` is written with onnx-proto directly: a model from outside this project (two inputs,
+ * an INT64 output) for the generic v2 path. Not part of the public API.
  */
+import { toOnnxModel } from '@unias/backend-onnx';
+import { createGraph, initParams, type GraphBuilder, type Sym } from '@unias/graph';
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxNamespace } from 'onnx-proto';
 
@@ -47,65 +52,34 @@ export function contractMetadata(
 
 type Dim = number | string;
 
-function valueInfo(name: string, dims: readonly Dim[]): OnnxNamespace.IValueInfoProto {
+function valueInfo(name: string, dims: readonly Dim[], elemType = FLOAT): OnnxNamespace.IValueInfoProto {
   return {
     name,
     type: {
       tensorType: {
-        elemType: FLOAT,
+        elemType,
         shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
       },
     },
   };
 }
 
-function ints(name: string, values: readonly number[]): OnnxNamespace.IAttributeProto {
-  return { name, type: onnx.AttributeProto.AttributeType.INTS, ints: [...values] };
-}
-
-function int(name: string, value: number): OnnxNamespace.IAttributeProto {
-  return { name, type: onnx.AttributeProto.AttributeType.INT, i: value };
-}
-
-function floatTensor(name: string, dims: readonly number[], data: Float32Array): OnnxNamespace.ITensorProto {
-  return { name, dataType: FLOAT, dims: [...dims], rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
-}
-
-function encodeModel(
-  graph: OnnxNamespace.IGraphProto,
-  metadata: Readonly<Record<string, string>>,
-): Uint8Array {
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    producerName: 'unias-server-tests',
-    opsetImport: [{ domain: '', version: 17 }],
-    graph,
-    metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
-  });
-  return onnx.ModelProto.encode(model).finish();
-}
-
-/** Appends Abs-free tail: anomaly_map [N,1,H,W] -> score [N] = ReduceMax over (1,2,3). */
-function scoreNode(): OnnxNamespace.INodeProto {
-  return { opType: 'ReduceMax', input: ['anomaly_map'], output: ['score'], attribute: [ints('axes', [1, 2, 3]), int('keepdims', 0)] };
+/** The contract's tail: anomaly_map [N,1,H,W] and score [N] = its max. */
+function contractOutputs(b: GraphBuilder, map: Sym): void {
+  b.output('anomaly_map', map);
+  b.output('score', b.max(map, [1, 2, 3]));
 }
 
 export function anomalyTestModel(options: TestModelOptions): Uint8Array {
   const { height: H, width: W } = options;
-  const n: Dim = options.dynamicBatch === false ? 1 : 'N';
-  const graph: OnnxNamespace.IGraphProto = {
-    name: 'anomaly_test',
-    input: [valueInfo('image', [n, 3, H, W])],
-    output: [valueInfo('anomaly_map', [n, 1, H, W]), valueInfo('score', [n])],
-    initializer: [floatTensor('half', [], new Float32Array([0.5]))],
-    node: [
-      { opType: 'Sub', input: ['image', 'half'], output: ['centred'] },
-      { opType: 'Abs', input: ['centred'], output: ['dev'] },
-      { opType: 'ReduceMean', input: ['dev'], output: ['anomaly_map'], attribute: [ints('axes', [1]), int('keepdims', 1)] },
-      scoreNode(),
-    ],
-  };
-  return encodeModel(graph, options.metadata ?? contractMetadata(H, W));
+  const b = createGraph();
+  const image = b.input('image', [1, 3, H, W]);
+  contractOutputs(b, b.mean(b.abs(b.sub(image, 0.5)), [1], true));
+  return toOnnxModel(b.build(), {
+    dynamicBatch: options.dynamicBatch !== false,
+    metadata: options.metadata ?? contractMetadata(H, W),
+    graphName: 'anomaly_test',
+  });
 }
 
 /** The closed form of `anomalyTestModel` in float64: map [N,1,H,W] and score [N]. */
@@ -145,48 +119,30 @@ export function convCostModelFlops(o: ConvCostModelOptions): number {
   return 2 * hw * (9 * 3 * c + layers * 9 * c * c + c);
 }
 
-function pseudoRandom(count: number, seed: number, scale: number): Float32Array {
-  const out = new Float32Array(count);
-  let s = seed >>> 0;
-  for (let i = 0; i < count; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = ((s / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
-}
-
 export function convCostModel(options: ConvCostModelOptions): Uint8Array {
   const { height: H, width: W } = options;
   const c = options.channels ?? 32;
   const layers = options.layers ?? 3;
-  const n: Dim = options.dynamicBatch === false ? 1 : 'N';
-  const initializer: OnnxNamespace.ITensorProto[] = [];
-  const node: OnnxNamespace.INodeProto[] = [];
-  const conv = (input: string, output: string, cin: number, cout: number, k: number, seed: number): void => {
-    const w = `w${seed}`;
-    const b = `b${seed}`;
-    initializer.push(floatTensor(w, [cout, cin, k, k], pseudoRandom(cout * cin * k * k, seed, Math.sqrt(3 / (cin * k * k)))));
-    initializer.push(floatTensor(b, [cout], pseudoRandom(cout, seed + 1000, 0.01)));
-    const pad = (k - 1) / 2;
-    node.push({ opType: 'Conv', input: [input, w, b], output: [output], attribute: [ints('pads', [pad, pad, pad, pad])] });
-  };
-  conv('image', 'h0', 3, c, 3, 1);
-  node.push({ opType: 'Relu', input: ['h0'], output: ['a0'] });
-  for (let l = 1; l <= layers; l++) {
-    conv(`a${l - 1}`, `h${l}`, c, c, 3, l + 1);
-    node.push({ opType: 'Relu', input: [`h${l}`], output: [`a${l}`] });
-  }
-  conv(`a${layers}`, 'head', c, 1, 1, layers + 2);
-  node.push({ opType: 'Abs', input: ['head'], output: ['anomaly_map'] });
-  node.push(scoreNode());
-  const graph: OnnxNamespace.IGraphProto = {
-    name: 'conv_cost',
-    input: [valueInfo('image', [n, 3, H, W])],
-    output: [valueInfo('anomaly_map', [n, 1, H, W]), valueInfo('score', [n])],
-    initializer,
-    node,
-  };
-  return encodeModel(graph, options.metadata ?? contractMetadata(H, W));
+  const b = createGraph();
+  const init = { kind: 'kaimingUniform', a: Math.sqrt(5) } as const;
+  const conv = (x: Sym, name: string, cin: number, cout: number, k: number): Sym =>
+    b.conv2d(x, b.param(`${name}.weight`, [cout, cin, k, k], init), b.param(`${name}.bias`, [cout], { kind: 'uniform', low: -0.01, high: 0.01 }), {
+      padding: (k - 1) / 2,
+    });
+  let h = b.relu(conv(b.input('image', [1, 3, H, W]), 'stem', 3, c, 3));
+  for (let l = 1; l <= layers; l++) h = b.relu(conv(h, `layer${l}`, c, c, 3));
+  contractOutputs(b, b.abs(conv(h, 'head', c, 1, 1)));
+  const graph = b.build();
+  return toOnnxModel(graph, {
+    params: initParams(graph, 0),
+    dynamicBatch: options.dynamicBatch !== false,
+    metadata: options.metadata ?? contractMetadata(H, W),
+    graphName: 'conv_cost',
+  });
+}
+
+function int(name: string, value: number): OnnxNamespace.IAttributeProto {
+  return { name, type: onnx.AttributeProto.AttributeType.INT, i: value };
 }
 
 /** A model outside the contract (two inputs, an INT64 output), to test the generic v2 path. */
@@ -196,12 +152,13 @@ export function addTestModel(): Uint8Array {
     input: [valueInfo('a', ['N', 4]), valueInfo('b', ['N', 4])],
     output: [
       valueInfo('sum', ['N', 4]),
-      { name: 'argmax', type: { tensorType: { elemType: INT64, shape: { dim: [{ dimParam: 'N' }, { dimValue: 1 }] } } } },
+      valueInfo('argmax', ['N', 1], INT64),
     ],
     node: [
       { opType: 'Add', input: ['a', 'b'], output: ['sum'] },
       { opType: 'ArgMax', input: ['sum'], output: ['argmax'], attribute: [int('axis', 1), int('keepdims', 1)] },
     ],
   };
-  return encodeModel(graph, {});
+  const model = onnx.ModelProto.create({ irVersion: 8, producerName: 'unias-server-tests', opsetImport: [{ domain: '', version: 17 }], graph });
+  return onnx.ModelProto.encode(model).finish();
 }
