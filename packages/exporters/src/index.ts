@@ -1,1 +1,54 @@
-export {};
+export { ExportError } from './errors.js';
+export { checkInfo, mergeInfo, type ExportableModel, type ModelInfo, type Thresholds } from './model-info.js';
+export { checkTensors, describeModel, modelGraphs, type ModelGraphs, type TensorCheckOptions } from './model-check.js';
+export type { ExportProgress, ProgressCallback } from './progress.js';
+export {
+  CUSTOM_PRESET,
+  EXPORT_FORMAT_VERSION,
+  METADATA_KEYS,
+  exportMetadata,
+  parseExportMetadata,
+  readExportMetadata,
+  readOnnxMetadataProps,
+  type ExportedMetadata,
+} from './onnx-metadata.js';
+export { buildOnnxModel, writeOnnxExport, type OnnxFileOptions, type OnnxModel, type OnnxModelOptions } from './onnx-export.js';
+export {
+  tritonConfigText,
+  writeTritonExport,
+  writeTritonFiles,
+  type InstanceKind,
+  type TritonConfigOptions,
+  type TritonExport,
+  type TritonExportOptions,
+  type TritonRepositoryFiles,
+} from './triton.js';
+export {
+  fieldValue,
+  fieldValues,
+  formatTextMessage,
+  ident,
+  message,
+  parseTextMessage,
+  quote,
+  TextFormatError,
+  type TextIdent,
+  type TextMessage,
+  type TextValue,
+} from './pbtxt.js';
+export {
+  SAFETENSORS_LAYOUTS,
+  UNIAS_METADATA_KEYS,
+  UNIAS_MODEL_FORMAT,
+  WEIGHT_DTYPES,
+  officialContent,
+  uniasContent,
+  writeSafetensorsExport,
+  type SafetensorsContent,
+  type SafetensorsExport,
+  type SafetensorsExportOptions,
+  type SafetensorsLayout,
+  type WeightDType,
+} from './safetensors-export.js';
+export { TRAINING_CHECKPOINT_FORMAT, loadModelFiles, type FileLayout, type LoadModelOptions, type LoadedFile, type LoadedModel } from './load.js';
+export { EXPORT_FORMATS, exportModel, isExportFormat, type ExportFormat, type ExportModelOptions, type ExportResult } from './export-model.js';

@@ -1,0 +1,111 @@
+/**
+ * The whole pipeline as one ONNX file (docs/exported-model.md): input `image` float32 [N, 3, H, W]
+ * RGB in [0, 1] (normalised inside), outputs `anomaly_map` [N, 1, H, W] and `score` [N], the batch
+ * dimension symbolic (`N`), weights as initializers, the model's metadata in metadata_props.
+ */
+import { formatShape, writeFileAtomic, type TensorData } from '@unias/graph';
+import { BATCH_DIM, encodeModel, lowerGraph, type IoSpec } from '@unias/backend-onnx';
+import type { ResolvedConfig } from '@unias/model';
+import { ExportError } from './errors.js';
+import { checkInfo, mergeInfo, type ExportableModel, type ModelInfo } from './model-info.js';
+import { checkTensors, describeModel, modelGraphs } from './model-check.js';
+import { exportMetadata } from './onnx-metadata.js';
+import { prepareOutputFile } from './out-path.js';
+import { stepper, type ProgressCallback } from './progress.js';
+
+export interface OnnxModelOptions {
+  readonly model: ExportableModel;
+  /** Preset, thresholds, classes on top of the model's own. */
+  readonly metadata?: ModelInfo;
+  /** The ONNX doc_string (default: a one-line description of the pipeline). */
+  readonly docString?: string;
+  readonly onProgress?: ProgressCallback;
+}
+
+export interface OnnxModel {
+  readonly bytes: Uint8Array;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly inputs: readonly IoSpec[];
+  readonly outputs: readonly IoSpec[];
+  readonly config: ResolvedConfig;
+}
+
+function ioText(io: IoSpec): string {
+  return `${io.name} ${io.dtype} [${io.shape.map((d, i) => (i === io.batchAxis ? BATCH_DIM : d)).join(',')}]`;
+}
+
+/** The lowered model must be exactly the contract: a wrong lowering fails here, not in a server. */
+function checkContract(inputs: readonly IoSpec[], outputs: readonly IoSpec[], [h, w]: readonly [number, number]): void {
+  const want = [
+    { name: 'image', shape: [1, 3, h, w] },
+    { name: 'anomaly_map', shape: [1, 1, h, w] },
+    { name: 'score', shape: [1] },
+  ];
+  const got = [...inputs, ...outputs];
+  const ok =
+    inputs.length === 1 &&
+    outputs.length === 2 &&
+    want.every((spec, i) => {
+      const io = got[i]!;
+      return io.name === spec.name && io.dtype === 'float32' && io.batchAxis === 0 && formatShape(io.shape) === formatShape(spec.shape);
+    });
+  if (!ok) {
+    throw new ExportError(
+      `the lowered pipeline breaks the export contract: inputs ${inputs.map(ioText).join(', ')}; outputs ${outputs.map(ioText).join(', ')} ` +
+        `(want image float32 [N,3,${h},${w}] -> anomaly_map float32 [N,1,${h},${w}], score float32 [N])`,
+    );
+  }
+}
+
+function float32Params(params: ReadonlyMap<string, TensorData>): Map<string, TensorData<'float32'>> {
+  const out = new Map<string, TensorData<'float32'>>();
+  for (const [name, t] of params) {
+    if (t.dtype !== 'float32' || !(t.data instanceof Float32Array)) throw new ExportError(`param "${name}" is ${t.dtype}; parameters must be float32`);
+    out.set(name, { dtype: 'float32', shape: t.shape, data: t.data });
+  }
+  return out;
+}
+
+/** The ONNX model in memory (bytes, metadata, input/output specs), checked against the contract. */
+export function buildOnnxModel(o: OnnxModelOptions): OnnxModel {
+  return buildWithSteps(o, stepper(3, o.onProgress));
+}
+
+/** Builds with progress reported through `step` (three steps), for exporters that add their own. */
+export function buildWithSteps(o: OnnxModelOptions, step: (message: string) => void): OnnxModel {
+  const info = mergeInfo(o.model, o.metadata);
+  checkInfo(info);
+  step('building the inference graph');
+  const g = modelGraphs(o.model.config);
+  checkTensors(g, o.model.params, { model: describeModel(g, info.preset) });
+  const metadata = exportMetadata(g.resolved, info);
+  step(`lowering to ONNX (${g.inference.params.size} weight tensors)`);
+  const [h, w] = g.resolved.inputSize;
+  const lowered = lowerGraph(g.inference, {
+    params: float32Params(o.model.params),
+    dynamicBatch: true,
+    metadata,
+    graphName: 'unias',
+    docString:
+      o.docString ??
+      `UniAS anomaly detection (${describeModel(g, info.preset)}): image float32 [N,3,${h},${w}] RGB in [0,1] -> anomaly_map float32 [N,1,${h},${w}], score float32 [N] (max of the map)`,
+  });
+  checkContract(lowered.inputs, lowered.outputs, g.resolved.inputSize);
+  step('encoding the ONNX model');
+  return { bytes: encodeModel(lowered.model), metadata, inputs: lowered.inputs, outputs: lowered.outputs, config: g.resolved };
+}
+
+export interface OnnxFileOptions extends OnnxModelOptions {
+  /** The .onnx file to write (atomically; its folder is created). */
+  readonly out: string;
+}
+
+/** Writes the pipeline as one .onnx file; returns what `buildOnnxModel` returns. */
+export async function writeOnnxExport(o: OnnxFileOptions): Promise<OnnxModel> {
+  await prepareOutputFile(o.out);
+  const step = stepper(4, o.onProgress);
+  const built = buildWithSteps(o, step);
+  step(`writing ${o.out} (${(built.bytes.byteLength / 1e6).toFixed(1)} MB)`);
+  await writeFileAtomic(o.out, built.bytes);
+  return built;
+}
