@@ -1,11 +1,11 @@
 /**
  * The three gradient kernels tfjs-backend-wasm lacks (Conv2DBackpropFilter,
  * DepthwiseConv2dNativeBackpropFilter, DepthwiseConv2dNativeBackpropInput), registered for 'wasm'
- * and built from kernels wasm has, so `tf.grads` through conv2d and depthwiseConv2d works there:
+ * and built from kernels wasm has, so `tf.grads` through conv2d and depthwiseConv2d works there,
+ * plus a faster Conv2DBackpropInput:
  * - a filter gradient is, per kernel tap, a strided slice of the padded input times dy (im2col:
  *   the taps stacked channels-first, then one matmul; for depthwise, a product reduced over rows);
- * - the depthwise input gradient is a depthwise conv of the stride-dilated, padded dy with the
- *   flipped kernel.
+ * - an input gradient is a (depthwise) conv of the stride-spread, padded dy with the flipped kernel.
  * Kernels run nested tf ops; the engine does not record ops run inside a kernel on the tape.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -191,6 +191,27 @@ export function depthwiseInputGradient(dy: tf.Tensor, filter: tf.Tensor, info: t
   return m === 1 ? out : tf.sum(tf.reshape(out, [n, info.inHeight, info.inWidth, c, m]), 4);
 }
 
+/**
+ * dx of a conv2d (NHWC): a forward conv of dy, spread by the stride and padded, with the kernel
+ * flipped and its in/out channels swapped. Replaces tfjs-wasm's own Conv2DBackpropInput, a plain
+ * loop about 10x slower than its (XNNPACK) forward conv on the same shapes.
+ */
+export function conv2dInputGradient(dy: tf.Tensor, filter: tf.Tensor, info: tf.backend_util.Conv2DInfo): tf.Tensor {
+  const [, oh, ow] = quadShape(dy, 'dy');
+  const [kh, kw] = quadShape(filter, 'filter');
+  const [sh, sw] = [info.strideHeight, info.strideWidth];
+  const [dh, dw] = [info.dilationHeight, info.dilationWidth];
+  const spanH = (kh - 1) * dh;
+  const spanW = (kw - 1) * dw;
+  const top = spanH - info.padInfo.top;
+  const left = spanW - info.padInfo.left;
+  const bottom = info.inHeight + spanH - top - ((oh - 1) * sh + 1);
+  const right = info.inWidth + spanW - left - ((ow - 1) * sw + 1);
+  const source = padOrCrop(spreadByStride(dy, sh, sw), top, left, bottom, right);
+  const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]);
+  return tf.conv2d(rank4(source, 'dy'), rank4(flipped, 'filter'), 1, 'valid', 'NHWC', [dh, dw]);
+}
+
 const configs: tf.KernelConfig[] = [
   {
     kernelName: 'Conv2DBackpropFilter',
@@ -253,12 +274,43 @@ const configs: tf.KernelConfig[] = [
   },
 ];
 
+/** Replaces wasm's slow Conv2DBackpropInput (see `conv2dInputGradient`). */
+const fastInputGradient: tf.KernelConfig = {
+  kernelName: 'Conv2DBackpropInput',
+  backendName: WASM,
+  kernelFunc: ({ inputs, attrs }) =>
+    tf.tidy(() => {
+      const dy = tensorOf(inputs['dy'], 'Conv2DBackpropInput dy');
+      const filter = tensorOf(inputs['filter'], 'Conv2DBackpropInput filter');
+      if ((attrs?.['dataFormat'] ?? 'NHWC') !== 'NHWC') throw new Error('Conv2DBackpropInput: this wasm kernel supports NHWC only');
+      const info = tf.backend_util.computeConv2DInfo(
+        readQuad(attrs, 'inputShape'),
+        quadShape(filter, 'filter'),
+        readPair(attrs, 'strides'),
+        1,
+        readPad(attrs),
+        readRounding(attrs),
+        false,
+        'channelsLast',
+      );
+      return conv2dInputGradient(dy, filter, info);
+    }),
+};
+
+let registered = false;
+
 /**
- * Registers the three kernels for 'wasm' (once; a kernel wasm already has is left alone, should a
- * later tfjs ship its own). Safe to call before or after the wasm backend is initialised.
+ * Registers, for 'wasm', the three gradient kernels it lacks (a kernel wasm already has is left
+ * alone, should a later tfjs ship its own) and replaces its Conv2DBackpropInput with one built on
+ * its forward conv (same results, ~10x faster; it serves conv2d gradients and conv2dTranspose).
+ * Global to the process's tfjs, idempotent, safe before or after the wasm backend initialises.
  */
 export function registerWasmGradientKernels(): void {
+  if (registered) return;
+  registered = true;
   for (const config of configs) {
     if (!tf.getKernel(config.kernelName, WASM)) tf.registerKernel(config);
   }
+  if (tf.getKernel(fastInputGradient.kernelName, WASM)) tf.unregisterKernel(fastInputGradient.kernelName, WASM);
+  tf.registerKernel(fastInputGradient);
 }

@@ -63,11 +63,14 @@ const resize = (size: readonly [number, number], alignCorners: boolean) =>
     const y = tf.image.resizeBilinear(channelsAsBatch(x!, 'resizeBilinear'), [oh, ow], alignCorners, !alignCorners);
     return {
       value: backToNCHW(y, n, c),
+      // Both contractions as plain 2-D matmuls (tfjs-wasm's fast path): over OW with Aw, then,
+      // with H and W swapped, over OH with Ah.
       gradFunc: (dy) => {
         const aw = tf.tensor2d(interpolationMatrix(w, ow, alignCorners), [ow, w]);
-        const ahT = tf.tensor2d(interpolationMatrix(h, oh, alignCorners), [oh, h]).transpose();
+        const ah = tf.tensor2d(interpolationMatrix(h, oh, alignCorners), [oh, h]);
         const rows = tf.reshape(tf.matMul(tf.reshape(dy, [n * c * oh, ow]), aw), [n * c, oh, w]);
-        return [tf.reshape(tf.matMul(ahT, rows), [n, c, h, w])];
+        const cols = tf.matMul(tf.reshape(tf.transpose(rows, [0, 2, 1]), [n * c * w, oh]), ah);
+        return [tf.reshape(tf.transpose(tf.reshape(cols, [n * c, w, h]), [0, 2, 1]), [n, c, h, w])];
       },
     };
   });
