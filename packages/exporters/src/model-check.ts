@@ -62,18 +62,15 @@ function listed(what: string, items: readonly string[]): string {
  * every problem.
  */
 export function checkTensors(g: ModelGraphs, tensors: ReadonlyMap<string, { readonly shape: Shape }>, o: TensorCheckOptions = {}): void {
-  const from = (name: string) => {
-    const s = o.sourceOf?.(name);
-    return s ? `${s}: ` : '';
-  };
   const missing: string[] = [];
   for (const p of g.inference.params.values()) if (!tensors.has(p.name)) missing.push(p.name);
-  const misshaped: string[] = [];
-  const unexpected: string[] = [];
+  const misshaped: Entry[] = [];
+  const unexpected: Entry[] = [];
   for (const [name, t] of tensors) {
     const p = g.full.params.get(name);
-    if (!p) unexpected.push(`${name}${o.sourceOf?.(name) ? ` (in ${o.sourceOf(name)})` : ''}`);
-    else if (!shapesEqual(p.shape, t.shape)) misshaped.push(`${name} (${from(name)}${formatShape(t.shape)}, model ${formatShape(p.shape)})`);
+    const source = o.sourceOf?.(name);
+    if (!p) unexpected.push({ text: name, source });
+    else if (!shapesEqual(p.shape, t.shape)) misshaped.push({ text: `${name} (${formatShape(t.shape)}, model ${formatShape(p.shape)})`, source });
   }
   if (missing.length + misshaped.length + unexpected.length === 0) return;
   const parts: string[] = [];
@@ -84,7 +81,23 @@ export function checkTensors(g: ModelGraphs, tensors: ReadonlyMap<string, { read
     const none = o.sources && o.sources.length > 0 ? `; not in ${o.sources.join(', ')}` : '';
     parts.push(`${listed('missing', missing)}${hint}${none}`);
   }
-  if (misshaped.length > 0) parts.push(listed('misshaped', misshaped));
-  if (unexpected.length > 0) parts.push(`${listed('unexpected', unexpected)} (no such parameter in this model)`);
+  if (misshaped.length > 0) parts.push(bySource('misshaped', misshaped));
+  if (unexpected.length > 0) parts.push(`${bySource('unexpected', unexpected)} (no such parameter in this model)`);
   throw new ExportError(`weights do not fit the model${o.model ? ` (${o.model})` : ''}: ${parts.join('; ')}`);
+}
+
+interface Entry {
+  readonly text: string;
+  readonly source: string | undefined;
+}
+
+/** "3 misshaped: in a.safetensors: x (...), y (...); in b.safetensors: z (...)" (the first 8 in all). */
+function bySource(what: string, entries: readonly Entry[]): string {
+  const groups = new Map<string, string[]>();
+  for (const e of entries.slice(0, 8)) {
+    const key = e.source ?? '';
+    groups.set(key, [...(groups.get(key) ?? []), e.text]);
+  }
+  const text = [...groups].map(([source, items]) => `${source ? `in ${source}: ` : ''}${items.join(', ')}`).join('; ');
+  return `${entries.length} ${what}: ${text}${entries.length > 8 ? `, ... (${entries.length - 8} more)` : ''}`;
 }
