@@ -1,5 +1,14 @@
 export { TF_KERNELS, interpolationMatrix, type Kernel, type KernelTable } from './kernels/index.js';
-export { compileGraph, executeProgram, runGraphTf, type GraphProgram, type LeafSource, type RunGraphOptions } from './interpreter.js';
+export {
+  compileGraph,
+  createTfRunner,
+  executeProgram,
+  runGraphTf,
+  type GraphProgram,
+  type LeafSource,
+  type RunGraphOptions,
+  type TfGraphRunner,
+} from './interpreter.js';
 export { toTensor, fromTensor } from './convert.js';
 export { registerWasmGradientKernels, conv2dFilterGradient, depthwiseFilterGradient, depthwiseInputGradient } from './wasm-gradients.js';
 export { loadRuntime, activateRuntime, onRuntime, wasmBinaryDir, RUNTIME_PRIORITY, type TfjsRuntime, type TfjsRuntimeName } from './runtimes.js';

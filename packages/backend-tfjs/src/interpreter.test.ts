@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { GraphBuilder, zeros } from '@unias/graph';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runGraphTf } from './interpreter.js';
+import { createTfRunner, runGraphTf } from './interpreter.js';
 import { numTensors, useRuntime, values } from './test-utils.js';
 
 describe('runGraphTf', () => {
@@ -87,5 +87,32 @@ describe('runGraphTf', () => {
     const y = runGraphTf(graph, { x: three }, undefined, { dynamicBatch: true, outputs: ['y'] })['y']!;
     expect(y.shape).toEqual([3, 3, 2]);
     tf.dispose([good, odd, three, y]);
+  });
+
+  it('keeps constants resident in a runner, across runs and under tf.grads', () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', [1, 1, 5, 5]);
+    const blur = b.constant([1, 2, 1, 2, 4, 2, 1, 2, 1].map((v) => v / 16), [1, 1, 3, 3]);
+    b.output('y', b.mul(b.conv2d(x, blur, null, { padding: 1 }), 0.5));
+    const graph = b.build();
+    const feed = tf.tensor(values(25, 5), [1, 1, 5, 5]);
+    const before = numTensors();
+    const runner = createTfRunner(graph);
+    const want = runGraphTf(graph, { x: feed })['y']!;
+    for (let i = 0; i < 3; i++) {
+      const y = runner.run({ x: feed })['y']!;
+      expect(Array.from(y.dataSync())).toEqual(Array.from(want.dataSync()));
+      y.dispose();
+      expect(numTensors()).toBe(before + 1 + 2); // `want` and the two resident constants
+    }
+    const g = tf.grad((v: tf.Tensor) => tf.sum(runner.run({ x: v })['y']!))(feed);
+    // d/dx sum(0.5 * blur(x)) = 0.5 * (sum of the kernel taps that reach each pixel)
+    expect(g.dataSync()[12]).toBeCloseTo(0.5, 6);
+    expect(g.dataSync()[0]).toBeCloseTo(0.5 * (4 + 2 + 2 + 1) / 16, 6);
+    tf.dispose([g, want]);
+    runner.dispose();
+    expect(numTensors()).toBe(before);
+    expect(() => runner.run({ x: feed })).toThrow(/disposed/);
+    feed.dispose();
   });
 });

@@ -196,6 +196,70 @@ function lookup(map: TensorMap | undefined, name: string): tf.Tensor | undefined
   return Object.prototype.hasOwnProperty.call(record, name) ? record[name] : undefined;
 }
 
+function checkFeedNames(graph: Graph, feeds: Readonly<Record<string, tf.Tensor>>): void {
+  for (const name of Object.keys(feeds)) {
+    if (!graph.inputs.has(name) && !graph.params.has(name)) {
+      throw new Error(`runGraphTf: feed "${name}" is not an input or param of the graph (inputs: ${[...graph.inputs.keys()].join(', ')})`);
+    }
+  }
+}
+
+function leafSource(feeds: Readonly<Record<string, tf.Tensor>>, params: TensorMap | undefined, dynamicBatch: boolean, constant: (n: ConstNode) => tf.Tensor): LeafSource {
+  return {
+    input: (node) => {
+      const t = lookup(feeds, node.name);
+      if (!t) throw new Error(`runGraphTf: input "${node.name}" ${formatShape(node.shape)} was not fed`);
+      checkLeaf(node, t, dynamicBatch, 'input');
+      return t;
+    },
+    param: (node) => {
+      const t = lookup(params, node.name) ?? lookup(feeds, node.name);
+      if (!t) throw new Error(`runGraphTf: param "${node.name}" ${formatShape(node.shape)} was neither given nor fed`);
+      checkLeaf(node, t, dynamicBatch, 'param');
+      return t;
+    },
+    constant,
+  };
+}
+
+export interface TfGraphRunner {
+  /** As `runGraphTf`, with the graph's constants uploaded once and kept. */
+  run(feeds: Readonly<Record<string, tf.Tensor>>, params?: TensorMap): Record<string, tf.Tensor>;
+  /** Frees the resident constants. */
+  dispose(): void;
+}
+
+/**
+ * `runGraphTf` for repeated runs (a training loop): the graph is pruned once and its constants
+ * (blur kernels, positional encodings, scalars) stay resident instead of being uploaded per call.
+ */
+export function createTfRunner(graph: Graph, options: RunGraphOptions = {}): TfGraphRunner {
+  const program = compileGraph(graph, options.outputs);
+  const dynamicBatch = options.dynamicBatch ?? false;
+  const constants = new Map<number, tf.Tensor>();
+  let disposed = false;
+  const constant = (node: ConstNode): tf.Tensor => {
+    let t = constants.get(node.id);
+    if (!t) {
+      t = tf.keep(constTensor(node));
+      constants.set(node.id, t);
+    }
+    return t;
+  };
+  return {
+    run(feeds, params) {
+      if (disposed) throw new Error('runner is disposed');
+      checkFeedNames(graph, feeds);
+      return executeProgram(program, leafSource(feeds, params, dynamicBatch, constant), dynamicBatch);
+    },
+    dispose() {
+      disposed = true;
+      for (const t of constants.values()) t.dispose();
+      constants.clear();
+    },
+  };
+}
+
 /**
  * Runs a graph on tf tensors: feeds by input name, params by name (or among the feeds). Returns the
  * outputs as new tensors owned by the caller; nothing else survives. Usable inside `tf.grads` /
@@ -209,29 +273,6 @@ export function runGraphTf(
 ): Record<string, tf.Tensor> {
   const program = cachedProgram(graph, options.outputs);
   const dynamicBatch = options.dynamicBatch ?? false;
-  const known = new Set([...program.graph.inputs.keys(), ...program.graph.params.keys()]);
-  for (const name of Object.keys(feeds)) {
-    if (!known.has(name) && !graph.inputs.has(name) && !graph.params.has(name)) {
-      throw new Error(`runGraphTf: feed "${name}" is not an input or param of the graph (inputs: ${[...graph.inputs.keys()].join(', ')})`);
-    }
-  }
-  return executeProgram(
-    program,
-    {
-      input: (node) => {
-        const t = lookup(feeds, node.name);
-        if (!t) throw new Error(`runGraphTf: input "${node.name}" ${formatShape(node.shape)} was not fed`);
-        checkLeaf(node, t, dynamicBatch, 'input');
-        return t;
-      },
-      param: (node) => {
-        const t = lookup(params, node.name) ?? lookup(feeds, node.name);
-        if (!t) throw new Error(`runGraphTf: param "${node.name}" ${formatShape(node.shape)} was neither given nor fed`);
-        checkLeaf(node, t, dynamicBatch, 'param');
-        return t;
-      },
-      constant: constTensor,
-    },
-    dynamicBatch,
-  );
+  checkFeedNames(graph, feeds);
+  return executeProgram(program, leafSource(feeds, params, dynamicBatch, constTensor), dynamicBatch);
 }
