@@ -75,9 +75,14 @@ export function checkTensors(g: ModelGraphs, tensors: ReadonlyMap<string, { read
   if (missing.length + misshaped.length + unexpected.length === 0) return;
   const parts: string[] = [];
   if (missing.length > 0) {
+    // A whole part missing usually means a file was left out.
+    const all = (prefix: string) => {
+      const needed = [...g.inference.params.keys()].filter((n) => n.startsWith(prefix));
+      return needed.length > 0 && needed.every((n) => !tensors.has(n));
+    };
     let hint = '';
-    if (missing.every((n) => n.startsWith('backbone.'))) hint = ' (the backbone weights are missing: add the backbone file)';
-    else if (missing.every((n) => n.startsWith('sem_seg_head.'))) hint = ' (the head weights are missing: add the head file)';
+    if (all('backbone.')) hint = ' (all the backbone weights are missing: add the backbone file)';
+    else if (all('sem_seg_head.')) hint = ' (all the head weights are missing: add the head file)';
     const none = o.sources && o.sources.length > 0 ? `; not in ${o.sources.join(', ')}` : '';
     parts.push(`${listed('missing', missing)}${hint}${none}`);
   }

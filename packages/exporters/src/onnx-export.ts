@@ -8,7 +8,7 @@ import { BATCH_DIM, encodeModel, lowerGraph, type IoSpec } from '@unias/backend-
 import type { ResolvedConfig } from '@unias/model';
 import { ExportError } from './errors.js';
 import { checkInfo, mergeInfo, type ExportableModel, type ModelInfo } from './model-info.js';
-import { checkTensors, describeModel, modelGraphs } from './model-check.js';
+import { checkTensors, describeModel, modelGraphs, type ModelGraphs } from './model-check.js';
 import { exportMetadata } from './onnx-metadata.js';
 import { prepareOutputFile } from './out-path.js';
 import { stepper, type ProgressCallback } from './progress.js';
@@ -68,17 +68,30 @@ function float32Params(params: ReadonlyMap<string, TensorData>): Map<string, Ten
 
 /** The ONNX model in memory (bytes, metadata, input/output specs), checked against the contract. */
 export function buildOnnxModel(o: OnnxModelOptions): OnnxModel {
-  return buildWithSteps(o, stepper(3, o.onProgress));
+  const step = stepper(3, o.onProgress);
+  step('checking the model and its weights');
+  return lowerChecked(o, checkModel(o), step);
 }
 
-/** Builds with progress reported through `step` (three steps), for exporters that add their own. */
-export function buildWithSteps(o: OnnxModelOptions, step: (message: string) => void): OnnxModel {
+/** A model whose configuration, weights and metadata were checked (cheap: no lowering yet). */
+export interface CheckedModel {
+  readonly graphs: ModelGraphs;
+  readonly info: ModelInfo;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** Checks configuration, weights and metadata, so that bad input fails before any file or folder is made. */
+export function checkModel(o: OnnxModelOptions): CheckedModel {
   const info = mergeInfo(o.model, o.metadata);
   checkInfo(info);
-  step('building the inference graph');
-  const g = modelGraphs(o.model.config);
-  checkTensors(g, o.model.params, { model: describeModel(g, info.preset) });
-  const metadata = exportMetadata(g.resolved, info);
+  const graphs = modelGraphs(o.model.config);
+  checkTensors(graphs, o.model.params, { model: describeModel(graphs, info.preset) });
+  return { graphs, info, metadata: exportMetadata(graphs.resolved, info) };
+}
+
+/** Lowers a checked model (two progress steps: lowering, encoding). */
+export function lowerChecked(o: OnnxModelOptions, checked: CheckedModel, step: (message: string) => void): OnnxModel {
+  const { graphs: g, info, metadata } = checked;
   step(`lowering to ONNX (${g.inference.params.size} weight tensors)`);
   const [h, w] = g.resolved.inputSize;
   const lowered = lowerGraph(g.inference, {
@@ -102,9 +115,11 @@ export interface OnnxFileOptions extends OnnxModelOptions {
 
 /** Writes the pipeline as one .onnx file; returns what `buildOnnxModel` returns. */
 export async function writeOnnxExport(o: OnnxFileOptions): Promise<OnnxModel> {
-  await prepareOutputFile(o.out);
   const step = stepper(4, o.onProgress);
-  const built = buildWithSteps(o, step);
+  step('checking the model and its weights');
+  const checked = checkModel(o);
+  await prepareOutputFile(o.out);
+  const built = lowerChecked(o, checked, step);
   step(`writing ${o.out} (${(built.bytes.byteLength / 1e6).toFixed(1)} MB)`);
   await writeFileAtomic(o.out, built.bytes);
   return built;

@@ -123,10 +123,10 @@ export async function writeSafetensorsExport(o: SafetensorsExportOptions): Promi
   const step = stepper(3, o.onProgress);
   const info = mergeInfo(o.model, o.metadata);
   checkInfo(info);
-  await prepareOutputFile(o.out);
   step('checking the weights against the model');
   const g = modelGraphs(o.model.config);
   checkTensors(g, o.model.params, { model: describeModel(g, info.preset) });
+  await prepareOutputFile(o.out);
   const content = layout === 'official' ? officialContent(o.model, g, dtype) : uniasContent(o.model, g, info, dtype);
   if (layout === 'official' && o.requireComplete && content.missing.length > 0) {
     throw new ExportError(

@@ -173,7 +173,7 @@ describe('loadModelFiles refuses what does not fit, naming the tensor and the fi
 
   it('missing: the head file alone lacks the backbone', async () => {
     await expect(loadModelFiles([FIXTURES.head], { preset: 'small' })).rejects.toThrow(
-      /weights do not fit the model \(preset small, backbone efficientnet-b4, 224x224\): \d+ missing: backbone\._conv_stem\.weight, .* \(the backbone weights are missing: add the backbone file\); not in .*unias-small\.head\.safetensors/,
+      /weights do not fit the model \(preset small, backbone efficientnet-b4, 224x224\): \d+ missing: backbone\._conv_stem\.weight, .* \(all the backbone weights are missing: add the backbone file\); not in .*unias-small\.head\.safetensors/,
     );
   });
 

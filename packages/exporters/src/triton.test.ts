@@ -10,7 +10,7 @@ import { FIXTURES } from '@unias/test-fixtures';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPipelineFixture, mirrored, stack, type PipelineFixture } from '../test/fixture.js';
-import { exportModel, fieldValue, fieldValues, ident, loadModelFiles, message, parseTextMessage, tritonConfigText, type LoadedModel, type TextMessage } from './index.js';
+import { exportModel, fieldValue, fieldValues, ident, loadModelFiles, message, parseTextMessage, tritonConfigText, type ExportProgress, type LoadedModel, type TextMessage } from './index.js';
 
 let dir: string;
 let model: LoadedModel;
@@ -57,10 +57,18 @@ describe('config.pbtxt', () => {
 describe('Triton / KServe model repository (small preset)', () => {
   let written: readonly string[];
   let config: TextMessage;
+  const progress: ExportProgress[] = [];
   const repo = () => join(dir, 'repo');
 
   beforeAll(async () => {
-    const r = await exportModel({ model, format: 'triton', out: repo(), name: 'unias_small', metadata: { thresholds: { image: 0.5 }, classes: ['bottle'] } });
+    const r = await exportModel({
+      model,
+      format: 'triton',
+      out: repo(),
+      name: 'unias_small',
+      metadata: { thresholds: { image: 0.5 }, classes: ['bottle'] },
+      onProgress: (p) => progress.push(p),
+    });
     written = r.files;
     config = parseTextMessage(await readFile(join(repo(), 'unias_small', 'config.pbtxt'), 'utf8'), 'config.pbtxt');
   });
@@ -70,6 +78,8 @@ describe('Triton / KServe model repository (small preset)', () => {
     expect(await readdir(repo())).toEqual(['unias_small']);
     expect((await readdir(join(repo(), 'unias_small'))).sort()).toEqual(['1', 'config.pbtxt']);
     expect(await readdir(join(repo(), 'unias_small', '1'))).toEqual(['model.onnx']);
+    expect(progress.map((p) => `${p.step}/${p.steps}`)).toEqual(['1/4', '2/4', '3/4', '4/4']);
+    expect(progress[3]!.message).toMatch(/^writing .*unias_small \(config\.pbtxt, 1\/model\.onnx \d+\.\d MB\)$/);
   });
 
   it('config.pbtxt: platform, batching, CPU instances, and every tensor as the ONNX file declares it without the batch dim', async () => {

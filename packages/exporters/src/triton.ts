@@ -7,7 +7,7 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { IoSpec } from '@unias/backend-onnx';
 import { ExportError } from './errors.js';
-import { buildWithSteps, type OnnxModelOptions } from './onnx-export.js';
+import { checkModel, lowerChecked, type OnnxModelOptions } from './onnx-export.js';
 import { describeFsError, ensureDirectory } from './out-path.js';
 import { formatTextMessage, ident, message, type TextMessage, type TextValue } from './pbtxt.js';
 import { stepper } from './progress.js';
@@ -166,15 +166,17 @@ export interface TritonExport {
 export async function writeTritonExport(o: TritonExportOptions): Promise<TritonExport> {
   const name = o.name ?? 'unias';
   const step = stepper(4, o.onProgress);
-  // Options are checked before the (slow) lowering.
+  // Options, model and weights are checked before anything is created or lowered.
   tritonConfigText({ ...o, name, inputs: [], outputs: [] });
+  step('checking the model and its weights');
+  const checked = checkModel(o);
   await ensureDirectory(o.out, 'model repository');
   if (!o.overwrite && (await stat(resolve(o.out, name)).catch(() => null))) {
     throw new ExportError(`triton: ${resolve(o.out, name)} already exists; choose another name or overwrite it`);
   }
-  const built = buildWithSteps(o, step);
+  const built = lowerChecked(o, checked, step);
   const configText = tritonConfigText({ ...o, name, inputs: built.inputs, outputs: built.outputs, parameters: built.metadata });
-  step(`writing ${join(o.out, name)} (model.onnx ${(built.bytes.byteLength / 1e6).toFixed(1)} MB, config.pbtxt)`);
+  step(`writing ${join(o.out, name)} (config.pbtxt, ${o.version ?? 1}/model.onnx ${(built.bytes.byteLength / 1e6).toFixed(1)} MB)`);
   const written = await writeTritonFiles({
     repository: o.out,
     name,
