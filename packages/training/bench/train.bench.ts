@@ -15,6 +15,7 @@ import { createTfjsBackend } from '@unias/backend-tfjs';
 import { createGraph, createRng, initParams, writeFileAtomic, type Backend, type TensorData } from '@unias/graph';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { adamw, buildStepGraph, countFlops, createTrainingStep, LOSS_OUTPUT, type TrainingStepOptions } from '../src/index.js';
@@ -27,10 +28,15 @@ const log = (msg: string) => process.stderr.write(`[train.bench] ${msg}\n`);
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (v: number, digits = 3) => Number(v.toPrecision(digits));
 
-function forceGc(): void {
+/** Full GCs with turns of the event loop between them, so finalizers of native buffers run too. */
+async function forceGc(): Promise<void> {
   setFlagsFromString('--expose-gc');
   const gc: unknown = runInNewContext('gc');
-  if (typeof gc === 'function') gc();
+  if (typeof gc !== 'function') return;
+  for (let i = 0; i < 4; i++) {
+    gc();
+    await new Promise((r) => setImmediate(r));
+  }
 }
 
 function feeds(): Record<string, TensorData> {
@@ -80,7 +86,7 @@ async function measureMemory(options: Omit<TrainingStepOptions, 'backend'>, para
   const data = feeds();
   await trainer.step(data);
   await trainer.step(data);
-  forceGc();
+  await forceGc();
   const before = process.memoryUsage();
   const rssSteps: number[] = [];
   const allocated: number[] = [];
@@ -90,10 +96,10 @@ async function measureMemory(options: Omit<TrainingStepOptions, 'backend'>, para
     allocated.push(process.memoryUsage().arrayBuffers - a);
     rssSteps.push(process.memoryUsage().rss);
   }
-  forceGc();
+  await forceGc();
   const after = process.memoryUsage();
   await trainer.dispose();
-  forceGc();
+  await forceGc();
   const released = process.memoryUsage();
   return {
     param_mb: round(paramBytes / 2 ** 20),
@@ -106,6 +112,8 @@ async function measureMemory(options: Omit<TrainingStepOptions, 'backend'>, para
 }
 
 async function main(): Promise<void> {
+  // Other processes on these 2 cores slow ORT's two-thread runs far more than one-thread wasm: recorded.
+  const loadAtStart = loadavg().map((v) => round(v));
   const ortSteps = Number(process.env['BENCH_ORT_STEPS'] ?? 10);
   const wasmSteps = Number(process.env['BENCH_WASM_STEPS'] ?? 3);
   const cpuSteps = Number(process.env['BENCH_CPU_STEPS'] ?? 1);
@@ -147,7 +155,9 @@ async function main(): Promise<void> {
     bench: 'train',
     date: new Date().toISOString(),
     node: process.version,
-    cpus: (await import('node:os')).cpus().length,
+    cpus: cpus().length,
+    load_average_at_start: loadAtStart,
+    load_average_at_end: loadavg().map((v) => round(v)),
     block: {
       description: 'batch 4, 128ch 28x28: 2x (3x3 conv 128->128 + GELU), avgpool2 -> 196-token 4-head MHA + residual + LayerNorm, bilinear up + add, 1x1 head, MSE; AdamW + clip_grad_norm_',
       params: paramCount,

@@ -84,9 +84,22 @@ export class GradOps {
   }
 
   // ---- elementwise ---------------------------------------------------------------------------
+  /**
+   * An operand that is an explicit broadcast can be replaced by its source when the op's own
+   * broadcasting gives the same output shape: the broadcast tensor is then never materialised
+   * (e.g. the adjoint of a mean, spread over a whole feature map, times that map).
+   */
+  private unexpand(operand: Sym, other: Sym): Sym {
+    if (operand.kind !== 'op' || operand.op !== 'broadcastTo') return operand;
+    const src = operand.inputs[0]!;
+    return shapesEqual(broadcastShapes(src.shape, other.shape), broadcastShapes(operand.shape, other.shape)) ? src : operand;
+  }
+
   private binary(op: 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum', a: SymOrNumber, b: SymOrNumber): Sym {
-    const x = this.sym(a);
-    const y = this.sym(b);
+    const x0 = this.sym(a);
+    const y0 = this.sym(b);
+    const x = this.unexpand(x0, y0);
+    const y = this.unexpand(y0, x);
     const vx = scalarValue(x);
     const vy = scalarValue(y);
     const fold = FOLD[op];
