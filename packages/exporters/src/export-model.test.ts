@@ -59,6 +59,12 @@ describe('exportModel refuses bad input before writing anything', () => {
     );
   });
 
+  it('weights trained at another input size: the error says the query grid depends on it', async () => {
+    await expect(exportModel({ model: { ...model, config: { ...model.config, inputSize: 256 } }, format: 'onnx', out: join(dir, 'g.onnx') })).rejects.toThrow(
+      /misshaped: sem_seg_head\.predictor\.spatial_query_embed\.weight \(\[196,32\], model \[256,32\]\).*\(the head's query grid is fixed by the input size, 16x16 here: use the inputSize the weights were trained at\)/,
+    );
+  });
+
   it('bad metadata: a class name with a comma, a threshold that is not a number, a bad config', async () => {
     await expect(exportModel({ model, format: 'onnx', out: join(dir, 'c.onnx'), metadata: { classes: ['a,b'] } })).rejects.toThrow(/class name "a,b" contains a comma/);
     await expect(exportModel({ model, format: 'onnx', out: join(dir, 't.onnx'), metadata: { thresholds: { image: Number.NaN } } })).rejects.toThrow(/thresholds\.image must be a finite number, got null/);

@@ -86,7 +86,13 @@ export function checkTensors(g: ModelGraphs, tensors: ReadonlyMap<string, { read
     const none = o.sources && o.sources.length > 0 ? `; not in ${o.sources.join(', ')}` : '';
     parts.push(`${listed('missing', missing)}${hint}${none}`);
   }
-  if (misshaped.length > 0) parts.push(bySource('misshaped', misshaped));
+  if (misshaped.length > 0) {
+    // The query embeddings (and the channel attentions over query positions) are sized by the input.
+    const grid = misshaped.some((e) => e.text.startsWith('sem_seg_head.predictor.spatial_query_embed.weight '))
+      ? ` (the head's query grid is fixed by the input size, ${g.resolved.grid[0]}x${g.resolved.grid[1]} here: use the inputSize the weights were trained at)`
+      : '';
+    parts.push(`${bySource('misshaped', misshaped)}${grid}`);
+  }
   if (unexpected.length > 0) parts.push(`${bySource('unexpected', unexpected)} (no such parameter in this model)`);
   throw new ExportError(`weights do not fit the model${o.model ? ` (${o.model})` : ''}: ${parts.join('; ')}`);
 }
