@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { writeFileAtomic } from '@unias/graph';
+import { sessionOptionsFor } from '../src/index.js';
 import { anomalyTestModel, convCostModel, convCostModelFlops } from '../src/test-support/test-models.js';
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -29,6 +30,8 @@ const REQUESTS: Record<number, number> = { 1: 40, 8: 96, 32: 192 };
 const WARMUP = 8;
 const CELL_SECONDS_CAP = 30;
 const BARE_RUNS = 40;
+const PAIRS = 40;
+const PAIRS_MEDIUM = 20;
 
 const log = (msg: string): void => void process.stderr.write(`[serve.bench] ${msg}\n`);
 
@@ -84,12 +87,21 @@ async function getText(port: number, path: string): Promise<string> {
   return res.text();
 }
 
-/** Sum and count of the server's batch-size histogram (to get the mean batch size of a cell). */
-async function batchTotals(port: number): Promise<{ sum: number; count: number }> {
+interface ServerTotals {
+  readonly batchSamples: number;
+  readonly batches: number;
+  readonly runSeconds: number;
+}
+
+/** Totals from the server's metrics: samples and runs (mean batch size), time inside session.run. */
+async function serverTotals(port: number): Promise<ServerTotals> {
   const text = await getText(port, '/metrics');
-  const sum = /^unias_batch_size_sum\{[^}]*\} (\S+)$/m.exec(text);
-  const count = /^unias_batch_size_count\{[^}]*\} (\S+)$/m.exec(text);
-  return { sum: Number(sum?.[1] ?? 0), count: Number(count?.[1] ?? 0) };
+  const value = (name: string): number => Number(new RegExp(`^${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return {
+    batchSamples: value('unias_batch_size_sum'),
+    batches: value('unias_batch_size_count'),
+    runSeconds: value('unias_inference_duration_seconds_sum'),
+  };
 }
 
 interface Cell extends Stats {
@@ -98,13 +110,15 @@ interface Cell extends Stats {
   readonly throughputRps: number;
   readonly errors: Record<string, number>;
   readonly meanBatchSize: number;
+  /** Mean time of one onnxruntime run inside the server (from its metrics). */
+  readonly serverRunMeanMs: number;
 }
 
 async function load(port: number, spec: RequestSpec, concurrency: number, total: number): Promise<Cell> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   try {
     for (let i = 0; i < WARMUP; i++) await send(agent, port, spec);
-    const before = await batchTotals(port);
+    const before = await serverTotals(port);
     const latencies: number[] = [];
     let issued = 0;
     const errors: Record<string, number> = {};
@@ -121,14 +135,15 @@ async function load(port: number, spec: RequestSpec, concurrency: number, total:
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
     const seconds = (performance.now() - started) / 1000;
-    const after = await batchTotals(port);
+    const after = await serverTotals(port);
     return {
       concurrency,
       ...statsOf(latencies),
       seconds: round(seconds, 3),
       throughputRps: round(latencies.length / seconds, 1),
       errors,
-      meanBatchSize: round((after.sum - before.sum) / Math.max(1, after.count - before.count), 2),
+      meanBatchSize: round((after.batchSamples - before.batchSamples) / Math.max(1, after.batches - before.batches), 2),
+      serverRunMeanMs: round((1000 * (after.runSeconds - before.runSeconds)) / Math.max(1, after.batches - before.batches), 3),
     };
   } finally {
     agent.destroy();
@@ -143,6 +158,58 @@ async function bareRuns(session: ort.InferenceSession, image: Float32Array, runs
     out.push(performance.now() - t0);
   }
   return out;
+}
+
+/** Bare run vs server request, alternating; the overhead is the median of the pairwise differences. */
+async function pairedOverhead(
+  session: ort.InferenceSession,
+  image: Float32Array,
+  port: number,
+  spec: RequestSpec,
+  pairs: number,
+): Promise<Record<string, unknown>> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    for (let i = 0; i < WARMUP; i++) await send(agent, port, spec);
+    const before = await serverTotals(port);
+    const bare: number[] = [];
+    const server: number[] = [];
+    const diffs: number[] = [];
+    for (let i = 0; i < pairs; i++) {
+      const timeServer = async (): Promise<number> => {
+        const t0 = performance.now();
+        const status = await send(agent, port, spec);
+        if (status !== 200) throw new Error(`${spec.path} answered ${status}`);
+        return performance.now() - t0;
+      };
+      const timeBare = async (): Promise<number> => (await bareRuns(session, image, 1))[0]!;
+      let b: number;
+      let sv: number;
+      if (i % 2 === 0) {
+        b = await timeBare();
+        sv = await timeServer();
+      } else {
+        sv = await timeServer();
+        b = await timeBare();
+      }
+      bare.push(b);
+      server.push(sv);
+      diffs.push(sv - b);
+    }
+    const after = await serverTotals(port);
+    const bareStats = statsOf(bare);
+    const medianDiff = statsOf(diffs).p50Ms;
+    return {
+      pairs,
+      bareP50Ms: bareStats.p50Ms,
+      serverP50Ms: statsOf(server).p50Ms,
+      serverRunMeanMs: round((1000 * (after.runSeconds - before.runSeconds)) / Math.max(1, after.batches - before.batches), 3),
+      overheadMs: medianDiff,
+      overheadPct: round((100 * medianDiff) / bareStats.p50Ms, 1),
+    };
+  } finally {
+    agent.destroy();
+  }
 }
 
 function testImage(): Float32Array {
@@ -200,13 +267,20 @@ async function startServerProcess(modelPath: string): Promise<{ port: number; st
   };
 }
 
-async function benchModel(name: string, bytes: Uint8Array, cells: boolean): Promise<Record<string, unknown>> {
+interface BenchPlan {
+  /** Throughput cells at concurrency 8 and 32 as well as 1. */
+  readonly cells: boolean;
+  /** Interleaved pairs per endpoint for the overhead. */
+  readonly pairs: number;
+}
+
+async function benchModel(name: string, bytes: Uint8Array, plan: BenchPlan): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'unias-serve-bench-'));
   const modelPath = join(dir, `${name}.onnx`);
   writeFileSync(modelPath, bytes);
   const server = await startServerProcess(modelPath);
   const port = server.port;
-  const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(bytes, sessionOptionsFor());
   try {
     const image = testImage();
     const json = Buffer.from(JSON.stringify({ inputs: [{ name: 'image', shape: [1, 3, H, W], datatype: 'FP32', data: Array.from(image) }] }));
@@ -242,28 +316,21 @@ async function benchModel(name: string, bytes: Uint8Array, cells: boolean): Prom
       predict: { path: `/predict?model=${name}`, headers: { 'Content-Type': 'image/jpeg' }, body: jpeg },
     };
 
-    // Overhead at concurrency 1: bare runs before and after the server's runs, same input, same process.
+    // Overhead at concurrency 1, side by side: a bare session.run and a server request alternate
+    // (which goes first swaps each pair), so the machine's other load hits both alike.
     await bareRuns(session, image, 5);
-    const bare: number[] = await bareRuns(session, image, BARE_RUNS / 2);
     const overhead: Record<string, unknown> = {};
     const c1: Record<string, Cell> = {};
     for (const [endpoint, spec] of Object.entries(specs)) {
+      log(`${name}: ${endpoint}, ${plan.pairs} interleaved pairs against bare session.run`);
+      overhead[endpoint] = await pairedOverhead(session, image, port, spec, plan.pairs);
       log(`${name}: ${endpoint} at concurrency 1`);
       c1[endpoint] = await load(port, spec, 1, REQUESTS[1]!);
     }
-    bare.push(...(await bareRuns(session, image, BARE_RUNS / 2)));
-    const bareStats = statsOf(bare);
-    for (const [endpoint, cell] of Object.entries(c1)) {
-      overhead[endpoint] = {
-        serverP50Ms: cell.p50Ms,
-        bareP50Ms: bareStats.p50Ms,
-        overheadMs: round(cell.p50Ms - bareStats.p50Ms, 3),
-        overheadPct: round((100 * (cell.p50Ms - bareStats.p50Ms)) / bareStats.p50Ms, 1),
-      };
-    }
+    const bareStats = statsOf(await bareRuns(session, image, BARE_RUNS));
     const endpoints: Record<string, Cell[]> = {};
     for (const endpoint of Object.keys(specs)) endpoints[endpoint] = [c1[endpoint]!];
-    if (cells) {
+    if (plan.cells) {
       for (const [endpoint, spec] of Object.entries(specs)) {
         for (const c of CONCURRENCIES.filter((c) => c > 1)) {
           log(`${name}: ${endpoint} at concurrency ${c}`);
@@ -283,6 +350,7 @@ async function benchModel(name: string, bytes: Uint8Array, cells: boolean): Prom
 async function main(): Promise<void> {
   const started = performance.now();
   const conv = { height: H, width: W, channels: 32, layers: 3 };
+  const medium = { height: H, width: W, channels: 64, layers: 4 };
   const result = {
     bench: 'serve',
     date: new Date().toISOString(),
@@ -300,20 +368,27 @@ async function main(): Promise<void> {
       warmupPerCell: WARMUP,
       cellSecondsCap: CELL_SECONDS_CAP,
       bareRuns: BARE_RUNS,
-      server: 'unias-serve in a child process, default options (max batch 8, adaptive wait 5 ms, onnxruntime threads: all cores), log level warn',
+      overheadPairs: { conv: PAIRS, medium: PAIRS_MEDIUM, tiny: PAIRS },
+      overhead: 'median over pairs of (server request latency - bare session.run latency), bare run and request alternating; % of the bare p50',
+      server: 'unias-serve in a child process, default options (max batch 8, adaptive wait 5 ms, onnxruntime threads: all cores, no spinning), log level warn',
       client: 'node:http keep-alive agent in the bench process, body built once, responses read but not parsed; connection errors counted, not retried',
-      bare: 'session.run in the bench process with the same session options, half before and half after the concurrency-1 cells',
+      bare: 'session.run in the bench process with the same session options and the same batch-1 input',
       predictUpload: 'smooth synthetic 512x512 JPEG (quality 90), resized to 224x224 by the server',
     },
     models: {
       conv: {
         description: 'a 224x224 stack of 3x3 convolutions (32 channels, 3 hidden layers): lighter than the UniAS backbone alone (3.0 GFLOP)',
         gflop: round(convCostModelFlops(conv) / 1e9, 2),
-        ...(await benchModel('conv', convCostModel(conv), true)),
+        ...(await benchModel('conv', convCostModel(conv), { cells: true, pairs: PAIRS })),
+      },
+      medium: {
+        description: 'the same stack with 64 channels and 4 hidden layers: about the cost of a small CPU preset (the paper preset is ~84 GFLOP)',
+        gflop: round(convCostModelFlops(medium) / 1e9, 2),
+        ...(await benchModel('medium', convCostModel(medium), { cells: false, pairs: PAIRS_MEDIUM })),
       },
       tiny: {
         description: 'mean |x - 0.5| over channels at 224x224: almost free, so its numbers are the serving cost itself',
-        ...(await benchModel('tiny', anomalyTestModel({ height: H, width: W }), false)),
+        ...(await benchModel('tiny', anomalyTestModel({ height: H, width: W }), { cells: false, pairs: PAIRS })),
       },
     },
     seconds: 0,

@@ -93,7 +93,7 @@ describe('parseServeArgs', () => {
     const c = parseServeArgs([
       '--model', 'a.onnx', '--model', 'b=dir/c.onnx', '--model', 'x/y=z.onnx', '--port', '9000', '--host', '0.0.0.0',
       '--max-batch-size', '4', '--max-batch-wait-ms', '0', '--max-concurrent-requests', '10', '--max-body-bytes', '1000',
-      '--max-input-pixels', '500', '--request-timeout-ms', '100', '--shutdown-timeout-ms', '0', '--log-level', 'warn', '--threads', '2',
+      '--max-input-pixels', '500', '--request-timeout-ms', '100', '--shutdown-timeout-ms', '0', '--log-level', 'warn', '--threads', '2', '--spinning',
     ]);
     expect(c).toEqual({
       help: false,
@@ -103,6 +103,7 @@ describe('parseServeArgs', () => {
         host: '0.0.0.0',
         logLevel: 'warn',
         threads: 2,
+        spinning: true,
         maxBatchSize: 4,
         maxBatchWaitMs: 0,
         maxConcurrentRequests: 10,

@@ -14,6 +14,7 @@ Options:
   --port N                     port (default 8080; 0 = any free port)
   --host ADDR                  interface (default 127.0.0.1; 0.0.0.0 for all)
   --threads N                  onnxruntime threads per model (default: all cores)
+  --spinning                   let idle onnxruntime threads spin-wait (default off)
   --max-batch-size N           samples per onnxruntime run (default ${DEFAULT_LIMITS.maxBatchSize})
   --max-batch-wait-ms MS       longest wait for a batch to fill (default ${DEFAULT_LIMITS.maxBatchWaitMs})
   --batch-wait-policy P        adaptive | fixed (default ${DEFAULT_LIMITS.batchWaitPolicy})
@@ -51,6 +52,7 @@ export function parseServeArgs(argv: readonly string[]): CliCommand {
         port: { type: 'string' },
         host: { type: 'string' },
         threads: { type: 'string' },
+        spinning: { type: 'boolean' },
         'max-batch-size': { type: 'string' },
         'max-batch-wait-ms': { type: 'string' },
         'batch-wait-policy': { type: 'string' },
@@ -89,6 +91,7 @@ export function parseServeArgs(argv: readonly string[]): CliCommand {
     ...(port !== undefined ? { port } : {}),
     ...(v.host !== undefined ? { host: v.host } : {}),
     ...(v.threads !== undefined ? { threads: integer('threads', v.threads, 1) } : {}),
+    ...(v.spinning ? { spinning: true } : {}),
     ...(v['max-batch-size'] !== undefined ? { maxBatchSize: integer('max-batch-size', v['max-batch-size'], 1) } : {}),
     ...(v['max-batch-wait-ms'] !== undefined ? { maxBatchWaitMs: integer('max-batch-wait-ms', v['max-batch-wait-ms']) } : {}),
     ...(policy !== undefined ? { batchWaitPolicy: policy } : {}),

@@ -55,6 +55,21 @@ export type ModelSource = { readonly path: string; readonly name?: string } | { 
 export interface SessionSettings {
   /** onnxruntime intra-op threads; undefined lets onnxruntime choose (all cores). */
   readonly threads?: number;
+  /**
+   * Whether onnxruntime's idle threads spin-wait for work (its default). Off here by default: the
+   * server's own work (HTTP, JSON, image decoding) shares the cores, and spinning threads starve it.
+   */
+  readonly spinning?: boolean;
+}
+
+/** The onnxruntime session options the server uses (the bench gives a bare session the same). */
+export function sessionOptionsFor(settings: SessionSettings = {}): ort.InferenceSession.SessionOptions {
+  const options: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: 'all',
+    extra: { session: { intra_op: { allow_spinning: settings.spinning === true ? '1' : '0' } } },
+  };
+  if (settings.threads !== undefined) options.intraOpNumThreads = settings.threads;
+  return options;
 }
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -148,9 +163,7 @@ export async function loadModel(source: ModelSource, settings: SessionSettings =
   }
   try {
     const metadata = readOnnxMetadataProps(bytes);
-    const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
-    if (settings.threads !== undefined) options.intraOpNumThreads = settings.threads;
-    const session = await ort.InferenceSession.create(bytes, options);
+    const session = await ort.InferenceSession.create(bytes, sessionOptionsFor(settings));
     const inputs = specsOf(session.inputMetadata, 'input');
     const outputs = specsOf(session.outputMetadata, 'output');
     const batchable = [...inputs, ...outputs].every((t) => t.shape.length > 0 && t.shape[0] === -1);

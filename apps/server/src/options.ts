@@ -12,6 +12,8 @@ export interface ServerOptions {
   readonly host?: string;
   /** onnxruntime intra-op threads per model; default: onnxruntime's choice (all cores). */
   readonly threads?: number;
+  /** Let onnxruntime's idle threads spin-wait (lower latency on an otherwise idle machine). Default false. */
+  readonly spinning?: boolean;
   /** Most samples one onnxruntime run combines. Default 8. */
   readonly maxBatchSize?: number;
   /** Longest a request waits for others to batch with (ms). Default 5. */

@@ -576,7 +576,10 @@ export function createServer(options: ServerOptions): UniasServer {
   async function loadAll(): Promise<void> {
     for (const source of sources) {
       const t0 = performance.now();
-      const model = await loadModel(source, options.threads !== undefined ? { threads: options.threads } : {});
+      const model = await loadModel(source, {
+        ...(options.threads !== undefined ? { threads: options.threads } : {}),
+        ...(options.spinning !== undefined ? { spinning: options.spinning } : {}),
+      });
       const batcher = createBatcher({
         maxBatchSize: limits.maxBatchSize,
         maxWaitMs: limits.maxBatchWaitMs,
