@@ -130,6 +130,7 @@ async function main(): Promise<void> {
   log(`block: ${paramCount} params, forward ${(forward.total / 1e9).toFixed(2)} GFLOP, step graph ${(stepFlops.total / 1e9).toFixed(2)} GFLOP, ${step.graph.nodes.length} nodes`);
 
   const ort = await timeBackend(await createOnnxBackend(), options, 2, ortSteps);
+  const ort1 = await timeBackend(await createOnnxBackend({ intraOpNumThreads: 1, name: 'onnx-cpu-1thread' }), options, 1, Math.max(3, Math.round(ortSteps / 2)));
   const wasm = await timeBackend(await createTfjsBackend({ prefer: ['tfjs-wasm'] }), options, 1, wasmSteps);
   const cpu = await timeBackend(await createTfjsBackend({ prefer: ['tfjs-cpu'] }), options, 0, cpuSteps);
   const wasmAutodiff = median(await timeTfjsAutodiff('tfjs-wasm', forwardGraph, params, feeds(), wasmSteps, log));
@@ -146,6 +147,7 @@ async function main(): Promise<void> {
     return { ms: round(ms), img_per_s: round((N * 1000) / ms), gflops_3x_forward: round(trainFlops / ms / 1e6), gflops_counted: round(stepFlops.total / ms / 1e6) };
   };
   const o = summary(ort);
+  const o1 = summary(ort1);
   const w = summary(wasm);
   const c = summary(cpu);
   // Same init, data and optimizer: the first losses must agree across backends.
@@ -176,6 +178,10 @@ async function main(): Promise<void> {
       tfjs_cpu_gflops: c.gflops_3x_forward,
       ort_gflops_counted: o.gflops_counted,
       ratio_ort_vs_tfjs_wasm: round(o.img_per_s / w.img_per_s),
+      ort_1thread_img_per_s: o1.img_per_s,
+      ort_1thread_step_ms: o1.ms,
+      ort_1thread_gflops: o1.gflops_3x_forward,
+      ratio_ort_1thread_vs_tfjs_wasm: round(o1.img_per_s / w.img_per_s),
       ratio_ort_vs_tfjs_cpu: round(o.img_per_s / c.img_per_s),
       tfjs_wasm_autodiff_img_per_s: round((N * 1000) / wasmAutodiff),
       tfjs_wasm_autodiff_step_ms: round(wasmAutodiff),

@@ -216,9 +216,17 @@ export const avgPool2d: GradRule<'avgPool2d'> = ({ g, dy, node, needs }) => {
   }
   const [H, W] = [x.shape[2]!, x.shape[3]!];
   if (strides[0] === kernel[0] && strides[1] === kernel[1] && pads.every((p) => p === 0) && H === P * kernel[0] && W === Q * kernel[1]) {
-    // Windows tile the input exactly: the adjoint is a nearest-neighbour upsample (a broadcast).
-    const spread = g.broadcastTo(g.reshape(scaled, [N, C, P, 1, Q, 1]), [N, C, P, kernel[0], Q, kernel[1]]);
-    return [g.reshape(spread, [N, C, H, W])];
+    // Windows tile the input exactly: the adjoint is a nearest-neighbour upsample, Eh^T dy Ew with
+    // fixed 0/1 block matrices (two small GEMMs; a 6-D broadcast is slow on ORT and tfjs alike).
+    const block = (out: number, k: number) => {
+      const e = new Float64Array(out * out * k);
+      for (let o = 0; o < out; o++) for (let i = 0; i < k; i++) e[o * out * k + o * k + i] = 1;
+      return e;
+    };
+    const ehT = new Float64Array(H * P);
+    const eh = block(P, kernel[0]); // [P, H]
+    for (let p = 0; p < P; p++) for (let h = 0; h < H; h++) ehT[h * P + p] = eh[p * H + h]!;
+    return [g.matmul(g.matmul(g.constant(ehT, [H, P]), scaled), g.constant(block(Q, kernel[1]), [Q, W]))];
   }
   const planes = g.reshape(scaled, [N * C, 1, P, Q]);
   const ones = g.constant(new Float64Array(kernel[0] * kernel[1]).fill(1), [1, 1, kernel[0], kernel[1]]);
