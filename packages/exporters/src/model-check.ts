@@ -88,7 +88,9 @@ export function checkTensors(g: ModelGraphs, tensors: ReadonlyMap<string, { read
   }
   if (misshaped.length > 0) {
     // The query embeddings (and the channel attentions over query positions) are sized by the input.
-    const grid = misshaped.some((e) => e.text.startsWith('sem_seg_head.predictor.spatial_query_embed.weight '))
+    const queryKey = 'sem_seg_head.predictor.spatial_query_embed.weight';
+    const queries = [tensors.get(queryKey)?.shape[0], g.full.params.get(queryKey)?.shape[0]];
+    const grid = queries[0] !== undefined && queries[1] !== undefined && queries[0] !== queries[1]
       ? ` (the head's query grid is fixed by the input size, ${g.resolved.grid[0]}x${g.resolved.grid[1]} here: use the inputSize the weights were trained at)`
       : '';
     parts.push(`${bySource('misshaped', misshaped)}${grid}`);
