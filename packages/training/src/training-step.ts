@@ -128,11 +128,10 @@ export function buildStepGraph(options: Omit<TrainingStepOptions, 'backend' | 'p
   for (const name of options.outputs ?? []) {
     if (!forward.outputs.has(name)) throw new Error(`training step: the model has no output "${name}" to return (outputs: ${[...forward.outputs.keys()].join(', ')})`);
   }
-  // Only params the loss depends on take part.
-  const used = prune(forward, [LOSS_OUTPUT, ...(options.outputs ?? [])]);
-  const params = [...used.params.values()];
-  const trainable = params.filter((p) => p.trainable && !isFrozen(options.frozen, p.name));
-  const frozen = params.filter((p) => !trainable.includes(p));
+  // Params the loss depends on are trained (unless frozen); the others the returned outputs need are bound.
+  const lossParams = [...prune(forward, [LOSS_OUTPUT]).params.values()];
+  const trainable = lossParams.filter((p) => p.trainable && !isFrozen(options.frozen, p.name));
+  const frozen = [...prune(forward, [LOSS_OUTPUT, ...(options.outputs ?? [])]).params.values()].filter((p) => !trainable.includes(p));
   if (trainable.length === 0) throw new Error('training step: no trainable params (all are frozen or unused by the loss)');
 
   let grads = grad(b, loss, trainable);
@@ -186,7 +185,8 @@ export async function createTrainingStep(options: TrainingStepOptions): Promise<
   await session.setState(initial);
 
   const scalarNames = new Set(optimizer.scalars.keys());
-  const feedNames = [...graph.inputs.keys()].filter((n) => !graph.random.has(n) && !scalarNames.has(n) && !(n in initial));
+  const sessionInputs = new Set(session.inputNames);
+  const feedNames = session.inputNames.filter((n) => !graph.random.has(n) && !scalarNames.has(n));
   let rng: Rng = createRng(options.seed ?? 0);
   let steps = 0;
   const schedule = options.schedule ?? (() => options.optimizer.lr);
@@ -205,8 +205,10 @@ export async function createTrainingStep(options: TrainingStepOptions): Promise<
       if (!Number.isFinite(lr) || lr < 0) throw new Error(`training step: lr must be a finite number >= 0, got ${lr}`);
       const all: Record<string, TensorData> = {};
       for (const n of feedNames) all[n] = feeds[n]!;
-      Object.assign(all, drawRandomFeeds(graph, rng));
-      for (const [name, fn] of optimizer.scalars) all[name] = scalar(fn(lr, steps + 1));
+      // Every random input is drawn, in graph order, whether or not this session needs it, so the
+      // Rng advances the same way on every backend.
+      for (const [name, t] of Object.entries(drawRandomFeeds(graph, rng))) if (sessionInputs.has(name)) all[name] = t;
+      for (const [name, fn] of optimizer.scalars) if (sessionInputs.has(name)) all[name] = scalar(fn(lr, steps + 1));
       const out = await session.run(all);
       steps++;
       const lossValue = out[LOSS_OUTPUT]!.data[0]!;
