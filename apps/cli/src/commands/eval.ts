@@ -1,0 +1,129 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Command } from '../command.js';
+import { flag, list, num, parse, requireStr, str } from '../args.js';
+import { UsageError, UserError } from '../errors.js';
+import { BACKENDS, DATA_FORMATS, type BackendName, type DataFormat } from '../config/train-config.js';
+import { suggestion } from '../config/suggest.js';
+import { loadData } from '../engine/data.js';
+import { evaluateAndReport } from '../engine/eval-report.js';
+import { modelFileOf, updateThresholds } from '../engine/model-store.js';
+import { openPredictor } from '../engine/predictor.js';
+import { RUN_JSON, fmt, type RunRecord } from '../engine/train-run.js';
+import { metricsTable } from '../report/table.js';
+
+const USAGE = `usage: unias eval --model RUN_DIR|MODEL.safetensors|FILE.onnx [--data DIR ...] [options]
+
+Evaluates a model on the test split of the datasets (default: the data the run was trained on):
+prints the per-class and mean metrics, writes metrics.json (the same keys as \`unias metrics\`) and
+report.html (one self-contained file: table, PR/ROC/PRO curves, best/median/worst images per class).
+
+  --model PATH         a run directory, a model .safetensors (unias layout) or an exported .onnx file
+  --data DIR           dataset root (repeatable); MVTec-AD or VisA layout
+  --format F           auto | mvtec | visa
+  --classes A,B        only these classes
+  --out DIR            where metrics.json and report.html go (default RUN_DIR/eval, else ./unias-eval)
+  --backend B          onnx (default) | tfjs (for run directories and .safetensors models)
+  --batch N            images per inference run (default 8)
+  --threshold X        pixel threshold for the drawn masks (default: the model's, else each class's DSC threshold)
+  --save-thresholds    store thresholds from this labelled set in the model file: the F1-max threshold of
+                       the image scores and the DSC threshold of the pixel scores, pooled over classes
+  --no-report          metrics only
+  --json               print metrics.json to stdout instead of the table
+  --threads N          onnxruntime threads`;
+
+const OPTIONS = {
+  model: { type: 'string' },
+  data: { type: 'string', multiple: true },
+  format: { type: 'string' },
+  classes: { type: 'string' },
+  out: { type: 'string' },
+  backend: { type: 'string' },
+  batch: { type: 'string' },
+  threshold: { type: 'string' },
+  'save-thresholds': { type: 'boolean' },
+  'no-report': { type: 'boolean' },
+  json: { type: 'boolean' },
+  threads: { type: 'string' },
+  quiet: { type: 'boolean' },
+} as const;
+
+export function backendArg(v: string | undefined): BackendName {
+  const b = v ?? 'onnx';
+  if (!(BACKENDS as readonly string[]).includes(b)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, got "${b}"${suggestion(b, BACKENDS)}`);
+  return b as BackendName;
+}
+
+async function runRecordOf(modelPath: string): Promise<RunRecord | null> {
+  for (const dir of [resolve(modelPath), resolve(modelPath, '..')]) {
+    try {
+      return JSON.parse(await readFile(join(dir, RUN_JSON), 'utf8')) as RunRecord;
+    } catch {
+      // not a run directory
+    }
+  }
+  return null;
+}
+
+export const command: Command = {
+  name: 'eval',
+  summary: 'evaluate a trained model: metrics table, metrics.json, HTML report',
+  usage: USAGE,
+  async run(argv) {
+    const args = parse(argv, OPTIONS);
+    const model = requireStr(args, 'model');
+    const backend = backendArg(str(args, 'backend'));
+    const format = (str(args, 'format') ?? 'auto') as DataFormat;
+    if (!(DATA_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${DATA_FORMATS.join(', ')}, got "${format}"`);
+    const threshold = num(args, 'threshold');
+    const batch = num(args, 'batch', { int: true, min: 1 });
+    const threads = num(args, 'threads', { int: true, min: 1 });
+    const classes = str(args, 'classes')?.split(',').map((c) => c.trim()).filter(Boolean) ?? null;
+    let roots = list(args, 'data').map((d) => resolve(d));
+    const record = await runRecordOf(model);
+    if (roots.length === 0) {
+      if (!record) throw new UsageError('--data is required (the model is not in a run directory that names its data)');
+      roots = [...record.settings.data.roots];
+    }
+    const saveThresholds = flag(args, 'save-thresholds');
+    const modelFile = await modelFileOf(model);
+    if (saveThresholds && !modelFile) throw new UsageError('--save-thresholds needs a run directory or a .safetensors model (an .onnx file is not rewritten)');
+
+    const { dataset } = await loadData({ roots, format, classes });
+    const test = dataset.samples.filter((s) => s.split === 'test');
+    if (test.length === 0) throw new UserError(`no test images in ${roots.join(', ')}`);
+    const predictor = await openPredictor(model, { backend, threads: threads ?? null });
+    const outDir = resolve(str(args, 'out') ?? (modelFile && record ? join(modelFile, '..', 'eval') : 'unias-eval'));
+    try {
+      const r = await evaluateAndReport({
+        predictor,
+        samples: test,
+        outDir,
+        datasetDescription: dataset.description,
+        report: !flag(args, 'no-report'),
+        pooledThresholds: saveThresholds,
+        progress: !flag(args, 'quiet'),
+        ...(threshold !== undefined ? { threshold } : {}),
+        ...(batch !== undefined ? { batchSize: batch } : {}),
+      });
+      if (flag(args, 'json')) {
+        process.stdout.write(await readFile(r.metricsPath, 'utf8'));
+      } else {
+        process.stdout.write(`${metricsTable(r.evaluation.report)}\n`);
+        if (r.evaluation.report.warnings.length > 0) process.stdout.write(`${r.evaluation.report.warnings.length} warning(s), see metrics.json\n`);
+        process.stdout.write(`metrics: ${r.metricsPath}\n${r.reportPath ? `report: ${r.reportPath}\n` : ''}`);
+      }
+      if (saveThresholds && modelFile) {
+        const p = r.evaluation.pooled!;
+        await updateThresholds(modelFile, {
+          image: p.imageF1Threshold,
+          pixel: p.dscThreshold,
+          source: `F1-max threshold of the image scores and DSC threshold (argmax precision + recall) of the pixel scores of ${test.length} labelled test images of ${roots.join(', ')}`,
+        });
+        process.stderr.write(`thresholds saved in ${modelFile}: image ${fmt(p.imageF1Threshold, 4)}, pixel ${fmt(p.dscThreshold, 4)}\n`);
+      }
+    } finally {
+      await predictor.dispose();
+    }
+  },
+};

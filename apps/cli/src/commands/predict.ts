@@ -1,0 +1,174 @@
+import { readdir, stat } from 'node:fs/promises';
+import { basename, extname, join, relative, resolve } from 'node:path';
+import { decodeImage, isImageFile } from '@unias/datasets';
+import { writeFileAtomic } from '@unias/graph';
+import type { Command } from '../command.js';
+import { num, parse, requireStr, str } from '../args.js';
+import { UsageError, UserError } from '../errors.js';
+import { openPredictor } from '../engine/predictor.js';
+import { binaryMask, encodePng, heatmapRgb, imageToRgb, overlayRgb, resizeMap } from '../report/heatmap.js';
+import { createProgress } from '../progress.js';
+import { backendArg } from './eval.js';
+
+const USAGE = `usage: unias predict --model RUN_DIR|MODEL.safetensors|FILE.onnx IMAGE_OR_FOLDER... [options]
+
+Anomaly maps for images (folders are searched recursively), at each image's own size:
+  NAME.heatmap.png   the map in colour (blue low, red high; 0 .. 2 x the pixel threshold when known,
+                     else the image's own min .. max)
+  NAME.overlay.png   the heat map over the image
+  NAME.mask.png      the binary mask (white = anomalous), when a pixel threshold is known
+and summary.json / summary.csv (score, label, anomalous pixel fraction per image).
+
+Thresholds come with the model (set at the end of training from normal training images: the 0.99
+quantile of their image scores and the 0.999 quantile of their pixel scores, or by
+\`unias eval --save-thresholds\` from a labelled set); these flags override them.
+
+  --model PATH            a run directory, a model .safetensors (unias layout) or an exported .onnx file
+  --out DIR               output folder (default unias-predict)
+  --threshold X           pixel threshold for the masks
+  --image-threshold X     image-score threshold for the label
+  --backend B             onnx (default) | tfjs (run directories and .safetensors models)
+  --batch N               images per inference run (default 8)
+  --threads N             onnxruntime threads`;
+
+const OPTIONS = {
+  model: { type: 'string' },
+  out: { type: 'string' },
+  threshold: { type: 'string' },
+  'image-threshold': { type: 'string' },
+  backend: { type: 'string' },
+  batch: { type: 'string' },
+  threads: { type: 'string' },
+  quiet: { type: 'boolean' },
+} as const;
+
+async function collectImages(inputs: readonly string[]): Promise<Array<{ path: string; name: string }>> {
+  const found: Array<{ path: string; rel: string }> = [];
+  const walk = async (dir: string, base: string): Promise<void> => {
+    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+    for (const e of entries) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) await walk(p, base);
+      else if (isImageFile(e.name)) found.push({ path: p, rel: relative(base, p) });
+    }
+  };
+  for (const input of inputs) {
+    const abs = resolve(input);
+    const st = await stat(abs).catch(() => null);
+    if (!st) throw new UserError(`${input}: no such file or folder`);
+    if (st.isDirectory()) {
+      const before = found.length;
+      await walk(abs, abs);
+      if (found.length === before) throw new UserError(`${input}: no images in this folder`);
+    } else {
+      if (!isImageFile(abs)) throw new UserError(`${input}: not an image file (by its extension)`);
+      found.push({ path: abs, rel: basename(abs) });
+    }
+  }
+  // output names from the path under the folder given, unique
+  const used = new Map<string, number>();
+  return found.map((f) => {
+    let name = f.rel.slice(0, f.rel.length - extname(f.rel).length).replace(/[\\/]/g, '__');
+    const n = used.get(name) ?? 0;
+    used.set(name, n + 1);
+    if (n > 0) name = `${name}-${n + 1}`;
+    return { path: f.path, name };
+  });
+}
+
+function csvField(v: string | number | null): string {
+  if (v === null) return '';
+  const s = String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export const command: Command = {
+  name: 'predict',
+  summary: 'anomaly maps, scores and masks for images or folders',
+  usage: USAGE,
+  async run(argv) {
+    const args = parse(argv, OPTIONS, true);
+    const model = requireStr(args, 'model');
+    if (args.positionals.length === 0) throw new UsageError('give at least one image or folder');
+    const backend = backendArg(str(args, 'backend'));
+    const pixelFlag = num(args, 'threshold');
+    const imageFlag = num(args, 'image-threshold');
+    const batchSize = num(args, 'batch', { int: true, min: 1 }) ?? 8;
+    const threads = num(args, 'threads', { int: true, min: 1 });
+    const outDir = resolve(str(args, 'out') ?? 'unias-predict');
+    const images = await collectImages(args.positionals);
+    const predictor = await openPredictor(model, { backend, threads: threads ?? null });
+    const pixelT = pixelFlag ?? predictor.thresholds.pixel;
+    const imageT = imageFlag ?? predictor.thresholds.image;
+    const [h, w] = predictor.inputSize;
+    const rows: Array<Record<string, string | number | null>> = [];
+    const bar = args.values['quiet'] ? null : createProgress({ total: images.length, label: 'predict' });
+    try {
+      for (let i = 0; i < images.length; i += batchSize) {
+        const chunk = images.slice(i, i + batchSize);
+        const inputs = await Promise.all(chunk.map((c) => decodeImage(c.path, { size: { width: w, height: h } })));
+        const data = new Float32Array(chunk.length * 3 * h * w);
+        inputs.forEach((d, k) => data.set(d.data, k * 3 * h * w));
+        const p = await predictor.predict({ dtype: 'float32', shape: [chunk.length, 3, h, w], data });
+        for (let k = 0; k < chunk.length; k++) {
+          const c = chunk[k]!;
+          const original = await decodeImage(c.path);
+          const H = original.height;
+          const W = original.width;
+          const map = resizeMap(p.maps[k]!, h, w, H, W);
+          let lo = Infinity;
+          let hi = -Infinity;
+          for (const v of map) {
+            if (v < lo) lo = v;
+            if (v > hi) hi = v;
+          }
+          const scale = pixelT !== null ? { lo: 0, hi: 2 * pixelT } : { lo, hi };
+          const heat = heatmapRgb(map, scale);
+          const rgb = imageToRgb(original.data, H, W);
+          const files: Record<string, string> = { heatmap: `${c.name}.heatmap.png`, overlay: `${c.name}.overlay.png` };
+          await writeFileAtomic(join(outDir, files['heatmap']!), await encodePng(heat, W, H, 3));
+          await writeFileAtomic(join(outDir, files['overlay']!), await encodePng(overlayRgb(rgb, heat), W, H, 3));
+          let fraction: number | null = null;
+          if (pixelT !== null) {
+            const mask = binaryMask(map, pixelT);
+            fraction = mask.reduce((a, v) => a + (v ? 1 : 0), 0) / mask.length;
+            files['mask'] = `${c.name}.mask.png`;
+            await writeFileAtomic(join(outDir, files['mask']), await encodePng(mask, W, H, 1));
+          }
+          const score = p.scores[k]!;
+          rows.push({
+            path: c.path,
+            score,
+            label: imageT === null ? null : score >= imageT ? 'anomalous' : 'normal',
+            anomalous_pixel_fraction: fraction,
+            heatmap: files['heatmap']!,
+            overlay: files['overlay']!,
+            mask: files['mask'] ?? null,
+          });
+        }
+        bar?.update(Math.min(images.length, i + chunk.length));
+      }
+      bar?.done();
+    } finally {
+      await predictor.dispose();
+    }
+    const summary = {
+      model: predictor.description,
+      input_size: [h, w],
+      thresholds: {
+        image: imageT,
+        pixel: pixelT,
+        source: pixelFlag !== undefined || imageFlag !== undefined ? 'command line' : predictor.thresholds.source,
+      },
+      images: rows,
+    };
+    await writeFileAtomic(join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    const cols = ['path', 'score', 'label', 'anomalous_pixel_fraction', 'heatmap', 'overlay', 'mask'];
+    await writeFileAtomic(join(outDir, 'summary.csv'), `${cols.join(',')}\n${rows.map((r) => cols.map((k) => csvField(r[k] ?? null)).join(',')).join('\n')}\n`);
+    const anomalous = rows.filter((r) => r.label === 'anomalous').length;
+    process.stdout.write(
+      `${rows.length} image(s)${imageT !== null ? `, ${anomalous} anomalous at image threshold ${imageT.toPrecision(5)}` : ' (no image threshold: scores only)'}` +
+        `${pixelT !== null ? `, masks at pixel threshold ${pixelT.toPrecision(5)}` : ', no masks (no pixel threshold)'}\n${join(outDir, 'summary.json')}\n`,
+    );
+  },
+};

@@ -1,0 +1,116 @@
+/**
+ * Something that turns images into anomaly maps: a UniAS graph with weights on a backend, or an
+ * exported ONNX file (docs/exported-model.md) on onnxruntime. Images are RGB in [0, 1], NCHW, at
+ * the model's input size.
+ */
+import { extname, resolve } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { bindWeights, buildInferenceGraph, type ResolvedConfig } from '@unias/model';
+import type { Backend, Session, TensorData } from '@unias/graph';
+import { UserError } from '../errors.js';
+import { loadStoredModel, type StoredThresholds } from './model-store.js';
+import { openBackend } from './backend.js';
+import type { BackendName } from '../config/train-config.js';
+
+export interface Prediction {
+  /** One [H, W] map per image. */
+  readonly maps: Float32Array[];
+  readonly scores: number[];
+}
+
+export interface Predictor {
+  readonly inputSize: readonly [number, number];
+  readonly classes: readonly string[];
+  readonly thresholds: StoredThresholds;
+  /** What it is, for messages ("model runs/x/model (cpu, mobilenet_v2) on onnx-cpu"). */
+  readonly description: string;
+  predict(images: TensorData<'float32'>): Promise<Prediction>;
+  dispose(): Promise<void>;
+}
+
+function split(out: Record<string, TensorData>, n: number, h: number, w: number): Prediction {
+  const map = out['anomaly_map']!;
+  const score = out['score']!;
+  const maps: Float32Array[] = [];
+  for (let i = 0; i < n; i++) maps.push(Float32Array.from((map.data as Float32Array).subarray(i * h * w, (i + 1) * h * w)));
+  return { maps, scores: Array.from(score.data as ArrayLike<number>) };
+}
+
+/** The whole pipeline graph with these params, prepared batch-generic on a backend. */
+export async function createGraphPredictor(o: {
+  backend: Backend;
+  config: ResolvedConfig;
+  params: ReadonlyMap<string, TensorData>;
+  classes?: readonly string[];
+  thresholds?: StoredThresholds;
+  description?: string;
+}): Promise<Predictor> {
+  const graph = buildInferenceGraph(o.config);
+  const params = bindWeights(graph, o.params);
+  const session: Session = await o.backend.prepare(graph, { params, dynamicBatch: true });
+  const [h, w] = o.config.inputSize;
+  return {
+    inputSize: [h, w],
+    classes: o.classes ?? [],
+    thresholds: o.thresholds ?? { image: null, pixel: null, source: null },
+    description: o.description ?? `${o.config.backbone.id} model on ${session.backend}`,
+    async predict(images) {
+      const out = await session.run({ image: images });
+      return split(out, images.shape[0]!, h, w);
+    },
+    dispose: () => session.dispose(),
+  };
+}
+
+async function createOnnxFilePredictor(path: string, threads?: number): Promise<Predictor> {
+  const { loadModel } = await import('@unias/server');
+  let model;
+  try {
+    model = await loadModel({ path, name: 'model' }, threads !== undefined ? { threads } : {});
+  } catch (e) {
+    throw new UserError(`${path}: ${(e as Error).message.split('\n')[0]!.replace(/^cannot load model 'model' from [^:]+: /, '')}`);
+  }
+  const c = model.contract;
+  if (!c) {
+    await model.session.release();
+    throw new UserError(`${path}: not a UniAS pipeline model (${model.contractProblem ?? 'unknown reason'}); see docs/exported-model.md`);
+  }
+  const ort = await import('onnxruntime-node');
+  const classes = model.metadata['unias.classes']?.split(',').filter(Boolean) ?? [];
+  return {
+    inputSize: [c.height, c.width],
+    classes,
+    thresholds: c.thresholds,
+    description: `ONNX file ${path}`,
+    async predict(images) {
+      const n = images.shape[0]!;
+      const feeds = { [c.inputName]: new ort.Tensor('float32', images.data, [...images.shape]) };
+      const out = await model.session.run(feeds);
+      const map = out[c.mapOutput]!.data as Float32Array;
+      const maps: Float32Array[] = [];
+      const plane = c.height * c.width;
+      for (let i = 0; i < n; i++) maps.push(Float32Array.from(map.subarray(i * plane, (i + 1) * plane)));
+      const scores = c.scoreOutput ? Array.from(out[c.scoreOutput]!.data as Float32Array) : maps.map((m) => m.reduce((a, v) => (v > a ? v : a), -Infinity));
+      return { maps, scores };
+    },
+    dispose: () => model.session.release(),
+  };
+}
+
+/** `--model PATH`: a run directory, a unias-layout .safetensors model, or an exported .onnx file. */
+export async function openPredictor(path: string, o: { backend: BackendName; threads?: number | null }): Promise<Predictor> {
+  const abs = resolve(path);
+  const st = await stat(abs).catch(() => null);
+  if (!st) throw new UserError(`model ${path}: no such file or folder`);
+  if (st.isFile() && extname(abs).toLowerCase() === '.onnx') return createOnnxFilePredictor(abs, o.threads ?? undefined);
+  const stored = await loadStoredModel(abs);
+  const backend = await openBackend(o.backend, { threads: o.threads ?? null });
+  return createGraphPredictor({
+    backend,
+    config: stored.config,
+    params: stored.params,
+    classes: stored.classes,
+    thresholds: stored.thresholds,
+    description: `${stored.path} (preset ${stored.preset}, ${stored.config.backbone.id}, ${stored.config.inputSize.join('x')}) on ${backend.name}`,
+  });
+}

@@ -1,0 +1,496 @@
+/**
+ * One training run in a run directory: settings in `run.json`, JSONL logs in `train.jsonl`,
+ * checkpoints under `checkpoints/` (every N steps, atomically: a new folder, then the `latest.json`
+ * pointer), periodic evaluation on the test split, and at the end the thresholds, the final
+ * evaluation (`metrics.json`) and the model (`model.safetensors`, @unias/exporters' unias layout).
+ *
+ * Resuming restores the parameters, the optimizer moments, the step, the Rng that draws dropout and
+ * jitter, and the batch loader's position, so N steps give the same parameters whether or not the
+ * run was interrupted.
+ */
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { createBatchLoader, createSampleReader, type BatchLoaderState, type Sample } from '@unias/datasets';
+import { buildInferenceGraph, buildTrainingGraph, resolveConfig, type ResolvedConfig } from '@unias/model';
+import { checkWeights, initParams, writeFileAtomic, type Backend, type TensorData } from '@unias/graph';
+import {
+  adamw,
+  chainedLr,
+  constantLr,
+  cosineAnnealingLr,
+  createTrainingStep,
+  linearLr,
+  loadTrainingState,
+  saveTrainingState,
+  stepLr,
+  type Schedule,
+  type TrainingStep,
+} from '@unias/training';
+import type { MetricsReport } from '@unias/metrics';
+import { UserError } from '../errors.js';
+import { createProgress, type Progress } from '../progress.js';
+import type { TrainSettings } from '../config/train-config.js';
+import { openBackend } from './backend.js';
+import { augmentationPolicy, loadData } from './data.js';
+import { evaluate, withoutCurves, type Evaluation } from './evaluate.js';
+import { createFeatureSource, type FeatureSource } from './features.js';
+import { MODEL_FILE, saveModel, type StoredThresholds } from './model-store.js';
+import { createGraphPredictor } from './predictor.js';
+import { normalThresholds } from './thresholds.js';
+import { loadModelWeights, type ModelWeights } from './weights.js';
+
+export const RUN_FORMAT = 'unias-run/1';
+export const RUN_JSON = 'run.json';
+export const LOG_FILE = 'train.jsonl';
+export const CHECKPOINTS = 'checkpoints';
+export const LATEST = 'latest.json';
+
+/** What the first invocation fixed, so that a resumed or extended run behaves the same. */
+export interface RunRecord {
+  readonly format: typeof RUN_FORMAT;
+  readonly settings: TrainSettings;
+  readonly fixed: {
+    /** StepLR period in optimizer steps. */
+    readonly lrStepSteps: number;
+    readonly batchesPerEpoch: number;
+  };
+  readonly created: string;
+}
+
+export interface TrainRunOptions {
+  /** Settings of a new run; ignored on resume (the run's own are used). */
+  readonly settings?: TrainSettings;
+  /** Resume the run in this directory. */
+  readonly resumeDir?: string;
+  /** On resume: a new length (extends the run). */
+  readonly extend?: { readonly epochs?: number; readonly steps?: number };
+  /** Stop (with a checkpoint) after this many steps of this invocation. */
+  readonly stopAfter?: number;
+  /** Graceful stop: checkpoint after the current step. */
+  readonly signal?: AbortSignal;
+  /** Lines for the person at the terminal. */
+  readonly log?: (line: string) => void;
+  /** Progress bars on stderr (default true). */
+  readonly progress?: boolean;
+  /** Called after every step (tests use it to simulate a crash). */
+  readonly onStep?: (step: number) => void | Promise<void>;
+  /** Evaluate the untrained model first (the demo's "before" number). */
+  readonly evalBefore?: boolean;
+  /** Skip the final evaluation (thresholds and model are still written). */
+  readonly skipFinalEval?: boolean;
+}
+
+export interface TrainRunResult {
+  readonly runDir: string;
+  readonly step: number;
+  readonly totalSteps: number;
+  readonly completed: boolean;
+  /** The trained model (unias-layout safetensors), when the run completed. */
+  readonly modelPath: string | null;
+  readonly before: Evaluation | null;
+  readonly final: Evaluation | null;
+  readonly thresholds: StoredThresholds | null;
+  readonly imagesPerSecond: number;
+  readonly seconds: number;
+  readonly featureCache: { hits: number; misses: number; writes: number } | null;
+  readonly classes: readonly string[];
+  readonly testSamples: readonly Sample[];
+}
+
+interface LoaderCheckpoint {
+  readonly step: number;
+  readonly loader: BatchLoaderState;
+  readonly images: number;
+  readonly savedAt: string;
+}
+
+async function exists(p: string): Promise<boolean> {
+  return (await stat(p).catch(() => null)) !== null;
+}
+
+async function readJson<T>(path: string, what: string): Promise<T> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(`${what} ${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message.split('\n')[0]}`);
+  }
+}
+
+function stepDirName(step: number): string {
+  return `step-${String(step).padStart(8, '0')}`;
+}
+
+/** The length of the run in steps. */
+function totalStepsOf(settings: TrainSettings, batchesPerEpoch: number): number {
+  if (settings.train.steps !== null) return settings.train.steps;
+  return (settings.train.epochs ?? 1) * batchesPerEpoch;
+}
+
+function scheduleOf(s: TrainSettings, lrStepSteps: number, totalSteps: number): Schedule {
+  const t = s.train;
+  let main: Schedule;
+  if (t.schedule === 'constant') main = constantLr(t.lr);
+  else if (t.schedule === 'cosine') main = cosineAnnealingLr({ lr: t.lr, tMax: Math.max(1, totalSteps) });
+  else main = stepLr({ lr: t.lr, stepSize: lrStepSteps, gamma: t.lrGamma });
+  if (t.warmupSteps <= 0) return main;
+  return chainedLr(t.lr, [
+    { schedule: linearLr({ lr: t.lr, startFactor: 0.01, endFactor: 1, totalIters: t.warmupSteps }), baseLr: t.lr },
+    { schedule: main, baseLr: t.lr },
+  ]);
+}
+
+/** The JSONL log: one object per line, appended. */
+function createLog(path: string) {
+  return async (entry: Record<string, unknown>) => {
+    await writeFile(path, `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`, { flag: 'a' });
+  };
+}
+
+/** On resume, drop log lines of steps after the checkpoint (they will be logged again). */
+async function truncateLog(path: string, step: number): Promise<void> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  const kept = text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .filter((l) => {
+      try {
+        const v = JSON.parse(l) as { step?: number };
+        return typeof v.step !== 'number' || v.step <= step;
+      } catch {
+        return false;
+      }
+    });
+  await writeFileAtomic(path, kept.length > 0 ? `${kept.join('\n')}\n` : '');
+}
+
+function summaryOf(e: Evaluation): Record<string, unknown> {
+  const r = withoutCurves(e.report);
+  return { mean: r.mean, classes: r.classes, seconds: Number(e.seconds.toFixed(2)) };
+}
+
+export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
+  const log = o.log ?? (() => undefined);
+  const showProgress = o.progress ?? true;
+  const tStart = performance.now();
+
+  // ---- run directory and settings
+  let runDir: string;
+  let record: RunRecord | null = null;
+  let settings: TrainSettings;
+  if (o.resumeDir) {
+    runDir = resolve(o.resumeDir);
+    record = await readJson<RunRecord>(join(runDir, RUN_JSON), 'run settings');
+    if (record.format !== RUN_FORMAT) throw new UserError(`${join(runDir, RUN_JSON)}: not a unias run (format ${JSON.stringify(record.format)})`);
+    settings = record.settings;
+    if (o.extend?.epochs !== undefined || o.extend?.steps !== undefined) {
+      settings = {
+        ...settings,
+        train: { ...settings.train, epochs: o.extend.epochs ?? null, steps: o.extend.steps ?? null },
+      };
+    }
+  } else {
+    if (!o.settings) throw new Error('runTraining: settings or resumeDir is needed');
+    settings = o.settings;
+    runDir = resolve(settings.output.dir);
+    if (await exists(join(runDir, RUN_JSON))) {
+      throw new UserError(`${runDir} already holds a run; continue it with --resume ${runDir}, or choose another --out`);
+    }
+  }
+
+  // ---- model, data, weights
+  let config: ResolvedConfig;
+  try {
+    config = resolveConfig(settings.model);
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+  const { dataset, formats } = await loadData(settings.data);
+  const train = dataset.samples.filter((s) => s.split === 'train' && s.label === 0);
+  const test = dataset.samples.filter((s) => s.split === 'test');
+  const bs = settings.train.batchSize;
+  if (train.length < bs) throw new UserError(`batch size ${bs} is larger than the ${train.length} training images`);
+  const policy = augmentationPolicy(settings.data.augmentation, formats.values());
+  const [h, w] = config.inputSize;
+  if (h !== w && dataset.classes.some((c) => policy[c]?.rotate)) {
+    throw new UserError(`rotation augmentation needs a square input, got ${h}x${w}; use a square model.inputSize or --augment none`);
+  }
+  const weights: ModelWeights = await loadModelWeights(config, { files: settings.weights, backboneWeights: settings.backboneWeights, seed: settings.train.seed });
+  const backend: Backend = await openBackend(settings.backend, { threads: settings.train.threads });
+
+  const batchesPerEpoch = Math.floor(train.length / bs);
+  const lrStepSteps =
+    record?.fixed.lrStepSteps ??
+    (settings.train.lrStepEpochs !== null
+      ? settings.train.lrStepEpochs * batchesPerEpoch
+      : Math.max(1, Math.round(0.4 * totalStepsOf(settings, batchesPerEpoch))));
+  const totalSteps = totalStepsOf(settings, batchesPerEpoch);
+  if (!record) {
+    record = { format: RUN_FORMAT, settings, fixed: { lrStepSteps, batchesPerEpoch }, created: new Date().toISOString() };
+    await mkdir(runDir, { recursive: true });
+    await writeFileAtomic(join(runDir, RUN_JSON), `${JSON.stringify(record, null, 2)}\n`);
+  } else if (record.settings !== settings) {
+    await writeFileAtomic(join(runDir, RUN_JSON), `${JSON.stringify({ ...record, settings }, null, 2)}\n`);
+  }
+  const writeLog = createLog(join(runDir, LOG_FILE));
+
+  // ---- training graph and initial params
+  const useCache = settings.train.featureCache;
+  const graph = buildTrainingGraph(config, { batchSize: bs, from: useCache ? 'features' : 'image' });
+  const given = new Map<string, TensorData>([...weights.head, ...(useCache ? [] : weights.backbone)]);
+  try {
+    checkWeights(graph, given, { allowExtra: true, allowMissing: (n) => n.startsWith('sem_seg_head.') });
+  } catch (e) {
+    throw new UserError(`weights (${settings.weights.join(', ')}): ${(e as Error).message}`);
+  }
+  const params = initParams(graph, settings.train.seed, given);
+  const t = settings.train;
+  const trainer: TrainingStep = await createTrainingStep({
+    model: graph,
+    params,
+    optimizer: adamw({ lr: t.lr, betas: t.betas, eps: t.eps, weightDecay: t.weightDecay }),
+    schedule: scheduleOf(settings, lrStepSteps, totalSteps),
+    ...(t.clipNorm > 0 ? { clipNorm: t.clipNorm } : { reportGradNorm: true }),
+    backend,
+    seed: t.seed,
+  });
+
+  let features: FeatureSource | null = null;
+  if (useCache) {
+    features = await createFeatureSource({
+      backend,
+      config,
+      backboneParams: weights.backbone,
+      backboneHash: weights.backboneHash,
+      cacheDir: settings.train.cacheDir ?? join(runDir, 'feature-cache'),
+    });
+  }
+
+  // ---- resume
+  let loaderResume: BatchLoaderState | undefined;
+  let imagesBefore = 0;
+  const ckRoot = join(runDir, CHECKPOINTS);
+  if (o.resumeDir && (await exists(join(ckRoot, LATEST)))) {
+    const latest = await readJson<{ step: number; dir: string }>(join(ckRoot, LATEST), 'checkpoint pointer');
+    const dir = join(ckRoot, latest.dir);
+    let state;
+    try {
+      state = await loadTrainingState(join(dir, 'state.safetensors'));
+    } catch (e) {
+      throw new UserError(`checkpoint ${dir}: ${(e as Error).message.split('\n')[0]}`);
+    }
+    const lc = await readJson<LoaderCheckpoint>(join(dir, 'loader.json'), 'checkpoint');
+    try {
+      await trainer.setState(state);
+    } catch (e) {
+      throw new UserError(`checkpoint ${dir} does not fit this run's model: ${(e as Error).message.split('\n')[0]}`);
+    }
+    loaderResume = lc.loader;
+    imagesBefore = lc.images;
+    await truncateLog(join(runDir, LOG_FILE), state.step);
+    log(`resuming ${runDir} at step ${state.step} of ${totalSteps}`);
+  } else if (o.resumeDir) {
+    log(`no checkpoint in ${runDir} yet: starting from step 0`);
+  }
+
+  const reader = features ? features.reader : createSampleReader({ size: { width: w, height: h }, normalize: 'none' });
+  let loader;
+  try {
+    loader = createBatchLoader({
+      samples: train,
+      reader,
+      batchSize: bs,
+      seed: t.seed,
+      augmentation: policy,
+      dropLast: true,
+      prefetch: 2,
+      ...(loaderResume ? { resume: loaderResume } : {}),
+    });
+  } catch (e) {
+    throw new UserError(`cannot resume the data loader: ${(e as Error).message} (was the dataset changed?)`);
+  }
+
+  const step0 = (await trainer.getState()).step;
+  if (step0 === 0) {
+    await writeLog({
+      type: 'start',
+      step: 0,
+      preset: settings.preset,
+      backbone: config.backbone.id,
+      backbone_weights: weights.backboneSource,
+      backend: backend.name,
+      classes: dataset.classes,
+      train_images: train.length,
+      test_images: test.length,
+      batches_per_epoch: batchesPerEpoch,
+      total_steps: totalSteps,
+      lr_step_steps: lrStepSteps,
+      feature_cache: useCache,
+    });
+  }
+  log(
+    `${dataset.description}\nmodel: ${settings.preset} (${config.backbone.id}, ${config.inputSize.join('x')}), backend ${backend.name}, ` +
+      `${totalSteps} steps of ${bs} images (${batchesPerEpoch} per epoch), lr ${t.lr} (${t.schedule}${t.schedule === 'step' ? `, x${t.lrGamma} every ${lrStepSteps} steps` : ''}), run ${runDir}`,
+  );
+
+  const evalOn = async (label: string, params: ReadonlyMap<string, TensorData>): Promise<Evaluation | null> => {
+    if (test.length === 0) return null;
+    const predictor = await createGraphPredictor({ backend, config, params });
+    const bar = showProgress ? createProgress({ total: test.length, label }) : null;
+    try {
+      const e = await evaluate({ predictor, samples: test, onProgress: (d) => bar?.update(d) });
+      bar?.done();
+      return e;
+    } finally {
+      await predictor.dispose();
+    }
+  };
+  const fullParams = async (): Promise<Map<string, TensorData>> => {
+    const s = await trainer.getState();
+    return new Map<string, TensorData>([...weights.backbone, ...s.params]);
+  };
+
+  const checkpoint = async (step: number, images: number): Promise<void> => {
+    const name = stepDirName(step);
+    const dir = join(ckRoot, name);
+    await mkdir(dir, { recursive: true });
+    await saveTrainingState(join(dir, 'state.safetensors'), await trainer.getState());
+    const lc: LoaderCheckpoint = { step, loader: loader.state(), images, savedAt: new Date().toISOString() };
+    await writeFileAtomic(join(dir, 'loader.json'), `${JSON.stringify(lc, null, 2)}\n`);
+    await writeFileAtomic(join(ckRoot, LATEST), `${JSON.stringify({ step, dir: name })}\n`);
+    const all = (await readdir(ckRoot)).filter((n) => /^step-\d{8}$/.test(n)).sort();
+    for (const old of all.slice(0, Math.max(0, all.length - settings.output.keepCheckpoints))) {
+      if (old !== name) await rm(join(ckRoot, old), { recursive: true, force: true });
+    }
+    await writeLog({ type: 'checkpoint', step, dir: join(CHECKPOINTS, name) });
+  };
+
+  let before: Evaluation | null = null;
+  if (o.evalBefore && step0 === 0) {
+    before = await evalOn('eval (untrained)', await fullParams());
+    if (before) await writeLog({ type: 'eval', step: 0, epoch: 0, label: 'untrained', ...summaryOf(before) });
+  }
+
+  // ---- the loop
+  let step = step0;
+  let images = imagesBefore;
+  let ranHere = 0;
+  let emaLoss: number | null = null;
+  const bar: Progress | null = showProgress && step < totalSteps ? createProgress({ total: totalSteps, label: 'train', start: step }) : null;
+  const tLoop = performance.now();
+  let evalSeconds = 0;
+  let stopped = false;
+  try {
+    while (step < totalSteps) {
+      if (o.signal?.aborted || (o.stopAfter !== undefined && ranHere >= o.stopAfter)) {
+        stopped = true;
+        break;
+      }
+      const batch = await loader.next();
+      const feeds: Record<string, TensorData> = features ? features.take(batch.paths, batch.augmentations) : { image: batch.images };
+      const r = await trainer.step(feeds);
+      step = r.step;
+      ranHere++;
+      images += bs;
+      if (!Number.isFinite(r.loss)) throw new UserError(`the loss became ${r.loss} at step ${step}; lower the learning rate (--lr)`);
+      emaLoss = emaLoss === null ? r.loss : 0.9 * emaLoss + 0.1 * r.loss;
+      const elapsed = (performance.now() - tLoop) / 1000 - evalSeconds;
+      const ips = (ranHere * bs) / Math.max(elapsed, 1e-9);
+      bar?.update(step, { loss: emaLoss, 'img/s': ips, epoch: batch.epoch + 1 });
+      if (step % settings.output.logEvery === 0 || step === totalSteps) {
+        await writeLog({
+          type: 'step',
+          step,
+          epoch: batch.epoch,
+          loss: r.loss,
+          lr: r.lr,
+          ...(r.gradNorm !== undefined ? { grad_norm: r.gradNorm } : {}),
+          images,
+          images_per_s: Number(ips.toFixed(3)),
+        });
+      }
+      await o.onStep?.(step);
+      if (step % settings.output.checkpointEvery === 0 && step < totalSteps) await checkpoint(step, images);
+      const ev = settings.output.evalEvery;
+      if (batch.lastInEpoch && ev > 0 && (batch.epoch + 1) % ev === 0 && step < totalSteps) {
+        bar?.done();
+        const te = performance.now();
+        const e = await evalOn(`eval epoch ${batch.epoch + 1}`, await fullParams());
+        evalSeconds += (performance.now() - te) / 1000;
+        if (e) {
+          await writeLog({ type: 'eval', step, epoch: batch.epoch + 1, ...summaryOf(e) });
+          log(`epoch ${batch.epoch + 1}: pixel AP ${fmt(e.report.mean.pixel_ap)}, pixel AUROC ${fmt(e.report.mean.pixel_auroc)}, image AUROC ${fmt(e.report.mean.image_auroc)}`);
+        }
+      }
+    }
+    bar?.done();
+  } finally {
+    await loader.close();
+  }
+  // wall-clock rate of the loop (data, features, steps, checkpoints), evaluations left out
+  const loopSeconds = (performance.now() - tLoop) / 1000 - evalSeconds;
+  const imagesPerSecond = ranHere > 0 ? (ranHere * bs) / loopSeconds : 0;
+  const cacheStats = features ? features.cache.stats() : null;
+  await features?.dispose();
+
+  const base = {
+    runDir,
+    totalSteps,
+    before,
+    imagesPerSecond,
+    featureCache: cacheStats ? { hits: cacheStats.hits, misses: cacheStats.misses, writes: cacheStats.writes } : null,
+    classes: dataset.classes,
+    testSamples: test,
+  };
+  if (stopped) {
+    if (ranHere > 0) await checkpoint(step, images);
+    await trainer.dispose();
+    await writeLog({ type: 'stop', step });
+    return { ...base, step, completed: false, modelPath: null, final: null, thresholds: null, seconds: (performance.now() - tStart) / 1000 };
+  }
+
+  // ---- the end: final checkpoint, thresholds, evaluation, model
+  if (ranHere > 0) await checkpoint(step, images);
+  const finalParams = await fullParams();
+  await trainer.dispose();
+  const predictor = await createGraphPredictor({ backend, config, params: finalParams });
+  let thresholds: StoredThresholds;
+  try {
+    const tb = showProgress ? createProgress({ total: train.length, label: 'thresholds' }) : null;
+    thresholds = await normalThresholds({
+      predictor,
+      samples: train,
+      imageQuantile: settings.thresholds.imageQuantile,
+      pixelQuantile: settings.thresholds.pixelQuantile,
+      onProgress: (d) => tb?.update(d),
+    });
+    tb?.done();
+  } finally {
+    await predictor.dispose();
+  }
+  const modelPath = join(runDir, MODEL_FILE);
+  const graphParamNames = new Set(buildInferenceGraph(config).params.keys());
+  await saveModel(modelPath, {
+    preset: settings.preset,
+    config: settings.model,
+    classes: dataset.classes,
+    thresholds,
+    params: new Map([...finalParams].filter(([n]) => graphParamNames.has(n))),
+  });
+  let final: Evaluation | null = null;
+  if (!o.skipFinalEval) {
+    final = await evalOn('eval (final)', finalParams);
+    if (final) {
+      await writeFileAtomic(join(runDir, 'metrics.json'), `${JSON.stringify(withoutCurves(final.report), null, 2)}\n`);
+      await writeLog({ type: 'eval', step, epoch: Math.ceil(step / batchesPerEpoch), label: 'final', ...summaryOf(final) });
+    }
+  }
+  await writeLog({ type: 'end', step, thresholds, images_per_s: Number(imagesPerSecond.toFixed(3)), seconds: Number(((performance.now() - tStart) / 1000).toFixed(1)) });
+  return { ...base, step, completed: true, modelPath, final, thresholds, seconds: (performance.now() - tStart) / 1000 };
+}
+
+export function fmt(v: number | null | undefined, digits = 3): string {
+  return v === null || v === undefined ? 'n/a' : v.toFixed(digits);
+}
+
+export type { MetricsReport };
