@@ -1,4 +1,6 @@
-export { createServer, SERVER_NAME, SERVER_VERSION, PLATFORM } from './server.js';
+export { createServer, SERVER_NAME, SERVER_VERSION } from './server.js';
+export { PLATFORM } from './v2-metadata.js';
+export type { PredictResult } from './predict-result.js';
 export type { UniasServer, ListenInfo, ModelSummary, ServerState } from './server.js';
 export { DEFAULT_LIMITS, type ServerOptions, type ResolvedLimits } from './options.js';
 export { loadModel, readContract, sessionOptionsFor, type LoadedModel, type ModelSource, type TensorSpec, type UniasContract, type Thresholds, type SessionSettings } from './loaded-model.js';

@@ -4,9 +4,7 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import * as ort from 'onnxruntime-node';
-import { createBatcher, type Batcher, type TensorMap, type TensorValue, type Ticket } from './batcher.js';
-import type { NumericArray } from './datatypes.js';
+import { createBatcher, type Batcher, type TensorMap, type Ticket } from './batcher.js';
 import { HttpError, badRequest } from './errors.js';
 import { parseContentType, parseMultipart, readBody } from './http-body.js';
 import { decodeImage } from './image-input.js';
@@ -15,13 +13,15 @@ import { createLogger, type Logger } from './logger.js';
 import { createMetricsRegistry, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import { resolveLimits, type ResolvedLimits, type ServerOptions } from './options.js';
 import { renderPage, type PageModel } from './page.js';
+import { buildPredictResult, imagePart, predictBodyKind, thresholdOverrides } from './predict-result.js';
+import { startDeadline, withDeadline } from './request-deadline.js';
 import { allowedMethods, matchRoute, routeLabel, type Route } from './routes.js';
+import { sessionRunner } from './session-runner.js';
+import { modelConfig, modelMetadata } from './v2-metadata.js';
 import { encodeInferResponse, parseInferRequest } from './v2-tensors.js';
-import { renderResult } from './visualize.js';
 
 export const SERVER_NAME = 'unias-server';
 export const SERVER_VERSION = '0.1.0';
-export const PLATFORM = 'onnxruntime_onnx';
 
 export type ServerState = 'created' | 'loading' | 'ready' | 'draining' | 'closed';
 
@@ -60,70 +60,6 @@ interface ModelEntry {
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128];
 
-const PREDICT_CONTENT_TYPES = 'image/* (raw body), application/octet-stream, or multipart/form-data with a field "image"';
-
-function ortTypeOf(spec: TensorSpec): ort.Tensor.Type {
-  switch (spec.datatype) {
-    case 'FP32':
-      return 'float32';
-    case 'FP64':
-      return 'float64';
-    case 'INT8':
-      return 'int8';
-    case 'INT16':
-      return 'int16';
-    case 'INT32':
-      return 'int32';
-    case 'INT64':
-      return 'int64';
-    case 'UINT8':
-      return 'uint8';
-    case 'UINT16':
-      return 'uint16';
-    case 'UINT32':
-      return 'uint32';
-    case 'UINT64':
-      return 'uint64';
-    case 'BOOL':
-      return 'bool';
-    case 'FP16':
-      return 'float16';
-    case 'BYTES':
-      return 'string';
-  }
-}
-
-function isNumericArray(data: ort.Tensor.DataType): data is NumericArray {
-  return ArrayBuffer.isView(data);
-}
-
-/** Runs one batch on a session; inputs and outputs as plain typed arrays with dims. */
-function sessionRunner(model: LoadedModel): (inputs: TensorMap) => Promise<TensorMap> {
-  return async (inputs) => {
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const spec of model.inputs) {
-      const t = inputs[spec.name];
-      if (t === undefined) throw new Error(`input '${spec.name}' is missing`);
-      feeds[spec.name] = new ort.Tensor(ortTypeOf(spec), t.data, [...t.dims]);
-    }
-    const results = await model.session.run(feeds);
-    const out: Record<string, TensorValue> = {};
-    for (const [name, tensor] of Object.entries(results)) {
-      const data = tensor.data;
-      if (!isNumericArray(data)) throw new Error(`output '${name}' is not a numeric tensor`);
-      out[name] = { data, dims: [...tensor.dims] };
-    }
-    return out;
-  };
-}
-
-function parseThresholdParam(url: URL, key: string): number | null {
-  const raw = url.searchParams.get(key);
-  if (raw === null || raw === '') return null;
-  const value = Number(raw);
-  if (!Number.isFinite(value)) throw badRequest(`query parameter ${key}=${raw} is not a finite number`);
-  return value;
-}
 
 function normaliseSources(models: ServerOptions['models']): ModelSource[] {
   if (!Array.isArray(models) || models.length === 0) throw new Error('createServer needs at least one model');
@@ -203,39 +139,6 @@ export function createServer(options: ServerOptions): UniasServer {
     return entry;
   }
 
-  function modelMetadata(entry: ModelEntry): unknown {
-    const m = entry.model;
-    const tensor = (t: TensorSpec) => ({ name: t.name, datatype: t.datatype, shape: [...t.shape] });
-    return {
-      name: m.name,
-      versions: [m.version],
-      platform: PLATFORM,
-      inputs: m.inputs.map(tensor),
-      outputs: m.outputs.map(tensor),
-    };
-  }
-
-  /**
-   * Triton's model configuration (`GET /v2/models/{name}/config`, the model_configuration extension):
-   * with max_batch_size > 0 the dims leave out the batch axis. `parameters` carries the model's
-   * metadata_props (thresholds, input size, preset) as Triton string parameters.
-   */
-  function modelConfig(entry: ModelEntry): unknown {
-    const m = entry.model;
-    const batched = m.batchable && limits.maxBatchSize > 1;
-    const tensor = (t: TensorSpec) => ({ name: t.name, data_type: `TYPE_${t.datatype === 'BYTES' ? 'STRING' : t.datatype}`, dims: batched ? t.shape.slice(1) : [...t.shape] });
-    return {
-      name: m.name,
-      platform: PLATFORM,
-      backend: 'onnxruntime',
-      max_batch_size: batched ? limits.maxBatchSize : 0,
-      input: m.inputs.map(tensor),
-      output: m.outputs.map(tensor),
-      ...(batched ? { dynamic_batching: { max_queue_delay_microseconds: Math.round(limits.maxBatchWaitMs * 1000) } } : {}),
-      parameters: Object.fromEntries(Object.entries(m.metadata).map(([k, v]) => [k, { string_value: v }])),
-    };
-  }
-
   function pageModels(): PageModel[] {
     const out: PageModel[] = [];
     for (const { model } of entries.values()) {
@@ -274,63 +177,10 @@ export function createServer(options: ServerOptions): UniasServer {
     };
   }
 
-  interface Deadline {
-    readonly signal: AbortSignal;
-    bodyReceived(): void;
-    dispose(): void;
-  }
-
-  /** 408 while the body is still arriving, 504 once it is in; also aborts when the client leaves. */
-  function deadline(req: IncomingMessage, res: ServerResponse): Deadline {
-    const controller = new AbortController();
-    let phase: 'body' | 'work' = 'body';
-    const ms = limits.requestTimeoutMs;
-    const timer = setTimeout(() => {
-      controller.abort(
-        phase === 'body'
-          ? new HttpError(408, `the request body did not arrive within ${ms} ms (request-timeout-ms)`)
-          : new HttpError(504, `inference did not finish within ${ms} ms (request-timeout-ms)`),
-      );
-    }, ms);
-    const onClose = (): void => {
-      if (!res.writableFinished) controller.abort(new HttpError(499, 'the client closed the connection'));
-    };
-    res.on('close', onClose);
-    return {
-      signal: controller.signal,
-      bodyReceived: () => {
-        phase = 'work';
-      },
-      dispose: () => {
-        clearTimeout(timer);
-        res.off('close', onClose);
-      },
-    };
-  }
-
-  /** Waits for `work` but gives up when the deadline fires (the work's result is then dropped). */
-  function withDeadline<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-    if (signal.aborted) return Promise.reject(signal.reason);
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => reject(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      work.then(
-        (v) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(v);
-        },
-        (e) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(e);
-        },
-      );
-    });
-  }
-
   async function handleInfer(req: IncomingMessage, res: ServerResponse, route: Extract<Route, { kind: 'infer' }>): Promise<void> {
     const release = admit();
     let ticket: Ticket | null = null;
-    const dl = deadline(req, res);
+    const dl = startDeadline(res, limits.requestTimeoutMs);
     try {
       const entry = entryFor(route.model, route.version);
       ticket = entry.batcher.expect();
@@ -373,7 +223,7 @@ export function createServer(options: ServerOptions): UniasServer {
   async function handlePredict(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const release = admit();
     let ticket: Ticket | null = null;
-    const dl = deadline(req, res);
+    const dl = startDeadline(res, limits.requestTimeoutMs);
     try {
       const requested = url.searchParams.get('model');
       const name = requested ?? entries.keys().next().value;
@@ -384,13 +234,9 @@ export function createServer(options: ServerOptions): UniasServer {
       if (contract === null) {
         throw badRequest(`model '${model.name}' cannot serve /predict: ${model.contractProblem ?? 'it does not follow the exported-model contract'}`);
       }
-      const imageThresholdParam = parseThresholdParam(url, 'image_threshold');
-      const pixelThresholdParam = parseThresholdParam(url, 'pixel_threshold');
+      const overrides = thresholdOverrides(url);
       const ct = parseContentType(req.headers['content-type']);
-      const multipart = ct.mediaType === 'multipart/form-data';
-      if (!multipart && !ct.mediaType.startsWith('image/') && ct.mediaType !== 'application/octet-stream') {
-        throw new HttpError(415, `content type '${ct.mediaType || '(none)'}' is not accepted by /predict; send ${PREDICT_CONTENT_TYPES}`);
-      }
+      const kind = predictBodyKind(ct.mediaType);
       const encoding = req.headers['content-encoding'];
       if (encoding !== undefined && encoding !== 'identity') {
         throw new HttpError(415, `Content-Encoding '${encoding}' is not supported; send the image as it is`);
@@ -399,15 +245,7 @@ export function createServer(options: ServerOptions): UniasServer {
       const body = await readBody(req, { maxBytes: limits.maxBodyBytes, signal: dl.signal });
       dl.bodyReceived();
       if (body.length === 0) throw badRequest('the request body is empty; send an image');
-      let imageBytes = body;
-      if (multipart) {
-        const parts = parseMultipart(body, ct.params['boundary']);
-        const part = parts.find((p) => p.name === 'image');
-        if (part === undefined) {
-          throw badRequest(`the multipart body has no field "image" (fields: ${parts.map((p) => `"${p.name}"`).join(', ') || 'none'})`);
-        }
-        imageBytes = part.data;
-      }
+      const imageBytes = kind === 'multipart' ? imagePart(parseMultipart(body, ct.params['boundary'])) : body;
       const image = await withDeadline(
         decodeImage(imageBytes, contract.height, contract.width, { maxInputPixels: limits.maxInputPixels }),
         dl.signal,
@@ -416,40 +254,7 @@ export function createServer(options: ServerOptions): UniasServer {
       ticket = null;
       const inputs: TensorMap = { [contract.inputName]: { data: image.tensor, dims: [1, 3, contract.height, contract.width] } };
       const outputs = await withDeadline(entry.batcher.submit(inputs, { ticket: t, signal: dl.signal }), dl.signal);
-      const mapValue = outputs[contract.mapOutput];
-      if (mapValue === undefined || !(mapValue.data instanceof Float32Array)) throw new Error(`model '${model.name}' produced no FP32 '${contract.mapOutput}'`);
-      const [, , mh, mw] = mapValue.dims;
-      if (mh !== contract.height || mw !== contract.width || mapValue.data.length !== contract.height * contract.width) {
-        throw new Error(`'${contract.mapOutput}' has shape [${mapValue.dims.join(',')}]; expected [1,1,${contract.height},${contract.width}]`);
-      }
-      const map = mapValue.data;
-      const scoreValue = contract.scoreOutput === null ? undefined : outputs[contract.scoreOutput];
-      let score: number;
-      if (scoreValue !== undefined && scoreValue.data instanceof Float32Array && scoreValue.data.length === 1) score = scoreValue.data[0]!;
-      else score = map.reduce((a, b) => (b > a ? b : a), -Infinity);
-      const imageThreshold = imageThresholdParam ?? contract.thresholds.image;
-      const pixelThreshold = pixelThresholdParam ?? contract.thresholds.pixel;
-      const notes: string[] = [];
-      if (imageThreshold === null) notes.push(`model '${model.name}' stores no image threshold (unias.threshold.image) and none was given (?image_threshold=); label is null.`);
-      if (pixelThreshold === null) notes.push(`model '${model.name}' stores no pixel threshold (unias.threshold.pixel) and none was given (?pixel_threshold=); mask is null.`);
-      const rendered = await renderResult(image.rgb, map, contract.width, contract.height, pixelThreshold);
-      sendJson(res, 200, {
-        model: model.name,
-        score,
-        label: imageThreshold === null ? null : score >= imageThreshold ? 'anomalous' : 'normal',
-        thresholds: {
-          image: imageThreshold,
-          pixel: pixelThreshold,
-          source: imageThresholdParam !== null || pixelThresholdParam !== null ? 'request' : contract.thresholds.source,
-        },
-        notes,
-        image: image.original,
-        width: contract.width,
-        height: contract.height,
-        heatmap: rendered.heatmap.toString('base64'),
-        mask: rendered.mask === null ? null : rendered.mask.toString('base64'),
-        map: { png: rendered.map.toString('base64'), min: rendered.range.min, max: rendered.range.max, width: contract.width, height: contract.height },
-      });
+      sendJson(res, 200, await buildPredictResult(model.name, contract, image, outputs, overrides));
     } finally {
       ticket?.cancel();
       dl.dispose();
@@ -478,9 +283,9 @@ export function createServer(options: ServerOptions): UniasServer {
       case 'server-metadata':
         return sendJson(res, 200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: ['binary_tensor_data', 'model_configuration'] });
       case 'model-metadata':
-        return sendJson(res, 200, modelMetadata(entryFor(route.model, route.version)));
+        return sendJson(res, 200, modelMetadata(entryFor(route.model, route.version).model));
       case 'model-config':
-        return sendJson(res, 200, modelConfig(entryFor(route.model, route.version)));
+        return sendJson(res, 200, modelConfig(entryFor(route.model, route.version).model, limits));
       case 'model-ready': {
         const entry = entryFor(route.model, route.version);
         const ready = state === 'ready';

@@ -72,16 +72,4 @@ export async function errorMessage(res: Response): Promise<string> {
   return body.error;
 }
 
-export interface PredictResult {
-  model: string;
-  score: number;
-  label: 'anomalous' | 'normal' | null;
-  thresholds: { image: number | null; pixel: number | null; source: string | null };
-  notes: string[];
-  image: { width: number; height: number; format: string };
-  width: number;
-  height: number;
-  heatmap: string;
-  mask: string | null;
-  map: { png: string; min: number; max: number; width: number; height: number };
-}
+export type { PredictResult } from '../predict-result.js';

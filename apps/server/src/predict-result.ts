@@ -1,0 +1,118 @@
+/**
+ * `/predict`'s answer from a model's outputs: score, label at the image threshold, mask at the pixel
+ * threshold, heatmap overlay and the quantised map (docs in the README).
+ */
+import type { TensorMap } from './batcher.js';
+import { HttpError, badRequest } from './errors.js';
+import type { MultipartPart } from './http-body.js';
+import type { DecodedImage } from './image-input.js';
+import type { UniasContract } from './loaded-model.js';
+import { renderResult } from './visualize.js';
+
+export const PREDICT_CONTENT_TYPES = 'image/* (raw body), application/octet-stream, or multipart/form-data with a field "image"';
+
+export interface PredictResult {
+  readonly model: string;
+  readonly score: number;
+  /** `anomalous` when score >= thresholds.image; null without an image threshold. */
+  readonly label: 'anomalous' | 'normal' | null;
+  readonly thresholds: { readonly image: number | null; readonly pixel: number | null; readonly source: string | null };
+  /** Sentences about what is missing (no threshold, so no label or mask). */
+  readonly notes: readonly string[];
+  /** The uploaded image as decoded. */
+  readonly image: { readonly width: number; readonly height: number; readonly format: string };
+  /** The model's input size (and the size of every picture below). */
+  readonly width: number;
+  readonly height: number;
+  /** Base64 PNG: jet colour map of the map (scaled to its range) blended over the resized image. */
+  readonly heatmap: string;
+  /** Base64 PNG, 0/255: map >= thresholds.pixel; null without a pixel threshold. */
+  readonly mask: string | null;
+  /** Base64 8-bit grey PNG of the map over [min, max]: value = min + level / 255 * (max - min). */
+  readonly map: { readonly png: string; readonly min: number; readonly max: number; readonly width: number; readonly height: number };
+}
+
+/** Thresholds a request may give (query parameters), overriding the model's. */
+export interface ThresholdOverrides {
+  readonly image: number | null;
+  readonly pixel: number | null;
+}
+
+function thresholdParam(url: URL, key: string): number | null {
+  const raw = url.searchParams.get(key);
+  if (raw === null || raw === '') return null;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw badRequest(`query parameter ${key}=${raw} is not a finite number`);
+  return value;
+}
+
+export function thresholdOverrides(url: URL): ThresholdOverrides {
+  return { image: thresholdParam(url, 'image_threshold'), pixel: thresholdParam(url, 'pixel_threshold') };
+}
+
+/** The image bytes of a multipart body: the field "image". */
+export function imagePart(parts: readonly MultipartPart[]): Buffer {
+  const part = parts.find((p) => p.name === 'image');
+  if (part === undefined) {
+    throw badRequest(`the multipart body has no field "image" (fields: ${parts.map((p) => `"${p.name}"`).join(', ') || 'none'})`);
+  }
+  return part.data;
+}
+
+/** Checks the model's content-type rule for /predict; returns whether the body is multipart. */
+export function predictBodyKind(mediaType: string): 'multipart' | 'raw' {
+  if (mediaType === 'multipart/form-data') return 'multipart';
+  if (mediaType.startsWith('image/') || mediaType === 'application/octet-stream') return 'raw';
+  throw new HttpError(415, `content type '${mediaType || '(none)'}' is not accepted by /predict; send ${PREDICT_CONTENT_TYPES}`);
+}
+
+export async function buildPredictResult(
+  modelName: string,
+  contract: UniasContract,
+  image: DecodedImage,
+  outputs: TensorMap,
+  overrides: ThresholdOverrides,
+): Promise<PredictResult> {
+  const { height, width } = contract;
+  const mapValue = outputs[contract.mapOutput];
+  if (mapValue === undefined || !(mapValue.data instanceof Float32Array)) {
+    throw new Error(`model '${modelName}' produced no FP32 '${contract.mapOutput}'`);
+  }
+  const [, , mh, mw] = mapValue.dims;
+  if (mh !== height || mw !== width || mapValue.data.length !== height * width) {
+    throw new Error(`'${contract.mapOutput}' has shape [${mapValue.dims.join(',')}]; expected [1,1,${height},${width}]`);
+  }
+  const map = mapValue.data;
+  const scoreValue = contract.scoreOutput === null ? undefined : outputs[contract.scoreOutput];
+  const score =
+    scoreValue !== undefined && scoreValue.data instanceof Float32Array && scoreValue.data.length === 1
+      ? scoreValue.data[0]!
+      : map.reduce((a, b) => (b > a ? b : a), -Infinity);
+  const imageThreshold = overrides.image ?? contract.thresholds.image;
+  const pixelThreshold = overrides.pixel ?? contract.thresholds.pixel;
+  const notes: string[] = [];
+  if (imageThreshold === null) {
+    notes.push(`model '${modelName}' stores no image threshold (unias.threshold.image) and none was given (?image_threshold=); label is null.`);
+  }
+  if (pixelThreshold === null) {
+    notes.push(`model '${modelName}' stores no pixel threshold (unias.threshold.pixel) and none was given (?pixel_threshold=); mask is null.`);
+  }
+  const rendered = await renderResult(image.rgb, map, width, height, pixelThreshold);
+  return {
+    model: modelName,
+    score,
+    label: imageThreshold === null ? null : score >= imageThreshold ? 'anomalous' : 'normal',
+    thresholds: {
+      image: imageThreshold,
+      pixel: pixelThreshold,
+      source: overrides.image !== null || overrides.pixel !== null ? 'request' : contract.thresholds.source,
+    },
+    notes,
+    image: image.original,
+    width,
+    height,
+    heatmap: rendered.heatmap.toString('base64'),
+    mask: rendered.mask === null ? null : rendered.mask.toString('base64'),
+    map: { png: rendered.map.toString('base64'), min: rendered.range.min, max: rendered.range.max, width, height },
+  };
+}
