@@ -114,9 +114,14 @@ async function measureMemory(options: Omit<TrainingStepOptions, 'backend'>, para
 async function main(): Promise<void> {
   // Other processes on these 2 cores slow ORT's two-thread runs far more than one-thread wasm: recorded.
   const loadAtStart = loadavg().map((v) => round(v));
-  const ortSteps = Number(process.env['BENCH_ORT_STEPS'] ?? 10);
-  const wasmSteps = Number(process.env['BENCH_WASM_STEPS'] ?? 3);
-  const cpuSteps = Number(process.env['BENCH_CPU_STEPS'] ?? 1);
+  const count = (name: string, fallback: number) => {
+    const v = Number(process.env[name] ?? fallback);
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${process.env[name]}`);
+    return v;
+  };
+  const ortSteps = count('BENCH_ORT_STEPS', 10);
+  const wasmSteps = count('BENCH_WASM_STEPS', 3);
+  const cpuSteps = count('BENCH_CPU_STEPS', 1);
 
   const g = createGraph({ training: true });
   g.output(LOSS_OUTPUT, block(g));
