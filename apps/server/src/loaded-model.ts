@@ -5,9 +5,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { v2DatatypeOf, type V2Datatype } from './datatypes.js';
 import { readOnnxMetadataProps } from './onnx-metadata.js';
+import { createWorkerSession, type ValueMetadata, type WorkerSession } from './worker-session.js';
 
 export interface TensorSpec {
   readonly name: string;
@@ -38,7 +39,8 @@ export interface LoadedModel {
   readonly version: string;
   /** The file it came from, or `<bytes>`. */
   readonly source: string;
-  readonly session: ort.InferenceSession;
+  /** The onnxruntime session, in its own worker thread. */
+  readonly session: WorkerSession;
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
   readonly metadata: Readonly<Record<string, string>>;
@@ -80,10 +82,7 @@ export function modelNameOf(source: ModelSource): string {
   throw new Error('a model given as bytes needs a name');
 }
 
-function specsOf(
-  metadata: readonly ort.InferenceSession.ValueMetadata[],
-  what: string,
-): TensorSpec[] {
+function specsOf(metadata: readonly ValueMetadata[], what: string): TensorSpec[] {
   return metadata.map((m) => {
     if (!m.isTensor) throw new Error(`${what} '${m.name}' is not a tensor; only tensor inputs and outputs are served`);
     const datatype = v2DatatypeOf(m.type);
@@ -163,9 +162,16 @@ export async function loadModel(source: ModelSource, settings: SessionSettings =
   }
   try {
     const metadata = readOnnxMetadataProps(bytes);
-    const session = await ort.InferenceSession.create(bytes, sessionOptionsFor(settings));
-    const inputs = specsOf(session.inputMetadata, 'input');
-    const outputs = specsOf(session.outputMetadata, 'output');
+    const session = await createWorkerSession(bytes, sessionOptionsFor(settings), `'${name}'`);
+    let inputs: TensorSpec[];
+    let outputs: TensorSpec[];
+    try {
+      inputs = specsOf(session.inputMetadata, 'input');
+      outputs = specsOf(session.outputMetadata, 'output');
+    } catch (e) {
+      await session.release();
+      throw e;
+    }
     const batchable = [...inputs, ...outputs].every((t) => t.shape.length > 0 && t.shape[0] === -1);
     const { contract, problem } = readContract(inputs, outputs, metadata);
     return {

@@ -100,7 +100,7 @@ export function createServer(options: ServerOptions): UniasServer {
     for (const [name, e] of entries) g.set({ model: name }, e.batcher.queuedRequests);
   });
   registry.gauge('unias_inflight_requests', 'Inference requests (/infer, /predict) in progress.', [], (g) => g.set({}, inflightInference));
-  registry.gauge('unias_ready', '1 when the models are loaded and the server accepts inference.', [], (g) => g.set({}, state === 'ready' ? 1 : 0));
+  registry.gauge('unias_ready', '1 when the models are loaded and the server accepts inference.', [], (g) => g.set({}, state === 'ready' && allHealthy() ? 1 : 0));
   registry.gauge('process_resident_memory_bytes', 'Resident memory of the server process.', [], (g) => g.set({}, process.memoryUsage.rss()));
 
   const httpServer = createHttpServer({
@@ -137,6 +137,17 @@ export function createServer(options: ServerOptions): UniasServer {
       throw new HttpError(404, `model '${name}' has no version '${version}'; available: '${entry.model.version}'`);
     }
     return entry;
+  }
+
+  /** Every model's worker is alive (a dead one makes the server unready, so an orchestrator restarts it). */
+  function allHealthy(): boolean {
+    for (const { model } of entries.values()) if (!model.session.healthy) return false;
+    return true;
+  }
+
+  function checkUsable(entry: ModelEntry): void {
+    const failure = entry.model.session.failure;
+    if (failure !== null) throw new HttpError(503, `model '${entry.model.name}' is unavailable: ${failure.message}`, retryHeaders());
   }
 
   function pageModels(): PageModel[] {
@@ -183,6 +194,7 @@ export function createServer(options: ServerOptions): UniasServer {
     const dl = startDeadline(res, limits.requestTimeoutMs);
     try {
       const entry = entryFor(route.model, route.version);
+      checkUsable(entry);
       ticket = entry.batcher.expect();
       const encoding = req.headers['content-encoding'];
       if (encoding !== undefined && encoding !== 'identity') {
@@ -229,6 +241,7 @@ export function createServer(options: ServerOptions): UniasServer {
       const name = requested ?? entries.keys().next().value;
       if (name === undefined) throw new HttpError(503, 'no model is loaded', retryHeaders());
       const entry = entryFor(name, null);
+      checkUsable(entry);
       const { model } = entry;
       const contract = model.contract;
       if (contract === null) {
@@ -279,7 +292,7 @@ export function createServer(options: ServerOptions): UniasServer {
       case 'live':
         return sendJson(res, 200, { live: true });
       case 'ready':
-        return state === 'ready' ? sendJson(res, 200, { ready: true }) : sendJson(res, 503, { ready: false }, retryHeaders());
+        return state === 'ready' && allHealthy() ? sendJson(res, 200, { ready: true }) : sendJson(res, 503, { ready: false }, retryHeaders());
       case 'server-metadata':
         return sendJson(res, 200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: ['binary_tensor_data', 'model_configuration'] });
       case 'model-metadata':
@@ -288,7 +301,7 @@ export function createServer(options: ServerOptions): UniasServer {
         return sendJson(res, 200, modelConfig(entryFor(route.model, route.version).model, limits));
       case 'model-ready': {
         const entry = entryFor(route.model, route.version);
-        const ready = state === 'ready';
+        const ready = state === 'ready' && entry.model.session.healthy;
         return sendJson(res, ready ? 200 : 503, { name: entry.model.name, ready }, ready ? {} : retryHeaders());
       }
       case 'infer':

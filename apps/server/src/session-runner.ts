@@ -1,7 +1,6 @@
 /** Runs one (possibly stacked) batch on a model's onnxruntime session, typed arrays in and out. */
-import * as ort from 'onnxruntime-node';
-import type { TensorMap, TensorValue } from './batcher.js';
-import type { NumericArray } from './datatypes.js';
+import type * as ort from 'onnxruntime-node';
+import type { TensorMap } from './batcher.js';
 import type { LoadedModel, TensorSpec } from './loaded-model.js';
 
 function ortTypeOf(spec: TensorSpec): ort.Tensor.Type {
@@ -35,26 +34,12 @@ function ortTypeOf(spec: TensorSpec): ort.Tensor.Type {
   }
 }
 
-function isNumericArray(data: ort.Tensor.DataType): data is NumericArray {
-  return ArrayBuffer.isView(data);
-}
-
-/** Runs one batch on a session; inputs and outputs as plain typed arrays with dims. */
+/** Runs one batch on the model's worker session; inputs and outputs as plain typed arrays with dims. */
 export function sessionRunner(model: LoadedModel): (inputs: TensorMap) => Promise<TensorMap> {
+  const types: Record<string, ort.Tensor.Type> = {};
+  for (const spec of model.inputs) types[spec.name] = ortTypeOf(spec);
   return async (inputs) => {
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const spec of model.inputs) {
-      const t = inputs[spec.name];
-      if (t === undefined) throw new Error(`input '${spec.name}' is missing`);
-      feeds[spec.name] = new ort.Tensor(ortTypeOf(spec), t.data, [...t.dims]);
-    }
-    const results = await model.session.run(feeds);
-    const out: Record<string, TensorValue> = {};
-    for (const [name, tensor] of Object.entries(results)) {
-      const data = tensor.data;
-      if (!isNumericArray(data)) throw new Error(`output '${name}' is not a numeric tensor`);
-      out[name] = { data, dims: [...tensor.dims] };
-    }
-    return out;
+    for (const spec of model.inputs) if (inputs[spec.name] === undefined) throw new Error(`input '${spec.name}' is missing`);
+    return model.session.run(inputs, types);
   };
 }

@@ -1,0 +1,22 @@
+import { Agent, request } from 'node:http';
+import { createServer } from './src/index.ts';
+import { convCostModel } from './src/test-support/test-models.ts';
+const bytes = convCostModel({ height: 224, width: 224 });
+const image = new Float32Array(3 * 224 * 224).map(() => Math.random());
+const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'image', shape: [1, 3, 224, 224], datatype: 'FP32', parameters: { binary_data_size: image.byteLength } }], parameters: { binary_data_output: true } }));
+const body = Buffer.concat([header, Buffer.from(image.buffer)]);
+const s = createServer({ models: [{ bytes, name: 'm' }], logLevel: 'silent' });
+const { port } = await s.listen(0);
+const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+const t0 = performance.now();
+const ms = () => (performance.now() - t0).toFixed(0);
+const one = (i: number) => new Promise<string>((resolve) => {
+  const ev: string[] = [];
+  const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/v2/models/m/infer', agent, headers: { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(header.length), 'Content-Length': body.length } }, (res) => { ev.push('resp@' + ms()); res.resume(); res.on('end', () => resolve(`${i}: ${ev.join(' ')} end@${ms()}`)); });
+  req.on('socket', (sock) => { ev.push('sock@' + ms()); sock.once('connect', () => ev.push('conn@' + ms())); });
+  req.on('finish', () => ev.push('sent@' + ms()));
+  req.end(body);
+});
+const res = await Promise.all(Array.from({ length: 32 }, (_, i) => one(i)));
+console.log(res.join('\n'));
+agent.destroy(); await s.close();
