@@ -1,6 +1,7 @@
 /** Typed access to parsed command-line options, with errors that name the flag. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from './errors.js';
+import { suggestion } from './config/suggest.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
@@ -14,7 +15,13 @@ export function parse(argv: readonly string[], options: OptionSpec, allowPositio
     const { values, positionals } = parseArgs({ args: [...argv], options, allowPositionals, strict: true });
     return { values: values as ParsedArgs['values'], positionals };
   } catch (e) {
-    throw new UsageError((e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
+    let message = (e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, '');
+    const unknown = /^Unknown option '(--?[^']+)'/.exec(message);
+    if (unknown) {
+      const name = unknown[1]!.replace(/^-+/, '');
+      message = `unknown option ${unknown[1]}${suggestion(name, Object.keys(options)).replace(/"([^"]+)"/g, '"--$1"')}`;
+    }
+    throw new UsageError(message.split('\n')[0]!);
   }
 }
 

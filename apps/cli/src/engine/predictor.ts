@@ -62,38 +62,46 @@ export async function createGraphPredictor(o: {
   };
 }
 
+/**
+ * An exported pipeline (docs/exported-model.md) on onnxruntime-node: input `image`, outputs
+ * `anomaly_map` and `score`, input size, thresholds and classes from its metadata_props.
+ */
 async function createOnnxFilePredictor(path: string, threads?: number): Promise<Predictor> {
-  const { loadModel } = await import('@unias/server');
-  let model;
+  const { readExportMetadata } = await import('@unias/exporters');
+  let meta;
   try {
-    model = await loadModel({ path, name: 'model' }, threads !== undefined ? { threads } : {});
+    meta = await readExportMetadata(path);
   } catch (e) {
-    throw new UserError(`${path}: ${(e as Error).message.split('\n')[0]!.replace(/^cannot load model 'model' from [^:]+: /, '')}`);
-  }
-  const c = model.contract;
-  if (!c) {
-    await model.session.release();
-    throw new UserError(`${path}: not a UniAS pipeline model (${model.contractProblem ?? 'unknown reason'}); see docs/exported-model.md`);
+    throw new UserError(`${path}: ${(e as Error).message.split('\n')[0]!.replace(`${path}: `, '')} (see docs/exported-model.md)`);
   }
   const ort = await import('onnxruntime-node');
-  const classes = model.metadata['unias.classes']?.split(',').filter(Boolean) ?? [];
+  let session: Awaited<ReturnType<typeof ort.InferenceSession.create>>;
+  try {
+    session = await ort.InferenceSession.create(path, { graphOptimizationLevel: 'all', ...(threads !== undefined ? { intraOpNumThreads: threads } : {}) });
+  } catch (e) {
+    throw new UserError(`${path}: onnxruntime cannot load it: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const missing = ['image'].filter((n) => !session.inputNames.includes(n)).concat(['anomaly_map', 'score'].filter((n) => !session.outputNames.includes(n)));
+  if (missing.length > 0) {
+    await session.release();
+    throw new UserError(`${path}: not a UniAS pipeline model (no ${missing.join(', ')}); see docs/exported-model.md`);
+  }
+  const [h, w] = meta.inputSize;
   return {
-    inputSize: [c.height, c.width],
-    classes,
-    thresholds: c.thresholds,
-    description: `ONNX file ${path}`,
+    inputSize: [h, w],
+    classes: meta.classes,
+    thresholds: { image: meta.thresholds.image ?? null, pixel: meta.thresholds.pixel ?? null, source: meta.thresholds.source ?? null },
+    description: `ONNX file ${path} (preset ${meta.preset}, ${meta.backbone}, ${h}x${w})`,
     async predict(images) {
       const n = images.shape[0]!;
-      const feeds = { [c.inputName]: new ort.Tensor('float32', images.data, [...images.shape]) };
-      const out = await model.session.run(feeds);
-      const map = out[c.mapOutput]!.data as Float32Array;
+      const out = await session.run({ image: new ort.Tensor('float32', Float32Array.from(images.data), [...images.shape]) });
+      const map = out['anomaly_map']!.data as Float32Array;
+      const plane = h * w;
       const maps: Float32Array[] = [];
-      const plane = c.height * c.width;
       for (let i = 0; i < n; i++) maps.push(Float32Array.from(map.subarray(i * plane, (i + 1) * plane)));
-      const scores = c.scoreOutput ? Array.from(out[c.scoreOutput]!.data as Float32Array) : maps.map((m) => m.reduce((a, v) => (v > a ? v : a), -Infinity));
-      return { maps, scores };
+      return { maps, scores: Array.from(out['score']!.data as Float32Array) };
     },
-    dispose: () => model.session.release(),
+    dispose: () => session.release(),
   };
 }
 

@@ -35,7 +35,7 @@ import { augmentationPolicy, loadData } from './data.js';
 import { evaluate, withoutCurves, type Evaluation } from './evaluate.js';
 import { createFeatureSource, type FeatureSource } from './features.js';
 import { MODEL_FILE, saveModel, type StoredThresholds } from './model-store.js';
-import { createGraphPredictor } from './predictor.js';
+import { createGraphPredictor, type Predictor } from './predictor.js';
 import { normalThresholds } from './thresholds.js';
 import { loadModelWeights, type ModelWeights } from './weights.js';
 
@@ -333,14 +333,18 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       `${totalSteps} steps of ${bs} images (${batchesPerEpoch} per epoch), lr ${t.lr} (${t.schedule}${t.schedule === 'step' ? `, x${t.lrGamma} every ${lrStepSteps} steps` : ''}), run ${runDir}`,
   );
 
+  const evalWith = async (label: string, predictor: Predictor): Promise<Evaluation | null> => {
+    if (test.length === 0) return null;
+    const bar = showProgress ? createProgress({ total: test.length, label }) : null;
+    const e = await evaluate({ predictor, samples: test, onProgress: (d) => bar?.update(d) });
+    bar?.done();
+    return e;
+  };
   const evalOn = async (label: string, params: ReadonlyMap<string, TensorData>): Promise<Evaluation | null> => {
     if (test.length === 0) return null;
     const predictor = await createGraphPredictor({ backend, config, params });
-    const bar = showProgress ? createProgress({ total: test.length, label }) : null;
     try {
-      const e = await evaluate({ predictor, samples: test, onProgress: (d) => bar?.update(d) });
-      bar?.done();
-      return e;
+      return await evalWith(label, predictor);
     } finally {
       await predictor.dispose();
     }
@@ -453,8 +457,11 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   if (ranHere > 0) await checkpoint(step, images);
   const finalParams = await fullParams();
   await trainer.dispose();
+  // one session for the thresholds and the final evaluation
   const predictor = await createGraphPredictor({ backend, config, params: finalParams });
   let thresholds: StoredThresholds;
+  let final: Evaluation | null = null;
+  const modelPath = join(runDir, MODEL_FILE);
   try {
     const tb = showProgress ? createProgress({ total: train.length, label: 'thresholds' }) : null;
     thresholds = await normalThresholds({
@@ -465,25 +472,23 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       onProgress: (d) => tb?.update(d),
     });
     tb?.done();
+    const graphParamNames = new Set(buildInferenceGraph(config).params.keys());
+    await saveModel(modelPath, {
+      preset: settings.preset,
+      config: settings.model,
+      classes: dataset.classes,
+      thresholds,
+      params: new Map([...finalParams].filter(([n]) => graphParamNames.has(n))),
+    });
+    if (!o.skipFinalEval) {
+      final = await evalWith('eval (final)', predictor);
+      if (final) {
+        await writeFileAtomic(join(runDir, 'metrics.json'), `${JSON.stringify(withoutCurves(final.report), null, 2)}\n`);
+        await writeLog({ type: 'eval', step, epoch: Math.ceil(step / batchesPerEpoch), label: 'final', ...summaryOf(final) });
+      }
+    }
   } finally {
     await predictor.dispose();
-  }
-  const modelPath = join(runDir, MODEL_FILE);
-  const graphParamNames = new Set(buildInferenceGraph(config).params.keys());
-  await saveModel(modelPath, {
-    preset: settings.preset,
-    config: settings.model,
-    classes: dataset.classes,
-    thresholds,
-    params: new Map([...finalParams].filter(([n]) => graphParamNames.has(n))),
-  });
-  let final: Evaluation | null = null;
-  if (!o.skipFinalEval) {
-    final = await evalOn('eval (final)', finalParams);
-    if (final) {
-      await writeFileAtomic(join(runDir, 'metrics.json'), `${JSON.stringify(withoutCurves(final.report), null, 2)}\n`);
-      await writeLog({ type: 'eval', step, epoch: Math.ceil(step / batchesPerEpoch), label: 'final', ...summaryOf(final) });
-    }
   }
   await writeLog({ type: 'end', step, thresholds, images_per_s: Number(imagesPerSecond.toFixed(3)), seconds: Number(((performance.now() - tStart) / 1000).toFixed(1)) });
   return { ...base, step, completed: true, modelPath, final, thresholds, seconds: (performance.now() - tStart) / 1000 };

@@ -1,0 +1,140 @@
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readSafetensorsFile } from '@unias/graph';
+import { loadTrainingState } from '@unias/training';
+import { parse } from '../args.js';
+import { runTraining } from '../engine/train-run.js';
+import { runCli, tempDir, tinyConfigFile, tinyDataset } from '../test/helpers.js';
+import { TRAIN_OPTIONS, settingsFromArgs } from './train.js';
+
+interface LogLine {
+  type: string;
+  step: number;
+  loss?: number;
+  lr?: number;
+}
+
+async function logOf(run: string): Promise<LogLine[]> {
+  return (await readFile(join(run, 'train.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as LogLine);
+}
+
+function lossesOf(lines: readonly LogLine[]): number[] {
+  return lines.filter((l) => l.type === 'step').map((l) => l.loss!);
+}
+
+/** Every tensor of the two files, byte for byte. */
+async function sameTensors(a: string, b: string): Promise<{ count: number; differing: string[] }> {
+  const fa = await readSafetensorsFile(a);
+  const fb = await readSafetensorsFile(b);
+  expect([...fb.tensors.keys()].sort()).toEqual([...fa.tensors.keys()].sort());
+  const differing: string[] = [];
+  for (const [name, ta] of fa.tensors) {
+    const tb = fb.tensors.get(name)!;
+    if (Buffer.compare(Buffer.from(ta.bytes), Buffer.from(tb.bytes)) !== 0) differing.push(name);
+  }
+  return { count: fa.tensors.size, differing };
+}
+
+describe('unias train', () => {
+  let tmp: Awaited<ReturnType<typeof tempDir>>;
+  let data: string;
+  let config: string;
+  const runs: Record<string, string> = {};
+  const common = () => ['--config', config, '--steps', '6', '--checkpoint-every', '2', '--cache-dir', join(tmp.dir, 'cache'), '--quiet'];
+
+  beforeAll(async () => {
+    tmp = await tempDir('train');
+    data = await tinyDataset(join(tmp.dir, 'data'));
+    config = await tinyConfigFile(tmp.dir, data);
+    for (const k of ['straight', 'stopped', 'crashed', 'nocache']) runs[k] = join(tmp.dir, k);
+    // The reference: 6 steps without interruption.
+    const r = await runCli(['train', ...common(), '--out', runs['straight']!]);
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(r.code).toBe(0);
+  });
+  afterAll(async () => tmp.cleanup());
+
+  it('writes the run directory: settings, a log line per step, checkpoints, metrics and a reloadable model', async () => {
+    const run = runs['straight']!;
+    expect((await readdir(run)).sort()).toEqual(['checkpoints', 'metrics.json', 'model.safetensors', 'run.json', 'train.jsonl']);
+    const lines = await logOf(run);
+    expect(lines.filter((l) => l.type === 'step').map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(lines.filter((l) => l.type === 'checkpoint').map((l) => l.step)).toEqual([2, 4, 6]);
+    expect(lines.some((l) => l.type === 'eval')).toBe(true);
+    // StepLR at 40% of 6 steps (round(2.4) = 2 steps), gamma 0.1, from lr 0.002
+    expect(lines.filter((l) => l.type === 'step').map((l) => l.lr)).toEqual([0.002, 0.002, 0.0002, 0.0002, 0.00002, 0.00002].map((v) => expect.closeTo(v, 12)));
+    // two checkpoints kept; the latest holds the step, optimizer moments and the Rng
+    const cks = (await readdir(join(run, 'checkpoints'))).sort();
+    expect(cks).toEqual(['latest.json', 'step-00000004', 'step-00000006']);
+    const state = await loadTrainingState(join(run, 'checkpoints', 'step-00000006', 'state.safetensors'));
+    expect(state.step).toBe(6);
+    expect([...state.optimizer.keys()].some((k) => k.startsWith('adamw.exp_avg.'))).toBe(true);
+    const loader = JSON.parse(await readFile(join(run, 'checkpoints', 'step-00000006', 'loader.json'), 'utf8')) as { loader: { epoch: number; batch: number } };
+    // 16 training images, batch 4: 4 batches per epoch, so 6 steps end in epoch 1 at batch 2
+    expect(loader.loader).toMatchObject({ epoch: 1, batch: 2 });
+    const metrics = JSON.parse(await readFile(join(run, 'metrics.json'), 'utf8')) as { classes: Record<string, unknown> };
+    expect(Object.keys(metrics.classes).sort()).toEqual(['fabric', 'washer']);
+    const model = await readSafetensorsFile(join(run, 'model.safetensors'));
+    expect(model.metadata['format']).toBe('unias-model/1');
+    expect(JSON.parse(model.metadata['thresholds']!)).toMatchObject({ image: expect.any(Number), pixel: expect.any(Number) });
+  });
+
+  it('--stop-after then --resume gives bit-identical parameters to the uninterrupted run', async () => {
+    const run = runs['stopped']!;
+    const a = await runCli(['train', ...common(), '--out', run, '--stop-after', '3']);
+    expect(a.code).toBe(0);
+    expect(a.stdout).toMatch(/stopped at step 3 of 6/);
+    const b = await runCli(['train', '--resume', run, '--quiet']);
+    expect(b.stderr).toMatch(/resuming .* at step 3 of 6/);
+    expect(b.code).toBe(0);
+    const same = await sameTensors(join(runs['straight']!, 'model.safetensors'), join(run, 'model.safetensors'));
+    expect(same.count).toBeGreaterThan(100);
+    expect(same.differing).toEqual([]);
+    expect(lossesOf(await logOf(run))).toEqual(lossesOf(await logOf(runs['straight']!)));
+  });
+
+  it('after a crash (no final checkpoint) --resume restarts from the last checkpoint and ends with the same parameters', async () => {
+    const run = runs['crashed']!;
+    const settings = await settingsFromArgs(parse(['--config', config, '--steps', '6', '--checkpoint-every', '2', '--cache-dir', join(tmp.dir, 'cache'), '--out', run], TRAIN_OPTIONS));
+    await expect(
+      runTraining({
+        settings,
+        progress: false,
+        onStep: (step) => {
+          if (step === 5) throw new Error('simulated crash');
+        },
+      }),
+    ).rejects.toThrow('simulated crash');
+    // step 5 was logged before the crash; the checkpoint is at step 4
+    expect(lossesOf(await logOf(run))).toHaveLength(5);
+    const r = await runCli(['train', '--resume', run, '--quiet']);
+    expect(r.stderr).toMatch(/at step 4 of 6/);
+    expect(r.code).toBe(0);
+    expect((await sameTensors(join(runs['straight']!, 'model.safetensors'), join(run, 'model.safetensors'))).differing).toEqual([]);
+    // the log was cut back to step 4 and continued: one line per step, as in the straight run
+    expect(lossesOf(await logOf(run))).toEqual(lossesOf(await logOf(runs['straight']!)));
+  });
+
+  it('training from images (--no-cache) gives the losses of training from cached features', async () => {
+    const run = runs['nocache']!;
+    const r = await runCli(['train', '--config', config, '--steps', '2', '--no-cache', '--out', run, '--quiet']);
+    expect(r.code).toBe(0);
+    const withCache = lossesOf(await logOf(runs['straight']!)).slice(0, 2);
+    const without = lossesOf(await logOf(run));
+    // the same dropout and jitter draws; only the backbone's float rounding differs
+    without.forEach((l, i) => expect(Math.abs(l - withCache[i]!) / withCache[i]!).toBeLessThan(1e-4));
+  });
+
+  it('--resume refuses to change the settings, and a finished run directory is not overwritten', async () => {
+    const a = await runCli(['train', '--resume', runs['straight']!, '--lr', '0.1']);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toMatch(/--lr cannot be changed on --resume/);
+    const b = await runCli(['train', ...common(), '--out', runs['straight']!]);
+    expect(b.code).toBe(1);
+    expect(b.stderr).toMatch(/already holds a run; continue it with --resume/);
+  });
+});
