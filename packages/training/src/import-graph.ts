@@ -2,15 +2,20 @@
  * Rebuilds a finished graph inside a builder (same input, param and output names, same random
  * specs), so a step graph can be appended to a model given as a Graph.
  */
-import type { AnyOpNode, Graph, GraphBuilder, Node, OpName, OpNode, Sym } from '@unias/graph';
+import type { AnyOpNode, Graph, GraphBuilder, Node, OpName, OpNode, ParamNode, Sym } from '@unias/graph';
 
 function rebuildOp<K extends OpName>(b: GraphBuilder, node: OpNode<K>, inputs: readonly Sym[]): Sym {
   const made = b.op(node.op, inputs, node.attrs);
   return made as AnyOpNode;
 }
 
+export interface ImportOptions {
+  /** A symbol to use instead of a param (e.g. a slice of a flat parameter vector). */
+  readonly substitute?: (param: ParamNode) => Sym | undefined;
+}
+
 /** Adds every node of `graph` to `b`; returns the new symbol of each old node id. */
-export function importGraph(b: GraphBuilder, graph: Graph): Map<number, Sym> {
+export function importGraph(b: GraphBuilder, graph: Graph, options: ImportOptions = {}): Map<number, Sym> {
   const map = new Map<number, Sym>();
   const get = (n: Node): Sym => {
     const s = map.get(n.id);
@@ -25,7 +30,7 @@ export function importGraph(b: GraphBuilder, graph: Graph): Map<number, Sym> {
         break;
       }
       case 'param':
-        map.set(n.id, b.param(n.name, n.shape, n.init, { trainable: n.trainable }));
+        map.set(n.id, options.substitute?.(n) ?? b.param(n.name, n.shape, n.init, { trainable: n.trainable }));
         break;
       case 'const':
         map.set(n.id, b.constant(n.data, n.shape, n.dtype));

@@ -7,6 +7,9 @@ export {
   type TrainingStepOptions,
   type TrainingState,
   type StepResult,
+  type StepGraph,
+  type Holder,
+  type ParamSlot,
 } from './training-step.js';
 export {
   adamw,
@@ -15,6 +18,9 @@ export {
   clipGradNorm,
   gradNorm,
   nextName,
+  stateName,
+  stateKinds,
+  weightDecayOf,
   LR_INPUT,
   type OptimizerSpec,
   type AdamWOptions,
@@ -22,6 +28,7 @@ export {
   type WeightDecay,
   type OptimizerGraph,
   type StateSlot,
+  type UpdateTarget,
 } from './optimizers.js';
 export {
   constantLr,

@@ -40,9 +40,9 @@ interface Torch {
 }
 
 /** Runs `steps` graph steps and the float64 PyTorch formulas side by side; returns the worst relative error. */
-async function compare(spec: OptimizerSpec, make: (p: Float64Array, name: string) => Torch, opts: { steps: number; schedule?: Schedule; clipNorm?: number; onnx?: boolean }): Promise<number> {
+async function compare(spec: OptimizerSpec, make: (p: Float64Array, name: string) => Torch, opts: { steps: number; schedule?: Schedule; clipNorm?: number; onnx?: boolean; layout?: 'flat' | 'per-param' }): Promise<number> {
   const backend = opts.onnx ? await createOnnxBackend({ intraOpNumThreads: 1 }) : createReferenceBackend();
-  const trainer = await createTrainingStep({ model: quadraticModel, params: initial, optimizer: spec, backend, ...(opts.schedule ? { schedule: opts.schedule } : {}), ...(opts.clipNorm ? { clipNorm: opts.clipNorm } : {}) });
+  const trainer = await createTrainingStep({ model: quadraticModel, params: initial, optimizer: spec, backend, ...(opts.layout ? { layout: opts.layout } : {}), ...(opts.schedule ? { schedule: opts.schedule } : {}), ...(opts.clipNorm ? { clipNorm: opts.clipNorm } : {}) });
   const names = Object.keys(SHAPES);
   const torch = names.map((n) => make(Float64Array.from(fixed[n]!.p0), n));
   let worst = 0;
@@ -75,6 +75,12 @@ describe('optimizers against float64 PyTorch formulas (graph evaluated in float6
     expect(err).toBeLessThan(1e-6);
   });
 
+  it('AdamW with per-param weight decay, params and moments carried per param (layout per-param)', async () => {
+    const spec = adamw({ lr: 0.05, betas: [0.8, 0.95], eps: 1e-8, weightDecay: decayNoBias });
+    const err = await compare(spec, (p, n) => new AdamW64(p, { lr: 0.05, betas: [0.8, 0.95], eps: 1e-8, weightDecay: decayNoBias(n) }), { steps: 6, layout: 'per-param' });
+    expect(err).toBeLessThan(1e-6);
+  });
+
   it('AdamW with clip_grad_norm_ (clipping active)', async () => {
     const spec = adamw({ lr: 0.1 });
     const err = await compare(spec, (p) => new AdamW64(p, { lr: 0.1, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 }), { steps: 5, clipNorm: 0.5 });
@@ -102,9 +108,9 @@ describe('optimizers on ONNX Runtime (float32) against the same formulas', () =>
     expect(err).toBeLessThan(1e-5);
   });
 
-  it('SGD nesterov, 6 steps', async () => {
+  it('SGD nesterov, 6 steps (layout per-param)', async () => {
     const o = { momentum: 0.9, nesterov: true, weightDecay: 0.01 };
-    const err = await compare(sgd({ lr: 0.05, ...o }), (p) => new Sgd64(p, { lr: 0.05, ...o }), { steps: 6, onnx: true });
+    const err = await compare(sgd({ lr: 0.05, ...o }), (p) => new Sgd64(p, { lr: 0.05, ...o }), { steps: 6, onnx: true, layout: 'per-param' });
     expect(err).toBeLessThan(1e-5);
   });
 });

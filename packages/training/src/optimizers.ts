@@ -4,7 +4,7 @@
  * static graph serves every step; optimizer state (moments, momentum buffers) are graph inputs
  * whose updated values are outputs, carried by the backend from one step to the next.
  */
-import type { GraphBuilder, ParamNode, Sym } from '@unias/graph';
+import type { GraphBuilder, Sym } from '@unias/graph';
 
 export type WeightDecay = number | ((paramName: string) => number);
 
@@ -40,17 +40,29 @@ export function sgd(options: SgdOptions): OptimizerSpec {
   return { kind: 'sgd', ...options };
 }
 
-/** One optimizer state tensor of one param: fed as `input`, updated as `output`, zero at step 0. */
+/** A tensor the optimizer updates: a param, or (flat layout) several params laid end to end. */
+export interface UpdateTarget {
+  /** Names its state inputs and outputs. */
+  readonly name: string;
+  /** Its current value in the graph (a param node or an input). */
+  readonly value: Sym;
+  readonly grad: Sym;
+  readonly weightDecay: number;
+}
+
+/** One optimizer state tensor of one target: fed as `input`, updated as `output`, zero at step 0. */
 export interface StateSlot {
-  readonly param: string;
+  readonly target: string;
+  /** What it holds: "exp_avg", "exp_avg_sq" or "momentum_buffer". */
+  readonly kind: string;
   readonly input: string;
   readonly output: string;
   readonly shape: readonly number[];
 }
 
 export interface OptimizerGraph {
-  /** Updated value of each param, as an output name (param name -> output name). */
-  readonly nextParams: ReadonlyMap<string, string>;
+  /** Updated value of each target, as an output name (target name -> output name). */
+  readonly next: ReadonlyMap<string, string>;
   readonly state: readonly StateSlot[];
   /** Scalar inputs and how to compute them for a step: (lr, t) with t = 1 on the first step. */
   readonly scalars: ReadonlyMap<string, (lr: number, t: number) => number>;
@@ -58,10 +70,23 @@ export interface OptimizerGraph {
 
 export const LR_INPUT = 'optimizer.lr';
 
-function decayOf(wd: WeightDecay | undefined, name: string, fallback: number): number {
-  const v = wd === undefined ? fallback : typeof wd === 'number' ? wd : wd(name);
+/** The weight decay of a param under an optimizer (defaults as PyTorch: AdamW 0.01, SGD 0). */
+export function weightDecayOf(spec: OptimizerSpec, name: string): number {
+  const wd = spec.weightDecay;
+  const v = wd === undefined ? (spec.kind === 'adamw' ? 0.01 : 0) : typeof wd === 'number' ? wd : wd(name);
   if (!(v >= 0) || !Number.isFinite(v)) throw new Error(`weight decay for "${name}" must be a finite number >= 0, got ${v}`);
   return v;
+}
+
+/** The names of the state an optimizer keeps per updated tensor. */
+export function stateKinds(spec: OptimizerSpec): readonly string[] {
+  if (spec.kind === 'adamw') return ['exp_avg', 'exp_avg_sq'];
+  return (spec.momentum ?? 0) > 0 ? ['momentum_buffer'] : [];
+}
+
+/** `<kind>.<state>.<target>`: the input name of a state tensor (e.g. "adamw.exp_avg.conv.weight"). */
+export function stateName(spec: OptimizerSpec, kind: string, target: string): string {
+  return `${spec.kind}.${kind}.${target}`;
 }
 
 /** `next.<name>`: the output name of an updated param or state tensor. */
@@ -70,20 +95,20 @@ export function nextName(name: string): string {
 }
 
 /**
- * Appends the update of `params` given their gradients. Returns which outputs are the new params
+ * Appends the update of each target given its gradient. Returns which outputs are the new values
  * and state, and which scalar inputs each step must feed.
  */
-export function appendOptimizer(b: GraphBuilder, spec: OptimizerSpec, params: readonly ParamNode[], grads: readonly Sym[]): OptimizerGraph {
+export function appendOptimizer(b: GraphBuilder, spec: OptimizerSpec, targets: readonly UpdateTarget[]): OptimizerGraph {
   if (!(spec.lr >= 0)) throw new Error(`${spec.kind}: lr must be >= 0, got ${spec.lr}`);
   const lr = b.input(LR_INPUT, []);
-  const nextParams = new Map<string, string>();
+  const next = new Map<string, string>();
   const state: StateSlot[] = [];
   const scalars = new Map<string, (lr: number, t: number) => number>([[LR_INPUT, (v) => v]]);
-  const slot = (p: ParamNode, kind: string): { node: Sym; slot: StateSlot } => {
-    const input = `${spec.kind}.${kind}.${p.name}`;
-    const s: StateSlot = { param: p.name, input, output: nextName(input), shape: p.shape };
+  const slot = (t: UpdateTarget, kind: string): { node: Sym; slot: StateSlot } => {
+    const input = stateName(spec, kind, t.name);
+    const s: StateSlot = { target: t.name, kind, input, output: nextName(input), shape: t.value.shape };
     state.push(s);
-    return { node: b.input(input, p.shape), slot: s };
+    return { node: b.input(input, t.value.shape), slot: s };
   };
   const emit = (name: string, value: Sym) => b.output(name, value);
 
@@ -97,49 +122,49 @@ export function appendOptimizer(b: GraphBuilder, spec: OptimizerSpec, params: re
       scalars.set('optimizer.adamw.step_size', (v, t) => v / (1 - beta1 ** t));
       scalars.set('optimizer.adamw.bias2_sqrt', (_v, t) => Math.sqrt(1 - beta2 ** t));
       const shrink = new Map<number, Sym>();
-      params.forEach((p, i) => {
-        const g = grads[i]!;
-        const wd = decayOf(spec.weightDecay, p.name, 0.01);
+      for (const t of targets) {
+        const p = t.value;
+        const g = t.grad;
         let decayed: Sym = p;
-        if (wd > 0) {
-          let f = shrink.get(wd);
+        if (t.weightDecay > 0) {
+          let f = shrink.get(t.weightDecay);
           if (!f) {
-            f = b.sub(1, b.mul(lr, wd)); // p *= 1 - lr * wd (decoupled)
-            shrink.set(wd, f);
+            f = b.sub(1, b.mul(lr, t.weightDecay)); // p *= 1 - lr * wd (decoupled)
+            shrink.set(t.weightDecay, f);
           }
           decayed = b.mul(p, f);
         }
-        const m = slot(p, 'exp_avg');
-        const v = slot(p, 'exp_avg_sq');
+        const m = slot(t, 'exp_avg');
+        const v = slot(t, 'exp_avg_sq');
         const m1 = b.add(b.mul(m.node, beta1), b.mul(g, 1 - beta1));
         const v1 = b.add(b.mul(v.node, beta2), b.mul(b.mul(g, g), 1 - beta2));
         const denom = b.add(b.div(b.sqrt(v1), bias2Sqrt), eps);
         emit(m.slot.output, m1);
         emit(v.slot.output, v1);
-        const out = nextName(p.name);
+        const out = nextName(t.name);
         emit(out, b.sub(decayed, b.mul(stepSize, b.div(m1, denom))));
-        nextParams.set(p.name, out);
-      });
+        next.set(t.name, out);
+      }
     } else {
       const momentum = spec.momentum ?? 0;
-      params.forEach((p, i) => {
-        let d = grads[i]!;
-        const wd = decayOf(spec.weightDecay, p.name, 0);
-        if (wd > 0) d = b.add(d, b.mul(p, wd));
+      for (const t of targets) {
+        const p = t.value;
+        let d = t.grad;
+        if (t.weightDecay > 0) d = b.add(d, b.mul(p, t.weightDecay));
         if (momentum > 0) {
           // PyTorch clones d into the buffer on the first step; with dampening 0 a zero buffer gives the same.
-          const buf = slot(p, 'momentum_buffer');
+          const buf = slot(t, 'momentum_buffer');
           const buf1 = b.add(b.mul(buf.node, momentum), d);
           emit(buf.slot.output, buf1);
           d = spec.nesterov ? b.add(d, b.mul(buf1, momentum)) : buf1;
         }
-        const out = nextName(p.name);
+        const out = nextName(t.name);
         emit(out, b.sub(p, b.mul(lr, d)));
-        nextParams.set(p.name, out);
-      });
+        next.set(t.name, out);
+      }
     }
   });
-  return { nextParams, state, scalars };
+  return { next, state, scalars };
 }
 
 /**

@@ -5,7 +5,7 @@ import { maxRelError } from '@unias/graph/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { adamw, sgd } from './optimizers.js';
 import { warmupCosineLr } from './schedules.js';
-import { createTrainingStep, type TrainingStepOptions } from './training-step.js';
+import { buildStepGraph, createTrainingStep, type TrainingStepOptions } from './training-step.js';
 import { createReferenceBackend } from './test-support/reference-backend.js';
 import { smallBatch, smallModel } from './test-support/small-model.js';
 
@@ -152,6 +152,18 @@ describe('training step state', () => {
     const fromGraph = await train(backend, 2, { model: b.build(), optimizer: sgd({ lr: 0.05, momentum: 0.9 }), schedule: () => 0.05 });
     const fromFn = await train(backend, 2, { optimizer: sgd({ lr: 0.05, momentum: 0.9 }), schedule: () => 0.05 });
     expect(fromGraph.losses).toEqual(fromFn.losses);
+  });
+
+  it('the flat layout (one vector per weight-decay group) and the per-param layout train identically', async () => {
+    const backend = createReferenceBackend();
+    const decay = { optimizer: adamw({ lr: 3e-3, weightDecay: (n: string) => (n.endsWith('.bias') ? 0 : 0.05) }) };
+    const flat = await train(backend, 3, decay);
+    const perParam = await train(backend, 3, { ...decay, layout: 'per-param' });
+    expect(maxRelError(flat.losses, perParam.losses)).toBeLessThan(1e-12);
+    expect(worstParamError(flat.params, perParam.params)).toBeLessThan(1e-6); // read back as float32
+    const step = buildStepGraph({ model: smallModel, optimizer: decay.optimizer, clipNorm: 1 });
+    expect(step.holders.map((h) => h.name)).toEqual(['flat.0', 'flat.1']);
+    expect(buildStepGraph({ model: smallModel, optimizer: decay.optimizer, clipNorm: 1, layout: 'per-param' }).graph.nodes.length).toBeGreaterThan(step.graph.nodes.length);
   });
 
   it('reports bad input by name', async () => {

@@ -26,7 +26,7 @@ import {
   type TensorData,
 } from '@unias/graph';
 import { importGraph } from './import-graph.js';
-import { appendOptimizer, clipGradNorm, gradNorm, type OptimizerGraph, type OptimizerSpec } from './optimizers.js';
+import { appendOptimizer, clipGradNorm, gradNorm, stateKinds, stateName, weightDecayOf, type OptimizerGraph, type OptimizerSpec, type UpdateTarget } from './optimizers.js';
 import type { Schedule } from './schedules.js';
 
 export const LOSS_OUTPUT = 'loss';
@@ -54,6 +54,12 @@ export interface TrainingStepOptions {
   readonly seed?: number;
   /** Other outputs of the model graph to return from every step (predictions, loss terms). */
   readonly outputs?: readonly string[];
+  /**
+   * How trained params and moments are carried: 'flat' (default) as one vector per weight-decay
+   * group, 'per-param' as one tensor each. The state exchanged with getState/setState is per param
+   * either way.
+   */
+  readonly layout?: 'flat' | 'per-param';
 }
 
 export interface StepResult {
@@ -96,10 +102,28 @@ export interface TrainingStep {
   dispose(): Promise<void>;
 }
 
-interface StepGraph {
+/** Where a trained param lives in the step graph's carried state. */
+export interface ParamSlot {
+  readonly param: ParamNode;
+  /** The state tensor holding it (its own name, or a flat group `flat.<k>`). */
+  readonly holder: string;
+  /** Offset (in elements) within the holder; 0 and the whole holder when it holds one param. */
+  readonly offset: number;
+  readonly size: number;
+}
+
+/** A carried tensor the optimizer updates: one param, or several laid end to end. */
+export interface Holder {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly members: readonly ParamSlot[];
+}
+
+export interface StepGraph {
   readonly graph: Graph;
   readonly trainable: readonly ParamNode[];
   readonly frozen: readonly ParamNode[];
+  readonly holders: readonly Holder[];
   readonly optimizer: OptimizerGraph;
   readonly reportsNorm: boolean;
 }
@@ -109,22 +133,33 @@ function isFrozen(option: TrainingStepOptions['frozen'], name: string): boolean 
   return typeof option === 'function' ? option(name) : option.includes(name);
 }
 
-/** Builds forward + loss + backward + clip + optimizer into one graph. */
-export function buildStepGraph(options: Omit<TrainingStepOptions, 'backend' | 'params'>): StepGraph {
+/** The forward graph (with a 'loss' output) of either form of `model`. */
+function forwardGraph(model: TrainingStepOptions['model']): Graph {
+  if (typeof model !== 'function') {
+    if (!model.outputs.has(LOSS_OUTPUT)) throw new Error(`training step: the model graph has no "${LOSS_OUTPUT}" output (outputs: ${[...model.outputs.keys()].join(', ')})`);
+    return model;
+  }
   const b = createGraph({ training: true });
-  let loss: Sym;
-  if (typeof options.model === 'function') {
-    loss = options.model(b);
-    if (!b.hasOutput(LOSS_OUTPUT)) b.output(LOSS_OUTPUT, loss);
-  } else {
-    const source = options.model.outputs.get(LOSS_OUTPUT);
-    if (!source) throw new Error(`training step: the model graph has no "${LOSS_OUTPUT}" output (outputs: ${[...options.model.outputs.keys()].join(', ')})`);
-    loss = importGraph(b, options.model).get(source.id)!;
+  const loss = model(b);
+  if (!b.hasOutput(LOSS_OUTPUT)) b.output(LOSS_OUTPUT, loss);
+  return b.build();
+}
+
+/**
+ * Builds forward + loss + backward + clip + optimizer into one graph.
+ *
+ * Layout 'flat' (default) keeps the trained params as one flat vector per weight-decay group (with
+ * flat moments): the forward reads each param as a slice of it, the gradients are concatenated
+ * once, and clipping and the optimizer are a handful of ops on whole vectors instead of a dozen ops
+ * per param (a model with 300 params loses ~5,800 nodes) and three carried tensors instead of three
+ * per param. Layout 'per-param' keeps every param and moment a tensor of its own.
+ */
+export function buildStepGraph(options: Omit<TrainingStepOptions, 'backend' | 'params'>): StepGraph {
+  const forward = forwardGraph(options.model);
+  const lossNode = forward.outputs.get(LOSS_OUTPUT)!;
+  if (lossNode.dtype !== 'float32' || sizeOf(lossNode.shape) !== 1) {
+    throw new Error(`training step: the loss must be a float32 scalar, got ${lossNode.dtype} ${formatShape(lossNode.shape)}`);
   }
-  if (loss.dtype !== 'float32' || sizeOf(loss.shape) !== 1) {
-    throw new Error(`training step: the loss must be a float32 scalar, got ${loss.dtype} ${formatShape(loss.shape)}`);
-  }
-  const forward = b.build();
   for (const name of options.outputs ?? []) {
     if (!forward.outputs.has(name)) throw new Error(`training step: the model has no output "${name}" to return (outputs: ${[...forward.outputs.keys()].join(', ')})`);
   }
@@ -134,7 +169,48 @@ export function buildStepGraph(options: Omit<TrainingStepOptions, 'backend' | 'p
   const frozen = [...prune(forward, [LOSS_OUTPUT, ...(options.outputs ?? [])]).params.values()].filter((p) => !trainable.includes(p));
   if (trainable.length === 0) throw new Error('training step: no trainable params (all are frozen or unused by the loss)');
 
-  let grads = grad(b, loss, trainable);
+  const b = createGraph({ training: true });
+  const holders: Holder[] = [];
+  const substitutes = new Map<number, Sym>();
+  const decay = new Map<string, number>();
+  if ((options.layout ?? 'flat') === 'flat') {
+    // one flat vector per distinct weight decay, params in graph order within it
+    const groups = new Map<number, ParamNode[]>();
+    for (const p of trainable) {
+      const wd = weightDecayOf(options.optimizer, p.name);
+      groups.set(wd, [...(groups.get(wd) ?? []), p]);
+    }
+    [...groups].forEach(([wd, params], k) => {
+      const name = `flat.${k}`;
+      let offset = 0;
+      const members = params.map((param) => {
+        const slot: ParamSlot = { param, holder: name, offset, size: sizeOf(param.shape) };
+        offset += slot.size;
+        return slot;
+      });
+      const flat = b.input(name, [offset]);
+      b.within('params', () => {
+        for (const m of members) substitutes.set(m.param.id, b.reshape(b.slice(flat, 0, m.offset, m.offset + m.size), m.param.shape));
+      });
+      holders.push({ name, shape: [offset], members });
+      decay.set(name, wd);
+    });
+  } else {
+    for (const p of trainable) {
+      holders.push({ name: p.name, shape: p.shape, members: [{ param: p, holder: p.name, offset: 0, size: sizeOf(p.shape) }] });
+      decay.set(p.name, weightDecayOf(options.optimizer, p.name));
+    }
+  }
+  const imported = importGraph(b, forward, { substitute: (p) => substitutes.get(p.id) });
+  const loss = imported.get(lossNode.id)!;
+  const values = trainable.map((p) => substitutes.get(p.id) ?? imported.get(p.id)!);
+  const gradList = grad(b, loss, values);
+  const paramGrads = new Map(trainable.map((p, i) => [p.id, gradList[i]!] as const));
+  let grads = holders.map((h) =>
+    h.members.length === 1 && h.members[0]!.holder === h.name && !substitutes.has(h.members[0]!.param.id)
+      ? paramGrads.get(h.members[0]!.param.id)!
+      : b.within('grads', () => b.concat(h.members.map((m) => b.reshape(paramGrads.get(m.param.id)!, [m.size])), 0)),
+  );
   let normSym: Sym | null = null;
   if (options.clipNorm !== undefined) {
     const clipped = clipGradNorm(b, grads, options.clipNorm);
@@ -144,8 +220,14 @@ export function buildStepGraph(options: Omit<TrainingStepOptions, 'backend' | 'p
     normSym = gradNorm(b, grads);
   }
   if (normSym) b.output(GRAD_NORM_OUTPUT, normSym);
-  const optimizer = appendOptimizer(b, options.optimizer, trainable, grads);
-  return { graph: b.build(), trainable, frozen, optimizer, reportsNorm: normSym !== null };
+  const targets: UpdateTarget[] = holders.map((h, i) => ({
+    name: h.name,
+    value: h.members.length === 1 && !substitutes.has(h.members[0]!.param.id) ? imported.get(h.members[0]!.param.id)! : b.getInput(h.name)!,
+    grad: grads[i]!,
+    weightDecay: decay.get(h.name)!,
+  }));
+  const optimizer = appendOptimizer(b, options.optimizer, targets);
+  return { graph: b.build(), trainable, frozen, holders, optimizer, reportsNorm: normSym !== null };
 }
 
 function checkValue(name: string, expected: readonly number[], t: TensorData | undefined): TensorData {
@@ -156,33 +238,58 @@ function checkValue(name: string, expected: readonly number[], t: TensorData | u
   return t;
 }
 
-function zeros(shape: readonly number[]): TensorData {
-  return { dtype: 'float32', shape: [...shape], data: new Float32Array(sizeOf(shape)) };
-}
-
 function scalar(v: number): TensorData {
   return { dtype: 'float32', shape: [], data: Float32Array.of(v) };
 }
 
+/** Reads each member param out of a holder's flat data. */
+function splitHolder(h: Holder, data: Float32Array, rename: (param: string) => string, out: Map<string, TensorData>): void {
+  for (const m of h.members) out.set(rename(m.param.name), { dtype: 'float32', shape: [...m.param.shape], data: data.slice(m.offset, m.offset + m.size) });
+}
+
+/** Lays named per-param tensors end to end into one holder value. */
+function joinHolder(h: Holder, value: (m: ParamSlot) => TensorData): TensorData {
+  const data = new Float32Array(sizeOf(h.shape));
+  for (const m of h.members) data.set(value(m).data, m.offset);
+  return { dtype: 'float32', shape: [...h.shape], data };
+}
+
 /**
  * Prepares the step graph on the backend and returns a stepper. Params and optimizer state start
- * from `options.params` and zeros; `setState` restores a checkpoint.
+ * from `options.params` and zeros; `setState` restores a checkpoint. The state is always exchanged
+ * per param (`params` by name, optimizer state as "<optimizer>.<state>.<param>"), whatever the layout.
  */
 export async function createTrainingStep(options: TrainingStepOptions): Promise<TrainingStep> {
   const built = buildStepGraph(options);
-  const { graph, trainable, frozen, optimizer } = built;
+  const { graph, trainable, frozen, optimizer, holders } = built;
+  const kinds = stateKinds(options.optimizer);
   const bound = new Map<string, TensorData>();
   for (const p of frozen) bound.set(p.name, checkValue(p.name, p.shape, options.params.get(p.name)));
-  const initial: Record<string, TensorData> = {};
-  for (const p of trainable) initial[p.name] = checkValue(p.name, p.shape, options.params.get(p.name));
-  for (const s of optimizer.state) initial[s.input] = zeros(s.shape);
 
   const carry: Record<string, string> = {};
-  for (const [param, out] of optimizer.nextParams) carry[out] = param;
+  for (const [target, out] of optimizer.next) carry[out] = target;
   for (const s of optimizer.state) carry[s.output] = s.input;
   const returned = [LOSS_OUTPUT, ...(built.reportsNorm ? [GRAD_NORM_OUTPUT] : []), ...(options.outputs ?? [])];
   const session = await options.backend.prepare(graph, { params: bound, carry, outputs: returned });
-  await session.setState(initial);
+
+  /** Session state (holders and their moments) from per-param values. */
+  const toSession = (params: ReadonlyMap<string, TensorData> | undefined, moments: ReadonlyMap<string, TensorData> | undefined, what: string) => {
+    const values: Record<string, TensorData> = {};
+    for (const h of holders) {
+      values[h.name] = joinHolder(h, (m) => checkValue(m.param.name, m.param.shape, params?.get(m.param.name)));
+      for (const kind of kinds) {
+        values[stateName(options.optimizer, kind, h.name)] = joinHolder(h, (m) => {
+          const name = stateName(options.optimizer, kind, m.param.name);
+          if (!moments) return { dtype: 'float32', shape: m.param.shape, data: new Float32Array(m.size) };
+          const t = moments.get(name);
+          if (!t) throw new Error(`${what}: no optimizer state "${name}"`);
+          return checkValue(name, m.param.shape, t);
+        });
+      }
+    }
+    return values;
+  };
+  await session.setState(toSession(options.params, undefined, 'training step'));
 
   const scalarNames = new Set(optimizer.scalars.keys());
   const sessionInputs = new Set(session.inputNames);
@@ -211,11 +318,10 @@ export async function createTrainingStep(options: TrainingStepOptions): Promise<
       for (const [name, fn] of optimizer.scalars) if (sessionInputs.has(name)) all[name] = scalar(fn(lr, steps + 1));
       const out = await session.run(all);
       steps++;
-      const lossValue = out[LOSS_OUTPUT]!.data[0]!;
       const extra: Record<string, TensorData> = {};
       for (const n of options.outputs ?? []) extra[n] = out[n]!;
       return {
-        loss: lossValue,
+        loss: out[LOSS_OUTPUT]!.data[0]!,
         ...(built.reportsNorm ? { gradNorm: out[GRAD_NORM_OUTPUT]!.data[0]! } : {}),
         lr,
         step: steps,
@@ -226,22 +332,17 @@ export async function createTrainingStep(options: TrainingStepOptions): Promise<
     async getState() {
       const state = await session.getState();
       const params = new Map<string, TensorData>();
-      const opt = new Map<string, TensorData>();
-      for (const p of trainable) params.set(p.name, state[p.name]!);
-      for (const s of optimizer.state) opt.set(s.input, state[s.input]!);
-      return { step: steps, params, optimizer: opt, rng: rng.state() };
+      const moments = new Map<string, TensorData>();
+      for (const h of holders) {
+        splitHolder(h, state[h.name]!.data as Float32Array, (n) => n, params);
+        for (const kind of kinds) splitHolder(h, state[stateName(options.optimizer, kind, h.name)]!.data as Float32Array, (n) => stateName(options.optimizer, kind, n), moments);
+      }
+      return { step: steps, params, optimizer: moments, rng: rng.state() };
     },
 
     async setState(state) {
       if (!Number.isInteger(state.step) || state.step < 0) throw new Error(`training state: step must be a non-negative integer, got ${state.step}`);
-      const values: Record<string, TensorData> = {};
-      for (const p of trainable) values[p.name] = checkValue(p.name, p.shape, state.params.get(p.name));
-      for (const s of optimizer.state) {
-        const t = state.optimizer.get(s.input);
-        if (!t) throw new Error(`training state: no optimizer state "${s.input}"`);
-        values[s.input] = checkValue(s.input, s.shape, t);
-      }
-      await session.setState(values);
+      await session.setState(toSession(state.params, state.optimizer, 'training state'));
       steps = state.step;
       rng = createRng(state.rng);
     },
