@@ -227,7 +227,8 @@ export function buildStepGraph(options: Omit<TrainingStepOptions, 'backend' | 'p
     weightDecay: decay.get(h.name)!,
   }));
   const optimizer = appendOptimizer(b, options.optimizer, targets);
-  return { graph: b.build(), trainable, frozen, holders, optimizer, reportsNorm: normSym !== null };
+  // pruned: backward helpers that ended up unused (e.g. pieces merged into a concat) drop out
+  return { graph: prune(b.build()), trainable, frozen, holders, optimizer, reportsNorm: normSym !== null };
 }
 
 function checkValue(name: string, expected: readonly number[], t: TensorData | undefined): TensorData {

@@ -89,6 +89,24 @@ describe('grad', () => {
     expect(out['dA']).toEqual([0, 0.5, 1]);
   });
 
+  it('the gradient of a split is one concat of its pieces (gaps zero), not padded pieces added up', () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', [6, 2]);
+    const [p, , r] = b.split(x, 0, [2, 1, 3]);
+    const loss = b.add(b.sumAll(b.mul(p!, 3)), b.sumAll(b.exp(r!)));
+    const before = new Set(reachable([loss]).map((n) => n.id));
+    const [dx] = grad(b, loss, [x]);
+    const added = reachable([dx!]).filter((n) => !before.has(n.id) && n.kind === 'op').map((n) => (n.kind === 'op' ? n.op : ''));
+    expect(added).toContain('concat');
+    expect(added).not.toContain('pad');
+    expect(added).not.toContain('add');
+    b.output('dx', dx!);
+    const xs = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2];
+    const out = run(b, { x: f32([6, 2], xs) })['dx']!;
+    expect(out.slice(0, 6)).toEqual([3, 3, 3, 3, 0, 0]);
+    out.slice(6).forEach((v, i) => expect(v).toBeCloseTo(Math.exp(xs[6 + i]!), 6));
+  });
+
   it('a vector-Jacobian product with a seed', () => {
     const b = new GraphBuilder();
     const x = b.input('x', [2, 2]);

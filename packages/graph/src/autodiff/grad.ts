@@ -20,6 +20,60 @@ export interface GradOptions {
   readonly scope?: string;
 }
 
+/** A contribution that is a zero-padded piece along one axis (what a slice's gradient is). */
+interface Piece {
+  readonly axis: number;
+  readonly start: number;
+  readonly end: number;
+  readonly value: Sym;
+}
+
+function asPiece(c: Sym): Piece | null {
+  if (c.kind !== 'op' || c.op !== 'pad' || c.attrs.mode !== 'constant' || c.attrs.value !== 0) return null;
+  const r = c.shape.length;
+  const axes = c.shape.map((_, i) => i).filter((i) => c.attrs.pads[i]! !== 0 || c.attrs.pads[i + r]! !== 0);
+  if (axes.length !== 1) return null;
+  const axis = axes[0]!;
+  const start = c.attrs.pads[axis]!;
+  return { axis, start, end: start + c.inputs[0]!.shape[axis]!, value: c.inputs[0]! };
+}
+
+/**
+ * The adjoint of a node used several times: the sum of its uses' contributions. Disjoint slices of
+ * one axis (the gradients of a `split`, e.g. attention's q/k/v projections) are concatenated
+ * instead of each being zero-padded to full size and added.
+ */
+function sumContributions(g: GradOps, list: readonly Sym[], shape: readonly number[]): Sym {
+  const pieces: Piece[] = [];
+  const rest: Sym[] = [];
+  for (const c of list) {
+    const p = asPiece(c);
+    if (p && (pieces.length === 0 || pieces[0]!.axis === p.axis)) pieces.push(p);
+    else rest.push(c);
+  }
+  let parts: readonly Sym[] = rest;
+  if (pieces.length >= 2) {
+    pieces.sort((a, b) => a.start - b.start);
+    const disjoint = pieces.every((p, i) => i === 0 || p.start >= pieces[i - 1]!.end);
+    if (disjoint) {
+      const axis = pieces[0]!.axis;
+      const slab = (from: number, to: number) => g.zeros(shape.map((d, i) => (i === axis ? to - from : d)));
+      const blocks: Sym[] = [];
+      let at = 0;
+      for (const p of pieces) {
+        if (p.start > at) blocks.push(slab(at, p.start));
+        blocks.push(p.value);
+        at = p.end;
+      }
+      if (at < shape[axis]!) blocks.push(slab(at, shape[axis]!));
+      parts = [g.concat(blocks, axis), ...rest];
+    } else parts = list;
+  } else parts = list;
+  let sum = parts[0]!;
+  for (let i = 1; i < parts.length; i++) sum = g.add(sum, parts[i]!);
+  return sum;
+}
+
 function applyRule<K extends OpName>(node: OpNode<K>, y: Sym, dy: Sym, needs: readonly boolean[], g: GradOps): ReadonlyArray<Sym | null | undefined> {
   const rule = GRAD_RULES[node.op];
   return rule({ node, y, dy, needs, g });
@@ -59,8 +113,7 @@ export function grad(b: GraphBuilder, output: Sym, wrt: readonly Sym[], options:
       if (cached) return cached;
       const list = parts.get(n.id);
       if (!list || list.length === 0) return undefined;
-      let sum = list[0]!;
-      for (let i = 1; i < list.length; i++) sum = g.add(sum, list[i]!);
+      const sum = sumContributions(g, list, n.shape);
       totals.set(n.id, sum);
       parts.delete(n.id);
       return sum;

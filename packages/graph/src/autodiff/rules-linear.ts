@@ -108,11 +108,12 @@ function adjointWeight(g: GradOps, w: Sym, groups: number): Sym {
       : g.reshape(g.transpose(g.reshape(w, [groups, cog, cig, kh, kw]), [0, 2, 1, 3, 4]), [groups * cig, cog, kh, kw]);
   const K = kh * kw;
   if (K === 1) return swapped;
-  // flipping both spatial axes reverses the flattened kh*kw axis: K unit slices in reverse order
-  const flat = g.reshape(swapped, [groups * cig, cog, K]);
-  const pieces: Sym[] = [];
-  for (let k = K - 1; k >= 0; k--) pieces.push(g.slice(flat, 2, k, k + 1));
-  return g.reshape(g.concat(pieces, 2), [groups * cig, cog, kh, kw]);
+  // flipping both spatial axes reverses the flattened kh*kw axis: a product with the K x K
+  // reversal permutation (exact: one-hot rows)
+  const reversal = new Float64Array(K * K);
+  for (let k = 0; k < K; k++) reversal[k * K + (K - 1 - k)] = 1;
+  const flipped = g.matmul(g.reshape(swapped, [groups * cig * cog, K]), g.constant(reversal, [K, K]));
+  return g.reshape(flipped, [groups * cig, cog, kh, kw]);
 }
 
 /**
