@@ -21,6 +21,8 @@ export function parse(argv: readonly string[], options: OptionSpec, allowPositio
       const name = unknown[1]!.replace(/^-+/, '');
       message = `unknown option ${unknown[1]}${suggestion(name, Object.keys(options)).replace(/"([^"]+)"/g, '"--$1"')}`;
     }
+    const ambiguous = /^Option '(--?[^']+)' argument is ambiguous/.exec(message);
+    if (ambiguous) message = `${ambiguous[1]} takes a value; write ${ambiguous[1]}=VALUE when the value starts with "-"`;
     throw new UsageError(message.split('\n')[0]!);
   }
 }
