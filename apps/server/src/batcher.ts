@@ -75,9 +75,8 @@ interface Item {
 function samplesOf(inputs: TensorMap): number {
   const first = Object.values(inputs)[0];
   if (first === undefined) throw new Error('a request needs at least one input');
-  const n = first.dims[0];
-  if (n === undefined) throw new Error('inputs must have a first (batch) dimension');
-  return n;
+  // A scalar input has no batch axis: such a model is not batchable, and its request counts as one.
+  return first.dims[0] ?? 1;
 }
 
 /** Requests can share a run only when all their dimensions except the first agree. */
