@@ -20,11 +20,11 @@ export interface PresetTiming {
 
 const round = (v: number, digits = 3) => Number(v.toPrecision(digits));
 
-export async function timePreset(name: PresetName, batch: number, steps: number, log: (m: string) => void): Promise<PresetTiming> {
+export async function timePreset(name: PresetName, batch: number, steps: number, log: (m: string) => void, layout: 'flat' | 'per-param' = 'flat'): Promise<PresetTiming> {
   const graph = buildTrainingGraph(presetConfig(name), { batchSize: batch });
   const params = initParams(graph, 0);
   const t0 = performance.now();
-  const trainer = await createTrainingStep({ model: graph, params, optimizer: adamw({ lr: 1e-4, weightDecay: 1e-4 }), clipNorm: 0.1, backend: await createOnnxBackend(), seed: 1 });
+  const trainer = await createTrainingStep({ model: graph, params, optimizer: adamw({ lr: 1e-4, weightDecay: 1e-4 }), clipNorm: 0.1, backend: await createOnnxBackend(), seed: 1, layout });
   const prepareMs = performance.now() - t0;
   const rng = createRng(2);
   const feeds: Record<string, TensorData> = {};
@@ -38,7 +38,7 @@ export async function timePreset(name: PresetName, batch: number, steps: number,
     const s = performance.now();
     const r = await trainer.step(feeds);
     times.push(performance.now() - s);
-    log(`preset ${name}: step ${i + 1}/${steps} ${times.at(-1)!.toFixed(0)} ms (loss ${r.loss.toFixed(4)})`);
+    log(`preset ${name} (${layout}): step ${i + 1}/${steps} ${times.at(-1)!.toFixed(0)} ms (loss ${r.loss.toFixed(4)})`);
   }
   await trainer.dispose();
   const ms = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
