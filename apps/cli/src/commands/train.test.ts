@@ -129,6 +129,17 @@ describe('unias train', () => {
     without.forEach((l, i) => expect(Math.abs(l - withCache[i]!) / withCache[i]!).toBeLessThan(1e-4));
   });
 
+  it('--backend tfjs trains the same model: the losses of the first steps agree with onnxruntime', async () => {
+    const run = join(tmp.dir, 'tfjs');
+    const r = await runCli(['train', ...common(), '--backend', 'tfjs', '--out', run, '--stop-after', '3']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = await logOf(run);
+    expect(JSON.stringify(lines[0])).toMatch(/"backend":"tfjs-/);
+    const onnx = lossesOf(await logOf(runs['straight']!)).slice(0, 3);
+    // step 2 and 3 losses depend on the first updates: gradients, clipping and AdamW agree too
+    lossesOf(lines).forEach((l, i) => expect(Math.abs(l - onnx[i]!) / onnx[i]!).toBeLessThan(1e-5));
+  });
+
   it('--resume refuses to change the settings, and a finished run directory is not overwritten', async () => {
     const a = await runCli(['train', '--resume', runs['straight']!, '--lr', '0.1']);
     expect(a.code).toBe(2);
