@@ -162,7 +162,7 @@ describe('training step state', () => {
     expect(maxRelError(flat.losses, perParam.losses)).toBeLessThan(1e-12);
     expect(worstParamError(flat.params, perParam.params)).toBeLessThan(1e-6); // read back as float32
     const step = buildStepGraph({ model: smallModel, optimizer: decay.optimizer, clipNorm: 1 });
-    expect(step.holders.map((h) => h.name)).toEqual(['flat.0', 'flat.1']);
+    expect(step.holders.map((h) => h.name)).toEqual(['trainable.flat.0', 'trainable.flat.1']);
     expect(buildStepGraph({ model: smallModel, optimizer: decay.optimizer, clipNorm: 1, layout: 'per-param' }).graph.nodes.length).toBeGreaterThan(step.graph.nodes.length);
   });
 

@@ -170,18 +170,18 @@ export function buildStepGraph(options: Omit<TrainingStepOptions, 'backend' | 'p
   if (trainable.length === 0) throw new Error('training step: no trainable params (all are frozen or unused by the loss)');
 
   const b = createGraph({ training: true });
+  const flatLayout = (options.layout ?? 'flat') === 'flat';
   const holders: Holder[] = [];
   const substitutes = new Map<number, Sym>();
-  const decay = new Map<string, number>();
-  if ((options.layout ?? 'flat') === 'flat') {
+  if (flatLayout) {
     // one flat vector per distinct weight decay, params in graph order within it
     const groups = new Map<number, ParamNode[]>();
     for (const p of trainable) {
       const wd = weightDecayOf(options.optimizer, p.name);
       groups.set(wd, [...(groups.get(wd) ?? []), p]);
     }
-    [...groups].forEach(([wd, params], k) => {
-      const name = `flat.${k}`;
+    [...groups.values()].forEach((params, k) => {
+      const name = `trainable.flat.${k}`;
       let offset = 0;
       const members = params.map((param) => {
         const slot: ParamSlot = { param, holder: name, offset, size: sizeOf(param.shape) };
@@ -193,13 +193,9 @@ export function buildStepGraph(options: Omit<TrainingStepOptions, 'backend' | 'p
         for (const m of members) substitutes.set(m.param.id, b.reshape(b.slice(flat, 0, m.offset, m.offset + m.size), m.param.shape));
       });
       holders.push({ name, shape: [offset], members });
-      decay.set(name, wd);
     });
   } else {
-    for (const p of trainable) {
-      holders.push({ name: p.name, shape: p.shape, members: [{ param: p, holder: p.name, offset: 0, size: sizeOf(p.shape) }] });
-      decay.set(p.name, weightDecayOf(options.optimizer, p.name));
-    }
+    for (const p of trainable) holders.push({ name: p.name, shape: p.shape, members: [{ param: p, holder: p.name, offset: 0, size: sizeOf(p.shape) }] });
   }
   const imported = importGraph(b, forward, { substitute: (p) => substitutes.get(p.id) });
   const loss = imported.get(lossNode.id)!;
@@ -207,9 +203,9 @@ export function buildStepGraph(options: Omit<TrainingStepOptions, 'backend' | 'p
   const gradList = grad(b, loss, values);
   const paramGrads = new Map(trainable.map((p, i) => [p.id, gradList[i]!] as const));
   let grads = holders.map((h) =>
-    h.members.length === 1 && h.members[0]!.holder === h.name && !substitutes.has(h.members[0]!.param.id)
-      ? paramGrads.get(h.members[0]!.param.id)!
-      : b.within('grads', () => b.concat(h.members.map((m) => b.reshape(paramGrads.get(m.param.id)!, [m.size])), 0)),
+    flatLayout
+      ? b.within('grads', () => b.concat(h.members.map((m) => b.reshape(paramGrads.get(m.param.id)!, [m.size])), 0))
+      : paramGrads.get(h.members[0]!.param.id)!,
   );
   let normSym: Sym | null = null;
   if (options.clipNorm !== undefined) {
@@ -222,9 +218,10 @@ export function buildStepGraph(options: Omit<TrainingStepOptions, 'backend' | 'p
   if (normSym) b.output(GRAD_NORM_OUTPUT, normSym);
   const targets: UpdateTarget[] = holders.map((h, i) => ({
     name: h.name,
-    value: h.members.length === 1 && !substitutes.has(h.members[0]!.param.id) ? imported.get(h.members[0]!.param.id)! : b.getInput(h.name)!,
+    value: flatLayout ? b.getInput(h.name)! : imported.get(h.members[0]!.param.id)!,
     grad: grads[i]!,
-    weightDecay: decay.get(h.name)!,
+    // a flat group shares one decay by construction
+    weightDecay: weightDecayOf(options.optimizer, h.members[0]!.param.name),
   }));
   const optimizer = appendOptimizer(b, options.optimizer, targets);
   // pruned: backward helpers that ended up unused (e.g. pieces merged into a concat) drop out
