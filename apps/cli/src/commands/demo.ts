@@ -24,8 +24,8 @@ export const DEMO = {
     config: {
       preset: 'cpu',
       model: { inputSize: 128 },
-      train: { epochs: 16, batchSize: 8, lr: 1e-3, seed: 0 },
-      output: { logEvery: 5, evalEvery: 4, checkpointEvery: 100 },
+      train: { epochs: 18, batchSize: 8, lr: 1e-3, seed: 0 },
+      output: { logEvery: 5, evalEvery: 6, checkpointEvery: 100 },
     } as RawConfig,
   },
   /** Under a minute: two classes, small images, a narrower head, 100 steps. */
@@ -47,7 +47,7 @@ objects; reused when present), trains the CPU preset (MobileNetV2 with its bundl
 weights) on onnxruntime, evaluates it before and after training, writes the HTML report and prints
 its path and the metrics table. About ten minutes on two cores (--quick: about one minute).
 
-  --out DIR     where the data, the run and the report go (default unias-demo)
+  --out DIR     where the data, the run and the report go (default runs/demo)
   --quick       the short version (two classes, 64x64, 100 steps; well under a minute)
   --threads N   onnxruntime threads (default: all cores)
   --quiet       no progress bars`;
@@ -69,7 +69,7 @@ export const command: Command = {
     const quick = flag(args, 'quick');
     const quiet = flag(args, 'quiet');
     const threads = num(args, 'threads', { int: true, min: 1 });
-    const out = resolve(str(args, 'out') ?? 'unias-demo');
+    const out = resolve(str(args, 'out') ?? join('runs', 'demo'));
     const demo = quick ? DEMO.quick : DEMO.full;
     const dataDir = join(out, quick ? 'data-quick' : 'data');
     const runDir = join(out, quick ? 'run-quick' : 'run');

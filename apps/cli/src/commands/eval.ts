@@ -22,7 +22,7 @@ report.html (one self-contained file: table, PR/ROC/PRO curves, best/median/wors
   --data DIR           dataset root (repeatable); MVTec-AD or VisA layout
   --format F           auto | mvtec | visa
   --classes A,B        only these classes
-  --out DIR            where metrics.json and report.html go (default RUN_DIR/eval, else ./unias-eval)
+  --out DIR            where metrics.json and report.html go (default RUN_DIR/eval, else runs/eval)
   --backend B          onnx (default) | tfjs (for run directories and .safetensors models)
   --batch N            images per inference run (default 8)
   --threshold X        pixel threshold for the drawn masks (default: the model's, else each class's DSC threshold)
@@ -93,7 +93,7 @@ export const command: Command = {
     const test = dataset.samples.filter((s) => s.split === 'test');
     if (test.length === 0) throw new UserError(`no test images in ${roots.join(', ')}`);
     const predictor = await openPredictor(model, { backend, threads: threads ?? null });
-    const outDir = resolve(str(args, 'out') ?? (modelFile && record ? join(modelFile, '..', 'eval') : 'unias-eval'));
+    const outDir = resolve(str(args, 'out') ?? (modelFile && record ? join(modelFile, '..', 'eval') : join('runs', 'eval')));
     try {
       const r = await evaluateAndReport({
         predictor,

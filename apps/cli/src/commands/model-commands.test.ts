@@ -122,7 +122,7 @@ describe('unias eval', () => {
     for (const r of rows) {
       const c = r.getAttribute('data-class')!;
       const pap = metrics.classes[c]!['pixel_ap'];
-      expect(r.querySelectorAll('td')[2]!.text).toBe(pap === null ? 'n/a' : (100 * pap).toFixed(1));
+      expect(r.querySelectorAll('td')[2]!.text).toBe(pap === null || pap === undefined ? 'n/a' : (100 * pap).toFixed(1));
     }
     expect(root.querySelectorAll('table#metrics tr.mean')).toHaveLength(1);
     for (const c of ['fabric', 'washer']) {

@@ -24,7 +24,7 @@ quantile of their image scores and the 0.999 quantile of their pixel scores, or 
 \`unias eval --save-thresholds\` from a labelled set); these flags override them.
 
   --model PATH            a run directory, a model .safetensors (unias layout) or an exported .onnx file
-  --out DIR               output folder (default unias-predict)
+  --out DIR               output folder (default runs/predict)
   --threshold X           pixel threshold for the masks
   --image-threshold X     image-score threshold for the label
   --backend B             onnx (default) | tfjs (run directories and .safetensors models)
@@ -95,7 +95,7 @@ export const command: Command = {
     const imageFlag = num(args, 'image-threshold');
     const batchSize = num(args, 'batch', { int: true, min: 1 }) ?? 8;
     const threads = num(args, 'threads', { int: true, min: 1 });
-    const outDir = resolve(str(args, 'out') ?? 'unias-predict');
+    const outDir = resolve(str(args, 'out') ?? join('runs', 'predict'));
     const images = await collectImages(args.positionals);
     const predictor = await openPredictor(model, { backend, threads: threads ?? null });
     const pixelT = pixelFlag ?? predictor.thresholds.pixel;

@@ -68,6 +68,6 @@ export async function normalThresholds(o: {
   return {
     image: quantile(scores, o.imageQuantile),
     pixel: quantile(pixels.subarray(0, np), o.pixelQuantile),
-    source: `quantile ${o.imageQuantile} of the image scores and ${o.pixelQuantile} of the pixel scores of ${normals.length} normal training images${stride > 1 ? ` (every ${stride}th pixel)` : ''}`,
+    source: `quantile ${o.imageQuantile} of the image scores and ${o.pixelQuantile} of the pixel scores of ${normals.length} normal training images${stride > 1 ? ` (one pixel in ${stride})` : ''}`,
   };
 }

@@ -19,8 +19,8 @@ export function escapeXml(s: string): string {
 }
 
 export function curveSvg(c: CurvePoints, o: CurveSvgOptions): string {
-  const W = 240;
-  const H = 200;
+  const W = 220;
+  const H = 190;
   const m = { l: 36, r: 10, t: 30, b: 30 };
   const pw = W - m.l - m.r;
   const ph = H - m.t - m.b;
