@@ -232,9 +232,9 @@ describe('unias export of a run', () => {
 });
 
 describe('unias serve', () => {
-  it('serves the exported model until SIGTERM', async () => {
+  it('serves a run directory (exported to ONNX beside its model first) until SIGTERM', async () => {
     const cliDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@unias/source', 'src/bin.ts', 'serve', '--model', onnx, '--port', '0', '--threads', '1'], { cwd: cliDir });
+    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@unias/source', 'src/bin.ts', 'serve', '--model', run, '--port', '0', '--threads', '1'], { cwd: cliDir });
     let err = '';
     let out = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -247,6 +247,7 @@ describe('unias serve', () => {
         await new Promise((r) => setTimeout(r, 50));
       }
       expect(url, err + out).toBeDefined();
+      expect(err).toMatch(/exporting .*model\.safetensors to .*model\.onnx/);
       const ready = await fetch(`${url}/v2/health/ready`);
       expect(ready.status).toBe(200);
       const meta = (await (await fetch(`${url}/v2/models/model`)).json()) as { inputs: Array<{ name: string; shape: number[] }> };

@@ -1,4 +1,4 @@
-import { readFile, readdir } from 'node:fs/promises';
+import { cp, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensorsFile } from '@unias/graph';
@@ -138,6 +138,32 @@ describe('unias train', () => {
     const onnx = lossesOf(await logOf(runs['straight']!)).slice(0, 3);
     // step 2 and 3 losses depend on the first updates: gradients, clipping and AdamW agree too
     lossesOf(lines).forEach((l, i) => expect(Math.abs(l - onnx[i]!) / onnx[i]!).toBeLessThan(1e-5));
+  });
+
+  it('with augmentation, the feature cache keys include the variant (flips, quarter turns) of each image', async () => {
+    // a copy of the texture class under an MVTec name that the official lists flip and rotate
+    const root = join(tmp.dir, 'data-aug');
+    await cp(join(data, 'fabric'), join(root, 'carpet'), { recursive: true });
+    await cp(join(data, 'washer'), join(root, 'washer'), { recursive: true });
+    const cacheDir = join(tmp.dir, 'cache-aug');
+    const r = await runCli(['train', '--config', config, '--data', root, '--augment', 'mvtec', '--steps', '8', '--cache-dir', cacheDir, '--out', join(tmp.dir, 'aug'), '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    const entries: Array<{ path: string; variant: string | null }> = [];
+    for (const ns of await readdir(cacheDir)) {
+      for (const shard of (await readdir(join(cacheDir, ns))).filter((n) => n !== 'key.json')) {
+        for (const f of await readdir(join(cacheDir, ns, shard))) {
+          entries.push(JSON.parse((await readSafetensorsFile(join(cacheDir, ns, shard, f))).metadata['unias.cache.entry']!) as { path: string; variant: string | null });
+        }
+      }
+    }
+    const carpet = entries.filter((e) => e.path.includes('/carpet/'));
+    const washer = entries.filter((e) => e.path.includes('/washer/'));
+    // 8 steps of 4 = two epochs over 16 images; the washer is not in the lists: one entry per image
+    expect(washer.every((e) => e.variant === null)).toBe(true);
+    expect(new Set(washer.map((e) => e.path)).size).toBe(washer.length);
+    expect(carpet.some((e) => e.variant !== null && /^h[01]v[01]r[0-3]$/.test(e.variant))).toBe(true);
+    // an image seen in two variants has two entries
+    expect(carpet.length).toBeGreaterThan(new Set(carpet.map((e) => e.path)).size);
   });
 
   it('--resume refuses to change the settings, and a finished run directory is not overwritten', async () => {
