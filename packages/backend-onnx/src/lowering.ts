@@ -191,18 +191,30 @@ export const LOWERINGS: LoweringTable = {
   convTranspose2d: (ctx, n) => {
     const w = n.inputs[1]!;
     const a = n.attrs;
-    return ctx.result(
-      'ConvTranspose',
-      n.inputs.map((_, i) => ctx.input(i)),
-      {
-        kernel_shape: attr.ints([w.shape[2]!, w.shape[3]!]),
-        strides: attr.ints(a.strides),
-        pads: attr.ints(a.pads),
-        dilations: attr.ints(a.dilations),
-        group: attr.int(a.groups),
-        output_padding: attr.ints(a.outputPadding),
-      },
-    );
+    const common = {
+      kernel_shape: attr.ints([w.shape[2]!, w.shape[3]!]),
+      strides: attr.ints(a.strides),
+      dilations: attr.ints(a.dilations),
+      group: attr.int(a.groups),
+    };
+    if (a.outputPadding[0] < a.strides[0] && a.outputPadding[1] < a.strides[1]) {
+      return ctx.result('ConvTranspose', n.inputs.map((_, i) => ctx.input(i)), { ...common, pads: attr.ints(a.pads), output_padding: attr.ints(a.outputPadding) });
+    }
+    // ORT refuses output_padding >= stride (reachable when dilation > stride). Compute the full
+    // scatter with no end pads, then cut or zero-extend each axis to the exact size, then add bias:
+    // output rows past the last scattered one are zeros plus bias by definition.
+    const full = ctx.emit('ConvTranspose', [ctx.input(0), ctx.input(1)], { ...common, pads: attr.ints([a.pads[0], a.pads[1], 0, 0]) });
+    const extra = [a.outputPadding[0] - a.pads[2], a.outputPadding[1] - a.pads[3]];
+    let y = full;
+    const cut = extra.map((e) => Math.min(e, 0));
+    if (cut.some((c) => c < 0)) {
+      y = ctx.emit('Slice', [y, ctx.int64([0, 0]), ctx.int64(cut.map((c) => (c < 0 ? c : Number.MAX_SAFE_INTEGER))), ctx.int64([2, 3])]);
+    }
+    const grow = extra.map((e) => Math.max(e, 0));
+    if (grow.some((g) => g > 0)) y = ctx.emit('Pad', [y, ctx.int64([0, 0, 0, 0, 0, 0, grow[0]!, grow[1]!]), ctx.scalar(0)], { mode: attr.string('constant') });
+    if (n.inputs.length < 3) return ctx.result('Identity', [y]);
+    const bias = ctx.emit('Reshape', [ctx.input(2), ctx.int64([-1, 1, 1])]);
+    return ctx.result('Add', [y, bias]);
   },
   avgPool2d: (ctx, n) =>
     ctx.result('AveragePool', [ctx.input(0)], {

@@ -3,14 +3,11 @@
  * session, against the float64 reference evaluator; no tensor may outlive its session.
  */
 import { OP_NAMES } from '@unias/graph';
-import { OP_CASES as GRAPH_CASES, caseGraph, evaluateReference, maxRelError } from '@unias/graph/testing';
-import { EXTRA_CASES } from './extra-cases.js';
+import { OP_CASES, caseGraph, evaluateReference, maxRelError } from '@unias/graph/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTfjsBackend, type TfjsBackend } from './backend.js';
 import { TF_KERNELS } from './kernels/index.js';
 import { numTensors } from './test-utils.js';
-
-const OP_CASES = [...GRAPH_CASES, ...EXTRA_CASES];
 
 describe('coverage', () => {
   it('has a kernel and at least one case for every op, and no kernel for an unknown op', () => {

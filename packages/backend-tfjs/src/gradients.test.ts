@@ -10,7 +10,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { sizeOf, type TensorData } from '@unias/graph';
 import { OP_CASES, caseGraph, evaluateReference, toRef, type OpCase, type RefTensor } from '@unias/graph/testing';
-import { EXTRA_CASES } from './extra-cases.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { toTensor } from './convert.js';
 import { runGraphTf } from './interpreter.js';
@@ -124,7 +123,7 @@ function probeOf(c: OpCase): Probe {
   return p;
 }
 
-const differentiable = [...OP_CASES, ...EXTRA_CASES].filter((c) => c.differentiable !== false);
+const differentiable = OP_CASES.filter((c) => c.differentiable !== false);
 
 for (const runtime of ['tfjs-cpu', 'tfjs-wasm'] as const) {
   describe(`tf.grads through the interpreter on ${runtime} matches finite differences`, () => {

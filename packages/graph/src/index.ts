@@ -14,3 +14,4 @@ export * from './backend.js';
 export * from './random-feeds.js';
 export * from './nn.js';
 export * from './autodiff/index.js';
+export * from './flops.js';

@@ -41,5 +41,5 @@ export {
   type Schedule,
 } from './schedules.js';
 export { importGraph } from './import-graph.js';
-export { countFlops, type FlopCount } from './flops.js';
+export { countFlops, type FlopCount } from '@unias/graph';
 export { saveTrainingState, loadTrainingState } from './checkpoint.js';

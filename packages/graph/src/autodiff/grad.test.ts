@@ -7,7 +7,7 @@ import { createRng } from '../rng.js';
 import type { TensorData } from '../tensor-data.js';
 import { evaluateReference } from '../testing/reference.js';
 import { grad } from './grad.js';
-import { finiteDifferenceCheck, FD_TOLERANCE, type GradCase } from './gradient-check.js';
+import { finiteDifferenceCheck, FD_TOLERANCE, type GradCase } from '../testing/gradient-check.js';
 
 const f32 = (shape: number[], values: number[]): TensorData => ({ dtype: 'float32', shape, data: Float32Array.from(values) });
 

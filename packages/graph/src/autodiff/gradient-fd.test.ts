@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { OP_NAMES } from '../ops/infer.js';
 import { OP_CASES } from '../testing/cases.js';
-import { buildGradCase, finiteDifferenceCheck, FD_TOLERANCE } from './gradient-check.js';
+import { buildGradCase, finiteDifferenceCheck, FD_TOLERANCE } from '../testing/gradient-check.js';
 import { NON_DIFFERENTIABLE_OPS } from './rules.js';
 
 const differentiable = OP_CASES.filter((c) => c.differentiable !== false);

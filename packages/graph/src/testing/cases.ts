@@ -8,7 +8,11 @@ import { GraphBuilder } from '../builder.js';
 import type { Graph, Sym } from '../graph.js';
 import type { OpName } from '../ops/attrs.js';
 import { createRng, hashString, type Rng } from '../rng.js';
-import { sizeOf, type TensorData } from '../tensor-data.js';
+import type { TensorData } from '../tensor-data.js';
+import { EDGE_CASES } from './cases-edge.js';
+import { uniform } from './uniform.js';
+
+export { uniform };
 
 export interface OpCase {
   /** "op/variant", unique. */
@@ -29,10 +33,6 @@ export interface OpCase {
 
 const f32 = (shape: readonly number[], values: ArrayLike<number>): TensorData<'float32'> => ({ dtype: 'float32', shape: [...shape], data: Float32Array.from(values) });
 
-/** Uniform values in [low, high), shaped. */
-export function uniform(rng: Rng, shape: readonly number[], low = -1, high = 1): TensorData<'float32'> {
-  return f32(shape, rng.fillUniform(new Float32Array(sizeOf(shape)), low, high));
-}
 
 /** The graph of a case and its feeds (deterministic per case id). */
 export function caseGraph(c: OpCase): { graph: Graph; feeds: Record<string, TensorData> } {
@@ -428,4 +428,4 @@ add({
   expected: { y: [0, 1] },
 });
 
-export const OP_CASES: readonly OpCase[] = cases;
+export const OP_CASES: readonly OpCase[] = [...cases, ...EDGE_CASES];

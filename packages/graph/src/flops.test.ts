@@ -1,4 +1,4 @@
-import { createGraph } from '@unias/graph';
+import { createGraph } from './builder.js';
 import { describe, expect, it } from 'vitest';
 import { countFlops } from './flops.js';
 

@@ -15,9 +15,9 @@ import { GraphBuilder } from '../builder.js';
 import type { Graph, Sym } from '../graph.js';
 import { createRng, hashString } from '../rng.js';
 import { sizeOf, type TensorData } from '../tensor-data.js';
-import { caseGraph, type OpCase } from '../testing/cases.js';
-import { evaluateReference, toRef, type RefTensor } from '../testing/reference.js';
-import { grad } from './grad.js';
+import { caseGraph, type OpCase } from './cases.js';
+import { evaluateReference, toRef, type RefTensor } from './reference.js';
+import { grad } from '../autodiff/grad.js';
 
 export const FD_STEP = 1e-6;
 export const FD_TOLERANCE = 1e-6;
