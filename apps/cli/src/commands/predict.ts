@@ -1,5 +1,5 @@
 import { readdir, stat } from 'node:fs/promises';
-import { basename, extname, join, relative, resolve } from 'node:path';
+import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { decodeImage, isImageFile } from '@unias/datasets';
 import { writeFileAtomic } from '@unias/graph';
 import type { Command } from '../command.js';
@@ -58,7 +58,8 @@ async function collectImages(inputs: readonly string[]): Promise<Array<{ path: s
     if (!st) throw new UserError(`${input}: no such file or folder`);
     if (st.isDirectory()) {
       const before = found.length;
-      await walk(abs, abs);
+      // with several inputs, names start with the folder's own name
+      await walk(abs, inputs.length > 1 ? dirname(abs) : abs);
       if (found.length === before) throw new UserError(`${input}: no images in this folder`);
     } else {
       if (!isImageFile(abs)) throw new UserError(`${input}: not an image file (by its extension)`);
