@@ -299,18 +299,28 @@ const fastInputGradient: tf.KernelConfig = {
 
 let registered = false;
 
+export interface WasmGradientOptions {
+  /**
+   * Also replace wasm's own Conv2DBackpropInput (a plain loop) with one built on its forward conv
+   * (same results, ~10x faster). Default true; false registers only the three missing kernels,
+   * which is what a plain tfjs user needs at the least (benchmarks compare the two).
+   */
+  readonly fastInputGradient?: boolean;
+}
+
 /**
  * Registers, for 'wasm', the three gradient kernels it lacks (a kernel wasm already has is left
- * alone, should a later tfjs ship its own) and replaces its Conv2DBackpropInput with one built on
- * its forward conv (same results, ~10x faster; it serves conv2d gradients and conv2dTranspose).
- * Global to the process's tfjs, idempotent, safe before or after the wasm backend initialises.
+ * alone, should a later tfjs ship its own) and, by default, replaces its Conv2DBackpropInput with
+ * one built on its forward conv (it serves conv2d gradients and conv2dTranspose). Global to the
+ * process's tfjs, idempotent, safe before or after the wasm backend initialises.
  */
-export function registerWasmGradientKernels(): void {
+export function registerWasmGradientKernels(options: WasmGradientOptions = {}): void {
   if (registered) return;
   registered = true;
   for (const config of configs) {
     if (!tf.getKernel(config.kernelName, WASM)) tf.registerKernel(config);
   }
+  if (options.fastInputGradient === false) return;
   if (tf.getKernel(fastInputGradient.kernelName, WASM)) tf.unregisterKernel(fastInputGradient.kernelName, WASM);
   tf.registerKernel(fastInputGradient);
 }

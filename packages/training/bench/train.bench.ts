@@ -14,6 +14,7 @@ import { createOnnxBackend } from '@unias/backend-onnx';
 import { createTfjsBackend } from '@unias/backend-tfjs';
 import { createGraph, createRng, initParams, writeFileAtomic, type Backend, type TensorData } from '@unias/graph';
 import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
@@ -26,6 +27,16 @@ import { isPresetName } from '@unias/model';
 
 const log = (msg: string) => process.stderr.write(`[train.bench] ${msg}\n`);
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Step times of the stock-tfjs version of the block, in a child process (kernel registration is global). */
+function timeStockTfjs(steps: number, log: (m: string) => void): number[] {
+  const script = fileURLToPath(new URL('./tfjs-stock.ts', import.meta.url));
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=@unias/source', script, String(steps)], { encoding: 'utf8', cwd: dirname(script) });
+  if (run.status !== 0) throw new Error(`stock tfjs bench failed: ${run.stderr}`);
+  const { step_ms } = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { step_ms: number[] };
+  log(`tfjs-wasm stock (plain tf ops, tf.variableGrads): ${step_ms.map((t) => t.toFixed(0)).join(', ')} ms`);
+  return step_ms;
+}
 const round = (v: number, digits = 3) => Number(v.toPrecision(digits));
 
 /** Full GCs with turns of the event loop between them, so finalizers of native buffers run too. */
@@ -143,6 +154,8 @@ async function main(): Promise<void> {
   const cpu = await timeBackend(await createTfjsBackend({ prefer: ['tfjs-cpu'] }), options, 0, cpuSteps);
   const wasmAutodiffTimes = await timeTfjsAutodiff('tfjs-wasm', forwardGraph, params, feeds(), wasmSteps, log);
   const wasmAutodiff = median(wasmAutodiffTimes);
+  const stockTimes = timeStockTfjs(wasmSteps, log);
+  const stock = median(stockTimes);
   const memory = await measureMemory(options, paramCount * 4);
   const memoryPerParam = await measureMemory({ ...options, layout: 'per-param' }, paramCount * 4);
   const presets: Record<string, PresetTiming> = {};
@@ -210,6 +223,8 @@ async function main(): Promise<void> {
         tfjs_cpu_step_ms: c.best_ms,
         ratio_ort_vs_tfjs_wasm: round(w.best_ms / o.best_ms),
         ratio_ort_vs_tfjs_wasm_autodiff: round(Math.min(...wasmAutodiffTimes) / o.best_ms),
+        tfjs_wasm_stock_step_ms: round(Math.min(...stockTimes)),
+        ratio_ort_vs_tfjs_wasm_stock: round(Math.min(...stockTimes) / o.best_ms),
         ratio_ort_vs_tfjs_cpu: round(c.best_ms / o.best_ms),
       },
       ort_1thread_img_per_s: o1.img_per_s,
@@ -220,6 +235,11 @@ async function main(): Promise<void> {
       tfjs_wasm_autodiff_img_per_s: round((N * 1000) / wasmAutodiff),
       tfjs_wasm_autodiff_step_ms: round(wasmAutodiff),
       ratio_ort_vs_tfjs_wasm_autodiff: round(o.img_per_s / ((N * 1000) / wasmAutodiff)),
+      // The block in plain tfjs ops on stock tfjs-wasm (only its three missing gradient kernels
+      // registered; none of @unias/backend-tfjs's speed-ups): what a tfjs user trains at.
+      tfjs_wasm_stock_img_per_s: round((N * 1000) / stock),
+      tfjs_wasm_stock_step_ms: round(stock),
+      ratio_ort_vs_tfjs_wasm_stock: round(o.img_per_s / ((N * 1000) / stock)),
       target_ratio_ort_vs_tfjs_wasm: 20,
       steps_timed: { ort: ortSteps, tfjs_wasm: wasmSteps, tfjs_cpu: cpuSteps },
       first_step_ms: { ort: round(ort.firstMs), tfjs_wasm: round(wasm.firstMs) },
