@@ -15,7 +15,7 @@ import { gracefulStop } from './train.js';
 /**
  * The demo's settings, tuned to learn within about ten minutes on two cores (measured in the app
  * README): the CPU preset (MobileNetV2 with its bundled ImageNet weights, the paper's head
- * architecture with narrow widths) at 128x128 on the synthetic set's five classes, AdamW at 10x the
+ * architecture with narrow widths) at 128x128 on the synthetic set's five classes, AdamW at 20x the
  * official lr (short run, batch 8) with the official clipping, StepLR x0.1 at 40% and 80% of the run.
  */
 export const DEMO = {
@@ -24,7 +24,7 @@ export const DEMO = {
     config: {
       preset: 'cpu',
       model: { inputSize: 128 },
-      train: { epochs: 18, batchSize: 8, lr: 1e-3, seed: 0 },
+      train: { epochs: 18, batchSize: 8, lr: 2e-3, seed: 0 },
       output: { logEvery: 5, evalEvery: 6, checkpointEvery: 100 },
     } as RawConfig,
   },
@@ -91,7 +91,7 @@ export const command: Command = {
     gen?.done();
     say(info.reused ? `reused the dataset (${info.images} images)` : `generated ${info.images} images`);
 
-    // A previous demo run is replaced (its features stay cached in OUT/cache).
+    // A previous demo run is replaced.
     if (await stat(join(runDir, RUN_JSON)).catch(() => null)) await rm(runDir, { recursive: true, force: true });
     const raw: RawConfig = {
       ...demo.config,

@@ -50,11 +50,15 @@ describe('unias train', () => {
     tmp = await tempDir('train');
     data = await tinyDataset(join(tmp.dir, 'data'));
     config = await tinyConfigFile(tmp.dir, data);
-    for (const k of ['straight', 'stopped', 'crashed', 'nocache']) runs[k] = join(tmp.dir, k);
-    // The reference: 6 steps without interruption.
+    for (const k of ['straight', 'cached', 'stopped', 'crashed']) runs[k] = join(tmp.dir, k);
+    // The references: 6 steps without interruption, the backbone inside the step (the default for
+    // this model) and with the feature cache.
     const r = await runCli(['train', ...common(), '--out', runs['straight']!]);
     expect(r.stderr).not.toMatch(/internal error/);
     expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/feature cache off \(backbone 17% of a step\)/);
+    const c = await runCli(['train', ...common(), '--feature-cache', '--out', runs['cached']!]);
+    expect(c.code, c.stderr).toBe(0);
   });
   afterAll(async () => tmp.cleanup());
 
@@ -97,9 +101,9 @@ describe('unias train', () => {
     expect(lossesOf(await logOf(run))).toEqual(lossesOf(await logOf(runs['straight']!)));
   });
 
-  it('after a crash (no final checkpoint) --resume restarts from the last checkpoint and ends with the same parameters', async () => {
+  it('after a crash (no final checkpoint) --resume restarts from the last checkpoint and ends with the same parameters (feature cache on)', async () => {
     const run = runs['crashed']!;
-    const settings = await settingsFromArgs(parse(['--config', config, '--steps', '6', '--checkpoint-every', '2', '--cache-dir', join(tmp.dir, 'cache'), '--out', run], TRAIN_OPTIONS));
+    const settings = await settingsFromArgs(parse(['--config', config, '--steps', '6', '--checkpoint-every', '2', '--cache-dir', join(tmp.dir, 'cache'), '--feature-cache', '--out', run], TRAIN_OPTIONS));
     await expect(
       runTraining({
         settings,
@@ -114,19 +118,17 @@ describe('unias train', () => {
     const r = await runCli(['train', '--resume', run, '--quiet']);
     expect(r.stderr).toMatch(/at step 4 of 6/);
     expect(r.code).toBe(0);
-    expect((await sameTensors(join(runs['straight']!, 'model.safetensors'), join(run, 'model.safetensors'))).differing).toEqual([]);
+    expect((await sameTensors(join(runs['cached']!, 'model.safetensors'), join(run, 'model.safetensors'))).differing).toEqual([]);
     // the log was cut back to step 4 and continued: one line per step, as in the straight run
-    expect(lossesOf(await logOf(run))).toEqual(lossesOf(await logOf(runs['straight']!)));
+    expect(lossesOf(await logOf(run))).toEqual(lossesOf(await logOf(runs['cached']!)));
   });
 
-  it('training from images (--no-cache) gives the losses of training from cached features', async () => {
-    const run = runs['nocache']!;
-    const r = await runCli(['train', '--config', config, '--steps', '2', '--no-cache', '--out', run, '--quiet']);
-    expect(r.code).toBe(0);
-    const withCache = lossesOf(await logOf(runs['straight']!)).slice(0, 2);
-    const without = lossesOf(await logOf(run));
+  it('training from cached features gives the losses of training from images', async () => {
+    const fromImages = lossesOf(await logOf(runs['straight']!));
+    const cached = lossesOf(await logOf(runs['cached']!));
+    expect(cached).toHaveLength(6);
     // the same dropout and jitter draws; only the backbone's float rounding differs
-    without.forEach((l, i) => expect(Math.abs(l - withCache[i]!) / withCache[i]!).toBeLessThan(1e-4));
+    cached.forEach((l, i) => expect(Math.abs(l - fromImages[i]!) / fromImages[i]!).toBeLessThan(1e-4));
   });
 
   it('--backend tfjs trains the same model: the losses of the first steps agree with onnxruntime', async () => {
@@ -146,7 +148,7 @@ describe('unias train', () => {
     await cp(join(data, 'fabric'), join(root, 'carpet'), { recursive: true });
     await cp(join(data, 'washer'), join(root, 'washer'), { recursive: true });
     const cacheDir = join(tmp.dir, 'cache-aug');
-    const r = await runCli(['train', '--config', config, '--data', root, '--augment', 'mvtec', '--steps', '8', '--cache-dir', cacheDir, '--out', join(tmp.dir, 'aug'), '--quiet']);
+    const r = await runCli(['train', '--config', config, '--data', root, '--augment', 'mvtec', '--steps', '8', '--feature-cache', '--cache-dir', cacheDir, '--out', join(tmp.dir, 'aug'), '--quiet']);
     expect(r.code, r.stderr).toBe(0);
     const entries: Array<{ path: string; variant: string | null }> = [];
     for (const ns of await readdir(cacheDir)) {

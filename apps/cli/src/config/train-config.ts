@@ -69,7 +69,7 @@ export const TRAIN_SCHEMA: Schema = obj({
     lrGamma: num({ min: 0, exclusiveMin: true, max: 1 }),
     warmupSteps: int({ min: 0 }),
     seed: int({ min: 0 }),
-    featureCache: bool,
+    featureCache: oneOf('true, false or "auto"', bool, str(['auto'])),
     cacheDir: str(),
     threads: int({ min: 1 }),
   }),
@@ -120,7 +120,8 @@ export interface TrainSettings {
     readonly lrGamma: number;
     readonly warmupSteps: number;
     readonly seed: number;
-    readonly featureCache: boolean;
+    /** 'auto': on when the frozen backbone is at least a quarter of a training step's FLOPs. */
+    readonly featureCache: boolean | 'auto';
     readonly cacheDir: string | null;
     readonly threads: number | null;
   };
@@ -297,7 +298,7 @@ export function resolveTrainSettings(raw: RawConfig): TrainSettings {
       lrGamma: n(train['lrGamma'], TRAIN_DEFAULTS.lrGamma),
       warmupSteps: n(train['warmupSteps'], 0),
       seed: n(train['seed'], 0),
-      featureCache: typeof train['featureCache'] === 'boolean' ? train['featureCache'] : true,
+      featureCache: typeof train['featureCache'] === 'boolean' ? train['featureCache'] : 'auto',
       cacheDir: typeof train['cacheDir'] === 'string' ? train['cacheDir'] : null,
       threads: typeof train['threads'] === 'number' ? train['threads'] : null,
     },

@@ -11,7 +11,7 @@
 import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createBatchLoader, createSampleReader, type BatchLoaderState, type Sample } from '@unias/datasets';
-import { buildInferenceGraph, buildTrainingGraph, resolveConfig, type ResolvedConfig } from '@unias/model';
+import { buildInferenceGraph, buildTrainingGraph, countFlops, resolveConfig, type ResolvedConfig } from '@unias/model';
 import { checkWeights, initParams, writeFileAtomic, type Backend, type TensorData } from '@unias/graph';
 import {
   adamw,
@@ -127,6 +127,20 @@ function totalStepsOf(settings: TrainSettings, batchesPerEpoch: number): number 
   return (settings.train.epochs ?? 1) * batchesPerEpoch;
 }
 
+/**
+ * The frozen backbone's share of a training step's FLOPs (backbone forward against the head's
+ * forward and backward, about 3x its forward). The feature cache saves at most that share and costs
+ * a disk read per image: measured on onnxruntime (bench-results/cli-train.json) it saves nothing at
+ * 12% (cpu preset) and 14% (small preset), so 'auto' caches only from 25% on.
+ */
+export function backboneShare(config: ResolvedConfig): number {
+  const f = countFlops(buildInferenceGraph(config));
+  const backbone = f.byScope['backbone'] ?? 0;
+  return backbone / (backbone + 3 * (f.total - backbone));
+}
+
+export const AUTO_CACHE_SHARE = 0.25;
+
 function scheduleOf(s: TrainSettings, lrStepSteps: number, totalSteps: number): Schedule {
   const t = s.train;
   let main: Schedule;
@@ -235,7 +249,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const writeLog = createLog(join(runDir, LOG_FILE));
 
   // ---- training graph and initial params
-  const useCache = settings.train.featureCache;
+  const share = backboneShare(config);
+  const useCache = settings.train.featureCache === 'auto' ? share >= AUTO_CACHE_SHARE : settings.train.featureCache;
   const graph = buildTrainingGraph(config, { batchSize: bs, from: useCache ? 'features' : 'image' });
   const given = new Map<string, TensorData>([...weights.head, ...(useCache ? [] : weights.backbone)]);
   try {
@@ -326,11 +341,13 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       total_steps: totalSteps,
       lr_step_steps: lrStepSteps,
       feature_cache: useCache,
+      backbone_flop_share: Number(share.toFixed(3)),
     });
   }
   log(
     `${dataset.description}\nmodel: ${settings.preset} (${config.backbone.id}, ${config.inputSize.join('x')}), backend ${backend.name}, ` +
-      `${totalSteps} steps of ${bs} images (${batchesPerEpoch} per epoch), lr ${t.lr} (${t.schedule}${t.schedule === 'step' ? `, x${t.lrGamma} every ${lrStepSteps} steps` : ''}), run ${runDir}`,
+      `${totalSteps} steps of ${bs} images (${batchesPerEpoch} per epoch), lr ${t.lr} (${t.schedule}${t.schedule === 'step' ? `, x${t.lrGamma} every ${lrStepSteps} steps` : ''}), ` +
+      `feature cache ${useCache ? 'on' : 'off'} (backbone ${(100 * share).toFixed(0)}% of a step), run ${runDir}`,
   );
 
   const evalWith = async (label: string, predictor: Predictor): Promise<Evaluation | null> => {
