@@ -71,29 +71,40 @@ export async function createFeatureSource(o: FeatureSourceOptions): Promise<Feat
     return set;
   };
 
-  // The cache writes its key.json on the first put; two first puts at once race on that file's
-  // temporary name (same pid and millisecond), so the first lookup runs alone.
+  // Two reads of one entry at once (the same image in adjacent prefetched batches) share one
+  // lookup: @unias/graph's writeFileAtomic names its temporary file by pid and millisecond, so two
+  // writes of one file at once can collide. For the same reason the very first lookup (which also
+  // writes the cache's key.json) runs alone.
+  const inflight = new Map<string, Promise<FeatureSet>>();
   let first: Promise<unknown> | null = null;
-  const lookup = (sample: Sample, a: AugmentationParams) => cache.getOrCompute({ path: sample.path, variant: variantOf(a) }, () => compute(sample, a));
+  const lookup = (sample: Sample, a: AugmentationParams): Promise<FeatureSet> => {
+    const key = stashKey(sample.path, a);
+    let p = inflight.get(key);
+    if (!p) {
+      p = cache.getOrCompute({ path: sample.path, variant: variantOf(a) }, () => compute(sample, a)).then((r) => r.tensors as FeatureSet);
+      inflight.set(key, p);
+      void p.finally(() => inflight.delete(key)).catch(() => undefined);
+    }
+    return p;
+  };
 
   const reader: SampleReader = {
     size: { width: w, height: h },
     normalize: 'none',
     async read(sample, aug) {
       const a = aug ?? { hflip: false, vflip: false, quarterTurns: 0 };
-      let found;
+      let tensors: FeatureSet;
       if (first === null) {
         const p = lookup(sample, a);
         first = p.catch(() => undefined);
-        found = await p;
+        tensors = await p;
       } else {
         await first;
-        found = await lookup(sample, a);
+        tensors = await lookup(sample, a);
       }
-      const { tensors } = found;
       const key = stashKey(sample.path, a);
       const list = stash.get(key) ?? [];
-      list.push(tensors as FeatureSet);
+      list.push(tensors);
       stash.set(key, list);
       return { image: emptyImage, mask: emptyMask, maskKnown: true, width: w, height: h, augmentation: a };
     },
