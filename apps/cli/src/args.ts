@@ -1,7 +1,7 @@
 /** Typed access to parsed command-line options, with errors that name the flag. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from './errors.js';
-import { suggestion } from './config/suggest.js';
+import { closest } from './config/suggest.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
@@ -19,7 +19,8 @@ export function parse(argv: readonly string[], options: OptionSpec, allowPositio
     const unknown = /^Unknown option '(--?[^']+)'/.exec(message);
     if (unknown) {
       const name = unknown[1]!.replace(/^-+/, '');
-      message = `unknown option ${unknown[1]}${suggestion(name, Object.keys(options)).replace(/"([^"]+)"/g, '"--$1"')}`;
+      const near = closest(name, Object.keys(options));
+      message = `unknown option ${unknown[1]}${near !== undefined ? `; did you mean "--${near}"?` : ''}`;
     }
     const ambiguous = /^Option '(--?[^']+)' argument is ambiguous/.exec(message);
     if (ambiguous) message = `${ambiguous[1]} takes a value; write ${ambiguous[1]}=VALUE when the value starts with "-"`;
