@@ -168,6 +168,20 @@ describe('unias train', () => {
     expect(carpet.length).toBeGreaterThan(new Set(carpet.map((e) => e.path)).size);
   });
 
+  it('--resume with a longer --steps extends a finished run, keeping its StepLR period', async () => {
+    const run = runs['stopped']!;
+    const r = await runCli(['train', '--resume', run, '--steps', '8', '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/resuming .* at step 6 of 8/);
+    const steps = (await logOf(run)).filter((l) => l.type === 'step');
+    expect(steps.map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    // the period fixed by the first invocation (2 steps) goes on: 0.002 x 0.1^3 for steps 7 and 8
+    expect(steps.slice(6).map((l) => l.lr)).toEqual([expect.closeTo(2e-6, 15), expect.closeTo(2e-6, 15)]);
+    const record = JSON.parse(await readFile(join(run, 'run.json'), 'utf8')) as { settings: { train: { steps: number } }; fixed: { lrStepSteps: number } };
+    expect(record.settings.train.steps).toBe(8);
+    expect(record.fixed.lrStepSteps).toBe(2);
+  });
+
   it('--resume refuses to change the settings, and a finished run directory is not overwritten', async () => {
     const a = await runCli(['train', '--resume', runs['straight']!, '--lr', '0.1']);
     expect(a.code).toBe(2);
