@@ -1,5 +1,6 @@
 /** File helpers shared by packages that persist things: atomic writes and safetensors files. */
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 import { decodeSafetensors, encodeSafetensors, type SafetensorsFile, type TensorToWrite } from './safetensors.js';
 
@@ -9,7 +10,9 @@ import { decodeSafetensors, encodeSafetensors, type SafetensorsFile, type Tensor
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  // pid + a random suffix: two writers of the same path (even in one process, in one millisecond)
+  // never share a temporary file.
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(tmp, 'w');
   try {
     await handle.writeFile(data);
