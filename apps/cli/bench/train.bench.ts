@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { createOnnxBackend } from '@unias/backend-onnx';
 import { createSampleReader, generateSyntheticDataset, loadMvtec, type Sample } from '@unias/datasets';
 import { createGraph, writeFileAtomic, type TensorData } from '@unias/graph';
-import { createMetricsAccumulator } from '@unias/metrics';
+import { createMetricsAccumulator, type MetricValues } from '@unias/metrics';
 import { buildFeatureGraph, resolveConfig } from '@unias/model';
 import { resolveTrainSettings, type RawConfig } from '../src/config/train-config.js';
 import { runTraining } from '../src/engine/train-run.js';
@@ -129,11 +129,11 @@ async function nearestPatch(): Promise<Record<string, unknown>> {
   }
   await features.dispose();
   const r = acc.compute();
-  const pick = (m: Record<string, number | null>) => ({ pixel_auroc: m['pixel_auroc'], pixel_ap: m['pixel_ap'], aupro: m['aupro'], image_auroc: m['image_auroc'] });
+  const pick = (m: MetricValues) => ({ pixel_auroc: m.pixel_auroc, pixel_ap: m.pixel_ap, aupro: m.aupro, image_auroc: m.image_auroc });
   return {
     detector: `distance to the nearest normal training patch of the class; MobileNetV2 res2 (24 ch) + res3 (32 ch, nearest-upsampled) at ${G}x${G} for ${H}x${W} images, bilinear to the image, no smoothing`,
-    mean: pick(r.mean as unknown as Record<string, number | null>),
-    classes: Object.fromEntries(Object.entries(r.classes).map(([k, v]) => [k, pick(v as unknown as Record<string, number | null>)])),
+    mean: pick(r.mean),
+    classes: Object.fromEntries(Object.entries(r.classes).map(([k, v]) => [k, pick(v)])),
   };
 }
 

@@ -1,10 +1,12 @@
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createProgress, formatDuration } from './progress.js';
 import { quantile } from './engine/thresholds.js';
 
 function fakeStream(tty: boolean): { stream: NodeJS.WriteStream; text: () => string } {
   let text = '';
-  const stream = { isTTY: tty, write: (s: string) => ((text += s), true) } as unknown as NodeJS.WriteStream;
+  // A real stream that records what it is given (and says whether it is a terminal).
+  const stream = Object.assign(new Writable({ write: (chunk: Buffer, _enc, done) => ((text += chunk.toString()), done()) }), { isTTY: tty }) as NodeJS.WriteStream;
   return { stream, text: () => text };
 }
 

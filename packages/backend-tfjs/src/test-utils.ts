@@ -18,21 +18,6 @@ export function values(n: number, seed: number): Float32Array {
   return out;
 }
 
-/** max |a - e| / max(max |e|, 1e-30) */
-export function maxRel(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  if (actual.length !== expected.length) return Infinity;
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!;
-    const e = expected[i]!;
-    if (Number.isNaN(a) !== Number.isNaN(e)) return Infinity;
-    if (!Number.isNaN(e)) diff = Math.max(diff, Math.abs(a - e));
-    scale = Math.max(scale, Math.abs(e));
-  }
-  return diff / Math.max(scale, 1e-30);
-}
-
 export function numTensors(): number {
   return tf.memory().numTensors;
 }

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conv2dFilterGradient } from './wasm-gradients.js';
-import { maxRel, numTensors, useRuntime, values } from './test-utils.js';
+import { maxRelError as maxRel } from '@unias/graph/testing';
+import { numTensors, useRuntime, values } from './test-utils.js';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 
