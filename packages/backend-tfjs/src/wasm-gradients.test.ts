@@ -47,28 +47,24 @@ describe('wasm gradient kernels match the cpu backend\'s native gradients', () =
     await useRuntime('tfjs-cpu');
   });
 
+  /** wasm's gradients (dx, df) equal cpu's native ones to 1e-5, and leak no tensors. */
+  async function expectWasmMatchesCpu(c: Case, filterShape: [number, number, number, number], op: GradFn): Promise<void> {
+    const want = await grads('cpu', c, filterShape, op);
+    const before = numTensors();
+    const got = await grads('tfjs-wasm', c, filterShape, op);
+    expect(numTensors()).toBe(before);
+    expect(maxRel(got[0]!, want[0]!)).toBeLessThanOrEqual(1e-5);
+    expect(maxRel(got[1]!, want[1]!)).toBeLessThanOrEqual(1e-5);
+  }
+
   for (const c of CASES) {
     it(`conv2d, ${c.name}`, async () => {
-      const filterShape: [number, number, number, number] = [c.k[0], c.k[1], c.x[3], 5];
-      const op: GradFn = (x, f) => tf.conv2d(x, f, c.strides, c.pad);
-      const want = await grads('cpu', c, filterShape, op);
-      const before = numTensors();
-      const got = await grads('tfjs-wasm', c, filterShape, op);
-      expect(numTensors()).toBe(before);
-      expect(maxRel(got[0]!, want[0]!)).toBeLessThanOrEqual(1e-5);
-      expect(maxRel(got[1]!, want[1]!)).toBeLessThanOrEqual(1e-5);
+      await expectWasmMatchesCpu(c, [c.k[0], c.k[1], c.x[3], 5], (x, f) => tf.conv2d(x, f, c.strides, c.pad));
     });
 
     for (const multiplier of [1, 2]) {
       it(`depthwiseConv2d, ${c.name}, multiplier ${multiplier}`, async () => {
-        const filterShape: [number, number, number, number] = [c.k[0], c.k[1], c.x[3], multiplier];
-        const op: GradFn = (x, f) => tf.depthwiseConv2d(x, f, c.strides, c.pad);
-        const want = await grads('cpu', c, filterShape, op);
-        const before = numTensors();
-        const got = await grads('tfjs-wasm', c, filterShape, op);
-        expect(numTensors()).toBe(before);
-        expect(maxRel(got[0]!, want[0]!)).toBeLessThanOrEqual(1e-5);
-        expect(maxRel(got[1]!, want[1]!)).toBeLessThanOrEqual(1e-5);
+        await expectWasmMatchesCpu(c, [c.k[0], c.k[1], c.x[3], multiplier], (x, f) => tf.depthwiseConv2d(x, f, c.strides, c.pad));
       });
     }
   }

@@ -174,20 +174,11 @@ export function depthwiseFilterGradient(x: tf.Tensor, dy: tf.Tensor, info: tf.ba
 
 /** dx = depthwise conv (stride 1, same dilation) of dy spread by the stride and padded, with the kernel flipped. */
 export function depthwiseInputGradient(dy: tf.Tensor, filter: tf.Tensor, info: tf.backend_util.Conv2DInfo): tf.Tensor {
-  const [n, oh, ow, cm] = quadShape(dy, 'dy');
+  const [n, , , cm] = quadShape(dy, 'dy');
   const [kh, kw, c, m] = quadShape(filter, 'filter');
-  const [sh, sw] = [info.strideHeight, info.strideWidth];
-  const [dh, dw] = [info.dilationHeight, info.dilationWidth];
-  const spread = spreadByStride(dy, sh, sw);
-  const spanH = (kh - 1) * dh;
-  const spanW = (kw - 1) * dw;
-  const top = spanH - info.padInfo.top;
-  const left = spanW - info.padInfo.left;
-  const bottom = info.inHeight + spanH - top - ((oh - 1) * sh + 1);
-  const right = info.inWidth + spanW - left - ((ow - 1) * sw + 1);
-  const source = padOrCrop(spread, top, left, bottom, right);
+  const source = transposedConvSource(dy, kh, kw, info);
   const flipped = tf.reshape(tf.reverse(filter, [0, 1]), [kh, kw, cm, 1]);
-  const out = tf.depthwiseConv2d(rank4(source, 'dy'), rank4(flipped, 'filter'), 1, 'valid', 'NHWC', [dh, dw]);
+  const out = tf.depthwiseConv2d(rank4(source, 'dy'), rank4(flipped, 'filter'), 1, 'valid', 'NHWC', [info.dilationHeight, info.dilationWidth]);
   return m === 1 ? out : tf.sum(tf.reshape(out, [n, info.inHeight, info.inWidth, c, m]), 4);
 }
 
@@ -197,19 +188,27 @@ export function depthwiseInputGradient(dy: tf.Tensor, filter: tf.Tensor, info: t
  * loop about 10x slower than its (XNNPACK) forward conv on the same shapes.
  */
 export function conv2dInputGradient(dy: tf.Tensor, filter: tf.Tensor, info: tf.backend_util.Conv2DInfo): tf.Tensor {
-  const [, oh, ow] = quadShape(dy, 'dy');
   const [kh, kw] = quadShape(filter, 'filter');
+  const source = transposedConvSource(dy, kh, kw, info);
+  const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]);
+  return tf.conv2d(rank4(source, 'dy'), rank4(flipped, 'filter'), 1, 'valid', 'NHWC', [info.dilationHeight, info.dilationWidth]);
+}
+
+/**
+ * The input of the stride-1 'valid' conv that computes an input gradient: dy spread by the stride
+ * (zeros between rows/cols) and padded (or cropped) so that a flipped kxk kernel covers exactly the
+ * forward input's extent.
+ */
+function transposedConvSource(dy: tf.Tensor, kh: number, kw: number, info: tf.backend_util.Conv2DInfo): tf.Tensor {
+  const [, oh, ow] = quadShape(dy, 'dy');
   const [sh, sw] = [info.strideHeight, info.strideWidth];
-  const [dh, dw] = [info.dilationHeight, info.dilationWidth];
-  const spanH = (kh - 1) * dh;
-  const spanW = (kw - 1) * dw;
+  const spanH = (kh - 1) * info.dilationHeight;
+  const spanW = (kw - 1) * info.dilationWidth;
   const top = spanH - info.padInfo.top;
   const left = spanW - info.padInfo.left;
   const bottom = info.inHeight + spanH - top - ((oh - 1) * sh + 1);
   const right = info.inWidth + spanW - left - ((ow - 1) * sw + 1);
-  const source = padOrCrop(spreadByStride(dy, sh, sw), top, left, bottom, right);
-  const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]);
-  return tf.conv2d(rank4(source, 'dy'), rank4(flipped, 'filter'), 1, 'valid', 'NHWC', [dh, dw]);
+  return padOrCrop(spreadByStride(dy, sh, sw), top, left, bottom, right);
 }
 
 const configs: tf.KernelConfig[] = [
