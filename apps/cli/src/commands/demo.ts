@@ -61,7 +61,6 @@ const OPTIONS = {
 
 export const command: Command = {
   name: 'demo',
-  summary: 'generate a synthetic dataset, train, evaluate and report (the README demo)',
   usage: USAGE,
   async run(argv) {
     const args = parse(argv, OPTIONS);

@@ -67,7 +67,6 @@ async function runRecordOf(modelPath: string): Promise<RunRecord | null> {
 
 export const command: Command = {
   name: 'eval',
-  summary: 'evaluate a trained model: metrics table, metrics.json, HTML report',
   usage: USAGE,
   async run(argv) {
     const args = parse(argv, OPTIONS);

@@ -77,7 +77,6 @@ function overridesOf(backbone: string | undefined, inputSize: number | undefined
 
 export const command: Command = {
   name: 'export',
-  summary: 'export to ONNX, a Triton/KServe repository or official-layout safetensors',
   usage: USAGE,
   async run(argv) {
     const args = parse(argv, OPTIONS);

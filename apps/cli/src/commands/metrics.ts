@@ -29,7 +29,6 @@ const OPTIONS = {
 
 export const command: Command = {
   name: 'metrics',
-  summary: "metrics of any model's maps stored in a safetensors file",
   usage: USAGE,
   async run(argv) {
     const args = parse(argv, OPTIONS);

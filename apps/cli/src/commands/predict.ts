@@ -85,7 +85,6 @@ function csvField(v: string | number | null): string {
 
 export const command: Command = {
   name: 'predict',
-  summary: 'anomaly maps, scores and masks for images or folders',
   usage: USAGE,
   async run(argv) {
     const args = parse(argv, OPTIONS, true);

@@ -55,7 +55,6 @@ ${SERVE_USAGE.split('\n').slice(1).join('\n')}`;
 
 export const command: Command = {
   name: 'serve',
-  summary: 'serve exported models over HTTP (KServe v2, /predict, a browser page)',
   usage: USAGE,
   async run(argv) {
     const args = await withOnnxModels(argv);

@@ -212,7 +212,6 @@ export function gracefulStop(): { signal: AbortSignal; release: () => void } {
 
 export const command: Command = {
   name: 'train',
-  summary: 'train a unified model on one or more datasets',
   usage: USAGE,
   async run(argv) {
     const args = parse(argv, TRAIN_OPTIONS);
