@@ -32,6 +32,15 @@ describe('loadMvtec', () => {
     expect(ds.report.issues).toEqual([]);
   });
 
+  it('takes a class folder given as the root as that one class (KSDD ships so)', async () => {
+    await writeMvtecTree(root, { ksdd: { train: 2, testGood: 1, defects: { crack: 2 } } });
+    const viaParent = await loadMvtec({ root });
+    const direct = await loadMvtec({ root: join(root, 'ksdd') });
+    expect(direct.classes).toEqual(['ksdd']);
+    expect(direct.samples).toEqual(viaParent.samples);
+    expect(direct.samples.filter((s) => s.label === 1).every((s) => s.maskPath?.includes(join('ksdd', 'ground_truth', 'crack')))).toBe(true);
+  });
+
   it('accepts any image extension: .jpg images with .png masks', async () => {
     await writeMvtecTree(root, { hazelnut: { train: 2, testGood: 1, defects: { colour: 2 }, ext: 'jpg' } });
     const ds = await loadMvtec({ root, classes: ['hazelnut'] });

@@ -2,7 +2,7 @@
  * MVTec-AD layout: `CLASS/train/good/*`, `CLASS/test/{good,DEFECT}/*`, `CLASS/ground_truth/DEFECT/NAME_mask.*`.
  * Any image extension (the hazelnut toy set has .jpg images with .png masks).
  */
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { buildDataset } from './build-dataset.js';
 import { DatasetError } from './errors.js';
 import { isDirectory, listFolder } from './files.js';
@@ -16,9 +16,24 @@ export interface MvtecOptions extends CommonLoadOptions {
 }
 
 export async function loadMvtec(options: MvtecOptions): Promise<Dataset> {
-  const root = resolve(options.root);
+  let root = resolve(options.root);
   if (!(await isDirectory(root))) throw new DatasetError([{ file: root, problem: 'MVTec root is not a folder', action: 'skipped-class' }], 'loadMvtec');
   const issues = new IssueCollector(options.onBadInput ?? 'error');
+  // A class folder given as the root (KSDD ships as one class: ksdd/train/good, ksdd/test/...):
+  // it is the only class, named after the folder.
+  if (!options.classes && ((await isDirectory(join(root, 'train', 'good'))) || (await isDirectory(join(root, 'ground_truth'))))) {
+    const className = basename(root);
+    root = dirname(root);
+    return buildDataset({
+      format: 'mvtec',
+      roots: [root],
+      samples: await loadClass(join(root, className), className, issues),
+      check: options.check ?? 'header',
+      issues,
+      context: `loadMvtec(${join(root, className)})`,
+      classDirs: new Map([[className, join(root, className)]]),
+    });
+  }
   const top = await listFolder(root);
   let classes: string[];
   if (options.classes) {

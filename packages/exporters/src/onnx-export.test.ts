@@ -66,6 +66,8 @@ describe('ONNX export of the whole pipeline (small preset, fixture weights)', ()
       'unias.input_size': '224,224',
       'unias.preset': 'small',
       'unias.backbone': 'efficientnet-b4',
+      'unias.method': 'unias',
+      'unias.input_range': 'backbone',
       'unias.threshold.image': '0.4375',
       'unias.threshold.pixel': '0.3125',
       'unias.threshold.source': 'fixed for tests',

@@ -21,6 +21,8 @@ export const METADATA_KEYS = {
   thresholdPixel: 'unias.threshold.pixel',
   thresholdSource: 'unias.threshold.source',
   classes: 'unias.classes',
+  method: 'unias.method',
+  inputRange: 'unias.input_range',
 } as const;
 
 /** The preset key's value when the configuration did not come from a named preset. */
@@ -33,6 +35,9 @@ export function exportMetadata(config: ResolvedConfig, info: ModelInfo): Record<
     [METADATA_KEYS.inputSize]: `${config.inputSize[0]},${config.inputSize[1]}`,
     [METADATA_KEYS.preset]: info.preset ?? CUSTOM_PRESET,
     [METADATA_KEYS.backbone]: config.backbone.id,
+    [METADATA_KEYS.method]: config.method,
+    // the scaling is inside the graph; recorded so that a baseline can use the same
+    [METADATA_KEYS.inputRange]: config.inputRange,
   };
   const t = info.thresholds;
   if (t?.image !== undefined) m[METADATA_KEYS.thresholdImage] = String(t.image);

@@ -126,6 +126,8 @@ describe('Triton / KServe model repository (small preset)', () => {
       'unias.input_size': '224,224',
       'unias.preset': 'small',
       'unias.backbone': 'efficientnet-b4',
+      'unias.method': 'unias',
+      'unias.input_range': 'backbone',
       'unias.threshold.image': '0.5',
       'unias.classes': 'bottle',
     });

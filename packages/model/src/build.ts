@@ -7,6 +7,7 @@ import { createGraph, prune, type Graph, type GraphBuilder, type Sym } from '@un
 import { unifiedHead, type HeadOptions } from '@unias/decoder';
 import { reconstructionLoss, type ReconstructionLoss } from '@unias/losses';
 import { anomalyMap } from './anomaly-map.js';
+import { knnAnomalyMap, knnEmbedding } from './knn.js';
 import { resolveConfig, type ModelConfig, type ResolvedConfig } from './config.js';
 import { featureJitter, preprocessTap } from './preprocess.js';
 
@@ -64,7 +65,7 @@ export interface Features {
 /** image [N, 3, H, W] -> backbone (under `backbone`) -> targets and decoder inputs per tap. */
 export function buildFeatures(b: GraphBuilder, image: Sym, config: ResolvedConfig, input: ImageInput = 'unit'): Features {
   let x = image;
-  const norm = config.backbone.inputNormalization;
+  const norm = config.inputNormalization;
   if (input === 'unit' && !(norm.mean.every((m) => m === 0) && norm.std.every((s) => s === 1))) {
     x = b.div(b.sub(x, b.constant([...norm.mean], [1, 3, 1, 1])), b.constant([...norm.std], [1, 3, 1, 1]));
   }
@@ -100,6 +101,13 @@ export function buildInferenceGraph(config: AnyConfig, options: InferenceGraphOp
   const c = resolved(config);
   const b = createGraph();
   const image = b.input('image', [options.batch ?? 1, 3, c.inputSize[0], c.inputSize[1]]);
+  if (c.knn) {
+    const am = knnAnomalyMap(b, knnEmbedding(b, image, c, options.input ?? 'unit'), c);
+    b.output('anomaly_map', am.map);
+    b.output('score', am.score);
+    if (options.debugOutputs) b.output('distance_map', am.distances);
+    return prune(b.build());
+  }
   const features = buildFeatures(b, image, c, options.input ?? 'unit');
   const recon = buildHead(b, features.decoderInputs, c);
   const targets = [...features.targets].reverse();
@@ -204,6 +212,7 @@ export interface TrainingLoss {
  */
 export function buildTrainingLoss(b: GraphBuilder, config: AnyConfig, o: TrainingLossOptions): TrainingLoss {
   const c = resolved(config);
+  if (c.method !== 'unias') throw new Error(`training loss: method "${c.method}" has no trained head (a knn model is fitted, not trained)`);
   if (!Number.isInteger(o.batchSize) || o.batchSize <= 0) throw new Error(`training loss: batchSize must be a positive integer, got ${o.batchSize}`);
   let f: Features;
   if ((o.from ?? 'features') === 'image') {

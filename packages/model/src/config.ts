@@ -3,12 +3,56 @@
  * the loss. `resolveConfig` fills defaults and validates everything up front, so a bad setting is
  * one clear error naming the field, not a shape error deep inside the graph.
  */
-import { getBackbone, type Backbone, type TapSpec } from '@unias/backbones';
+import { getBackbone, type Backbone, type InputNormalization, type TapSpec } from '@unias/backbones';
 import type { AttentionKind } from '@unias/decoder';
 import type { CosineSign } from '@unias/losses';
 import { ADAPTOR_KINDS, isAdaptorKind, type AdaptorKind } from '@unias/mgg-cnn';
 
+/** 'unias': the learned reconstruction head; 'knn': nearest normal patch in a memory bank (PatchCore-style). */
+export type Method = 'unias' | 'knn';
+export const METHODS: readonly Method[] = ['unias', 'knn'];
+
+/** The nearest-neighbour detector's settings (method 'knn'). */
+export interface KnnConfig {
+  /** Backbone taps embedded per patch (any strides; default: every default tap but the finest). */
+  readonly taps?: readonly string[];
+  /** Stride of the embedding grid in input pixels (default 8). */
+  readonly stride?: number;
+  /** Local average over poolSize x poolSize grid cells (odd; default 3). */
+  readonly poolSize?: number;
+  /** Patches in the memory bank (fixed by the fitted bank). */
+  readonly bankSize: number;
+  /** Gaussian smoothing of the map at the input size, in pixels (0 = none; default 4). */
+  readonly sigma?: number;
+}
+
+export interface ResolvedKnn {
+  readonly taps: readonly TapSpec[];
+  readonly stride: number;
+  readonly grid: readonly [number, number];
+  readonly poolSize: number;
+  readonly bankSize: number;
+  readonly sigma: number;
+  /** Channels of the embedding (sum over the taps). */
+  readonly channels: number;
+}
+
+/** Input scalings by name: 'backbone' (what the backbone declares), 'unit' ([0, 1]), 'signed' ([-1, 1]), 'imagenet'. */
+export type InputRange = 'backbone' | 'unit' | 'signed' | 'imagenet';
+export const INPUT_RANGES: readonly InputRange[] = ['backbone', 'unit', 'signed', 'imagenet'];
+const RANGE_NORMALIZATION: Readonly<Record<Exclude<InputRange, 'backbone'>, InputNormalization>> = {
+  unit: { mean: [0, 0, 0], std: [1, 1, 1] },
+  signed: { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] },
+  imagenet: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+};
+
 export interface ModelConfig {
+  /** Detector: 'unias' (default) or 'knn'. */
+  readonly method?: Method;
+  /** How [0, 1] RGB is scaled before the backbone (default 'backbone': the backbone's own declaration). */
+  readonly inputRange?: InputRange;
+  /** Nearest-neighbour settings; required when method is 'knn'. */
+  readonly knn?: KnnConfig;
   /** Backbone id in the @unias/backbones registry (e.g. "efficientnet-b4", "mobilenet_v2"). */
   readonly backbone: string;
   /** Backbone taps, finest first (default: the backbone's `defaultTaps`, res1..res4). */
@@ -51,6 +95,12 @@ export interface ModelConfig {
 
 /** Every field present and checked. */
 export interface ResolvedConfig {
+  readonly method: Method;
+  readonly inputRange: InputRange;
+  /** The scaling applied to [0, 1] RGB before the backbone. */
+  readonly inputNormalization: InputNormalization;
+  /** Nearest-neighbour settings when method is 'knn', else null. */
+  readonly knn: ResolvedKnn | null;
   readonly backbone: Backbone;
   /** The taps the head uses, finest first. */
   readonly taps: readonly TapSpec[];
@@ -161,7 +211,17 @@ export function resolveConfig(config: ModelConfig): ResolvedConfig {
   const cosine = config.loss?.cosine ?? 'distance';
   if (cosine !== 'distance' && cosine !== 'released') throw new ConfigError('loss.cosine', `must be "distance" or "released", got ${JSON.stringify(cosine)}`);
 
+  const method = config.method ?? 'unias';
+  if (!METHODS.includes(method)) throw new ConfigError('method', `unknown method "${String(method)}"; known: ${METHODS.join(', ')}`);
+  const range = config.inputRange ?? 'backbone';
+  if (!INPUT_RANGES.includes(range)) throw new ConfigError('inputRange', `unknown input range "${String(range)}"; known: ${INPUT_RANGES.join(', ')}`);
+  const inputNormalization = range === 'backbone' ? backbone.inputNormalization : RANGE_NORMALIZATION[range];
+
   return {
+    method,
+    inputRange: range,
+    inputNormalization,
+    knn: method === 'knn' ? resolveKnn(config.knn, backbone, inputSize) : null,
     backbone,
     taps,
     inputSize,
@@ -182,4 +242,39 @@ export function resolveConfig(config: ModelConfig): ResolvedConfig {
     loss: { weight, cosine },
     grid,
   };
+}
+
+function resolveKnn(k: KnnConfig | undefined, backbone: Backbone, inputSize: readonly [number, number]): ResolvedKnn {
+  if (!k || typeof k !== 'object') throw new ConfigError('knn', 'method "knn" needs knn settings ({ bankSize, ... })');
+  const names = k.taps ?? backbone.defaultTaps.slice(backbone.defaultTaps.length > 1 ? 1 : 0);
+  if (!Array.isArray(names) || names.length === 0) throw new ConfigError('knn.taps', 'at least one tap is needed');
+  const taps = names.map((name) => {
+    const t = backbone.taps.find((s) => s.name === name);
+    if (!t) throw new ConfigError('knn.taps', `backbone "${backbone.id}" has no tap "${name}"; valid taps: ${backbone.taps.map((s) => s.name).join(', ')}`);
+    return t;
+  });
+  const stride = positiveInt('knn.stride', k.stride ?? 8);
+  for (const [i, s] of inputSize.entries()) {
+    if (s % stride !== 0) throw new ConfigError('knn.stride', `the ${i === 0 ? 'height' : 'width'} ${s} is not a multiple of the embedding stride ${stride}`);
+  }
+  const poolSize = positiveInt('knn.poolSize', k.poolSize ?? 3);
+  if (poolSize % 2 === 0) throw new ConfigError('knn.poolSize', `must be odd, got ${poolSize}`);
+  const sigma = k.sigma ?? 4;
+  if (typeof sigma !== 'number' || !(sigma >= 0) || !Number.isFinite(sigma)) throw new ConfigError('knn.sigma', `must be a number >= 0, got ${JSON.stringify(k.sigma)}`);
+  const [h, w] = inputSize;
+  if (sigma > 0 && (gaussianSide(sigma) - 1) / 2 >= Math.min(h, w)) throw new ConfigError('knn.sigma', `${sigma} is too large for a ${h}x${w} input`);
+  return {
+    taps,
+    stride,
+    grid: [h / stride, w / stride],
+    poolSize,
+    bankSize: positiveInt('knn.bankSize', k.bankSize),
+    sigma,
+    channels: taps.reduce((n, t) => n + t.channels, 0),
+  };
+}
+
+/** Kernel side of the knn map's Gaussian: 2 * round(4 sigma) + 1, as anomalib's blur. */
+export function gaussianSide(sigma: number): number {
+  return 2 * Math.round(4 * sigma) + 1;
 }

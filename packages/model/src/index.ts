@@ -1,4 +1,17 @@
-export { resolveConfig, ConfigError, type ModelConfig, type ResolvedConfig } from './config.js';
+export {
+  resolveConfig,
+  ConfigError,
+  gaussianSide,
+  METHODS,
+  INPUT_RANGES,
+  type ModelConfig,
+  type ResolvedConfig,
+  type Method,
+  type InputRange,
+  type KnnConfig,
+  type ResolvedKnn,
+} from './config.js';
+export { KNN_BANK, KNN_BANK_SQNORM, knnEmbedding, knnAnomalyMap, buildKnnEmbeddingGraph, type KnnAnomalyMap } from './knn.js';
 export { PRESETS, PRESET_NAMES, presetConfig, isPresetName, type PresetName } from './presets.js';
 export { gaussianKernel1d, gaussianBlur, preprocessTap, featureJitter, type JitterOptions, type PreprocessedTap } from './preprocess.js';
 export { anomalyMap, cosineDistanceMap, type AnomalyMap, type AnomalyMapOptions } from './anomaly-map.js';

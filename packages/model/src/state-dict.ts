@@ -7,12 +7,17 @@
 import { countParams, createGraph, type Graph, type ParamNode } from '@unias/graph';
 import { buildFeatures, buildHead, type AnyConfig } from './build.js';
 import { resolveConfig, type ResolvedConfig } from './config.js';
+import { knnAnomalyMap, knnEmbedding } from './knn.js';
 
 /** The unpruned graph of the whole model: every backbone and head parameter. */
 export function buildFullGraph(config: AnyConfig): Graph {
   const c: ResolvedConfig = 'grid' in config ? config : resolveConfig(config);
   const b = createGraph();
   const image = b.input('image', [1, 3, c.inputSize[0], c.inputSize[1]]);
+  if (c.knn) {
+    b.output('anomaly_map', knnAnomalyMap(b, knnEmbedding(b, image, c, 'normalized'), c).map);
+    return b.build();
+  }
   const f = buildFeatures(b, image, c, 'normalized');
   buildHead(b, f.decoderInputs, c).forEach((r, i) => b.output(`recon.${i}`, r));
   return b.build();

@@ -10,7 +10,14 @@ import { evaluateAndReport } from '../engine/eval-report.js';
 import { modelFileOf, updateThresholds } from '../engine/model-store.js';
 import { openPredictor } from '../engine/predictor.js';
 import { RUN_JSON, fmt, type RunRecord } from '../engine/train-run.js';
-import { metricsTable } from '../report/table.js';
+import { comparisonTable, metricsTable } from '../report/table.js';
+import { baselineForModel, isBaseline, type BaselineResult } from '../engine/baseline.js';
+import { KNN_DEFAULTS, type KnnSettings } from '../engine/knn-fit.js';
+import { loadStoredModel } from '../engine/model-store.js';
+import { openBackend } from '../engine/backend.js';
+import type { Sample } from '@unias/datasets';
+import { presetConfig, type InputRange, type ModelConfig } from '@unias/model';
+import { readExportMetadata } from '@unias/exporters';
 
 const USAGE = `usage: unias eval --model RUN_DIR|MODEL.safetensors|FILE.onnx [--data DIR ...] [options]
 
@@ -28,6 +35,8 @@ report.html (one self-contained file: table, PR/ROC/PRO curves, best/median/wors
   --threshold X        pixel threshold for the drawn masks (default: the model's, else each class's DSC threshold)
   --save-thresholds    store thresholds from this labelled set in the model file: the F1-max threshold of
                        the image scores and the DSC threshold of the pixel scores, pooled over classes
+  --no-baseline        skip the nearest-neighbour baseline (by default a knn detector on the model's own
+                       backbone, input size and data is evaluated once, cached, and shown beside it)
   --no-report          metrics only
   --json               print metrics.json to stdout instead of the table
   --threads N          onnxruntime threads`;
@@ -43,6 +52,7 @@ const OPTIONS = {
   threshold: { type: 'string' },
   'save-thresholds': { type: 'boolean' },
   'no-report': { type: 'boolean' },
+  'no-baseline': { type: 'boolean' },
   json: { type: 'boolean' },
   threads: { type: 'string' },
   quiet: { type: 'boolean' },
@@ -92,6 +102,21 @@ export const command: Command = {
     const test = dataset.samples.filter((s) => s.split === 'test');
     if (test.length === 0) throw new UserError(`no test images in ${roots.join(', ')}`);
     const predictor = await openPredictor(model, { backend, threads: threads ?? null });
+    let baseline: BaselineResult | null = null;
+    if (!flag(args, 'no-baseline')) {
+      const b = await modelBaseline({
+        modelPath: model,
+        modelFile,
+        knn: record?.settings.knn ?? KNN_DEFAULTS,
+        train: dataset.samples.filter((s) => s.split === 'train' && s.label === 0),
+        test,
+        backend,
+        threads: threads ?? null,
+        progress: !flag(args, 'quiet'),
+      });
+      if (isBaseline(b)) baseline = b;
+      else process.stderr.write(`no nearest-neighbour baseline: ${b.skipped}\n`);
+    }
     const outDir = resolve(str(args, 'out') ?? (modelFile && record ? join(modelFile, '..', 'eval') : join('runs', 'eval')));
     try {
       const r = await evaluateAndReport({
@@ -104,11 +129,15 @@ export const command: Command = {
         progress: !flag(args, 'quiet'),
         ...(threshold !== undefined ? { threshold } : {}),
         ...(batch !== undefined ? { batchSize: batch } : {}),
+        ...(baseline ? { baseline } : {}),
       });
       if (flag(args, 'json')) {
         process.stdout.write(await readFile(r.metricsPath, 'utf8'));
       } else {
         process.stdout.write(`${metricsTable(r.evaluation.report)}\n`);
+        if (baseline) {
+          process.stdout.write(`\nagainst the ${baseline.description}${baseline.cached ? ' (cached)' : ''}:\n${comparisonTable(r.evaluation.report, baseline.report)}\n`);
+        }
         if (r.evaluation.report.warnings.length > 0) process.stdout.write(`${r.evaluation.report.warnings.length} warning(s), see metrics.json\n`);
         process.stdout.write(`metrics: ${r.metricsPath}\n${r.reportPath ? `report: ${r.reportPath}\n` : ''}`);
       }
@@ -126,3 +155,30 @@ export const command: Command = {
     }
   },
 };
+
+/** The baseline for the model at `modelPath` (run directory, .safetensors or .onnx). */
+async function modelBaseline(o: {
+  modelPath: string;
+  modelFile: string | null;
+  knn: KnnSettings;
+  train: readonly Sample[];
+  test: readonly Sample[];
+  backend: BackendName;
+  threads: number | null;
+  progress: boolean;
+}): ReturnType<typeof baselineForModel> {
+  let config: ModelConfig;
+  let params = null;
+  if (o.modelFile) {
+    const stored = await loadStoredModel(o.modelFile);
+    config = stored.modelConfig;
+    params = stored.params;
+  } else {
+    const meta = await readExportMetadata(resolve(o.modelPath)).catch(() => null);
+    if (!meta) return { skipped: 'the ONNX file has no UniAS metadata' };
+    if (meta.raw['unias.method'] === 'knn') return { skipped: 'the model is the nearest-neighbour detector itself' };
+    config = { ...presetConfig('cpu'), backbone: meta.backbone, inputSize: meta.inputSize, inputRange: (meta.raw['unias.input_range'] ?? 'backbone') as InputRange };
+  }
+  const backend = await openBackend(o.backend, { threads: o.threads });
+  return baselineForModel({ model: config, params, train: o.train, test: o.test, knn: o.knn, backend, progress: o.progress });
+}

@@ -21,6 +21,13 @@ Trains one unified model on every class of the given dataset roots (MVTec-AD or 
 Settings come from the config file (YAML or JSON: preset, model, data, weights, backend, train,
 output, thresholds), then from these flags.
 
+method:
+  --method M               unias (default: train the UniAS head) | knn (fit a nearest-neighbour
+                           memory bank on the same frozen backbone; PatchCore-style)
+  --bank-size N            knn: patches kept in the memory bank (default 30000)
+  --coreset S              knn: greedy (default) | random subsampling of the bank
+  --knn-taps A,B           knn: backbone taps embedded per patch (default: all default taps but the finest)
+
 data and model:
   --config FILE            YAML/JSON settings (see the README for the keys)
   --data DIR               dataset root (repeatable; all classes of all roots train one model)
@@ -69,6 +76,10 @@ training images).`;
 
 export const TRAIN_OPTIONS = {
   config: { type: 'string' },
+  method: { type: 'string' },
+  'bank-size': { type: 'string' },
+  coreset: { type: 'string' },
+  'knn-taps': { type: 'string' },
   data: { type: 'string', multiple: true },
   format: { type: 'string' },
   classes: { type: 'string' },
@@ -109,6 +120,9 @@ export const TRAIN_OPTIONS = {
 
 /** Flags as config keys: each flag sets one key, checked like the file's. */
 const FLAG_KEYS: Record<string, { key: string; kind: 'string' | 'number' | 'list' }> = {
+  method: { key: 'method', kind: 'string' },
+  'bank-size': { key: 'knn.bankSize', kind: 'number' },
+  coreset: { key: 'knn.subsampling', kind: 'string' },
   format: { key: 'data.format', kind: 'string' },
   augment: { key: 'data.augmentation', kind: 'string' },
   preset: { key: 'preset', kind: 'string' },
@@ -160,6 +174,8 @@ export async function settingsFromArgs(args: ParsedArgs): Promise<TrainSettings>
   }
   const data = list(args, 'data');
   if (data.length > 0) setPath(raw, 'data.roots', data.map((d) => resolve(d)), '--data');
+  const knnTaps = str(args, 'knn-taps');
+  if (knnTaps !== undefined) setPath(raw, 'knn.taps', knnTaps.split(',').map((c) => c.trim()).filter(Boolean), '--knn-taps');
   const classes = str(args, 'classes');
   if (classes !== undefined) setPath(raw, 'data.classes', classes.split(',').map((c) => c.trim()).filter(Boolean), '--classes');
   const weights = list(args, 'weights');
@@ -184,6 +200,10 @@ function printResult(r: TrainRunResult): void {
   }
   if (r.final) {
     out.write(`${metricsTable(r.final.report)}\n`);
+  }
+  if (r.knn) {
+    out.write(`fitted a memory bank of ${r.knn.bankSize} patches (of ${r.knn.patchesSeen}); thresholds: image ${fmt(r.thresholds?.image, 4)}, pixel ${fmt(r.thresholds?.pixel, 4)}\nmodel: ${r.modelPath}\n`);
+    return;
   }
   out.write(
     `trained ${r.step} steps at ${r.imagesPerSecond.toFixed(1)} images/s; thresholds: image ${fmt(r.thresholds?.image, 4)}, pixel ${fmt(r.thresholds?.pixel, 4)}\n` +

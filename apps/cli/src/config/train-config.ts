@@ -6,9 +6,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
-import { PRESET_NAMES, isPresetName, presetConfig, type ModelConfig, type PresetName } from '@unias/model';
+import { INPUT_RANGES, PRESET_NAMES, isPresetName, presetConfig, type ModelConfig, type PresetName } from '@unias/model';
 import { parse as parseYaml } from 'yaml';
+import { SUBSAMPLINGS, type Subsampling } from '@unias/knn';
 import { UserError } from '../errors.js';
+import { KNN_DEFAULTS, type KnnSettings } from '../engine/knn-fit.js';
 import { arr, bool, check, ConfigFileError, int, leafPaths, num, obj, oneOf, schemaAt, str, type Schema } from './schema.js';
 import { suggestion } from './suggest.js';
 
@@ -23,6 +25,7 @@ export type ScheduleName = (typeof SCHEDULES)[number];
 
 const MODEL_SCHEMA = obj({
   backbone: str(),
+  inputRange: str(INPUT_RANGES),
   taps: arr(str()),
   levels: int({ min: 1, max: 4 }),
   inputSize: oneOf('a multiple of 16 or [height, width]', int({ min: 16 }), arr(int({ min: 16 }), 2)),
@@ -43,7 +46,21 @@ const MODEL_SCHEMA = obj({
   loss: obj({ weight: num({ min: 0, exclusiveMin: true }), cosine: str(['distance', 'released']) }),
 });
 
+export const METHOD_NAMES = ['unias', 'knn'] as const;
+export type MethodName = (typeof METHOD_NAMES)[number];
+
 export const TRAIN_SCHEMA: Schema = obj({
+  method: str(METHOD_NAMES),
+  knn: obj({
+    taps: arr(str()),
+    stride: int({ min: 1 }),
+    poolSize: int({ min: 1 }),
+    bankSize: int({ min: 1 }),
+    sigma: num({ min: 0 }),
+    subsampling: str(SUBSAMPLINGS),
+    maxCandidates: int({ min: 1 }),
+    projectDim: int({ min: 0 }),
+  }),
   preset: str(PRESET_NAMES),
   model: MODEL_SCHEMA,
   data: obj({
@@ -88,6 +105,10 @@ export const TRAIN_SCHEMA: Schema = obj({
 
 /** The settings of one run, every field resolved (stored as the run's `run.json`). */
 export interface TrainSettings {
+  /** 'unias' (train the head) or 'knn' (fit a memory bank on the same backbone). */
+  readonly method: MethodName;
+  /** The nearest-neighbour detector's settings (method 'knn', and the baseline every run is compared with). */
+  readonly knn: KnnSettings;
   readonly preset: PresetName;
   /** The preset with the overrides applied. */
   readonly model: ModelConfig;
@@ -271,7 +292,19 @@ export function resolveTrainSettings(raw: RawConfig): TrainSettings {
   const steps = typeof train['steps'] === 'number' ? train['steps'] : null;
   if (epochs !== null && steps !== null) throw new UserError('give train.epochs or train.steps, not both');
   const betas = Array.isArray(train['betas']) ? (train['betas'] as number[]) : TRAIN_DEFAULTS.betas;
+  const k = section(raw, 'knn');
   return {
+    method: (raw['method'] as MethodName | undefined) ?? 'unias',
+    knn: {
+      taps: Array.isArray(k['taps']) ? k['taps'].map(String) : KNN_DEFAULTS.taps,
+      stride: n(k['stride'], KNN_DEFAULTS.stride),
+      poolSize: n(k['poolSize'], KNN_DEFAULTS.poolSize),
+      bankSize: n(k['bankSize'], KNN_DEFAULTS.bankSize),
+      sigma: n(k['sigma'], KNN_DEFAULTS.sigma),
+      subsampling: (k['subsampling'] as Subsampling | undefined) ?? KNN_DEFAULTS.subsampling,
+      maxCandidates: n(k['maxCandidates'], KNN_DEFAULTS.maxCandidates),
+      projectDim: n(k['projectDim'], KNN_DEFAULTS.projectDim),
+    },
     preset: presetName,
     model,
     modelOverrides: overrides,

@@ -21,6 +21,8 @@ export interface EvalReportOptions {
   readonly batchSize?: number;
   readonly notes?: readonly string[];
   readonly title?: string;
+  /** The nearest-neighbour baseline to show beside the model (and write to comparison.json). */
+  readonly baseline?: { readonly description: string; readonly report: Pick<Evaluation['report'], 'classes' | 'mean'> };
   /** An evaluation already made (e.g. at the end of training): only the files are written. */
   readonly evaluation?: Evaluation;
 }
@@ -46,6 +48,13 @@ export async function evaluateAndReport(o: EvalReportOptions): Promise<EvalRepor
   }
   const metricsPath = join(o.outDir, 'metrics.json');
   await writeFileAtomic(metricsPath, `${JSON.stringify(withoutCurves(evaluation.report), null, 2)}\n`);
+  if (o.baseline) {
+    const pick = (r: Pick<Evaluation['report'], 'classes' | 'mean'>) => ({ mean: r.mean, classes: r.classes });
+    await writeFileAtomic(
+      join(o.outDir, 'comparison.json'),
+      `${JSON.stringify({ model: { description: o.predictor.description, ...pick(evaluation.report) }, knn: { description: o.baseline.description, ...pick(o.baseline.report) } }, null, 2)}\n`,
+    );
+  }
   let reportPath: string | null = null;
   if (o.report !== false) {
     const modelThreshold = o.predictor.thresholds.pixel;
@@ -73,6 +82,7 @@ export async function evaluateAndReport(o: EvalReportOptions): Promise<EvalRepor
         examples,
         thresholdRule: rule,
         ...(o.notes ? { notes: o.notes } : {}),
+        ...(o.baseline ? { baseline: o.baseline } : {}),
       }),
     );
   }

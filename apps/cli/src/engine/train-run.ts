@@ -38,6 +38,7 @@ import { MODEL_FILE, saveModel, type StoredThresholds } from './model-store.js';
 import { createGraphPredictor, type Predictor } from './predictor.js';
 import { normalThresholds } from './thresholds.js';
 import { loadModelWeights, type ModelWeights } from './weights.js';
+import { runKnnFit } from './knn-run.js';
 
 export const RUN_FORMAT = 'unias-run/1';
 export const RUN_JSON = 'run.json';
@@ -95,6 +96,8 @@ export interface TrainRunResult {
   readonly featureCache: { hits: number; misses: number; writes: number } | null;
   readonly classes: readonly string[];
   readonly testSamples: readonly Sample[];
+  /** Method 'knn': the fitted bank. */
+  readonly knn?: { readonly bankSize: number; readonly patchesSeen: number };
 }
 
 interface LoaderCheckpoint {
@@ -210,6 +213,35 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     if (await exists(join(runDir, RUN_JSON))) {
       throw new UserError(`${runDir} already holds a run; continue it with --resume ${runDir}, or choose another --out`);
     }
+  }
+
+  if ((settings.method ?? 'unias') === 'knn') {
+    if (o.resumeDir) throw new UserError(`${runDir} is a knn detector: it is fitted in one pass, there is nothing to resume (fit it again with --out)`);
+    const k = await runKnnFit(settings, {
+      log,
+      progress: showProgress,
+      ...(o.skipFinalEval ? { skipFinalEval: true } : {}),
+      runJson: async (dir) => {
+        const rec: RunRecord = { format: RUN_FORMAT, settings, fixed: { lrStepSteps: 0, batchesPerEpoch: 0 }, created: new Date().toISOString() };
+        await writeFileAtomic(join(dir, RUN_JSON), `${JSON.stringify(rec, null, 2)}\n`);
+      },
+    });
+    return {
+      runDir: k.runDir,
+      step: 0,
+      totalSteps: 0,
+      completed: true,
+      modelPath: k.modelPath,
+      before: null,
+      final: k.final,
+      thresholds: k.thresholds,
+      imagesPerSecond: 0,
+      seconds: k.seconds,
+      featureCache: null,
+      classes: k.classes,
+      testSamples: [],
+      knn: { bankSize: k.bankSize, patchesSeen: k.patchesSeen },
+    };
   }
 
   // ---- model, data, weights

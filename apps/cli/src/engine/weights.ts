@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { checkBackboneWeights, importWeights, loadBackboneWeights } from '@unias/backbones';
-import { buildFeatureGraph, type ResolvedConfig } from '@unias/model';
+import { buildFeatureGraph, buildKnnEmbeddingGraph, type ResolvedConfig } from '@unias/model';
 import { initParams, type TensorData } from '@unias/graph';
 import { UserError } from '../errors.js';
 
@@ -92,7 +92,8 @@ export function hashWeights(weights: ReadonlyMap<string, TensorData>): string {
 /** Loads and checks the backbone (and any head tensors) for a configuration. */
 export async function loadModelWeights(config: ResolvedConfig, sources: WeightSources): Promise<ModelWeights> {
   const { backbone: fromFiles, head } = await readFiles(sources.files);
-  const taps = config.taps.map((t) => t.name);
+  // a knn detector may embed taps the UniAS head does not use
+  const taps = [...new Set([...config.taps, ...(config.knn?.taps ?? [])].map((t) => t.name))];
   const bb = config.backbone;
   let backbone: WeightMap;
   let backboneSource: string;
@@ -107,7 +108,7 @@ export async function loadModelWeights(config: ResolvedConfig, sources: WeightSo
   } else {
     const choice = sources.backboneWeights ?? 'default';
     if (choice === 'random') {
-      const g = buildFeatureGraph(config);
+      const g = config.knn ? buildKnnEmbeddingGraph(config) : buildFeatureGraph(config);
       backbone = new Map([...initParams(g, sources.seed ?? 0)].filter(([n]) => n.startsWith(`${BACKBONE_SCOPE}.`)));
       backboneSource = `random (seed ${sources.seed ?? 0})`;
     } else if (choice === 'default') {

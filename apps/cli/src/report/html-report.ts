@@ -4,7 +4,7 @@
  * (and PRO) of every class, and the best, median and worst images of each class.
  */
 import type { ClassCurves, MetricsReport } from '@unias/metrics';
-import { TABLE_COLUMNS, cell } from './table.js';
+import { COMPARISON_COLUMNS, TABLE_COLUMNS, cell } from './table.js';
 import { curveSvg, escapeXml } from './svg-curve.js';
 import type { ReportExample } from './examples.js';
 
@@ -19,6 +19,8 @@ export interface ReportInput {
   /** Extra lines for the summary (e.g. untrained vs trained). */
   readonly notes?: readonly string[];
   readonly generated?: Date;
+  /** The nearest-neighbour baseline on the same backbone and data, shown beside the model. */
+  readonly baseline?: { readonly description: string; readonly report: Pick<MetricsReport, 'classes' | 'mean'> };
 }
 
 const CSS = `
@@ -86,6 +88,7 @@ export function renderReport(r: ReportInput): string {
     );
   });
   const notes = (r.notes ?? []).map((n) => `<li>${escapeXml(n)}</li>`).join('');
+  const comparison = r.baseline ? comparisonSection(rep, r.baseline) : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeXml(r.title)}</title><style>${CSS}</style></head><body>
 <h1>${escapeXml(r.title)}</h1>
@@ -93,9 +96,26 @@ export function renderReport(r: ReportInput): string {
 <p class="meta">Percentages. pAUROC/pAP/pF1max over all pixels of a class; DSC and IoU at the UniAS threshold (argmax of precision + recall), per image then averaged;
 AU-PRO up to FPR ${rep.options.pro_fpr_limit}; image metrics with the image score = ${escapeXml(rep.options.image_score)} of the map. Images: the input, the heat map, and the prediction (red) with the true defect's outline (green).</p>
 <table class="sortable" id="metrics"><thead>${head}</thead><tbody>${classes.map(row).join('')}${meanRow}</tbody></table>
+${comparison}
 ${rep.warnings.length > 0 ? `<details><summary>${rep.warnings.length} warning(s)</summary><ul>${rep.warnings.map((w) => `<li>${escapeXml(w)}</li>`).join('')}</ul></details>` : ''}
 ${sections.join('\n')}
 <script>${JS}</script>
 </body></html>
 `;
+}
+
+/** The model beside the nearest-neighbour baseline, per class and the mean (percentages, difference). */
+function comparisonSection(rep: ReportInput['report'], b: NonNullable<ReportInput['baseline']>): string {
+  const classes = Object.keys(rep.classes).sort();
+  const head = `<tr><th>class</th><th>method</th>${COMPARISON_COLUMNS.map(([k, h]) => `<th title="${k}">${h}</th>`).join('')}</tr>`;
+  const rows = (label: string, a: ReportInput['report']['mean'] | undefined, k: ReportInput['report']['mean'] | undefined, cls: string) => {
+    const d = (x: number | null | undefined, y: number | null | undefined) => (x === null || x === undefined || y === null || y === undefined ? 'n/a' : `${x >= y ? '+' : ''}${(100 * (x - y)).toFixed(1)}`);
+    return (
+      `<tr class="${cls}"><td rowspan="3">${escapeXml(label)}</td><td>model</td>${COMPARISON_COLUMNS.map(([c]) => `<td>${cell(a?.[c])}</td>`).join('')}</tr>` +
+      `<tr class="${cls}"><td>knn</td>${COMPARISON_COLUMNS.map(([c]) => `<td>${cell(k?.[c])}</td>`).join('')}</tr>` +
+      `<tr class="${cls} diff"><td>diff</td>${COMPARISON_COLUMNS.map(([c]) => `<td>${d(a?.[c], k?.[c])}</td>`).join('')}</tr>`
+    );
+  };
+  const body = classes.map((c) => rows(c, rep.classes[c], b.report.classes[c], 'cls')).join('') + rows('mean', rep.mean, b.report.mean, 'mean');
+  return `<h2 id="baseline">Against the nearest-neighbour baseline</h2><p class="meta">${escapeXml(b.description)}</p><table id="comparison"><thead>${head}</thead><tbody>${body}</tbody></table>`;
 }
