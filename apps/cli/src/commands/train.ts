@@ -45,7 +45,11 @@ data and model:
 
 optimisation (defaults: the official config):
   --backend B              onnx (default) | tfjs
-  --epochs N | --steps N   length of the run (default ${TRAIN_DEFAULTS.epochs} epochs)
+  --time-budget T          fit the run to a time budget, e.g. 30m, 1h30m, 900 (seconds): the speed is
+                           measured first, then the steps, the lr schedule and evaluations are sized
+                           so the run (thresholds and final evaluation included) ends on time
+                           (default when no --epochs/--steps: ${TRAIN_DEFAULTS.timeBudget / 60}m)
+  --epochs N | --steps N   a fixed length instead
   --batch N                images per step (default ${TRAIN_DEFAULTS.batchSize})
   --lr X                   AdamW learning rate (default ${TRAIN_DEFAULTS.lr}); betas 0.9/0.999, eps 1e-8
   --weight-decay X         AdamW weight decay (default ${TRAIN_DEFAULTS.weightDecay})
@@ -96,6 +100,7 @@ export const TRAIN_OPTIONS = {
   backend: { type: 'string' },
   epochs: { type: 'string' },
   steps: { type: 'string' },
+  'time-budget': { type: 'string' },
   batch: { type: 'string' },
   lr: { type: 'string' },
   'weight-decay': { type: 'string' },
@@ -132,6 +137,7 @@ const FLAG_KEYS: Record<string, { key: string; kind: 'string' | 'number' | 'list
   'jitter-prob': { key: 'model.jitter.prob', kind: 'number' },
   'loss-sign': { key: 'model.loss.cosine', kind: 'string' },
   backend: { key: 'backend', kind: 'string' },
+  'time-budget': { key: 'train.timeBudget', kind: 'string' },
   epochs: { key: 'train.epochs', kind: 'number' },
   steps: { key: 'train.steps', kind: 'number' },
   batch: { key: 'train.batchSize', kind: 'number' },
@@ -168,9 +174,11 @@ export async function settingsFromArgs(args: ParsedArgs): Promise<TrainSettings>
       value = resolve(v);
     }
     setPath(raw, key, value, `--${flagName}`);
-    // a flag for the run's length replaces the file's other one
-    if (key === 'train.steps' && typeof raw['train'] === 'object') delete (raw['train'] as Record<string, unknown>)['epochs'];
-    if (key === 'train.epochs' && typeof raw['train'] === 'object') delete (raw['train'] as Record<string, unknown>)['steps'];
+    // a flag for the run's length replaces the file's others
+    const lengthKeys = ['train.steps', 'train.epochs', 'train.timeBudget'];
+    if (lengthKeys.includes(key) && typeof raw['train'] === 'object') {
+      for (const other of lengthKeys) if (other !== key) delete (raw['train'] as Record<string, unknown>)[other.slice('train.'.length)];
+    }
   }
   const data = list(args, 'data');
   if (data.length > 0) setPath(raw, 'data.roots', data.map((d) => resolve(d)), '--data');

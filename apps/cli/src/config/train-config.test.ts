@@ -27,11 +27,21 @@ describe('suggestions', () => {
 describe('train settings', () => {
   it('defaults are the official optimiser settings; the StepLR period is left to the run length', () => {
     const s = resolveTrainSettings({ data: { roots: ['/d'] } });
-    expect(s.train).toMatchObject({ lr: 1e-4, betas: [0.9, 0.999], weightDecay: 1e-4, clipNorm: 0.1, lrGamma: 0.1, schedule: 'step', lrStepEpochs: null, epochs: TRAIN_DEFAULTS.epochs });
+    expect(s.train).toMatchObject({ lr: 1e-4, betas: [0.9, 0.999], weightDecay: 1e-4, clipNorm: 0.1, lrGamma: 0.1, schedule: 'step', lrStepEpochs: null });
+    // no length given: a time budget, never the official 1000 epochs (days on two cores)
+    expect(s.train).toMatchObject({ epochs: null, steps: null, timeBudget: TRAIN_DEFAULTS.timeBudget });
     expect(s.preset).toBe('cpu');
     expect(s.model).toEqual(PRESETS.cpu);
     expect(s.backend).toBe('onnx');
     expect(s.model.loss).toEqual({ weight: 10, cosine: 'distance' });
+  });
+
+  it('a time budget in seconds or as a duration; it excludes a fixed length', () => {
+    expect(resolveTrainSettings({ data: { roots: ['/d'] }, train: { timeBudget: '1h30m' } }).train.timeBudget).toBe(5400);
+    expect(resolveTrainSettings({ data: { roots: ['/d'] }, train: { timeBudget: 600 } }).train.timeBudget).toBe(600);
+    expect(resolveTrainSettings({ data: { roots: ['/d'] }, train: { steps: 10 } }).train).toMatchObject({ steps: 10, timeBudget: null });
+    expect(() => resolveTrainSettings({ data: { roots: ['/d'] }, train: { timeBudget: 'soon' } })).toThrow(/train.timeBudget: expected seconds or a duration such as "30m", got "soon"/);
+    expect(() => resolveTrainSettings({ data: { roots: ['/d'] }, train: { timeBudget: 60, epochs: 2 } })).toThrow(/a time budget or train.epochs\/train.steps, not both/);
   });
 
   it('a YAML file: preset + overrides merged field by field; relative paths from the file', async () => {

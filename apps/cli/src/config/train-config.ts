@@ -11,6 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { SUBSAMPLINGS, type Subsampling } from '@unias/knn';
 import { UserError } from '../errors.js';
 import { KNN_DEFAULTS, type KnnSettings } from '../engine/knn-fit.js';
+import { parseDuration } from '../engine/budget.js';
 import { arr, bool, check, ConfigFileError, int, leafPaths, num, obj, oneOf, schemaAt, str, type Schema } from './schema.js';
 import { suggestion } from './suggest.js';
 
@@ -75,6 +76,7 @@ export const TRAIN_SCHEMA: Schema = obj({
   train: obj({
     epochs: int({ min: 1 }),
     steps: int({ min: 1 }),
+    timeBudget: oneOf('seconds or a duration such as "30m" or "1h30m"', num({ min: 1 }), str()),
     batchSize: int({ min: 1 }),
     lr: num({ min: 0, exclusiveMin: true }),
     betas: arr(num({ min: 0, max: 0.999999 }), 2),
@@ -128,6 +130,8 @@ export interface TrainSettings {
   readonly train: {
     readonly epochs: number | null;
     readonly steps: number | null;
+    /** Seconds: a new run without epochs or steps takes the length that fits (measured speed). */
+    readonly timeBudget: number | null;
     readonly batchSize: number;
     readonly lr: number;
     readonly betas: readonly [number, number];
@@ -158,7 +162,8 @@ export interface TrainSettings {
 
 export const TRAIN_DEFAULTS = {
   preset: 'cpu' as PresetName,
-  epochs: 1000,
+  /** Without --epochs, --steps or a budget, a run takes this budget (seconds), not the official 1000 epochs (days on a CPU). */
+  timeBudget: 1800,
   batchSize: 8,
   lr: 1e-4,
   betas: [0.9, 0.999] as const,
@@ -291,6 +296,15 @@ export function resolveTrainSettings(raw: RawConfig): TrainSettings {
   const epochs = typeof train['epochs'] === 'number' ? train['epochs'] : null;
   const steps = typeof train['steps'] === 'number' ? train['steps'] : null;
   if (epochs !== null && steps !== null) throw new UserError('give train.epochs or train.steps, not both');
+  let timeBudget: number | null = null;
+  const tb = train['timeBudget'];
+  if (typeof tb === 'number') timeBudget = tb;
+  else if (typeof tb === 'string') {
+    timeBudget = parseDuration(tb);
+    if (timeBudget === null || timeBudget <= 0) throw new UserError(`train.timeBudget: expected seconds or a duration such as "30m", got ${JSON.stringify(tb)}`);
+  }
+  if (timeBudget !== null && (epochs !== null || steps !== null)) throw new UserError('give a time budget or train.epochs/train.steps, not both');
+  if (epochs === null && steps === null && timeBudget === null) timeBudget = TRAIN_DEFAULTS.timeBudget;
   const betas = Array.isArray(train['betas']) ? (train['betas'] as number[]) : TRAIN_DEFAULTS.betas;
   const k = section(raw, 'knn');
   return {
@@ -318,8 +332,9 @@ export function resolveTrainSettings(raw: RawConfig): TrainSettings {
     backboneWeights: typeof raw['backboneWeights'] === 'string' ? raw['backboneWeights'] : 'default',
     backend: (raw['backend'] as BackendName | undefined) ?? 'onnx',
     train: {
-      epochs: epochs ?? (steps === null ? TRAIN_DEFAULTS.epochs : null),
+      epochs,
       steps,
+      timeBudget,
       batchSize: n(train['batchSize'], TRAIN_DEFAULTS.batchSize),
       lr: n(train['lr'], TRAIN_DEFAULTS.lr),
       betas: [betas[0]!, betas[1]!],

@@ -39,6 +39,8 @@ import { createGraphPredictor, type Predictor } from './predictor.js';
 import { normalThresholds } from './thresholds.js';
 import { loadModelWeights, type ModelWeights } from './weights.js';
 import { runKnnFit } from './knn-run.js';
+import { formatBudget, median, planBudget } from './budget.js';
+import { formatDuration } from '../progress.js';
 
 export const RUN_FORMAT = 'unias-run/1';
 export const RUN_JSON = 'run.json';
@@ -54,6 +56,8 @@ export interface RunRecord {
     /** StepLR period in optimizer steps. */
     readonly lrStepSteps: number;
     readonly batchesPerEpoch: number;
+    /** A run sized to a time budget: the budget, the measured step time, the steps chosen. */
+    readonly budget?: { readonly seconds: number; readonly stepSeconds: number; readonly steps: number; readonly evaluations: number };
   };
   readonly created: string;
 }
@@ -265,16 +269,22 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const backend: Backend = await openBackend(settings.backend, { threads: settings.train.threads });
 
   const batchesPerEpoch = Math.floor(train.length / bs);
-  const lrStepSteps =
-    record?.fixed.lrStepSteps ??
-    (settings.train.lrStepEpochs !== null
-      ? settings.train.lrStepEpochs * batchesPerEpoch
-      : Math.max(1, Math.round(0.4 * totalStepsOf(settings, batchesPerEpoch))));
-  const totalSteps = totalStepsOf(settings, batchesPerEpoch);
-  if (!record) {
-    record = { format: RUN_FORMAT, settings, fixed: { lrStepSteps, batchesPerEpoch }, created: new Date().toISOString() };
+  // A new run with a time budget and no length: the length comes from measured speed (below).
+  const budgetSeconds = !record && settings.train.steps === null && settings.train.epochs === null ? settings.train.timeBudget : null;
+  const stepPeriodOf = (s: TrainSettings) =>
+    s.train.lrStepEpochs !== null ? s.train.lrStepEpochs * batchesPerEpoch : Math.max(1, Math.round(0.4 * totalStepsOf(s, batchesPerEpoch)));
+  let lrStepSteps = record?.fixed.lrStepSteps ?? stepPeriodOf(settings);
+  let totalSteps = totalStepsOf(settings, batchesPerEpoch);
+  const writeRecord = async (r: RunRecord) => {
     await mkdir(runDir, { recursive: true });
-    await writeFileAtomic(join(runDir, RUN_JSON), `${JSON.stringify(record, null, 2)}\n`);
+    await writeFileAtomic(join(runDir, RUN_JSON), `${JSON.stringify(r, null, 2)}\n`);
+  };
+  if (!record) {
+    await mkdir(runDir, { recursive: true });
+    if (budgetSeconds === null) {
+      record = { format: RUN_FORMAT, settings, fixed: { lrStepSteps, batchesPerEpoch }, created: new Date().toISOString() };
+      await writeRecord(record);
+    }
   } else if (record.settings !== settings) {
     await writeFileAtomic(join(runDir, RUN_JSON), `${JSON.stringify({ ...record, settings }, null, 2)}\n`);
   }
@@ -292,11 +302,13 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   }
   const params = initParams(graph, settings.train.seed, given);
   const t = settings.train;
+  let schedule = scheduleOf(settings, lrStepSteps, totalSteps);
   const trainer: TrainingStep = await createTrainingStep({
     model: graph,
     params,
     optimizer: adamw({ lr: t.lr, betas: t.betas, eps: t.eps, weightDecay: t.weightDecay }),
-    schedule: scheduleOf(settings, lrStepSteps, totalSteps),
+    // read through a reference: a budgeted run lays its schedule once its length is measured
+    schedule: (k) => schedule(k),
     ...(t.clipNorm > 0 ? { clipNorm: t.clipNorm } : { reportGradNorm: true }),
     backend,
     seed: t.seed,
@@ -311,6 +323,48 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       backboneHash: weights.backboneHash,
       cacheDir: settings.train.cacheDir ?? join(runDir, 'feature-cache'),
     });
+  }
+
+  const reader = features ? features.reader : createSampleReader({ size: { width: w, height: h }, normalize: 'none' });
+  const loaderOptions = { samples: train, reader, batchSize: bs, seed: t.seed, augmentation: policy, dropLast: true, prefetch: 2 } as const;
+
+  // ---- a new run measures its speed first (a few real steps, then everything is reset), to say
+  // how long it will take and, with a time budget, to choose its length
+  if (!o.resumeDir) {
+    const stepSeconds = await measureStepSeconds(trainer, createBatchLoader(loaderOptions), features);
+    const inferSeconds = (INFER_FRACTION * stepSeconds) / bs;
+    if (budgetSeconds !== null) {
+      const left = budgetSeconds - (performance.now() - tStart) / 1000;
+      const plan = planBudget({
+        seconds: left,
+        stepSeconds,
+        inferSeconds,
+        batchesPerEpoch,
+        evalEvery: settings.output.evalEvery,
+        testImages: test.length,
+        trainImages: train.length,
+        finalEval: !o.skipFinalEval,
+      });
+      settings = { ...settings, train: { ...settings.train, steps: plan.steps } };
+      totalSteps = plan.steps;
+      lrStepSteps = stepPeriodOf(settings);
+      schedule = scheduleOf(settings, lrStepSteps, totalSteps);
+      record = {
+        format: RUN_FORMAT,
+        settings,
+        fixed: { lrStepSteps, batchesPerEpoch, budget: { seconds: budgetSeconds, stepSeconds: Number(stepSeconds.toFixed(4)), steps: plan.steps, evaluations: plan.evaluations } },
+        created: new Date().toISOString(),
+      };
+      await writeRecord(record);
+      const ends = new Date(Date.now() + 1000 * (plan.predicted.train + plan.predicted.evals + plan.predicted.end));
+      log(
+        `time budget ${formatBudget(budgetSeconds)}: ${stepSeconds.toFixed(2)} s per step measured -> ${plan.steps} steps (${plan.epochs.toFixed(1)} epochs), ` +
+          `${plan.evaluations} evaluation(s) on the way; ends about ${ends.toTimeString().slice(0, 5)}`,
+      );
+    } else {
+      const secs = totalSteps * stepSeconds;
+      log(`${totalSteps} steps at ${stepSeconds.toFixed(2)} s per step measured: about ${formatDuration(secs)} of training (give --time-budget to fit a length to a budget)`);
+    }
   }
 
   // ---- resume
@@ -340,19 +394,9 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     log(`no checkpoint in ${runDir} yet: starting from step 0`);
   }
 
-  const reader = features ? features.reader : createSampleReader({ size: { width: w, height: h }, normalize: 'none' });
   let loader;
   try {
-    loader = createBatchLoader({
-      samples: train,
-      reader,
-      batchSize: bs,
-      seed: t.seed,
-      augmentation: policy,
-      dropLast: true,
-      prefetch: 2,
-      ...(loaderResume ? { resume: loaderResume } : {}),
-    });
+    loader = createBatchLoader({ ...loaderOptions, ...(loaderResume ? { resume: loaderResume } : {}) });
   } catch (e) {
     throw new UserError(`cannot resume the data loader: ${(e as Error).message} (was the dataset changed?)`);
   }
@@ -429,7 +473,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   let images = imagesBefore;
   let ranHere = 0;
   let emaLoss: number | null = null;
-  const bar: Progress | null = showProgress && step < totalSteps ? createProgress({ total: totalSteps, label: 'train', start: step }) : null;
+  const bar: Progress | null = showProgress && step < totalSteps ? createProgress({ total: totalSteps, label: record?.fixed.budget ? `train (budget ${formatBudget(record.fixed.budget.seconds)})` : 'train', start: step }) : null;
   const tLoop = performance.now();
   let evalSeconds = 0;
   let stopped = false;
@@ -541,6 +585,33 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   }
   await writeLog({ type: 'end', step, thresholds, images_per_s: Number(imagesPerSecond.toFixed(3)), seconds: Number(((performance.now() - tStart) / 1000).toFixed(1)) });
   return { ...base, step, completed: true, modelPath, final, thresholds, seconds: (performance.now() - tStart) / 1000 };
+}
+
+/** Inference per image as a fraction of a training step per image (forward only, no backward). */
+const INFER_FRACTION = 0.45;
+const CALIBRATION_STEPS = 6;
+
+/**
+ * Seconds per step of the training loop (batch loading included), the median of the steps after
+ * the first; the trainer is put back to its initial state afterwards, so the run is exactly the
+ * one it would have been without measuring.
+ */
+async function measureStepSeconds(trainer: TrainingStep, loader: ReturnType<typeof createBatchLoader>, features: FeatureSource | null): Promise<number> {
+  const initial = await trainer.getState();
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < CALIBRATION_STEPS; i++) {
+      const t0 = performance.now();
+      const batch = await loader.next();
+      const feeds: Record<string, TensorData> = features ? features.take(batch.paths, batch.augmentations) : { image: batch.images };
+      await trainer.step(feeds);
+      times.push((performance.now() - t0) / 1000);
+    }
+  } finally {
+    await loader.close();
+    await trainer.setState(initial);
+  }
+  return median(times.slice(1));
 }
 
 export function fmt(v: number | null | undefined, digits = 3): string {
