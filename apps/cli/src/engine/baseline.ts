@@ -10,7 +10,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Sample } from '@unias/datasets';
 import { writeFileAtomic, type Backend, type TensorData } from '@unias/graph';
-import type { MetricsReport } from '@unias/metrics';
+import { meanOverClasses, type MetricsReport, type MetricValues } from '@unias/metrics';
 import { buildKnnEmbeddingGraph, resolveConfig, type ModelConfig } from '@unias/model';
 import { createProgress } from '../progress.js';
 import { userCacheDir } from './cache-dir.js';
@@ -63,7 +63,7 @@ export async function knnBaseline(o: BaselineOptions): Promise<BaselineResult> {
   const resolved = resolveConfig(config);
   const embedGraph = buildKnnEmbeddingGraph(resolved);
   const h = createHash('sha256');
-  h.update(JSON.stringify({ v: 1, backbone: resolved.backbone.id, inputSize: resolved.inputSize, norm: resolved.inputNormalization, knn: o.knn }));
+  h.update(JSON.stringify({ v: 2, backbone: resolved.backbone.id, inputSize: resolved.inputSize, norm: resolved.inputNormalization, knn: o.knn }));
   for (const name of [...embedGraph.params.keys()].sort()) {
     const t = o.backboneParams.get(name);
     if (!t) throw new Error(`baseline: backbone parameter "${name}" is missing`);
@@ -77,25 +77,52 @@ export async function knnBaseline(o: BaselineOptions): Promise<BaselineResult> {
   const k = resolved.knn!;
   const description =
     `nearest normal patch (knn) on the same backbone: ${resolved.backbone.id} ${k.taps.map((t) => t.name).join('+')} at ${resolved.inputSize.join('x')}, ` +
-    `bank of ${o.knn.bankSize} patches (${o.knn.subsampling}), sigma ${k.sigma}`;
+    `one bank of ${o.knn.bankSize} patches per class (${o.knn.subsampling}), sigma ${k.sigma}`;
   const cached = await readFile(path, 'utf8').then((t) => JSON.parse(t) as { report: BaselineReport; description: string }).catch(() => null);
   if (cached) return { report: cached.report, description: cached.description, cached: true, path };
 
   const show = o.progress ?? true;
-  const bar = show ? createProgress({ total: o.train.length, label: 'baseline: embed' }) : null;
-  const fitted = await fitKnn({ backend: o.backend, model: config, backboneParams: o.backboneParams, samples: o.train, knn: o.knn, onEmbed: (d) => bar?.update(d) });
-  bar?.done();
-  const predictor = await createGraphPredictor({ backend: o.backend, config: fitted.config, params: fitted.params });
-  try {
-    const eb = show ? createProgress({ total: o.test.length, label: 'baseline: eval' }) : null;
-    const e = await evaluate({ predictor, samples: o.test, curvePoints: 0, onProgress: (d) => eb?.update(d) });
-    eb?.done();
-    const report = withoutCurves(e.report);
-    await writeFileAtomic(path, `${JSON.stringify({ description, report }, null, 2)}\n`);
-    return { report, description, cached: false, path };
-  } finally {
-    await predictor.dispose();
+  // One bank per class (PatchCore's protocol, and the strongest form of the baseline: no class's
+  // patches crowd another's out of the bank).
+  const classes = [...new Set(o.test.map((s) => s.className))].sort();
+  const merged: { classes: Record<string, MetricValues>; thresholds: BaselineReport['thresholds']; counts: BaselineReport['counts']; warnings: string[] } = {
+    classes: {},
+    thresholds: {},
+    counts: {},
+    warnings: [],
+  };
+  let options: BaselineReport['options'] | null = null;
+  for (const cls of classes) {
+    const train = o.train.filter((s) => s.className === cls);
+    const test = o.test.filter((s) => s.className === cls);
+    if (train.length === 0) {
+      merged.warnings.push(`class ${cls}: no normal training images, no baseline`);
+      continue;
+    }
+    const bar = show ? createProgress({ total: train.length, label: `baseline ${cls}: embed` }) : null;
+    const fitted = await fitKnn({ backend: o.backend, model: config, backboneParams: o.backboneParams, samples: train, knn: o.knn, onEmbed: (d) => bar?.update(d) });
+    bar?.done();
+    const predictor = await createGraphPredictor({ backend: o.backend, config: fitted.config, params: fitted.params });
+    try {
+      const eb = show ? createProgress({ total: test.length, label: `baseline ${cls}: eval` }) : null;
+      const e = await evaluate({ predictor, samples: test, curvePoints: 0, onProgress: (d) => eb?.update(d) });
+      eb?.done();
+      merged.classes[cls] = e.report.classes[cls]!;
+      merged.thresholds[cls] = e.report.thresholds[cls]!;
+      merged.counts[cls] = e.report.counts[cls]!;
+      merged.warnings.push(...e.report.warnings);
+      options = e.report.options;
+    } finally {
+      await predictor.dispose();
+    }
   }
+  const report: BaselineReport = {
+    ...merged,
+    mean: meanOverClasses(merged.classes, merged.warnings),
+    options: options!,
+  } as BaselineReport;
+  await writeFileAtomic(path, `${JSON.stringify({ description, report }, null, 2)}\n`);
+  return { report, description, cached: false, path };
 }
 
 export interface ModelBaselineOptions {

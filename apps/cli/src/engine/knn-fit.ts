@@ -30,7 +30,7 @@ export const KNN_DEFAULTS: KnnSettings = {
   poolSize: 3,
   bankSize: 30_000,
   sigma: 4,
-  subsampling: 'greedy',
+  subsampling: 'random',
   maxCandidates: 200_000,
   projectDim: 32,
 };

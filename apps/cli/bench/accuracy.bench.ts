@@ -1,0 +1,108 @@
+/**
+ * `pnpm bench:accuracy`: the accuracy study's final configuration, end to end and bounded. One
+ * unified UniAS model is trained with `unias train`'s defaults (the `cpu` preset, a time budget)
+ * on every class of the data roots at once; a nearest-neighbour detector (one bank per class) on
+ * the same backbone, input size and images is evaluated beside it. JSON to stdout and
+ * bench-results/accuracy.json:
+ *   { classes: { <class>: { unias: {...}, knn: {...} } }, mean: { unias, knn }, train_seconds, ... }
+ *
+ * Data: --data DIR (repeatable; MVTec layout, a class folder works too) or UNIAS_ACCURACY_DATA
+ * (colon-separated); default: ../shared/datasets/{ksdd,hazelnut-toy,mvtec-grid-mini} and the
+ * synthetic classes (generated). --budget 30m sets the training budget; --out DIR the run folder.
+ */
+import { cpus, loadavg } from 'node:os';
+import { rm, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { generateSyntheticDataset } from '@unias/datasets';
+import { writeFileAtomic } from '@unias/graph';
+import type { MetricValues } from '@unias/metrics';
+import { resolveTrainSettings, type RawConfig } from '../src/config/train-config.js';
+import { openBackend } from '../src/engine/backend.js';
+import { knnBaseline } from '../src/engine/baseline.js';
+import { loadData } from '../src/engine/data.js';
+import { loadStoredModel } from '../src/engine/model-store.js';
+import { parseDuration } from '../src/engine/budget.js';
+import { runTraining } from '../src/engine/train-run.js';
+
+const repo = resolve(import.meta.dirname, '../../..');
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string', multiple: true },
+    budget: { type: 'string', default: '30m' },
+    out: { type: 'string', default: join(repo, 'runs', 'bench-accuracy') },
+    'no-synthetic': { type: 'boolean', default: false },
+  },
+});
+const log = (m: string) => process.stderr.write(`${m}\n`);
+const budget = parseDuration(values.budget!);
+if (budget === null) throw new Error(`--budget: not a duration: ${values.budget}`);
+const work = resolve(values.out!);
+
+async function defaultRoots(): Promise<string[]> {
+  const shared = resolve(repo, '..', 'shared', 'datasets');
+  const roots: string[] = [];
+  for (const name of ['ksdd', 'hazelnut-toy', 'mvtec-grid-mini']) if ((await stat(join(shared, name)).catch(() => null))?.isDirectory()) roots.push(join(shared, name));
+  if (!values['no-synthetic']) {
+    const synthetic = join(work, 'synthetic');
+    await generateSyntheticDataset({ root: synthetic, size: 128, seed: 0, ifExists: 'reuse' });
+    roots.push(synthetic);
+  }
+  return roots;
+}
+
+const env = process.env['UNIAS_ACCURACY_DATA'];
+const roots = values.data?.length ? values.data.map((d) => resolve(d)) : env ? env.split(':').filter(Boolean).map((d) => resolve(d)) : await defaultRoots();
+if (roots.length === 0) throw new Error('no data: give --data DIR or UNIAS_ACCURACY_DATA');
+log(`accuracy bench: ${roots.join(', ')}; budget ${values.budget}`);
+
+const runDir = join(work, 'unias');
+await rm(runDir, { recursive: true, force: true });
+const settings = resolveTrainSettings({ data: { roots }, train: { timeBudget: budget }, output: { dir: runDir, evalEvery: 0 } } as RawConfig);
+const loadStart = loadavg()[0]!;
+const t0 = performance.now();
+const trained = await runTraining({ settings, progress: process.stderr.isTTY, log });
+const trainSeconds = (performance.now() - t0) / 1000;
+if (!trained.final) throw new Error('the training run did not evaluate');
+
+const { dataset } = await loadData(settings.data);
+const stored = await loadStoredModel(runDir);
+const t1 = performance.now();
+const knn = await knnBaseline({
+  backend: await openBackend('onnx', { threads: null }),
+  model: stored.modelConfig,
+  backboneParams: stored.params,
+  train: dataset.samples.filter((s) => s.split === 'train' && s.label === 0),
+  test: dataset.samples.filter((s) => s.split === 'test'),
+  knn: settings.knn,
+  cacheDir: join(work, 'baseline-cache'),
+  progress: process.stderr.isTTY,
+});
+const knnSeconds = (performance.now() - t1) / 1000;
+
+const KEYS = ['pixel_auroc', 'pixel_ap', 'pixel_f1_max', 'dsc', 'aupro', 'image_auroc', 'image_ap'] as const;
+const pick = (m: MetricValues | undefined) => Object.fromEntries(KEYS.map((k) => [k, m?.[k] ?? null]));
+const u = trained.final.report;
+const classes = Object.fromEntries(Object.keys(u.classes).sort().map((c) => [c, { unias: pick(u.classes[c]), knn: pick(knn.report.classes[c]) }]));
+const result = {
+  bench: 'accuracy',
+  date: new Date().toISOString(),
+  node: process.version,
+  cpus: cpus().length,
+  load_avg_1min_at_start: Number(loadStart.toFixed(2)),
+  data: roots,
+  unias: {
+    preset: settings.preset,
+    model: settings.model,
+    train: { ...settings.train, steps: trained.totalSteps },
+    budget_seconds: budget,
+    images_per_s: Number(trained.imagesPerSecond.toFixed(2)),
+  },
+  knn: { description: knn.description, settings: settings.knn, seconds: Number(knnSeconds.toFixed(1)) },
+  classes,
+  mean: { unias: pick(u.mean), knn: pick(knn.report.mean) },
+  train_seconds: Number(trainSeconds.toFixed(1)),
+};
+const json = `${JSON.stringify(result, null, 2)}\n`;
+await writeFileAtomic(join(repo, 'bench-results', 'accuracy.json'), json);
+process.stdout.write(json);
