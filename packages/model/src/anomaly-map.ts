@@ -12,6 +12,8 @@ export interface AnomalyMapOptions {
   readonly outputSize: readonly [number, number];
   /** Blur each level's map before the product (official POST_GAUSSIAN). Default true. */
   readonly postGaussian?: boolean;
+  /** Levels (0 = coarsest) whose maps enter the product; default all (the official map). */
+  readonly mapLevels?: readonly number[];
 }
 
 export interface AnomalyMap {
@@ -40,7 +42,10 @@ export function anomalyMap(b: GraphBuilder, recons: readonly Sym[], targets: rea
     const k = 3 + 2 * i;
     return o.postGaussian ?? true ? gaussianBlur(b, resized, k, k / 3) : resized;
   });
-  const product = levels.slice(1).reduce((acc, m) => b.mul(acc, m), levels[0]!);
+  const used = o.mapLevels ?? levels.map((_, i) => i);
+  for (const i of used) if (!Number.isInteger(i) || i < 0 || i >= levels.length) throw new Error(`anomaly map: level ${i} is not one of 0..${levels.length - 1}`);
+  if (used.length === 0) throw new Error('anomaly map: at least one level is needed');
+  const product = used.slice(1).reduce((acc, i) => b.mul(acc, levels[i]!), levels[used[0]!]!);
   const map = b.resizeBilinear(product, [o.outputSize[0], o.outputSize[1]], true);
   const score = b.max(map, [1, 2, 3]);
   return { map, score, levels };

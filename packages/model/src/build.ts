@@ -111,7 +111,7 @@ export function buildInferenceGraph(config: AnyConfig, options: InferenceGraphOp
   const features = buildFeatures(b, image, c, options.input ?? 'unit');
   const recon = buildHead(b, features.decoderInputs, c);
   const targets = [...features.targets].reverse();
-  const am = b.within('anomaly_map', () => anomalyMap(b, recon, targets, { outputSize: c.inputSize, postGaussian: c.postGaussian }));
+  const am = b.within('anomaly_map', () => anomalyMap(b, recon, targets, { outputSize: c.inputSize, postGaussian: c.postGaussian, mapLevels: c.mapLevels }));
   b.output('anomaly_map', am.map);
   b.output('score', am.score);
   if (options.debugOutputs) {
@@ -169,7 +169,7 @@ export function buildHeadGraph(config: AnyConfig, options: HeadGraphOptions = {}
   const recon = buildHead(b, f.decoderInputs, c);
   const targets = [...f.targets].reverse();
   recon.forEach((r, i) => b.output(`recon.${i}`, r));
-  const am = b.within('anomaly_map', () => anomalyMap(b, recon, targets, { outputSize: c.inputSize, postGaussian: c.postGaussian }));
+  const am = b.within('anomaly_map', () => anomalyMap(b, recon, targets, { outputSize: c.inputSize, postGaussian: c.postGaussian, mapLevels: c.mapLevels }));
   b.output('anomaly_map', am.map);
   b.output('score', am.score);
   if (options.loss ?? true) outputLoss(b, b.within('loss', () => reconstructionLoss(b, recon, targets, c.loss)));

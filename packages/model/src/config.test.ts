@@ -77,4 +77,14 @@ describe('model config', () => {
     expect(bad({ bankSize: 5, sigma: 100 })).toThrow(/knn.sigma: 100 is too large for a 224x224 input/);
     expect(() => resolveConfig({ ...cpu, method: 'nn' as never })).toThrow(/method: unknown method "nn"; known: unias, knn/);
   });
+
+  it('mapLevels: default all levels; a level outside the model or repeated is named', () => {
+    const cpu = presetConfig('cpu');
+    expect(resolveConfig(cpu).mapLevels).toEqual([0, 1, 2, 3]);
+    expect(resolveConfig({ ...cpu, levels: 2 }).mapLevels).toEqual([0, 1]);
+    expect(resolveConfig({ ...cpu, mapLevels: [0, 1] }).mapLevels).toEqual([0, 1]);
+    expect(() => resolveConfig({ ...cpu, mapLevels: [4] })).toThrow(/mapLevels: level 4 is not one of 0..3/);
+    expect(() => resolveConfig({ ...cpu, mapLevels: [1, 1] })).toThrow(/mapLevels: repeats a level/);
+    expect(() => resolveConfig({ ...cpu, mapLevels: [] })).toThrow(/mapLevels: must be a non-empty list/);
+  });
 });

@@ -85,6 +85,8 @@ export interface ModelConfig {
   readonly neighbourSize?: number;
   /** Gaussian blur of the per-level maps (kernels 3, 5, 7, 9). Default true. */
   readonly postGaussian?: boolean;
+  /** Decoder levels (0 = coarsest) whose maps are multiplied into the anomaly map; default all (official). */
+  readonly mapLevels?: readonly number[];
   /** Dropout in every attention and FFN of training graphs. Default 0.1. */
   readonly dropout?: number;
   /** Training-time feature jitter. Default { scale: 20, prob: 0.5 }. */
@@ -117,6 +119,7 @@ export interface ResolvedConfig {
   readonly attention: AttentionKind;
   readonly neighbourSize: number;
   readonly postGaussian: boolean;
+  readonly mapLevels: readonly number[];
   readonly dropout: number;
   readonly jitter: { readonly scale: number; readonly prob: number };
   readonly loss: { readonly weight: number; readonly cosine: CosineSign };
@@ -237,6 +240,7 @@ export function resolveConfig(config: ModelConfig): ResolvedConfig {
     attention,
     neighbourSize,
     postGaussian: config.postGaussian ?? true,
+    mapLevels: resolveMapLevels(config.mapLevels, levels),
     dropout,
     jitter: { scale: jitter.scale, prob: jitter.prob },
     loss: { weight, cosine },
@@ -277,4 +281,14 @@ function resolveKnn(k: KnnConfig | undefined, backbone: Backbone, inputSize: rea
 /** Kernel side of the knn map's Gaussian: 2 * round(4 sigma) + 1, as anomalib's blur. */
 export function gaussianSide(sigma: number): number {
   return 2 * Math.round(4 * sigma) + 1;
+}
+
+function resolveMapLevels(v: readonly number[] | undefined, levels: number): number[] {
+  if (v === undefined) return Array.from({ length: levels }, (_, i) => i);
+  if (!Array.isArray(v) || v.length === 0) throw new ConfigError('mapLevels', 'must be a non-empty list of level indices (0 = coarsest)');
+  for (const i of v) {
+    if (!Number.isInteger(i) || i < 0 || i >= levels) throw new ConfigError('mapLevels', `level ${JSON.stringify(i)} is not one of 0..${levels - 1} (0 = coarsest)`);
+  }
+  if (new Set(v).size !== v.length) throw new ConfigError('mapLevels', `repeats a level: ${JSON.stringify(v)}`);
+  return [...v];
 }

@@ -42,6 +42,7 @@ const MODEL_SCHEMA = obj({
   attention: str(['spatial-channel', 'spatial']),
   neighbourSize: int({ min: 0 }),
   postGaussian: bool,
+  mapLevels: arr(int({ min: 0, max: 3 })),
   dropout: num({ min: 0, max: 0.99 }),
   jitter: obj({ scale: num({ min: 0 }), prob: num({ min: 0, max: 1 }) }),
   loss: obj({ weight: num({ min: 0, exclusiveMin: true }), cosine: str(['distance', 'released']) }),
