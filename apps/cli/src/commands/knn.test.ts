@@ -4,8 +4,10 @@
  * by brute force in the test from the stored bank and the embedding, and the exported ONNX file
  * run by onnxruntime directly.
  */
+import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOnnxBackend } from '@unias/backend-onnx';
@@ -120,6 +122,39 @@ describe('a knn model in eval, export and serve', () => {
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as unknown;
     expect(JSON.stringify(summary)).toMatch(/"score":\d/);
+  });
+});
+
+describe('unias serve with a knn model', () => {
+  it('serves the run directory over KServe v2: the infer score equals the exported file\'s on onnxruntime', async () => {
+    const cliDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@unias/source', 'src/bin.ts', 'serve', '--model', run, '--port', '0', '--threads', '1'], { cwd: cliDir });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    try {
+      let url: string | undefined;
+      for (let i = 0; i < 600 && !url; i++) {
+        url = /serving on (http:\/\/\S+)/.exec(err)?.[1];
+        if (child.exitCode !== null) throw new Error(`unias serve exited: ${err}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(url, err).toBeDefined();
+      const d = await createSampleReader({ size: SIZE, normalize: 'none' }).read(samples[0]!);
+      const res = await fetch(`${url}/v2/models/model/infer`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ inputs: [{ name: 'image', shape: [1, 3, SIZE, SIZE], datatype: 'FP32', data: Array.from(d.image) }], outputs: [{ name: 'score' }] }),
+      });
+      expect(res.status, await res.clone().text()).toBe(200);
+      const served = ((await res.json()) as { outputs: { data: number[] }[] }).outputs[0]!.data[0]!;
+      const session = await ort.InferenceSession.create(join(run, 'model.onnx'));
+      const direct = ((await session.run({ image: new ort.Tensor('float32', d.image, [1, 3, SIZE, SIZE]) }))['score']!.data as Float32Array)[0]!;
+      await session.release();
+      expect(Math.abs(served - direct)).toBeLessThan(1e-5 * Math.max(1, Math.abs(direct)));
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
   });
 });
 
