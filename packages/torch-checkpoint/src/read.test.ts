@@ -6,7 +6,12 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { decodeSafetensors, entryToFloat32, type SafetensorsEntry } from '@unias/graph';
-import { TorchCheckpointError, checkpointAsSafetensors, checkpointTensorData, isTorchCheckpointPath, readTorchCheckpoint, readTorchCheckpointFile } from './index.js';
+import { PyDict, TorchTensor, TorchCheckpointError, checkpointAsSafetensors, checkpointTensorData, isTorchCheckpointPath, readTorchCheckpoint, readTorchCheckpointFile } from './index.js';
+
+import { writeStoredZip } from './test-support.js';
+import { ELEMENT_SIZE } from './torch-globals.js';
+import { readZip } from './zip.js';
+import { readZipCheckpoint } from './zip-format.js';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
 
@@ -58,6 +63,21 @@ describe('zip checkpoints (torch >= 1.6)', () => {
       expect(Buffer.from((got.data as Float32Array).buffer).equals(Buffer.from(entryToFloat32(want.get(name)!).buffer)), name).toBe(true);
     }
     expect(checkpointAsSafetensors(ckpt).metadata).toEqual({ format: 'pt' });
+  });
+
+  it('a file written on a big-endian machine (byteorder "big") reads as the same little-endian tensors', async () => {
+    const original = new Uint8Array(await readFile(fixture('basic.pt')));
+    const zip = readZip(original, 'basic.pt');
+    const root = readZipCheckpoint(original, 'basic.pt', false).root as PyDict;
+    const sizes = new Map([...root.map.values()].map((t) => [`basic/data/${(t as TorchTensor).storage.key}`, ELEMENT_SIZE[(t as TorchTensor).storage.dtype]]));
+    const entries = [...zip.entries.keys()].map((name) => {
+      const data = zip.read(name).slice();
+      const el = sizes.get(name) ?? 1;
+      for (let i = 0; i < data.length; i += el) data.subarray(i, i + el).reverse();
+      return [name, data] as const;
+    });
+    const big = writeStoredZip([...entries, ['basic/byteorder', new TextEncoder().encode('big')]]);
+    expectSameTensors(readTorchCheckpoint(big).tensors, await expected('basic.expected.safetensors'));
   });
 
   it('DEFLATE entries (a checkpoint re-zipped by another tool) read the same', async () => {
