@@ -1,0 +1,1 @@
+export { writeTorchCheckpoint, type CheckpointValue } from './write-checkpoint.js';
