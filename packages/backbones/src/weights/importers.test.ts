@@ -263,6 +263,6 @@ describe('loadBackboneWeights / importWeights', () => {
   });
 
   it('refuses an unknown file type by name', async () => {
-    await expect(importWeights('/tmp/w.pt')).rejects.toThrow(/w\.pt: unknown weights file type "\.pt"/);
+    await expect(importWeights('/tmp/w.h5')).rejects.toThrow(/w\.h5: unknown weights file type "\.h5" \(expected .safetensors, .onnx, .pth/);
   });
 });

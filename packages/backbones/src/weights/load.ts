@@ -1,14 +1,20 @@
 /** One entry point: a backbone's weights from a file (by extension) or from its bundled default, checked. */
 import { extname } from 'node:path';
+import { isTorchCheckpointPath } from '@unias/torch-checkpoint';
 import type { Backbone, DefaultWeightsOptions } from '../backbone.js';
 import { checkBackboneWeights } from './check.js';
 import { prefixWeights, type ImportOptions, type WeightMap } from './names.js';
 import { importOnnx } from './onnx.js';
 import { importSafetensors } from './safetensors.js';
 import { importTfjsLayers } from './tfjs-layers.js';
+import { importTorchCheckpoint } from './torch-checkpoint.js';
 
-/** Reads weights by file type: `.safetensors`, `.onnx`, or a tfjs layers `model.json` (`.json`). */
+/**
+ * Reads weights by file type: `.safetensors`, `.onnx`, a tfjs layers `model.json` (`.json`), or a
+ * PyTorch checkpoint (`.pth`, `.pt`, `.pth.tar`).
+ */
 export async function importWeights(path: string, options: ImportOptions = {}): Promise<WeightMap> {
+  if (isTorchCheckpointPath(path)) return importTorchCheckpoint(path, options);
   switch (extname(path).toLowerCase()) {
     case '.safetensors':
       return importSafetensors(path, options);
@@ -17,7 +23,7 @@ export async function importWeights(path: string, options: ImportOptions = {}): 
     case '.json':
       return importTfjsLayers(path, options);
     default:
-      throw new Error(`${path}: unknown weights file type "${extname(path)}" (expected .safetensors, .onnx or a tfjs model.json)`);
+      throw new Error(`${path}: unknown weights file type "${extname(path)}" (expected .safetensors, .onnx, .pth / .pt / .pth.tar or a tfjs model.json)`);
   }
 }
 
