@@ -1,12 +1,15 @@
 /**
  * Weight files -> a model to export or run: `loadModelFiles(paths, { preset | config })` reads
  * one or more safetensors files (official layout, e.g. the backbone and the head separately;
- * unias layout, which carries its own configuration; or a training checkpoint), converts F16 /
+ * unias layout, which carries its own configuration; or a training checkpoint) or PyTorch
+ * checkpoints (`.pth`, `.pt`, the official `ckpt.pth.tar`: their state_dict, read as official-layout
+ * safetensors by @unias/torch-checkpoint, so without Python), converts F16 /
  * BF16 / F64 to float32, keeps `num_batches_tracked` aside, and checks every tensor against the
  * configuration: one error names each missing, misshaped or unexpected tensor and its file.
  */
 import { entryToFloat32, entryToNumbers, readSafetensorsFile, type SafetensorsEntry, type SafetensorsFile, type TensorData } from '@unias/graph';
 import { isPresetName, PRESET_NAMES, presetConfig, type ModelConfig } from '@unias/model';
+import { checkpointAsSafetensors, isTorchCheckpointPath, readTorchCheckpointFile } from '@unias/torch-checkpoint';
 import { ExportError } from './errors.js';
 import { checkInfo, type ExportableModel, type Thresholds } from './model-info.js';
 import { checkTensors, describeModel, modelGraphs } from './model-check.js';
@@ -133,7 +136,7 @@ export async function loadModelFiles(paths: readonly string[], o: LoadModelOptio
     step(`reading ${path}`);
     let file: SafetensorsFile;
     try {
-      file = await readSafetensorsFile(path);
+      file = isTorchCheckpointPath(path) ? checkpointAsSafetensors(await readTorchCheckpointFile(path)) : await readSafetensorsFile(path);
     } catch (e) {
       throw new ExportError((e as Error).message);
     }
