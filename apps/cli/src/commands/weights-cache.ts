@@ -1,0 +1,47 @@
+/**
+ * The weights cache: `$UNIAS_CACHE_DIR`, else `$XDG_CACHE_HOME/unias`, else `~/.cache/unias`, with
+ * `weights/<upstream file name>` (the verified download) and `weights/<id>.safetensors` (converted
+ * once). Only complete, verified files ever carry these names; a download in progress is
+ * `<file>.part` (kept after an interruption so the next fetch resumes).
+ */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { UserError } from '../errors.js';
+import { findKnownWeights, type KnownWeights } from './weights-registry.js';
+
+export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+  if (env['UNIAS_CACHE_DIR']) return env['UNIAS_CACHE_DIR'];
+  if (env['XDG_CACHE_HOME']) return join(env['XDG_CACHE_HOME'], 'unias');
+  return join(homedir(), '.cache', 'unias');
+}
+
+export function weightsDir(env?: NodeJS.ProcessEnv): string {
+  return join(cacheRoot(env), 'weights');
+}
+
+export function downloadedFile(w: Pick<KnownWeights, 'fileName'>, env?: NodeJS.ProcessEnv): string {
+  return join(weightsDir(env), w.fileName);
+}
+
+export function convertedFile(id: string, env?: NodeJS.ProcessEnv): string {
+  return join(weightsDir(env), `${id}.safetensors`);
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => null))?.isFile() ?? false;
+}
+
+/**
+ * The cached, converted weights of a backbone (for `--backbone-weights pretrained`), or a UserError
+ * that says how to fetch them.
+ */
+export async function pretrainedWeightsFile(backboneId: string, env?: NodeJS.ProcessEnv): Promise<string> {
+  const known = findKnownWeights(backboneId);
+  if (!known) throw new UserError(`no known pretrained weights for backbone "${backboneId}"; \`unias weights list\` shows the known ones, or pass a weights file`);
+  const path = convertedFile(backboneId, env);
+  if (!(await isFile(path))) throw new UserError(`pretrained weights for "${backboneId}" are not in the cache (${path}); fetch them once with \`unias weights fetch ${backboneId}\``);
+  return path;
+}
+
+export { isFile };
