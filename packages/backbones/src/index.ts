@@ -48,6 +48,7 @@ export {
 export { mapName, prefixWeights, type ImportOptions, type NameMap, type WeightMap } from './weights/names.js';
 export { importSafetensors, weightsFromSafetensors, type SafetensorsImportOptions } from './weights/safetensors.js';
 export { importOnnx, onnxTensorToFloat32, weightsFromOnnxModel } from './weights/onnx.js';
+export { importTorchCheckpoint, type TorchImportOptions } from './weights/torch-checkpoint.js';
 export {
   checkTfjsModelJson,
   decodeTfjsWeights,

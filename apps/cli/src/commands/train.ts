@@ -37,8 +37,10 @@ data and model:
   --preset NAME            paper | small | cpu | visa | uniad-baseline (default ${TRAIN_DEFAULTS.preset})
   --backbone ID            backbone id (e.g. mobilenet_v2, efficientnet-b4)
   --input-size N           input side, a multiple of 16
-  --weights FILE           weights by name, official layout (backbone.*, sem_seg_head.*); repeatable
-  --backbone-weights W     default (bundled) | random | FILE (a bare backbone file)
+  --weights FILE           weights by name, official layout (backbone.*, sem_seg_head.*): .safetensors,
+                           or a PyTorch .pth/.pt/.pth.tar (read without Python); repeatable
+  --backbone-weights W     default (bundled) | pretrained (from \`unias weights fetch\`) | random |
+                           FILE (a bare backbone file: .safetensors, .pth, .pt)
   --jitter-scale X         feature jitter scale (default 20)   --jitter-prob P (default 0.5)
   --loss-sign S            distance (1 - cos, default) | released (the official code's +cos)
   --set KEY=VALUE          any config key, e.g. --set model.convDim=64 (repeatable)
@@ -189,7 +191,7 @@ export async function settingsFromArgs(args: ParsedArgs): Promise<TrainSettings>
   const weights = list(args, 'weights');
   if (weights.length > 0) setPath(raw, 'weights', weights.map((f) => resolve(f)), '--weights');
   const bw = str(args, 'backbone-weights');
-  if (bw !== undefined) setPath(raw, 'backboneWeights', bw === 'default' || bw === 'random' ? bw : resolve(bw), '--backbone-weights');
+  if (bw !== undefined) setPath(raw, 'backboneWeights', bw === 'default' || bw === 'random' || bw === 'pretrained' ? bw : resolve(bw), '--backbone-weights');
   if (flag(args, 'no-cache') && flag(args, 'feature-cache')) throw new UsageError('give --feature-cache or --no-cache, not both');
   if (flag(args, 'no-cache')) setPath(raw, 'train.featureCache', false, '--no-cache');
   if (flag(args, 'feature-cache')) setPath(raw, 'train.featureCache', true, '--feature-cache');

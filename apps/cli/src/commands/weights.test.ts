@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readSafetensorsFile } from '@unias/graph';
 import { readTorchCheckpointFile } from '@unias/torch-checkpoint';
-import { runCli, tempDir } from '../test/helpers.js';
-import { pretrainedWeightsFile } from './weights-cache.js';
-import { KNOWN_WEIGHTS } from './weights-registry.js';
+import { runCli, tempDir, tinyDataset } from '../test/helpers.js';
+import { pretrainedWeightsFile } from '../engine/weights-cache.js';
+import { KNOWN_WEIGHTS } from '../engine/weights-registry.js';
 
 const FIXTURE = createRequire(import.meta.url).resolve('@unias/torch-checkpoint/fixtures/official-layout.pth.tar');
 let body: Buffer;
@@ -129,5 +129,12 @@ describe('unias weights', () => {
     expect(unknown.stderr).toMatch(/no known weights "nope" \(known: efficientnet-b0, .*\); for other weights give --url and --sha256/);
     expect((await runCli(['weights', 'fetch', '../x', '--quiet'])).code).toBe(2);
     expect((await runCli(['weights', 'pull'])).stderr).toMatch(/unknown weights command "pull"/);
+  });
+
+  it('train --backbone-weights pretrained reads the cache, and says how to fill it when empty', async () => {
+    const data = await tinyDataset(join(tmp.dir, 'data'));
+    const r = await runCli(['train', '--preset', 'small', '--data', data, '--backbone-weights', 'pretrained', '--steps', '1', '--out', join(tmp.dir, 'run')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/pretrained weights for "efficientnet-b4" are not in the cache .*`unias weights fetch efficientnet-b4`/);
   });
 });

@@ -218,7 +218,7 @@ function absolutePaths(raw: RawConfig, base: string): RawConfig {
   }
   if (raw['weights'] !== undefined) out['weights'] = Array.isArray(raw['weights']) ? raw['weights'].map(abs) : abs(raw['weights']);
   const bw = raw['backboneWeights'];
-  if (typeof bw === 'string' && bw !== 'default' && bw !== 'random') out['backboneWeights'] = abs(bw);
+  if (typeof bw === 'string' && bw !== 'default' && bw !== 'random' && bw !== 'pretrained') out['backboneWeights'] = abs(bw);
   const train = raw['train'];
   if (train && typeof train === 'object' && !Array.isArray(train) && typeof train['cacheDir'] === 'string') out['train'] = { ...train, cacheDir: abs(train['cacheDir']) };
   const output = raw['output'];

@@ -10,6 +10,7 @@ import { checkBackboneWeights, importWeights, loadBackboneWeights } from '@unias
 import { buildFeatureGraph, buildKnnEmbeddingGraph, type ResolvedConfig } from '@unias/model';
 import { initParams, type TensorData } from '@unias/graph';
 import { UserError } from '../errors.js';
+import { pretrainedWeightsFile } from './weights-cache.js';
 
 export const BACKBONE_SCOPE = 'backbone';
 export const HEAD_SCOPE = 'sem_seg_head';
@@ -30,7 +31,7 @@ export interface ModelWeights {
 export interface WeightSources {
   /** Files whose tensors are bound by name (official layout). */
   readonly files: readonly string[];
-  /** 'default' | 'random' | a bare backbone file. Ignored when `files` hold backbone tensors. */
+  /** 'default' | 'random' | 'pretrained' (the cache of `unias weights fetch`) | a bare backbone file. Ignored when `files` hold backbone tensors. */
   readonly backboneWeights?: string;
   /** Seed of a random backbone. */
   readonly seed?: number;
@@ -106,7 +107,9 @@ export async function loadModelWeights(config: ResolvedConfig, sources: WeightSo
     backbone = fromFiles;
     backboneSource = `files: ${sources.files.join(', ')}`;
   } else {
-    const choice = sources.backboneWeights ?? 'default';
+    let choice = sources.backboneWeights ?? 'default';
+    // 'pretrained': the converted file `unias weights fetch ID` left in the cache
+    if (choice === 'pretrained') choice = await pretrainedWeightsFile(bb.id);
     if (choice === 'random') {
       const g = config.knn ? buildKnnEmbeddingGraph(config) : buildFeatureGraph(config);
       backbone = new Map([...initParams(g, sources.seed ?? 0)].filter(([n]) => n.startsWith(`${BACKBONE_SCOPE}.`)));

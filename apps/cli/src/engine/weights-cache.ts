@@ -4,20 +4,14 @@
  * once). Only complete, verified files ever carry these names; a download in progress is
  * `<file>.part` (kept after an interruption so the next fetch resumes).
  */
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { UserError } from '../errors.js';
+import { userCacheDir } from './cache-dir.js';
 import { findKnownWeights, type KnownWeights } from './weights-registry.js';
 
-export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-  if (env['UNIAS_CACHE_DIR']) return env['UNIAS_CACHE_DIR'];
-  if (env['XDG_CACHE_HOME']) return join(env['XDG_CACHE_HOME'], 'unias');
-  return join(homedir(), '.cache', 'unias');
-}
-
 export function weightsDir(env?: NodeJS.ProcessEnv): string {
-  return join(cacheRoot(env), 'weights');
+  return join(userCacheDir(env), 'weights');
 }
 
 export function downloadedFile(w: Pick<KnownWeights, 'fileName'>, env?: NodeJS.ProcessEnv): string {
