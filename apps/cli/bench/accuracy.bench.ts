@@ -11,12 +11,15 @@
  * synthetic classes (generated). --budget 30m sets the training budget; --out DIR the run folder.
  */
 import { cpus, loadavg } from 'node:os';
-import { rm, stat } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateSyntheticDataset } from '@unias/datasets';
 import { writeFileAtomic } from '@unias/graph';
 import type { MetricValues } from '@unias/metrics';
+import { resolveConfig, type ModelConfig } from '@unias/model';
+import { evaluate } from '../src/engine/evaluate.js';
+import { createGraphPredictor } from '../src/engine/predictor.js';
 import { resolveTrainSettings, type RawConfig } from '../src/config/train-config.js';
 import { openBackend } from '../src/engine/backend.js';
 import { knnBaseline } from '../src/engine/baseline.js';
@@ -32,6 +35,8 @@ const { values } = parseArgs({
     budget: { type: 'string', default: '30m' },
     out: { type: 'string', default: join(repo, 'runs', 'bench-accuracy') },
     'no-synthetic': { type: 'boolean', default: false },
+    // evaluate the model already trained in OUT/unias again (e.g. after changing eval-time settings)
+    'eval-only': { type: 'boolean', default: false },
   },
 });
 const log = (m: string) => process.stderr.write(`${m}\n`);
@@ -57,23 +62,58 @@ if (roots.length === 0) throw new Error('no data: give --data DIR or UNIAS_ACCUR
 log(`accuracy bench: ${roots.join(', ')}; budget ${values.budget}`);
 
 const runDir = join(work, 'unias');
-await rm(runDir, { recursive: true, force: true });
 const settings = resolveTrainSettings({ data: { roots }, train: { timeBudget: budget }, output: { dir: runDir, evalEvery: 0 } } as RawConfig);
 const loadStart = loadavg()[0]!;
-const t0 = performance.now();
-const trained = await runTraining({ settings, progress: process.stderr.isTTY, log });
-const trainSeconds = (performance.now() - t0) / 1000;
-if (!trained.final) throw new Error('the training run did not evaluate');
+let trainSeconds: number;
+let imagesPerSecond: number;
+let steps: number;
+if (values['eval-only']) {
+  const end = (await readFile(join(runDir, 'train.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; seconds?: number; step?: number; images_per_s?: number })
+    .find((l) => l.type === 'end');
+  if (!end) throw new Error(`--eval-only: ${runDir} holds no finished run`);
+  trainSeconds = end.seconds!;
+  imagesPerSecond = end.images_per_s!;
+  steps = end.step!;
+} else {
+  await rm(runDir, { recursive: true, force: true });
+  const t0 = performance.now();
+  const trained = await runTraining({ settings, progress: process.stderr.isTTY, log, skipFinalEval: true });
+  trainSeconds = (performance.now() - t0) / 1000;
+  imagesPerSecond = trained.imagesPerSecond;
+  steps = trained.totalSteps;
+}
 
 const { dataset } = await loadData(settings.data);
+const train = dataset.samples.filter((s) => s.split === 'train' && s.label === 0);
+const test = dataset.samples.filter((s) => s.split === 'test');
 const stored = await loadStoredModel(runDir);
+const backend = await openBackend('onnx', { threads: null });
+/** The trained model evaluated with eval-time settings changed (no retraining). */
+async function evalWith(change: Partial<ModelConfig>, label: string) {
+  const predictor = await createGraphPredictor({ backend, config: resolveConfig({ ...stored.modelConfig, ...change }), params: stored.params });
+  try {
+    return (await evaluate({ predictor, samples: test, curvePoints: 0 })).report;
+  } finally {
+    await predictor.dispose();
+    log(`evaluated: ${label}`);
+  }
+}
+const L = resolveConfig(stored.modelConfig).taps.length;
+const u = await evalWith({}, 'the trained model');
+const variants = {
+  'official map (all levels, per-level Gaussian)': await evalWith({ mapLevels: [...Array(L).keys()], postGaussian: true }, 'official map'),
+  'levels 0-1 (coarsest two), no per-level Gaussian': await evalWith({ mapLevels: [0, 1], postGaussian: false }, 'levels 0-1'),
+};
 const t1 = performance.now();
 const knn = await knnBaseline({
-  backend: await openBackend('onnx', { threads: null }),
+  backend,
   model: stored.modelConfig,
   backboneParams: stored.params,
-  train: dataset.samples.filter((s) => s.split === 'train' && s.label === 0),
-  test: dataset.samples.filter((s) => s.split === 'test'),
+  train,
+  test,
   knn: settings.knn,
   cacheDir: join(work, 'baseline-cache'),
   progress: process.stderr.isTTY,
@@ -82,7 +122,6 @@ const knnSeconds = (performance.now() - t1) / 1000;
 
 const KEYS = ['pixel_auroc', 'pixel_ap', 'pixel_f1_max', 'dsc', 'aupro', 'image_auroc', 'image_ap'] as const;
 const pick = (m: MetricValues | undefined) => Object.fromEntries(KEYS.map((k) => [k, m?.[k] ?? null]));
-const u = trained.final.report;
 const classes = Object.fromEntries(Object.keys(u.classes).sort().map((c) => [c, { unias: pick(u.classes[c]), knn: pick(knn.report.classes[c]) }]));
 const result = {
   bench: 'accuracy',
@@ -94,14 +133,18 @@ const result = {
   unias: {
     preset: settings.preset,
     model: settings.model,
-    train: { ...settings.train, steps: trained.totalSteps },
+    train: { ...settings.train, steps },
     budget_seconds: budget,
-    images_per_s: Number(trained.imagesPerSecond.toFixed(2)),
+    images_per_s: Number(imagesPerSecond.toFixed(2)),
   },
+  unias_map_variants: Object.fromEntries(
+    Object.entries(variants).map(([k, r]) => [k, { mean: pick(r.mean), classes: Object.fromEntries(Object.keys(r.classes).sort().map((c) => [c, pick(r.classes[c])])) }]),
+  ),
   knn: { description: knn.description, settings: settings.knn, seconds: Number(knnSeconds.toFixed(1)) },
   classes,
   mean: { unias: pick(u.mean), knn: pick(knn.report.mean) },
   train_seconds: Number(trainSeconds.toFixed(1)),
+  knn_seconds: Number(knnSeconds.toFixed(1)),
 };
 const json = `${JSON.stringify(result, null, 2)}\n`;
 await writeFileAtomic(join(repo, 'bench-results', 'accuracy.json'), json);

@@ -303,6 +303,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const params = initParams(graph, settings.train.seed, given);
   const t = settings.train;
   let schedule = scheduleOf(settings, lrStepSteps, totalSteps);
+  const tPrepare = performance.now();
   const trainer: TrainingStep = await createTrainingStep({
     model: graph,
     params,
@@ -314,6 +315,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     seed: t.seed,
   });
 
+  // the end of the run prepares an inference session too: reserve about what this one took
+  const prepareSeconds = (performance.now() - tPrepare) / 1000;
   let features: FeatureSource | null = null;
   if (useCache) {
     features = await createFeatureSource({
@@ -334,7 +337,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     const stepSeconds = await measureStepSeconds(trainer, createBatchLoader(loaderOptions), features);
     const inferSeconds = (INFER_FRACTION * stepSeconds) / bs;
     if (budgetSeconds !== null) {
-      const left = budgetSeconds - (performance.now() - tStart) / 1000;
+      const left = budgetSeconds - (performance.now() - tStart) / 1000 - prepareSeconds;
       const plan = planBudget({
         seconds: left,
         stepSeconds,
