@@ -13,7 +13,7 @@ let model: ExportableModel;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'unias-exporters-errors-'));
   // Random weights of the pipeline: the checks run before any value matters.
-  const config = presetConfig('cpu');
+  const config = { ...presetConfig('cpu'), inputSize: 224 };
   model = { config, preset: 'cpu', params: initParams(buildInferenceGraph(config), 1) };
 });
 afterAll(async () => {

@@ -53,7 +53,8 @@ describe('model config', () => {
 
   it('input ranges scale [0, 1] RGB as named; "backbone" keeps the backbone\'s own', () => {
     const cpu = presetConfig('cpu');
-    expect(resolveConfig(cpu).inputNormalization).toEqual({ mean: [0, 0, 0], std: [1, 1, 1] });
+    expect(resolveConfig(cpu).inputNormalization).toEqual({ mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] });
+    expect(resolveConfig({ ...cpu, inputRange: 'backbone' }).inputNormalization).toEqual({ mean: [0, 0, 0], std: [1, 1, 1] });
     const signed = resolveConfig({ ...cpu, inputRange: 'signed' }).inputNormalization;
     expect(signed.mean.map((m, i) => (0 - m) / signed.std[i]!)).toEqual([-1, -1, -1]);
     expect(signed.mean.map((m, i) => (1 - m) / signed.std[i]!)).toEqual([1, 1, 1]);
@@ -65,16 +66,16 @@ describe('model config', () => {
     const cpu = presetConfig('cpu');
     const k = resolveConfig({ ...cpu, method: 'knn', knn: { bankSize: 1000 } }).knn!;
     expect(k.taps.map((t) => t.name)).toEqual(['res2', 'res3', 'res4']);
-    expect([k.grid, k.channels, k.poolSize, k.sigma]).toEqual([[28, 28], 24 + 32 + 96, 3, 4]);
+    expect([k.grid, k.channels, k.poolSize, k.sigma]).toEqual([[32, 32], 24 + 32 + 96, 3, 4]);
     expect(resolveConfig({ ...cpu, method: 'knn', knn: { bankSize: 10, taps: ['res3', 'block_12_add'] } }).knn!.channels).toBe(128);
     expect(resolveConfig(cpu).knn).toBeNull();
     const bad = (knn: object) => () => resolveConfig({ ...cpu, method: 'knn', knn: knn as never });
     expect(() => resolveConfig({ ...cpu, method: 'knn' })).toThrow(/model config: knn: method "knn" needs knn settings/);
     expect(bad({ bankSize: 0 })).toThrow(/knn.bankSize: must be a positive integer/);
     expect(bad({ bankSize: 5, taps: ['res9'] })).toThrow(/knn.taps: backbone "mobilenet_v2" has no tap "res9"/);
-    expect(bad({ bankSize: 5, stride: 6 })).toThrow(/knn.stride: the height 224 is not a multiple of the embedding stride 6/);
+    expect(bad({ bankSize: 5, stride: 6 })).toThrow(/knn.stride: the height 256 is not a multiple of the embedding stride 6/);
     expect(bad({ bankSize: 5, poolSize: 2 })).toThrow(/knn.poolSize: must be odd/);
-    expect(bad({ bankSize: 5, sigma: 100 })).toThrow(/knn.sigma: 100 is too large for a 224x224 input/);
+    expect(bad({ bankSize: 5, sigma: 100 })).toThrow(/knn.sigma: 100 is too large for a 256x256 input/);
     expect(() => resolveConfig({ ...cpu, method: 'nn' as never })).toThrow(/method: unknown method "nn"; known: unias, knn/);
   });
 

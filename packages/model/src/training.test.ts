@@ -41,7 +41,7 @@ describe('training graph', () => {
     const backbone = [...g.params.values()].filter((p) => p.name.startsWith('backbone.'));
     expect(backbone.length).toBeGreaterThan(50);
     expect(backbone.every((p) => !p.trainable)).toBe(true);
-    expect(g.inputs.get('image')!.shape).toEqual([1, 3, 224, 224]);
+    expect(g.inputs.get('image')!.shape).toEqual([1, 3, 256, 256]);
   });
 
   it('with dropout kept and no jitter it computes the eval loss; with jitter, the loss of the jittered features (ORT)', async () => {
