@@ -172,12 +172,12 @@ describe('carried state', () => {
 });
 
 describe('backend candidates', () => {
-  it('resolves through a BackendRegistry, falling back from onnx-cuda to onnx-cpu with a reason', async () => {
+  it('resolves through a BackendRegistry, falling back from onnx-cuda and onnx-webgpu to onnx-cpu with a reason', async () => {
     const registry = new BackendRegistry();
     for (const c of onnxBackendCandidates({ intraOpNumThreads: 1 })) registry.register(c);
-    expect(registry.names()).toEqual(['onnx-cuda', 'onnx-cpu']);
+    expect(registry.names()).toEqual(['onnx-cuda', 'onnx-webgpu', 'onnx-cpu']);
     const chosen = await registry.resolve();
-    expect(['onnx-cuda', 'onnx-cpu']).toContain(chosen.name);
+    expect(['onnx-cuda', 'onnx-webgpu', 'onnx-cpu']).toContain(chosen.name);
     if (chosen.name === 'onnx-cpu') {
       // This machine has no usable CUDA provider: asking for it alone says why.
       await expect(registry.resolve(['onnx-cuda'])).rejects.toThrow(/onnx-cuda \(.*CUDA/);

@@ -4,7 +4,6 @@
  * of one run are fed straight back as inputs of the next, never converted to JS arrays.
  */
 import {
-  createGraph,
   formatShape,
   type Backend,
   type BackendCandidate,
@@ -13,11 +12,10 @@ import {
   type Session,
   type TensorData,
 } from '@unias/graph';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
+import { chooseOnnxDevice, type DeviceChoice, type DeviceProbeOptions, type DeviceRequest } from './devices.js';
 import { fromOrtTensor, toOrtTensor, type OrtModule } from './ort-tensor.js';
+import { profileFolder, type PlacementReport } from './placement.js';
 import { encodeModel, lowerGraph, type IoSpec, type OnnxExportOptions } from './to-onnx.js';
 
 export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
@@ -35,6 +33,11 @@ export interface OnnxBackendOptions {
   readonly logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
   /** The backend's name (default "onnx-" + the first provider). */
   readonly name?: string;
+  /**
+   * Called once per session after its first run with where onnxruntime placed each node (read
+   * from a profile of that run; profiling stops after it).
+   */
+  readonly onPlacement?: (report: PlacementReport, session: { readonly backend: string; readonly outputs: readonly string[] }) => void;
 }
 
 export interface OnnxPrepareOptions extends PrepareOptions {
@@ -73,8 +76,33 @@ export async function createOnnxBackend(options: OnnxBackendOptions = {}): Promi
   return {
     name,
     sessionOptions,
-    prepare: (graph, prepareOptions = {}) => prepareSession(ort, name, sessionOptions, graph, prepareOptions),
+    prepare: (graph, prepareOptions = {}) => prepareSession(ort, name, sessionOptions, graph, prepareOptions, options.onPlacement),
   };
+}
+
+export interface OnnxDeviceBackend extends OnnxBackend {
+  /** The device chosen, why, and what was skipped. */
+  readonly choice: DeviceChoice;
+}
+
+/**
+ * A backend on a device (`auto` picks the best that works: see `chooseOnnxDevice`). Named
+ * "onnx-" + the device. Throws `DeviceUnavailableError` when a named device cannot run here.
+ */
+export async function openOnnxDevice(
+  request: DeviceRequest,
+  options: Omit<OnnxBackendOptions, 'executionProviders'> & DeviceProbeOptions = {},
+): Promise<OnnxDeviceBackend> {
+  const { env, root, bindingDir, requireHardwareGpu, ...backendOptions } = options;
+  const probe: DeviceProbeOptions = {
+    ...(env ? { env } : {}),
+    ...(root ? { root } : {}),
+    ...(bindingDir !== undefined ? { bindingDir } : {}),
+    ...(requireHardwareGpu !== undefined ? { requireHardwareGpu } : {}),
+  };
+  const choice = await chooseOnnxDevice(request, probe);
+  const backend = await createOnnxBackend({ name: `onnx-${choice.device}`, ...backendOptions, executionProviders: choice.executionProviders });
+  return { ...backend, choice };
 }
 
 function checkCarry(carry: Readonly<Record<string, string>>, inputs: readonly IoSpec[], outputs: readonly IoSpec[]): void {
@@ -107,6 +135,7 @@ async function prepareSession(
   sessionOptions: InferenceSession.SessionOptions,
   graph: Graph,
   options: OnnxPrepareOptions,
+  onPlacement?: OnnxBackendOptions['onPlacement'],
 ): Promise<Session> {
   const carry = options.carry ?? {};
   const wanted = options.outputs ? [...new Set([...options.outputs, ...Object.keys(carry)])] : undefined;
@@ -119,10 +148,30 @@ async function prepareSession(
   const lowered = lowerGraph(graph, exportOptions);
   checkCarry(carry, lowered.inputs, lowered.outputs);
   const bytes = encodeModel(lowered.model);
-  const session = await ort.InferenceSession.create(bytes, {
-    ...sessionOptions,
-    ...(options.optimizedModelFilePath ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),
-  });
+  let profile = onPlacement ? await profileFolder() : undefined;
+  let session: InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, {
+      ...sessionOptions,
+      ...(options.optimizedModelFilePath ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),
+      ...(profile ? { enableProfiling: true, profileFilePrefix: profile.prefix } : {}),
+    });
+  } catch (e) {
+    await profile?.remove();
+    throw e;
+  }
+  /** Ends the placement profile after the first run (or at dispose), reports it, removes its file. */
+  const endProfile = async (report: boolean) => {
+    const p = profile;
+    if (!p) return;
+    profile = undefined;
+    try {
+      session.endProfiling();
+      if (report) onPlacement?.(await p.read(), { backend, outputs: lowered.outputs.map((s) => s.name) });
+    } finally {
+      await p.remove();
+    }
+  };
 
   const carriedInputs = new Set(Object.values(carry));
   const carriedOutputs = new Map(Object.entries(carry));
@@ -169,6 +218,7 @@ async function prepareSession(
           ortFeeds[name] = t;
         }
         const results = await session.run(ortFeeds);
+        await endProfile(true);
         const out: Record<string, TensorData> = {};
         for (const spec of lowered.outputs) {
           const value = results[spec.name];
@@ -208,69 +258,23 @@ async function prepareSession(
         if (disposed) return;
         disposed = true;
         state.clear();
+        await endProfile(false).catch(() => undefined);
         await session.release();
       }),
   };
 }
 
-/** A tiny model (y = x + x) to find out whether an execution provider really loads. */
-async function probeProvider(ort: OrtModule, provider: string): Promise<void> {
-  const b = createGraph();
-  const x = b.input('x', [1]);
-  b.output('y', b.add(x, x));
-  const bytes = encodeModel(lowerGraph(b.build()).model);
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: [provider], logSeverityLevel: 3 });
-  try {
-    const r = await session.run({ x: new ort.Tensor('float32', new Float32Array([1.5]), [1]) });
-    const y = r['y'];
-    if (!(y instanceof ort.Tensor) || y.data[0] !== 3) throw new Error(`the ${provider} provider computed a wrong probe result`);
-  } finally {
-    await session.release();
-  }
-}
-
-/** Why ORT's CUDA provider library cannot be there, or undefined when it may be. */
-function missingCudaProvider(): string | undefined {
-  let binDir: string;
-  try {
-    const entry = createRequire(import.meta.url).resolve('onnxruntime-node');
-    binDir = join(dirname(entry), '..', 'bin', 'napi-v6', process.platform, process.arch);
-  } catch {
-    return undefined; // layout unknown: let ORT try
-  }
-  if (!existsSync(binDir)) return undefined;
-  const file = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
-  return existsSync(join(binDir, file)) ? undefined : `no ${file} beside the ONNX Runtime binding`;
-}
-
 /**
- * Candidates for a BackendRegistry: `onnx-cuda` (when ONNX Runtime's CUDA provider loads; it
- * falls back to CPU for ops CUDA lacks) and `onnx-cpu`.
+ * Candidates for a BackendRegistry: `onnx-cuda` (110, when onnxruntime's CUDA provider loads),
+ * `onnx-webgpu` (105, only over a hardware GPU's Vulkan driver) and `onnx-cpu` (100). Unplaced
+ * ops fall back to the CPU provider.
  */
-export function onnxBackendCandidates(options: Omit<OnnxBackendOptions, 'executionProviders' | 'name'> = {}): BackendCandidate[] {
-  return [
-    {
-      name: 'onnx-cuda',
-      priority: 110,
-      async load() {
-        const ort = await loadOnnxRuntime();
-        const listed = ort.listSupportedBackends().find((b) => b.name === 'cuda');
-        if (!listed) throw new Error('this onnxruntime-node build has no CUDA provider');
-        // Checked before asking ORT, which would log a load failure to stderr on every CPU machine.
-        const missing = listed.bundled ? undefined : missingCudaProvider();
-        if (missing) throw new Error(`the CUDA provider is not installed (${missing}); install onnxruntime-node with its CUDA download`);
-        try {
-          await probeProvider(ort, 'cuda');
-        } catch (e) {
-          throw new Error(`the CUDA provider failed to load: ${(e as Error).message}`);
-        }
-        return createOnnxBackend({ ...options, executionProviders: ['cuda', 'cpu'], name: 'onnx-cuda' });
-      },
-    },
-    {
-      name: 'onnx-cpu',
-      priority: 100,
-      load: () => createOnnxBackend({ ...options, executionProviders: ['cpu'], name: 'onnx-cpu' }),
-    },
-  ];
+export function onnxBackendCandidates(options: Omit<OnnxBackendOptions, 'executionProviders' | 'name'> & DeviceProbeOptions = {}): BackendCandidate[] {
+  const candidate = (device: 'cuda' | 'webgpu' | 'cpu', priority: number): BackendCandidate => ({
+    name: `onnx-${device}`,
+    priority,
+    // As in `auto`, WebGPU over a software Vulkan driver is not a candidate.
+    load: () => openOnnxDevice(device, { ...options, requireHardwareGpu: true }),
+  });
+  return [candidate('cuda', 110), candidate('webgpu', 105), candidate('cpu', 100)];
 }

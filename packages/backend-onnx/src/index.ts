@@ -14,10 +14,29 @@ export { LOWERINGS, type LoweringTable } from './lowering.js';
 export type { Lowering, LoweringContext } from './lowering-context.js';
 export {
   createOnnxBackend,
+  openOnnxDevice,
   onnxBackendCandidates,
+  type OnnxDeviceBackend,
   loadOnnxRuntime,
   type OnnxBackend,
   type OnnxBackendOptions,
   type OnnxPrepareOptions,
   type GraphOptimizationLevel,
 } from './backend.js';
+export {
+  DEVICES,
+  DEVICE_PROVIDERS,
+  DeviceUnavailableError,
+  chooseOnnxDevice,
+  formatDeviceChoice,
+  isDeviceRequest,
+  probeProvider,
+  shortOrtError,
+  type DeviceChoice,
+  type DeviceProbeOptions,
+  type DeviceRequest,
+  type OnnxDevice,
+} from './devices.js';
+export { detectVulkan, describeDriver, type VulkanInfo, type VulkanDriver, type VulkanDriverKind, type VulkanProbeOptions } from './vulkan.js';
+export { detectCuda, ortBindingDir, CUDA_LIBRARIES, type CudaInfo } from './cuda.js';
+export { placementFromProfile, formatPlacement, type PlacementReport } from './placement.js';
