@@ -179,8 +179,9 @@ describe('backend candidates', () => {
     const chosen = await registry.resolve();
     expect(['onnx-cuda', 'onnx-webgpu', 'onnx-cpu']).toContain(chosen.name);
     if (chosen.name === 'onnx-cpu') {
-      // This machine has no usable CUDA provider: asking for it alone says why.
-      await expect(registry.resolve(['onnx-cuda'])).rejects.toThrow(/onnx-cuda \(.*CUDA/);
+      // This machine has no usable CUDA provider nor hardware GPU: asking for either alone says why.
+      await expect(registry.resolve(['onnx-cuda'])).rejects.toThrow(/onnx-cuda \(device cuda is not available: .*(CUDA|cuda)/);
+      await expect(registry.resolve(['onnx-webgpu'])).rejects.toThrow(/onnx-webgpu \(device webgpu is not available: /);
     }
     const session = await chosen.prepare(graph2, { params });
     expect(session.backend).toBe(chosen.name);

@@ -105,6 +105,15 @@ export async function openOnnxDevice(
   return { ...backend, choice };
 }
 
+function byteSize(tensors: readonly unknown[]): number {
+  let n = 0;
+  for (const t of tensors) {
+    const data = (t as { data?: unknown }).data;
+    if (ArrayBuffer.isView(data)) n += data.byteLength;
+  }
+  return n;
+}
+
 function checkCarry(carry: Readonly<Record<string, string>>, inputs: readonly IoSpec[], outputs: readonly IoSpec[]): void {
   const seen = new Set<string>();
   for (const [out, inp] of Object.entries(carry)) {
@@ -161,13 +170,13 @@ async function prepareSession(
     throw e;
   }
   /** Ends the placement profile after the first run (or at dispose), reports it, removes its file. */
-  const endProfile = async (report: boolean) => {
+  const endProfile = async (report: boolean, ioBytes = 0) => {
     const p = profile;
     if (!p) return;
     profile = undefined;
     try {
       session.endProfiling();
-      if (report) onPlacement?.(await p.read(), { backend, outputs: lowered.outputs.map((s) => s.name) });
+      if (report) onPlacement?.(await p.read(ioBytes), { backend, outputs: lowered.outputs.map((s) => s.name) });
     } finally {
       await p.remove();
     }
@@ -218,7 +227,7 @@ async function prepareSession(
           ortFeeds[name] = t;
         }
         const results = await session.run(ortFeeds);
-        await endProfile(true);
+        if (profile) await endProfile(true, byteSize(Object.values(ortFeeds)) + byteSize(Object.values(results)));
         const out: Record<string, TensorData> = {};
         for (const spec of lowered.outputs) {
           const value = results[spec.name];

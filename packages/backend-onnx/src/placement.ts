@@ -1,7 +1,9 @@
 /**
  * Where onnxruntime ran each node, read from its own profile of one run (the Node API has no other
  * window on placement): how many nodes each execution provider took, which op types fell back to
- * the CPU, and how many bytes the Memcpy nodes moved between host and device.
+ * the CPU, and how many bytes crossed between host and device: the Memcpy nodes onnxruntime
+ * inserts between providers inside the graph, and the run's feeds and fetches (onnxruntime-node
+ * keeps every input and output in host memory, so on a GPU provider each crosses once per run).
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +14,11 @@ export interface PlacementReport {
   readonly nodes: Readonly<Record<string, number>>;
   /** Op types placed on the CPU provider (with counts) when another provider was asked for first. */
   readonly cpuOps: Readonly<Record<string, number>>;
-  /** Bytes moved by MemcpyFromHost / MemcpyToHost nodes in the profiled run. */
+  /** Bytes moved by MemcpyFromHost / MemcpyToHost nodes inside the graph in the profiled run. */
+  readonly memcpyBytes: number;
+  /** Bytes of the run's feeds and fetches (host memory in onnxruntime-node). */
+  readonly ioBytes: number;
+  /** Bytes copied between host and device per run: both of the above when a non-CPU provider ran nodes, else 0. */
   readonly copiedBytes: number;
 }
 
@@ -25,10 +31,10 @@ interface ProfileEvent {
 const CPU = 'CPUExecutionProvider';
 
 /** Summarises the events of an onnxruntime profile (the JSON array its profiler writes). */
-export function placementFromProfile(events: readonly ProfileEvent[]): PlacementReport {
+export function placementFromProfile(events: readonly ProfileEvent[], ioBytes = 0): PlacementReport {
   const nodes: Record<string, number> = {};
   const cpuOps: Record<string, number> = {};
-  let copiedBytes = 0;
+  let memcpyBytes = 0;
   for (const e of events) {
     // Each node has fence_before / kernel_time / fence_after events; count it once.
     if (e.cat !== 'Node' || !e.name?.endsWith('_kernel_time')) continue;
@@ -36,10 +42,10 @@ export function placementFromProfile(events: readonly ProfileEvent[]): Placement
     const op = e.args?.op_name ?? 'unknown';
     nodes[provider] = (nodes[provider] ?? 0) + 1;
     if (provider === CPU) cpuOps[op] = (cpuOps[op] ?? 0) + 1;
-    if (op === 'MemcpyFromHost' || op === 'MemcpyToHost') copiedBytes += Number(e.args?.output_size ?? 0);
+    if (op === 'MemcpyFromHost' || op === 'MemcpyToHost') memcpyBytes += Number(e.args?.output_size ?? 0);
   }
   const onlyCpu = Object.keys(nodes).every((p) => p === CPU);
-  return { nodes, cpuOps: onlyCpu ? {} : cpuOps, copiedBytes };
+  return { nodes, cpuOps: onlyCpu ? {} : cpuOps, memcpyBytes, ioBytes, copiedBytes: onlyCpu ? 0 : memcpyBytes + ioBytes };
 }
 
 /** "412 nodes on WebGpuExecutionProvider, 9 on CPUExecutionProvider (Shape x6, Gather x3); 1.2 MB copied". */
@@ -52,20 +58,21 @@ export function formatPlacement(r: PlacementReport): string {
         : '';
       return `${n} ${i === 0 ? 'nodes ' : ''}on ${p}${ops}`;
     });
-  return `${parts.join(', ') || 'no nodes'}; ${(r.copiedBytes / 1e6).toFixed(3)} MB copied between host and device`;
+  const mb = (n: number) => (n / 1e6).toFixed(3);
+  return `${parts.join(', ') || 'no nodes'}; ${mb(r.copiedBytes)} MB copied between host and device per run (${mb(r.ioBytes)} MB feeds and fetches, ${mb(r.memcpyBytes)} MB inside the graph)`;
 }
 
 /** A fresh folder for one session's profile, and a reader that parses and removes it. */
-export async function profileFolder(): Promise<{ prefix: string; read(): Promise<PlacementReport>; remove(): Promise<void> }> {
+export async function profileFolder(): Promise<{ prefix: string; read(ioBytes: number): Promise<PlacementReport>; remove(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'unias-ort-profile-'));
   const remove = () => rm(dir, { recursive: true, force: true });
   return {
     prefix: join(dir, 'profile'),
-    async read() {
+    async read(ioBytes: number) {
       const files = (await readdir(dir)).filter((f) => f.endsWith('.json'));
       if (files.length !== 1) throw new Error(`expected one onnxruntime profile in ${dir}, found ${files.length}`);
       const events = JSON.parse(await readFile(join(dir, files[0]!), 'utf8')) as ProfileEvent[];
-      return placementFromProfile(events);
+      return placementFromProfile(events, ioBytes);
     },
     remove,
   };
