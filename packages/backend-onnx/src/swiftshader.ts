@@ -1,7 +1,7 @@
 /**
  * SwiftShader, the software Vulkan driver Debian's chromium ships: with it (and the Vulkan loader,
  * Debian's libvulkan1) onnxruntime's WebGPU provider runs on a CPU-only machine, slowly but for
- * real, so tests exercise the GPU code path. Not exported from the package.
+ * real, so tests exercise the GPU code path. Exported as `@unias/backend-onnx/testing`.
  */
 import { existsSync } from 'node:fs';
 import { detectVulkan } from './vulkan.js';

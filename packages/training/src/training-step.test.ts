@@ -7,7 +7,7 @@ import { adamw, sgd } from './optimizers.js';
 import { warmupCosineLr } from './schedules.js';
 import { buildStepGraph, createTrainingStep, type TrainingStepOptions } from './training-step.js';
 import { createReferenceBackend } from './test-support/reference-backend.js';
-import { smallBatch, smallModel } from './test-support/small-model.js';
+import { keyBias, smallBatch, smallModel, worstParamError } from './test-support/small-model.js';
 
 const modelGraph = (() => {
   const b = createGraph({ training: true });
@@ -48,27 +48,6 @@ async function train(backend: Backend, steps = 5, extra: Partial<TrainingStepOpt
   const { params } = await trainer.getState();
   await trainer.dispose();
   return { losses, norms, params };
-}
-
-/**
- * The key part of an attention's in_proj_bias has an identically zero gradient (adding q.b_k to
- * every score of a query leaves its softmax unchanged), so under Adam its path is rounding noise
- * scaled up to O(lr) steps, different on every backend (and in PyTorch). It is compared apart:
- * both runs must keep it within 5 lr of zero.
- */
-const E = 8;
-function keyBias(t: TensorData): Float32Array {
-  return Float32Array.from(t.data.subarray(E, 2 * E));
-}
-function withoutKeyBias(name: string, t: TensorData): Float32Array {
-  if (name !== 'attn.in_proj_bias') return Float32Array.from(t.data);
-  return Float32Array.from([...t.data.subarray(0, E), ...t.data.subarray(2 * E)]);
-}
-
-function worstParamError(a: ReadonlyMap<string, TensorData>, b: ReadonlyMap<string, TensorData>): number {
-  let worst = 0;
-  for (const [name, t] of a) worst = Math.max(worst, maxRelError(withoutKeyBias(name, t), withoutKeyBias(name, b.get(name)!)));
-  return worst;
 }
 
 describe('training step: 5 AdamW steps (warm-up + cosine, clipping, dropout on) of a conv + attention + norm model', () => {

@@ -1,4 +1,5 @@
 /** A small conv + attention + norm model with dropout, built from @unias/graph's nn layers (tests only). */
+import { maxRelError } from '@unias/graph/testing';
 import { conv2dLayer, createRng, groupNormLayer, layerNormLayer, multiheadAttention, type GraphBuilder, type Sym, type TensorData } from '@unias/graph';
 
 export const SMALL_INPUT = [2, 4, 8, 8] as const;
@@ -24,4 +25,25 @@ export function smallBatch(seed: number): Record<string, TensorData> {
   const rng = createRng(seed);
   const make = (shape: readonly number[]): TensorData => ({ dtype: 'float32', shape: [...shape], data: rng.fillUniform(new Float32Array(shape.reduce((a, b) => a * b, 1)), -1, 1) });
   return { image: make(SMALL_INPUT), target: make(SMALL_TARGET) };
+}
+
+/**
+ * The key part of an attention's in_proj_bias has an identically zero gradient (adding q.b_k to
+ * every score of a query leaves its softmax unchanged), so under Adam its path is rounding noise
+ * scaled up to O(lr) steps, different on every backend (and in PyTorch). It is compared apart:
+ * both runs must keep it within 5 lr of zero.
+ */
+const E = 8;
+export function keyBias(t: TensorData): Float32Array {
+  return Float32Array.from(t.data.subarray(E, 2 * E));
+}
+export function withoutKeyBias(name: string, t: TensorData): Float32Array {
+  if (name !== 'attn.in_proj_bias') return Float32Array.from(t.data);
+  return Float32Array.from([...t.data.subarray(0, E), ...t.data.subarray(2 * E)]);
+}
+
+export function worstParamError(a: ReadonlyMap<string, TensorData>, b: ReadonlyMap<string, TensorData>): number {
+  let worst = 0;
+  for (const [name, t] of a) worst = Math.max(worst, maxRelError(withoutKeyBias(name, t), withoutKeyBias(name, b.get(name)!)));
+  return worst;
 }

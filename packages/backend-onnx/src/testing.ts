@@ -1,0 +1,2 @@
+/** Test helpers for other packages' device tests: `@unias/backend-onnx/testing`. */
+export { SWIFTSHADER_ICD, swiftshaderMissing, useSwiftshader } from './swiftshader.js';
