@@ -16,8 +16,8 @@ const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tmp = mkdtempSync(join(tmpdir(), 'unias-server-bin-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function startBin(args: string[]): { child: ChildProcessWithoutNullStreams; lines: Record<string, unknown>[]; stderr: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@unias/source', 'src/bin.ts', ...args], { cwd: packageDir });
+function startBin(args: string[], env: NodeJS.ProcessEnv = process.env): { child: ChildProcessWithoutNullStreams; lines: Record<string, unknown>[]; stderr: () => string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@unias/source', 'src/bin.ts', ...args], { cwd: packageDir, env });
   const lines: Record<string, unknown>[] = [];
   let buffer = '';
   let err = '';
@@ -69,7 +69,11 @@ describe('unias-serve', () => {
       const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
       expect(code, stderr()).toBe(0);
       const msgs = lines.map((l) => l['msg']);
-      expect(msgs).toEqual(expect.arrayContaining(['listening', 'model loaded', 'ready', 'signal', 'shutting down', 'request', 'stopped']));
+      expect(msgs).toEqual(expect.arrayContaining(['listening', 'device', 'model loaded', 'ready', 'signal', 'shutting down', 'request', 'stopped']));
+      // --device auto on this machine: the device chosen, and why the others were skipped.
+      const device = lines.find((l) => l['msg'] === 'device')!;
+      expect(['cpu', 'cuda', 'webgpu']).toContain(device['device']);
+      if (device['device'] === 'cpu') expect((device['skipped'] as { device: string }[]).map((s) => s.device)).toEqual(['cuda', 'webgpu']);
       const inferLine = lines.findIndex((l) => l['msg'] === 'request' && l['route'] === '/v2/models/{name}/infer');
       expect(lines[inferLine]).toMatchObject({ status: 200 });
       expect(inferLine).toBeGreaterThan(msgs.indexOf('signal'));
@@ -77,6 +81,15 @@ describe('unias-serve', () => {
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
+  });
+
+  it('--device webgpu without a Vulkan driver exits 1 with one line saying so', async () => {
+    const model = join(tmp, 'gadget.onnx');
+    writeFileSync(model, anomalyTestModel(TEST_SIZE));
+    const { child, stderr } = startBin(['--model', model, '--port', '0', '--device', 'webgpu'], { ...process.env, VK_ICD_FILENAMES: join(tmp, 'no-such-driver.json') });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code).toBe(1);
+    expect(stderr()).toMatch(/^unias-serve: device webgpu is not available: no Vulkan (loader|driver) [^\n]*\n$/);
   });
 
   it('exits 2 with the usage on bad arguments', async () => {
@@ -94,6 +107,7 @@ describe('parseServeArgs', () => {
       '--model', 'a.onnx', '--model', 'b=dir/c.onnx', '--model', 'x/y=z.onnx', '--port', '9000', '--host', '0.0.0.0',
       '--max-batch-size', '4', '--max-batch-wait-ms', '0', '--max-concurrent-requests', '10', '--max-body-bytes', '1000',
       '--max-input-pixels', '500', '--request-timeout-ms', '100', '--shutdown-timeout-ms', '0', '--log-level', 'warn', '--threads', '2', '--spinning',
+      '--device', 'cpu',
     ]);
     expect(c).toEqual({
       help: false,
@@ -102,6 +116,7 @@ describe('parseServeArgs', () => {
         port: 9000,
         host: '0.0.0.0',
         logLevel: 'warn',
+        device: 'cpu',
         threads: 2,
         spinning: true,
         maxBatchSize: 4,
@@ -121,5 +136,6 @@ describe('parseServeArgs', () => {
     expect(() => parseServeArgs(['--model', 'a', '--log-level', 'loud'])).toThrow(/--log-level must be one of/);
     expect(() => parseServeArgs(['--model', 'a', '--max-batch-size', '0'])).toThrow(/--max-batch-size must be an integer >= 1/);
     expect(() => parseServeArgs(['--model', 'a', '--bogus'])).toThrow(/bogus/);
+    expect(() => parseServeArgs(['--model', 'a', '--device', 'gpu'])).toThrow("--device must be one of auto, cpu, webgpu, cuda, got 'gpu'");
   });
 });

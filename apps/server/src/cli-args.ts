@@ -1,5 +1,6 @@
 /** Command-line options of `unias-serve` (also the shape `unias serve` passes on). */
 import { parseArgs } from 'node:util';
+import { DEVICES, isDeviceRequest } from '@unias/backend-onnx';
 import { isLogLevel, LOG_LEVELS } from './logger.js';
 import { DEFAULT_LIMITS, type ServerOptions } from './options.js';
 import type { ModelSource } from './loaded-model.js';
@@ -13,6 +14,7 @@ Options:
   --model FILE | NAME=FILE     model to load (repeatable); name defaults to the file name
   --port N                     port (default 8080; 0 = any free port)
   --host ADDR                  interface (default 127.0.0.1; 0.0.0.0 for all)
+  --device D                   auto | cpu | webgpu | cuda (default auto: the best that works here; logged)
   --threads N                  onnxruntime threads per model (default: all cores)
   --spinning                   let idle onnxruntime threads spin-wait (default off)
   --max-batch-size N           samples per onnxruntime run (default ${DEFAULT_LIMITS.maxBatchSize})
@@ -51,6 +53,7 @@ export function parseServeArgs(argv: readonly string[]): CliCommand {
         model: { type: 'string', multiple: true },
         port: { type: 'string' },
         host: { type: 'string' },
+        device: { type: 'string' },
         threads: { type: 'string' },
         spinning: { type: 'boolean' },
         'max-batch-size': { type: 'string' },
@@ -83,6 +86,8 @@ export function parseServeArgs(argv: readonly string[]): CliCommand {
   if (policy !== undefined && policy !== 'adaptive' && policy !== 'fixed') {
     throw new UsageError(`--batch-wait-policy must be adaptive or fixed, got '${policy}'`);
   }
+  const device = v.device;
+  if (device !== undefined && !isDeviceRequest(device)) throw new UsageError(`--device must be one of ${DEVICES.join(', ')}, got '${device}'`);
   const port = integer('port', v.port);
   if (port !== undefined && port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
   const options: ServerOptions = {
@@ -90,6 +95,7 @@ export function parseServeArgs(argv: readonly string[]): CliCommand {
     logLevel,
     ...(port !== undefined ? { port } : {}),
     ...(v.host !== undefined ? { host: v.host } : {}),
+    ...(device !== undefined ? { device } : {}),
     ...(v.threads !== undefined ? { threads: integer('threads', v.threads, 1) } : {}),
     ...(v.spinning ? { spinning: true } : {}),
     ...(v['max-batch-size'] !== undefined ? { maxBatchSize: integer('max-batch-size', v['max-batch-size'], 1) } : {}),

@@ -62,6 +62,8 @@ export interface SessionSettings {
    * server's own work (HTTP, JSON, image decoding) shares the cores, and spinning threads starve it.
    */
   readonly spinning?: boolean;
+  /** onnxruntime execution providers, best first (default: onnxruntime's, the CPU provider). */
+  readonly executionProviders?: readonly string[];
 }
 
 /** The onnxruntime session options the server uses (the bench gives a bare session the same). */
@@ -71,6 +73,7 @@ export function sessionOptionsFor(settings: SessionSettings = {}): ort.Inference
     extra: { session: { intra_op: { allow_spinning: settings.spinning === true ? '1' : '0' } } },
   };
   if (settings.threads !== undefined) options.intraOpNumThreads = settings.threads;
+  if (settings.executionProviders !== undefined) options.executionProviders = [...settings.executionProviders];
   return options;
 }
 

@@ -1,4 +1,5 @@
 /** Server options and their defaults (the README's table of limits mirrors these). */
+import type { DeviceRequest } from '@unias/backend-onnx';
 import type { BatchInfo } from './batcher.js';
 import type { ModelSource } from './loaded-model.js';
 import type { LogLevel, Logger } from './logger.js';
@@ -12,6 +13,11 @@ export interface ServerOptions {
   readonly host?: string;
   /** onnxruntime intra-op threads per model; default: onnxruntime's choice (all cores). */
   readonly threads?: number;
+  /**
+   * Where the models run: auto (default: CUDA, else WebGPU on a hardware GPU, else the CPU; the
+   * choice and what was skipped are logged), cpu, webgpu or cuda (an error if it cannot run here).
+   */
+  readonly device?: DeviceRequest;
   /** Let onnxruntime's idle threads spin-wait (lower latency on an otherwise idle machine). Default false. */
   readonly spinning?: boolean;
   /** Most samples one onnxruntime run combines. Default 8. */

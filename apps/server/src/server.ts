@@ -392,11 +392,15 @@ export function createServer(options: ServerOptions): UniasServer {
   });
 
   async function loadAll(): Promise<void> {
+    const { chooseOnnxDevice } = await import('@unias/backend-onnx');
+    const device = await chooseOnnxDevice(options.device ?? 'auto');
+    logger.info('device', { device: device.device, why: device.why, skipped: device.skipped });
     for (const source of sources) {
       const t0 = performance.now();
       const model = await loadModel(source, {
         ...(options.threads !== undefined ? { threads: options.threads } : {}),
         ...(options.spinning !== undefined ? { spinning: options.spinning } : {}),
+        executionProviders: device.executionProviders,
       });
       const batcher = createBatcher({
         maxBatchSize: limits.maxBatchSize,
