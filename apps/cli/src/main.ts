@@ -10,6 +10,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: 'export', summary: 'export to ONNX, a Triton/KServe repository or official-layout safetensors', load: async () => (await import('./commands/export.js')).command },
   { name: 'metrics', summary: 'metrics of any model\'s maps stored in a safetensors file', load: async () => (await import('./commands/metrics.js')).command },
   { name: 'weights', summary: 'list, download, verify and cache known pretrained backbone weights', load: async () => (await import('./commands/weights.js')).command },
+  { name: 'doctor', summary: 'runtimes and devices found here (onnxruntime providers, Vulkan, CUDA, tfjs) and what to install', load: async () => (await import('./commands/doctor.js')).command },
   { name: 'serve', summary: 'serve exported models over HTTP (KServe v2, /predict, a browser page)', load: async () => (await import('./commands/serve.js')).command },
 ];
 

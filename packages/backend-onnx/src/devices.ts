@@ -120,8 +120,8 @@ async function webgpuProblem(ort: OrtModule, o: DeviceProbeOptions, hardwareOnly
     if (!vulkan.loader) return { problem: 'no Vulkan loader (libvulkan.so.1; Debian/Ubuntu: apt-get install libvulkan1)', note: '' };
     const usable = vulkan.drivers.filter((d) => d.kind !== 'broken');
     if (usable.length === 0) {
-      const broken = vulkan.drivers.map(describeDriver).join('; ');
-      return { problem: `no Vulkan driver (${broken || vulkan.how}); install the GPU's Vulkan driver (docs/devices.md)`, note: '' };
+      const what = vulkan.drivers.length > 0 ? vulkan.drivers.map(describeDriver).join('; ') : `no manifest in ${vulkan.searched}`;
+      return { problem: `no Vulkan driver (${what}); install the GPU's Vulkan driver (docs/devices.md)`, note: '' };
     }
     if (hardwareOnly && !vulkan.hardwareGpu) return { problem: `${vulkan.how}: a software driver runs slower than the CPU provider`, note: '' };
   }

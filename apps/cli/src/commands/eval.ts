@@ -3,8 +3,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from '../command.js';
 import { flag, list, num, parse, requireStr, str } from '../args.js';
 import { UsageError, UserError } from '../errors.js';
-import { BACKENDS, DATA_FORMATS, type BackendName, type DataFormat } from '../config/train-config.js';
-import { suggestion } from '../config/suggest.js';
+import { DATA_FORMATS, type BackendName, type DataFormat } from '../config/train-config.js';
 import { loadData } from '../engine/data.js';
 import { evaluateAndReport } from '../engine/eval-report.js';
 import { modelFileOf, updateThresholds } from '../engine/model-store.js';
@@ -18,6 +17,8 @@ import { openBackend } from '../engine/backend.js';
 import type { Sample } from '@unias/datasets';
 import { presetConfig, type InputRange, type ModelConfig } from '@unias/model';
 import { readExportMetadata } from '@unias/exporters';
+import type { DeviceRequest } from '@unias/backend-onnx';
+import { backendArg, deviceArg } from './runtime-args.js';
 
 const USAGE = `usage: unias eval --model RUN_DIR|MODEL.safetensors|FILE.onnx [--data DIR ...] [options]
 
@@ -31,6 +32,7 @@ report.html (one self-contained file: table, PR/ROC/PRO curves, best/median/wors
   --classes A,B        only these classes
   --out DIR            where metrics.json and report.html go (default RUN_DIR/eval, else runs/eval)
   --backend B          onnx (default) | tfjs (for run directories and .safetensors models)
+  --device D           auto (default; says which and why) | cpu | webgpu | cuda (docs/devices.md)
   --batch N            images per inference run (default 8)
   --threshold X        pixel threshold for the drawn masks (default: the model's, else each class's DSC threshold)
   --save-thresholds    store thresholds from this labelled set in the model file: the F1-max threshold of
@@ -48,6 +50,7 @@ const OPTIONS = {
   classes: { type: 'string' },
   out: { type: 'string' },
   backend: { type: 'string' },
+  device: { type: 'string' },
   batch: { type: 'string' },
   threshold: { type: 'string' },
   'save-thresholds': { type: 'boolean' },
@@ -57,12 +60,6 @@ const OPTIONS = {
   threads: { type: 'string' },
   quiet: { type: 'boolean' },
 } as const;
-
-export function backendArg(v: string | undefined): BackendName {
-  const b = v ?? 'onnx';
-  if (!(BACKENDS as readonly string[]).includes(b)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, got "${b}"${suggestion(b, BACKENDS)}`);
-  return b as BackendName;
-}
 
 async function runRecordOf(modelPath: string): Promise<RunRecord | null> {
   for (const dir of [resolve(modelPath), resolve(modelPath, '..')]) {
@@ -82,6 +79,8 @@ export const command: Command = {
     const args = parse(argv, OPTIONS);
     const model = requireStr(args, 'model');
     const backend = backendArg(str(args, 'backend'));
+    const device = deviceArg(str(args, 'device'));
+    const log = flag(args, 'quiet') ? undefined : (l: string) => process.stderr.write(`${l}\n`);
     const format = (str(args, 'format') ?? 'auto') as DataFormat;
     if (!(DATA_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${DATA_FORMATS.join(', ')}, got "${format}"`);
     const threshold = num(args, 'threshold');
@@ -101,7 +100,7 @@ export const command: Command = {
     const { dataset } = await loadData({ roots, format, classes });
     const test = dataset.samples.filter((s) => s.split === 'test');
     if (test.length === 0) throw new UserError(`no test images in ${roots.join(', ')}`);
-    const predictor = await openPredictor(model, { backend, threads: threads ?? null });
+    const predictor = await openPredictor(model, { backend, threads: threads ?? null, ...(device ? { device } : {}), ...(log ? { log } : {}) });
     let baseline: BaselineResult | null = null;
     if (!flag(args, 'no-baseline')) {
       const b = await modelBaseline({
@@ -111,6 +110,7 @@ export const command: Command = {
         train: dataset.samples.filter((s) => s.split === 'train' && s.label === 0),
         test,
         backend,
+        device: device ?? 'auto',
         threads: threads ?? null,
         progress: !flag(args, 'quiet'),
       });
@@ -164,6 +164,7 @@ async function modelBaseline(o: {
   train: readonly Sample[];
   test: readonly Sample[];
   backend: BackendName;
+  device: DeviceRequest;
   threads: number | null;
   progress: boolean;
 }): ReturnType<typeof baselineForModel> {
@@ -179,6 +180,6 @@ async function modelBaseline(o: {
     if (meta.raw['unias.method'] === 'knn') return { skipped: 'the model is the nearest-neighbour detector itself' };
     config = { ...presetConfig('cpu'), backbone: meta.backbone, inputSize: meta.inputSize, inputRange: (meta.raw['unias.input_range'] ?? 'backbone') as InputRange };
   }
-  const backend = await openBackend(o.backend, { threads: o.threads });
+  const backend = await openBackend(o.backend, { threads: o.threads, device: o.device });
   return baselineForModel({ model: config, params, train: o.train, test: o.test, knn: o.knn, backend, progress: o.progress });
 }

@@ -200,6 +200,52 @@ describe('unias predict', () => {
   });
 });
 
+describe('--device', () => {
+  const image = () => samples.find((s) => s.label === 1)!.path;
+
+  it('auto says which device it chose and why it skipped the others; cpu by name runs quietly', async () => {
+    const auto = await runCli(['predict', '--model', run, image(), '--out', join(tmp.dir, 'd-auto')]);
+    expect(auto.code, auto.stderr).toBe(0);
+    expect(auto.stderr).toMatch(/^device (cpu|cuda|webgpu) \(/m);
+    if (/^device cpu/m.test(auto.stderr)) expect(auto.stderr).toMatch(/; skipped cuda: .*; skipped webgpu: /);
+    for (const model of [run, onnx]) {
+      const out = join(tmp.dir, `d-cpu-${model === run ? 'run' : 'onnx'}`);
+      const cpu = await runCli(['predict', '--model', model, image(), '--out', out, '--device', 'cpu']);
+      expect(cpu.code, cpu.stderr).toBe(0);
+      expect(cpu.stderr).not.toMatch(/^device /m);
+      const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as { model: string; images: Array<{ score: number }> };
+      expect(summary.model).toMatch(/ on onnx-cpu$/);
+      const truth = await onnxMaps(onnx, [samples.find((s) => s.label === 1)!]);
+      expect(Math.abs(summary.images[0]!.score - truth.scores[0]!)).toBeLessThan(1e-4 * Math.max(1, truth.scores[0]!));
+    }
+  });
+
+  it('webgpu without a Vulkan driver is a one-line error on eval and predict (run directory and ONNX file)', async () => {
+    const saved = process.env['VK_ICD_FILENAMES'];
+    process.env['VK_ICD_FILENAMES'] = join(tmp.dir, 'no-such-driver.json');
+    try {
+      for (const argv of [
+        ['predict', '--model', run, image(), '--out', join(tmp.dir, 'd-gpu')],
+        ['predict', '--model', onnx, image(), '--out', join(tmp.dir, 'd-gpu')],
+        ['eval', '--model', run, '--no-baseline', '--no-report', '--out', join(tmp.dir, 'd-gpu-eval')],
+      ]) {
+        const r = await runCli([...argv, '--device', 'webgpu', '--quiet']);
+        expect(r.code, argv.join(' ')).toBe(1);
+        expect(r.stderr).toMatch(/^unias: device webgpu is not available: no Vulkan (loader|driver) [^\n]*\n$/);
+      }
+    } finally {
+      if (saved === undefined) delete process.env['VK_ICD_FILENAMES'];
+      else process.env['VK_ICD_FILENAMES'] = saved;
+    }
+    const bad = await runCli(['eval', '--model', run, '--device', 'gpu']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--device must be one of auto, cpu, webgpu, cuda, got "gpu"/);
+    const tfjs = await runCli(['predict', '--model', run, image(), '--backend', 'tfjs', '--device', 'webgpu']);
+    expect(tfjs.code).toBe(1);
+    expect(tfjs.stderr).toMatch(/device webgpu runs on --backend onnx/);
+  });
+});
+
 describe('unias export of a run', () => {
   it('onnx: the contract, with the run thresholds and classes in metadata_props', async () => {
     const session = await ort.InferenceSession.create(onnx);

@@ -8,7 +8,7 @@ import { UsageError, UserError } from '../errors.js';
 import { openPredictor } from '../engine/predictor.js';
 import { binaryMask, encodePng, heatmapRgb, imageToRgb, overlayRgb, resizeMap } from '../report/heatmap.js';
 import { createProgress } from '../progress.js';
-import { backendArg } from './eval.js';
+import { backendArg, deviceArg } from './runtime-args.js';
 
 const USAGE = `usage: unias predict --model RUN_DIR|MODEL.safetensors|FILE.onnx IMAGE_OR_FOLDER... [options]
 
@@ -28,6 +28,7 @@ quantile of their image scores and the 0.999 quantile of their pixel scores, or 
   --threshold X           pixel threshold for the masks
   --image-threshold X     image-score threshold for the label
   --backend B             onnx (default) | tfjs (run directories and .safetensors models)
+  --device D              auto (default; says which and why) | cpu | webgpu | cuda (docs/devices.md)
   --batch N               images per inference run (default 8)
   --threads N             onnxruntime threads`;
 
@@ -37,6 +38,7 @@ const OPTIONS = {
   threshold: { type: 'string' },
   'image-threshold': { type: 'string' },
   backend: { type: 'string' },
+  device: { type: 'string' },
   batch: { type: 'string' },
   threads: { type: 'string' },
   quiet: { type: 'boolean' },
@@ -91,13 +93,15 @@ export const command: Command = {
     const model = requireStr(args, 'model');
     if (args.positionals.length === 0) throw new UsageError('give at least one image or folder');
     const backend = backendArg(str(args, 'backend'));
+    const device = deviceArg(str(args, 'device'));
     const pixelFlag = num(args, 'threshold');
     const imageFlag = num(args, 'image-threshold');
     const batchSize = num(args, 'batch', { int: true, min: 1 }) ?? 8;
     const threads = num(args, 'threads', { int: true, min: 1 });
     const outDir = resolve(str(args, 'out') ?? join('runs', 'predict'));
     const images = await collectImages(args.positionals);
-    const predictor = await openPredictor(model, { backend, threads: threads ?? null });
+    const log = args.values['quiet'] ? undefined : (l: string) => process.stderr.write(`${l}\n`);
+    const predictor = await openPredictor(model, { backend, threads: threads ?? null, ...(device ? { device } : {}), ...(log ? { log } : {}) });
     const pixelT = pixelFlag ?? predictor.thresholds.pixel;
     const imageT = imageFlag ?? predictor.thresholds.image;
     const [h, w] = predictor.inputSize;

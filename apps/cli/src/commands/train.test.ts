@@ -92,9 +92,17 @@ describe('unias train', () => {
     const a = await runCli(['train', ...common(), '--out', run, '--stop-after', '3']);
     expect(a.code).toBe(0);
     expect(a.stdout).toMatch(/stopped at step 3 of 6/);
-    const b = await runCli(['train', '--resume', run, '--quiet']);
+    // --device auto (the default) says which device and why the better ones were skipped.
+    expect(a.stderr).toMatch(/^device (cpu \(the (only|best) device (that works )?here\)|cuda|webgpu)/m);
+    if (/^device cpu/m.test(a.stderr)) expect(a.stderr).toMatch(/; skipped cuda: .*; skipped webgpu: /);
+    // The device may change on --resume (here to cpu, which is asked for by name and not announced).
+    const b = await runCli(['train', '--resume', run, '--device', 'cpu', '--quiet']);
     expect(b.stderr).toMatch(/resuming .* at step 3 of 6/);
+    expect(b.stderr).not.toMatch(/^device /m);
     expect(b.code).toBe(0);
+    // The run's settings record the device of its latest invocation (a later --resume keeps it).
+    const record = JSON.parse(await readFile(join(run, 'run.json'), 'utf8')) as { settings: { device: string } };
+    expect(record.settings.device).toBe('cpu');
     const same = await sameTensors(join(runs['straight']!, 'model.safetensors'), join(run, 'model.safetensors'));
     expect(same.count).toBeGreaterThan(100);
     expect(same.differing).toEqual([]);
@@ -186,6 +194,9 @@ describe('unias train', () => {
     const a = await runCli(['train', '--resume', runs['straight']!, '--lr', '0.1']);
     expect(a.code).toBe(2);
     expect(a.stderr).toMatch(/--lr cannot be changed on --resume/);
+    const d = await runCli(['train', '--resume', runs['straight']!, '--device', 'tpu']);
+    expect(d.code).toBe(2);
+    expect(d.stderr).toMatch(/--device must be one of auto, cpu, webgpu, cuda, got "tpu"/);
     const b = await runCli(['train', ...common(), '--out', runs['straight']!]);
     expect(b.code).toBe(1);
     expect(b.stderr).toMatch(/already holds a run; continue it with --resume/);

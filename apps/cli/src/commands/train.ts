@@ -12,6 +12,7 @@ import {
   type TrainSettings,
 } from '../config/train-config.js';
 import { fmt, runTraining, type TrainRunResult } from '../engine/train-run.js';
+import { deviceArg } from './runtime-args.js';
 import { metricsTable } from '../report/table.js';
 
 const USAGE = `usage: unias train [--config FILE] --data DIR [--data DIR ...] [options]
@@ -47,6 +48,9 @@ data and model:
 
 optimisation (defaults: the official config):
   --backend B              onnx (default) | tfjs
+  --device D               auto (default: CUDA, else WebGPU on a hardware GPU, else the CPU; says
+                           which and why the others were skipped) | cpu | webgpu | cuda
+                           (docs/devices.md); may be changed on --resume
   --time-budget T          fit the run to a time budget, e.g. 30m, 1h30m, 900 (seconds): the speed is
                            measured first, then the steps, the lr schedule and evaluations are sized
                            so the run (thresholds and final evaluation included) ends on time
@@ -100,6 +104,7 @@ export const TRAIN_OPTIONS = {
   'loss-sign': { type: 'string' },
   set: { type: 'string', multiple: true },
   backend: { type: 'string' },
+  device: { type: 'string' },
   epochs: { type: 'string' },
   steps: { type: 'string' },
   'time-budget': { type: 'string' },
@@ -139,6 +144,7 @@ const FLAG_KEYS: Record<string, { key: string; kind: 'string' | 'number' | 'list
   'jitter-prob': { key: 'model.jitter.prob', kind: 'number' },
   'loss-sign': { key: 'model.loss.cosine', kind: 'string' },
   backend: { key: 'backend', kind: 'string' },
+  device: { key: 'device', kind: 'string' },
   'time-budget': { key: 'train.timeBudget', kind: 'string' },
   epochs: { key: 'train.epochs', kind: 'number' },
   steps: { key: 'train.steps', kind: 'number' },
@@ -253,9 +259,10 @@ export const command: Command = {
     try {
       let result: TrainRunResult;
       if (resume) {
-        const allowed = new Set(['resume', 'stop-after', 'quiet', 'epochs', 'steps']);
+        const allowed = new Set(['resume', 'stop-after', 'quiet', 'epochs', 'steps', 'device']);
         const other = Object.keys(args.values).filter((k) => args.values[k] !== undefined && !allowed.has(k));
-        if (other.length > 0) throw new UsageError(`--${other[0]} cannot be changed on --resume (the run's settings are in ${resume}/run.json); only --steps/--epochs, --stop-after and --quiet may be given`);
+        if (other.length > 0) throw new UsageError(`--${other[0]} cannot be changed on --resume (the run's settings are in ${resume}/run.json); only --steps/--epochs, --device, --stop-after and --quiet may be given`);
+        const device = deviceArg(str(args, 'device'));
         const epochs = num(args, 'epochs', { int: true, min: 1 });
         const steps = num(args, 'steps', { int: true, min: 1 });
         if (epochs !== undefined && steps !== undefined) throw new UsageError('give --epochs or --steps, not both');
@@ -263,6 +270,7 @@ export const command: Command = {
           resumeDir: resume,
           ...(epochs !== undefined || steps !== undefined ? { extend: { ...(epochs !== undefined ? { epochs } : {}), ...(steps !== undefined ? { steps } : {}) } } : {}),
           ...(stopAfter !== undefined ? { stopAfter } : {}),
+          ...(device !== undefined ? { device } : {}),
           signal: stop.signal,
           log,
           progress: !quiet,

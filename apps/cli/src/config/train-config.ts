@@ -9,6 +9,7 @@ import { dirname, extname, resolve } from 'node:path';
 import { INPUT_RANGES, PRESET_NAMES, isPresetName, presetConfig, type ModelConfig, type PresetName } from '@unias/model';
 import { parse as parseYaml } from 'yaml';
 import { SUBSAMPLINGS, type Subsampling } from '@unias/knn';
+import { DEVICES, type DeviceRequest } from '@unias/backend-onnx';
 import { UserError } from '../errors.js';
 import { KNN_DEFAULTS, type KnnSettings } from '../engine/knn-fit.js';
 import { parseDuration } from '../engine/budget.js';
@@ -74,6 +75,7 @@ export const TRAIN_SCHEMA: Schema = obj({
   weights: oneOf('a weights file or a list of them', str(), arr(str())),
   backboneWeights: str(),
   backend: str(BACKENDS),
+  device: str(DEVICES),
   train: obj({
     epochs: int({ min: 1 }),
     steps: int({ min: 1 }),
@@ -128,6 +130,8 @@ export interface TrainSettings {
   /** 'default' (the backbone's bundled weights), 'random' (tests only) or a file. */
   readonly backboneWeights: string;
   readonly backend: BackendName;
+  /** Where the backend runs: auto (the best that works), cpu, webgpu or cuda. Absent in older runs (auto). */
+  readonly device?: DeviceRequest;
   readonly train: {
     readonly epochs: number | null;
     readonly steps: number | null;
@@ -336,6 +340,7 @@ export function resolveTrainSettings(raw: RawConfig): TrainSettings {
     weights: strings(raw['weights']),
     backboneWeights: typeof raw['backboneWeights'] === 'string' ? raw['backboneWeights'] : 'default',
     backend: (raw['backend'] as BackendName | undefined) ?? 'onnx',
+    device: (raw['device'] as DeviceRequest | undefined) ?? 'auto',
     train: {
       epochs,
       steps,

@@ -50,7 +50,7 @@ export async function runKnnFit(
   const test = dataset.samples.filter((s) => s.split === 'test');
   if (train.length === 0) throw new UserError('no normal training images to fit the memory bank on');
   const weights = await loadModelWeights(config, { files: settings.weights, backboneWeights: settings.backboneWeights, seed: settings.train.seed });
-  const backend = await openBackend(settings.backend, { threads: settings.train.threads });
+  const backend = await openBackend(settings.backend, { threads: settings.train.threads, device: settings.device ?? 'auto', log });
   if ((await stat(runDir).catch(() => null)) === null) await mkdir(runDir, { recursive: true });
   await o.runJson(runDir);
   const logPath = join(runDir, 'train.jsonl');

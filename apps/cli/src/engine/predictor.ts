@@ -9,7 +9,8 @@ import { bindWeights, buildInferenceGraph, type ResolvedConfig } from '@unias/mo
 import type { Backend, Session, TensorData } from '@unias/graph';
 import { UserError } from '../errors.js';
 import { loadStoredModel, type StoredThresholds } from './model-store.js';
-import { openBackend } from './backend.js';
+import { chooseDevice, openBackend } from './backend.js';
+import type { DeviceRequest } from '@unias/backend-onnx';
 import type { BackendName } from '../config/train-config.js';
 
 export interface Prediction {
@@ -66,7 +67,7 @@ export async function createGraphPredictor(o: {
  * An exported pipeline (docs/exported-model.md) on onnxruntime-node: input `image`, outputs
  * `anomaly_map` and `score`, input size, thresholds and classes from its metadata_props.
  */
-async function createOnnxFilePredictor(path: string, threads?: number): Promise<Predictor> {
+async function createOnnxFilePredictor(path: string, threads: number | undefined, device: DeviceRequest, log?: (line: string) => void): Promise<Predictor> {
   const { readExportMetadata } = await import('@unias/exporters');
   let meta;
   try {
@@ -74,10 +75,15 @@ async function createOnnxFilePredictor(path: string, threads?: number): Promise<
   } catch (e) {
     throw new UserError(`${path}: ${(e as Error).message.split('\n')[0]!.replace(`${path}: `, '')} (see docs/exported-model.md)`);
   }
+  const choice = await chooseDevice(device, log);
   const ort = await import('onnxruntime-node');
   let session: Awaited<ReturnType<typeof ort.InferenceSession.create>>;
   try {
-    session = await ort.InferenceSession.create(path, { graphOptimizationLevel: 'all', ...(threads !== undefined ? { intraOpNumThreads: threads } : {}) });
+    session = await ort.InferenceSession.create(path, {
+      graphOptimizationLevel: 'all',
+      executionProviders: [...choice.executionProviders],
+      ...(threads !== undefined ? { intraOpNumThreads: threads } : {}),
+    });
   } catch (e) {
     throw new UserError(`${path}: onnxruntime cannot load it: ${(e as Error).message.split('\n')[0]}`);
   }
@@ -91,7 +97,7 @@ async function createOnnxFilePredictor(path: string, threads?: number): Promise<
     inputSize: [h, w],
     classes: meta.classes,
     thresholds: { image: meta.thresholds.image ?? null, pixel: meta.thresholds.pixel ?? null, source: meta.thresholds.source ?? null },
-    description: `ONNX file ${path} (preset ${meta.preset}, ${meta.backbone}, ${h}x${w})`,
+    description: `ONNX file ${path} (preset ${meta.preset}, ${meta.backbone}, ${h}x${w}) on onnx-${choice.device}`,
     async predict(images) {
       const n = images.shape[0]!;
       const out = await session.run({ image: new ort.Tensor('float32', Float32Array.from(images.data), [...images.shape]) });
@@ -106,13 +112,16 @@ async function createOnnxFilePredictor(path: string, threads?: number): Promise<
 }
 
 /** `--model PATH`: a run directory, a unias-layout .safetensors model, or an exported .onnx file. */
-export async function openPredictor(path: string, o: { backend: BackendName; threads?: number | null }): Promise<Predictor> {
+export async function openPredictor(
+  path: string,
+  o: { backend: BackendName; threads?: number | null; device?: DeviceRequest; log?: (line: string) => void },
+): Promise<Predictor> {
   const abs = resolve(path);
   const st = await stat(abs).catch(() => null);
   if (!st) throw new UserError(`model ${path}: no such file or folder`);
-  if (st.isFile() && extname(abs).toLowerCase() === '.onnx') return createOnnxFilePredictor(abs, o.threads ?? undefined);
+  if (st.isFile() && extname(abs).toLowerCase() === '.onnx') return createOnnxFilePredictor(abs, o.threads ?? undefined, o.device ?? 'auto', o.log);
   const stored = await loadStoredModel(abs);
-  const backend = await openBackend(o.backend, { threads: o.threads ?? null });
+  const backend = await openBackend(o.backend, { threads: o.threads ?? null, device: o.device ?? 'auto', ...(o.log ? { log: o.log } : {}) });
   return createGraphPredictor({
     backend,
     config: stored.config,

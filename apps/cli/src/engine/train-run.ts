@@ -30,6 +30,7 @@ import type { MetricsReport } from '@unias/metrics';
 import { UserError } from '../errors.js';
 import { createProgress, type Progress } from '../progress.js';
 import type { TrainSettings } from '../config/train-config.js';
+import type { DeviceRequest } from '@unias/backend-onnx';
 import { openBackend } from './backend.js';
 import { augmentationPolicy, loadData } from './data.js';
 import { evaluate, withoutCurves, type Evaluation } from './evaluate.js';
@@ -67,6 +68,8 @@ export interface TrainRunOptions {
   readonly settings?: TrainSettings;
   /** Resume the run in this directory. */
   readonly resumeDir?: string;
+  /** On resume: another device (the run's results do not depend on it beyond float rounding). */
+  readonly device?: DeviceRequest;
   /** On resume: a new length (extends the run). */
   readonly extend?: { readonly epochs?: number; readonly steps?: number };
   /** Stop (with a checkpoint) after this many steps of this invocation. */
@@ -204,6 +207,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     record = await readJson<RunRecord>(join(runDir, RUN_JSON), 'run settings');
     if (record.format !== RUN_FORMAT) throw new UserError(`${join(runDir, RUN_JSON)}: not a unias run (format ${JSON.stringify(record.format)})`);
     settings = record.settings;
+    if (o.device !== undefined) settings = { ...settings, device: o.device };
     if (o.extend?.epochs !== undefined || o.extend?.steps !== undefined) {
       settings = {
         ...settings,
@@ -266,7 +270,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     throw new UserError(`rotation augmentation needs a square input, got ${h}x${w}; use a square model.inputSize or --augment none`);
   }
   const weights: ModelWeights = await loadModelWeights(config, { files: settings.weights, backboneWeights: settings.backboneWeights, seed: settings.train.seed });
-  const backend: Backend = await openBackend(settings.backend, { threads: settings.train.threads });
+  const backend: Backend = await openBackend(settings.backend, { threads: settings.train.threads, device: settings.device ?? 'auto', log });
 
   const batchesPerEpoch = Math.floor(train.length / bs);
   // A new run with a time budget and no length: the length comes from measured speed (below).

@@ -1,0 +1,60 @@
+/**
+ * `unias doctor` reports what the libraries find, checked against onnxruntime and the machine
+ * directly, and says how it told a software Vulkan driver from a GPU.
+ */
+import { cpus } from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { chooseOnnxDevice, INSTALL_HINTS } from '@unias/backend-onnx';
+import { SWIFTSHADER_ICD, swiftshaderMissing } from '@unias/backend-onnx/testing';
+import { runCli } from '../test/helpers.js';
+
+async function withVulkanDrivers<T>(icd: string, fn: () => Promise<T>): Promise<T> {
+  const saved = process.env['VK_ICD_FILENAMES'];
+  process.env['VK_ICD_FILENAMES'] = icd;
+  try {
+    return await fn();
+  } finally {
+    if (saved === undefined) delete process.env['VK_ICD_FILENAMES'];
+    else process.env['VK_ICD_FILENAMES'] = saved;
+  }
+}
+
+describe('unias doctor', () => {
+  it('--json: onnxruntime providers, devices, what auto picks, cores, tfjs runtimes', async () => {
+    const r = await runCli(['doctor', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as {
+      machine: { cores: number };
+      onnxruntime: { version: string; providers: unknown[]; devices: Array<{ device: string; usable: boolean }>; auto: { device: string } };
+      tfjs: Array<{ name: string; usable: boolean }>;
+    };
+    expect(report.machine.cores).toBe(cpus().length);
+    expect(report.onnxruntime.version).toBe(ort.env.versions.node);
+    expect(report.onnxruntime.providers).toEqual(ort.listSupportedBackends());
+    expect(report.onnxruntime.auto.device).toBe((await chooseOnnxDevice('auto')).device);
+    expect(report.onnxruntime.devices.map((d) => d.device)).toEqual(['cpu', 'webgpu', 'cuda']);
+    expect(report.onnxruntime.devices[0]!.usable).toBe(true);
+    expect(report.tfjs.map((t) => t.name)).toEqual(['tfjs-node-gpu', 'tfjs-node', 'tfjs-wasm', 'tfjs-cpu']);
+    expect(report.tfjs.find((t) => t.name === 'tfjs-wasm')!.usable).toBe(true);
+  });
+
+  it('without a Vulkan driver: webgpu is not usable, and it says what to install', async () => {
+    const r = await withVulkanDrivers('/nonexistent/icd.json', () => runCli(['doctor']));
+    expect(r.code, r.stderr).toBe(0);
+    for (const section of ['machine', 'onnxruntime-node 1.', 'Vulkan (for webgpu)', 'CUDA (for cuda)', 'tfjs']) expect(r.stdout).toContain(`\n${section}`.slice(section === 'machine' ? 1 : 0));
+    expect(r.stdout).toMatch(/^ {2}webgpu {5}no: no Vulkan driver \(unknown \(broken: the manifest does not exist; \/nonexistent\/icd\.json\)\)/m);
+    expect(r.stdout).toMatch(/^ {2}auto {7}(cpu|cuda) /m);
+    expect(r.stdout).toContain(`  - ${INSTALL_HINTS.vulkanDriver}`);
+  });
+
+  const missing = swiftshaderMissing();
+  it.skipIf(missing !== undefined)(`with SwiftShader only: webgpu runs, auto skips it and says how it knew${missing ? ` (skipped: ${missing})` : ''}`, async () => {
+    const r = await withVulkanDrivers(SWIFTSHADER_ICD, () => runCli(['doctor']));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}webgpu {5}yes \(only software Vulkan drivers \(SwiftShader\) in VK_ICD_FILENAMES=.*slower than the CPU provider\)$/m);
+    expect(r.stdout).toMatch(/^ {13}skipped webgpu: only software Vulkan drivers \(SwiftShader\)/m);
+    expect(r.stdout).toMatch(/^ {2}drivers {4}SwiftShader \(software; /m);
+    expect(r.stdout).toMatch(/^ {2}hardware {3}no: only software Vulkan drivers/m);
+  });
+});

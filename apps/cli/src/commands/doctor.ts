@@ -1,0 +1,97 @@
+import { readFile } from 'node:fs/promises';
+import { cpus, freemem, totalmem } from 'node:os';
+import type { Command } from '../command.js';
+import { flag, parse } from '../args.js';
+
+const USAGE = `usage: unias doctor [--json]
+
+The runtimes and devices found on this machine, and what to install for the missing ones:
+onnxruntime's providers and which devices run (cpu, webgpu, cuda; the check \`--device\` makes, with
+a tiny model run on each), what \`--device auto\` picks and why, the Vulkan setup behind webgpu
+(loader, drivers, GPU device nodes: how a hardware GPU was told from a software driver), the CUDA
+libraries behind cuda, the tfjs runtimes, cores, processor features and memory. See docs/devices.md.
+
+  --json   the same as one JSON object on stdout`;
+
+/** Processor features that decide onnxruntime's CPU kernels (fp32 AVX-512, int8 VNNI, AMX). */
+const CPU_FEATURES = ['avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_tile', 'amx_int8', 'amx_bf16'];
+
+async function cpuFeatures(): Promise<string[]> {
+  const info = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
+  const flags = new Set(/^flags\s*:\s*(.*)$/m.exec(info)?.[1]?.split(/\s+/) ?? []);
+  return CPU_FEATURES.filter((f) => flags.has(f));
+}
+
+async function tfjsRuntimes(): Promise<Array<{ name: string; usable: boolean; detail: string }>> {
+  const { tfjsBackendCandidates } = await import('@unias/backend-tfjs');
+  const out: Array<{ name: string; usable: boolean; detail: string }> = [];
+  for (const candidate of tfjsBackendCandidates()) {
+    try {
+      const b = await candidate.load();
+      out.push({ name: candidate.name, usable: true, detail: `tfjs backend "${(b as { tfBackend?: string }).tfBackend ?? b.name}"` });
+    } catch (e) {
+      out.push({ name: candidate.name, usable: false, detail: (e as Error).message.split('\n')[0]! });
+    }
+  }
+  return out;
+}
+
+const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
+
+export const command: Command = {
+  name: 'doctor',
+  usage: USAGE,
+  async run(argv) {
+    const args = parse(argv, { json: { type: 'boolean' } });
+    const { inspectOnnxDevices, describeDriver } = await import('@unias/backend-onnx');
+    const onnx = await inspectOnnxDevices();
+    const tfjs = await tfjsRuntimes();
+    const cores = cpus();
+    const machine = {
+      platform: `${process.platform} ${process.arch}`,
+      node: process.version,
+      cores: cores.length,
+      cpu: cores[0]?.model.trim() ?? 'unknown',
+      cpu_features: await cpuFeatures(),
+      memory_total_bytes: totalmem(),
+      memory_free_bytes: freemem(),
+    };
+    const install = [...onnx.install];
+    if (!tfjs.find((t) => t.name === 'tfjs-node')?.usable) install.push('tfjs (optional): npm i @tensorflow/tfjs-node, or -gpu with CUDA (their install downloads libtensorflow)');
+    if (flag(args, 'json')) {
+      process.stdout.write(`${JSON.stringify({ machine, onnxruntime: onnx, tfjs, install }, null, 2)}\n`);
+      return 0;
+    }
+    const yes = (usable: boolean, detail: string) => (usable ? `yes${detail ? ` (${detail})` : ''}` : `no: ${detail}`);
+    const lines = [
+      'machine',
+      `  platform   ${machine.platform}, Node ${machine.node}`,
+      `  cores      ${machine.cores} (${machine.cpu}${machine.cpu_features.length > 0 ? `; ${machine.cpu_features.join(' ')}` : ''})`,
+      `  memory     ${gib(machine.memory_total_bytes)} total, ${gib(machine.memory_free_bytes)} free`,
+      '',
+      onnx.version ? `onnxruntime-node ${onnx.version}` : `onnxruntime-node: does not load (${onnx.loadError})`,
+      `  providers  ${onnx.providers.map((p) => `${p.name}${p.bundled ? '' : ' (separate download)'}`).join(', ') || 'none'}`,
+      ...onnx.devices.map((d) => `  ${d.device.padEnd(10)} ${yes(d.usable, d.detail)}`),
+      ...(onnx.auto ? [`  auto       ${onnx.auto.device} (${onnx.auto.why})`, ...onnx.auto.skipped.map((s) => `             skipped ${s.device}: ${s.reason}`)] : []),
+      '',
+      'Vulkan (for webgpu)',
+      `  loader     ${onnx.vulkan.loader ?? 'not found (libvulkan.so.1)'}`,
+      `  drivers    ${onnx.vulkan.drivers.length === 0 ? `none in ${onnx.vulkan.searched}` : onnx.vulkan.drivers.map(describeDriver).join('\n             ')}`,
+      `  GPU nodes  ${onnx.vulkan.deviceNodes.join(', ') || 'none (/dev/nvidia*, /dev/dri/renderD*)'}`,
+      `  hardware   ${onnx.vulkan.hardwareGpu ? 'yes' : 'no'}: ${onnx.vulkan.how}`,
+      '',
+      'CUDA (for cuda)',
+      `  provider   ${onnx.cuda.provider ?? `not installed: ${onnx.cuda.providerProblem}`}`,
+      `  libraries  ${onnx.cuda.libraries.map((l) => `${l.name} ${l.path ? 'found' : 'missing'}`).join(', ')}`,
+      `  devices    ${onnx.cuda.deviceNodes.join(', ') || 'none (/dev/nvidia*)'}`,
+      '',
+      'tfjs',
+      ...tfjs.map((t) => `  ${t.name.padEnd(14)} ${yes(t.usable, t.detail)}`),
+      '',
+      install.length > 0 ? 'to install for what is missing' : 'nothing is missing',
+      ...install.map((l) => `  - ${l}`),
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return 0;
+  },
+};
