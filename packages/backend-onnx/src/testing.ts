@@ -1,2 +1,3 @@
-/** Test helpers for other packages' device tests: `@unias/backend-onnx/testing`. */
+/** Helpers for device tests and checks in other packages: `@unias/backend-onnx/testing`. */
 export { SWIFTSHADER_ICD, swiftshaderMissing, useSwiftshader } from './swiftshader.js';
+export { compareTrainedParams, type ParamParity } from './param-parity.js';
