@@ -270,7 +270,11 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     throw new UserError(`rotation augmentation needs a square input, got ${h}x${w}; use a square model.inputSize or --augment none`);
   }
   const weights: ModelWeights = await loadModelWeights(config, { files: settings.weights, backboneWeights: settings.backboneWeights, seed: settings.train.seed });
-  const backend: Backend = await openBackend(settings.backend, { threads: settings.train.threads, device: settings.device ?? 'auto', log });
+  // The device line waits for the run's summary: a setup error after it stays one line.
+  const deviceLines: string[] = [];
+  let announced = false;
+  const deviceLog = (line: string) => (announced ? log(line) : deviceLines.push(line));
+  const backend: Backend = await openBackend(settings.backend, { threads: settings.train.threads, device: settings.device ?? 'auto', log: deviceLog });
 
   const batchesPerEpoch = Math.floor(train.length / bs);
   // A new run with a time budget and no length: the length comes from measured speed (below).
@@ -432,6 +436,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       `${totalSteps} steps of ${bs} images (${batchesPerEpoch} per epoch), lr ${t.lr} (${t.schedule}${t.schedule === 'step' ? `, x${t.lrGamma} every ${lrStepSteps} steps` : ''}), ` +
       `feature cache ${useCache ? 'on' : 'off'} (backbone ${(100 * share).toFixed(0)}% of a step), run ${runDir}`,
   );
+  announced = true;
+  for (const line of deviceLines.splice(0)) log(line);
 
   const evalWith = async (label: string, predictor: Predictor): Promise<Evaluation | null> => {
     if (test.length === 0) return null;
