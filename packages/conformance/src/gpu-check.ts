@@ -2,8 +2,10 @@
  * The GPU check (tools/gpu-check.sh runs it on a GPU machine): a device against onnxruntime's CPU
  * provider on the same graphs, inputs and initial parameters.
  *  - forward: the small preset's inference pipeline, maps and scores within 1e-4 (relative);
- *  - training: 5 AdamW steps of the small preset's head, losses within 1e-4, parameters within
- *    1e-3 (the attention key biases, whose true gradient is zero, apart);
+ *  - training: 5 steps of the small preset's head (SGD with momentum: Adam's first steps move
+ *    every element by about lr whatever its gradient, so where a true gradient is zero, as for a
+ *    bias before a group norm of one-channel groups, rounding noise would become lr-sized
+ *    differences), losses within 1e-4, parameters within 1e-3 (the attention key biases apart);
  *  - timing: the paper preset's inference (per image) and training step at batch 1 and 8, on the
  *    device and on the CPU, with what onnxruntime placed on the CPU and the bytes copied per run.
  */
@@ -22,7 +24,7 @@ import { compareTrainedParams } from '@unias/backend-onnx/testing';
 import { createRng, initParams, sizeOf, type Backend, type Graph, type TensorData } from '@unias/graph';
 import { maxRelError } from '@unias/graph/testing';
 import { buildInferenceGraph, buildTrainingGraph, presetConfig, resolveConfig, type ModelConfig, type PresetName } from '@unias/model';
-import { adamw, createTrainingStep } from '@unias/training';
+import { adamw, createTrainingStep, sgd } from '@unias/training';
 
 export const GPU_CHECK_TOLERANCE = { maps: 1e-4, losses: 1e-4, params: 1e-3 } as const;
 
@@ -101,8 +103,10 @@ async function timeRuns(run: () => Promise<unknown>, repeats: number): Promise<n
   return median(times);
 }
 
+/** Parity steps use SGD with momentum (no noise amplification); timed steps use AdamW, as training does. */
 async function trainSteps(backend: Backend, graph: Graph, init: ReadonlyMap<string, TensorData>, steps: number, repeatsForTiming = 0) {
-  const trainer = await createTrainingStep({ model: graph, params: init, optimizer: adamw({ lr: 1e-3, weightDecay: 1e-4 }), clipNorm: 0.1, backend, seed: 1 });
+  const optimizer = repeatsForTiming > 0 ? adamw({ lr: 1e-3, weightDecay: 1e-4 }) : sgd({ lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
+  const trainer = await createTrainingStep({ model: graph, params: init, optimizer, clipNorm: 0.1, backend, seed: 1 });
   try {
     const feeds: Record<string, TensorData> = {};
     trainer.feedNames.forEach((n, i) => (feeds[n] = uniformTensor(graph.inputs.get(n)!.shape, 10 + i, -1, 1)));
@@ -168,9 +172,9 @@ export async function runGpuCheck(options: GpuCheckOptions = {}): Promise<GpuChe
   const tc = await trainSteps(cpu, trainGraph, trainInit, p.steps);
   const lossError = maxRelError(td.losses, tc.losses);
   const parity = compareTrainedParams(td.params, tc.params);
-  const trainPass = lossError <= GPU_CHECK_TOLERANCE.losses && parity.worst <= GPU_CHECK_TOLERANCE.params && parity.keyBiasMax < 5 * 1e-3;
+  const trainPass = lossError <= GPU_CHECK_TOLERANCE.losses && parity.worst <= GPU_CHECK_TOLERANCE.params && parity.keyBiasMax < 5 * 0.01;
   log(
-    `training, ${p.steps} AdamW steps: losses ${lossError.toExponential(2)}, parameters ${parity.worst.toExponential(2)} (${parity.worstName}), ` +
+    `training, ${p.steps} SGD steps: losses ${lossError.toExponential(2)}, parameters ${parity.worst.toExponential(2)} (${parity.worstName}), ` +
       `key biases within ${parity.keyBiasMax.toExponential(2)} of 0 ${trainPass ? 'PASS' : 'FAIL'}`,
   );
   if (trainPlacement) log(`  placement: ${formatPlacement(trainPlacement)}`);
