@@ -3,10 +3,8 @@
  * model exported to ONNX by `unias export` and run by onnxruntime directly in the test, its maps
  * scored by `unias metrics` (which only reads a file).
  */
-import { spawn } from 'node:child_process';
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parse as parseHtml } from 'node-html-parser';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
@@ -14,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSampleReader, loadMvtec, type Sample } from '@unias/datasets';
 import { readSafetensorsFile, writeSafetensorsFile } from '@unias/graph';
 import { METRIC_KEYS } from '@unias/metrics';
-import { runCli, tempDir, tinyConfigFile, tinyDataset } from '../test/helpers.js';
+import { runCli, startServe, tempDir, tinyConfigFile, tinyDataset } from '../test/helpers.js';
 
 const SIZE = 32;
 
@@ -233,29 +231,17 @@ describe('unias export of a run', () => {
 
 describe('unias serve', () => {
   it('serves a run directory (exported to ONNX beside its model first) until SIGTERM', async () => {
-    const cliDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@unias/source', 'src/bin.ts', 'serve', '--model', run, '--port', '0', '--threads', '1'], { cwd: cliDir });
-    let err = '';
-    let out = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const server = await startServe(['--model', run, '--threads', '1']);
+    let code: number | null;
     try {
-      let url: string | undefined;
-      for (let i = 0; i < 600 && !url; i++) {
-        url = /serving on (http:\/\/\S+)/.exec(err)?.[1];
-        if (child.exitCode !== null) throw new Error(`unias serve exited: ${err}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      expect(url, err + out).toBeDefined();
-      expect(err).toMatch(/exporting .*model\.safetensors to .*model\.onnx/);
-      const ready = await fetch(`${url}/v2/health/ready`);
+      expect(server.stderr()).toMatch(/exporting .*model\.safetensors to .*model\.onnx/);
+      const ready = await fetch(`${server.url}/v2/health/ready`);
       expect(ready.status).toBe(200);
-      const meta = (await (await fetch(`${url}/v2/models/model`)).json()) as { inputs: Array<{ name: string; shape: number[] }> };
+      const meta = (await (await fetch(`${server.url}/v2/models/model`)).json()) as { inputs: Array<{ name: string; shape: number[] }> };
       expect(meta.inputs[0]).toMatchObject({ name: 'image', shape: [-1, 3, SIZE, SIZE] });
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      code = await server.stop();
     }
-    expect(child.exitCode).toBe(0);
+    expect(code).toBe(0);
   });
 });
