@@ -70,6 +70,7 @@ describe('a repository written by the exporter', () => {
   let repo: string;
   let server: UniasServer;
   let url: string;
+  const batches: Array<{ model: string; size: number }> = [];
 
   beforeAll(async () => {
     repo = join(dir, 'models');
@@ -78,14 +79,14 @@ describe('a repository written by the exporter', () => {
     await addVersion(repo, 'anomaly', 3, 3);
     // 'multi': the same config with version_policy all; versions 1 (k=1) and 2 (k=2).
     await mkdir(join(repo, 'multi'), { recursive: true });
-    await writeFile(join(repo, 'multi', 'config.pbtxt'), `${tritonConfigText({ name: 'multi', ...CONTRACT_IO, maxBatchSize: 4 })}version_policy { all { } }\n`);
+    await writeFile(join(repo, 'multi', 'config.pbtxt'), `${tritonConfigText({ name: 'multi', ...CONTRACT_IO, maxBatchSize: 4, maxQueueDelayMicroseconds: 200_000 })}version_policy { all { } }\n`);
     await addVersion(repo, 'multi', 1, 1);
     await addVersion(repo, 'multi', 2, 2);
     // An export in progress (hidden) is not a model.
     await mkdir(join(repo, '.anomaly.123.tmp', '1'), { recursive: true });
-    const parsed = parseServeArgs(['--model-repository', repo, '--log-level', 'silent', '--threads', '1']);
+    const parsed = parseServeArgs(['--model-repository', repo, '--log-level', 'silent', '--threads', '1', '--batch-wait-policy', 'fixed']);
     if (parsed.help) throw new Error('unexpected help');
-    server = createServer(parsed.options);
+    server = createServer({ ...parsed.options, onBatch: (model, info) => batches.push({ model, size: info.size }) });
     url = (await server.listen(0, '127.0.0.1')).url;
   });
   afterAll(async () => {
@@ -126,6 +127,21 @@ describe('a repository written by the exporter', () => {
       expect(map.shape).toEqual([2, 1, H, W]);
       expect(map.data[5]).toBeCloseTo(k * ref.map[5]!, 5);
     }
+  });
+
+  it('batches concurrent requests up to max_batch_size (dynamic_batching) and gives each its own slice, reshaped', async () => {
+    batches.length = 0;
+    const ref = referenceAnomalyMap(image(1), 1, H, W);
+    const answers = await Promise.all(Array.from({ length: 6 }, () => infer(url, '/v2/models/multi/versions/2/infer', 1, ['score'])));
+    for (const { status, body } of answers) {
+      expect(status).toBe(200);
+      expect(body.outputs[0].shape).toEqual([1, 1]);
+      expect(body.outputs[0].data[0]).toBeCloseTo(2 * ref.score[0]!, 5);
+    }
+    const sizes = batches.filter((b) => b.model === 'multi').map((b) => b.size);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(6);
+    // The config's 200 ms queue delay gathers them; max_batch_size 4 splits them.
+    expect(Math.max(...sizes)).toBe(4);
   });
 
   it('refuses a request larger than max_batch_size with 400, as Triton does', async () => {
