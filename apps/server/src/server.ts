@@ -437,7 +437,15 @@ export function createServer(options: ServerOptions): UniasServer {
       const configured = await loadModelRepository(options.modelRepository, settings, (p) => {
         logger.info('model loaded', { model: p.name, version: p.version, source: p.path, ms: p.ms, ...(p.notes.length > 0 ? { notes: p.notes } : {}) });
       });
-      for (const c of configured) addEntry(c.model, c);
+      for (const [i, c] of configured.entries()) {
+        try {
+          addEntry(c.model, c);
+        } catch (e) {
+          // A name already taken (a --model file): release what was loaded but not added.
+          await Promise.all(configured.slice(i).map((rest) => rest.model.session.release()));
+          throw e;
+        }
+      }
     }
   }
 

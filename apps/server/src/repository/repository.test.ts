@@ -228,6 +228,13 @@ describe('repositories that are refused, naming the file', () => {
     await expect(loadModelRepository(repo, { threads: 1 })).rejects.toThrow(pattern);
   });
 
+  it('a repository model named like a --model file (same version) is refused', async () => {
+    const repo = await repoWith('duplicate', good());
+    const server = createServer({ models: [{ bytes: scaledModel(1), name: 'm' }], modelRepository: repo, logLevel: 'silent', threads: 1 });
+    await expect(server.listen(0, '127.0.0.1')).rejects.toThrow("two models are named 'm' (version 1)");
+    expect(server.state).toBe('closed');
+  });
+
   it('createServer.listen() fails with the same message and the server closes', async () => {
     const repo = await repoWith('listen', `${good()}bogus: 1\n`);
     const server = createServer({ modelRepository: repo, logLevel: 'silent' });
