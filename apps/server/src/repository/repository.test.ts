@@ -82,6 +82,8 @@ describe('a repository written by the exporter', () => {
     await writeFile(join(repo, 'multi', 'config.pbtxt'), `${tritonConfigText({ name: 'multi', ...CONTRACT_IO, maxBatchSize: 4, maxQueueDelayMicroseconds: 200_000 })}version_policy { all { } }\n`);
     await addVersion(repo, 'multi', 1, 1);
     await addVersion(repo, 'multi', 2, 2);
+    // 'bare': no config.pbtxt (Triton then takes the model's own tensors, max_batch_size 0).
+    await addVersion(repo, 'bare', 1, 5);
     // An export in progress (hidden) is not a model.
     await mkdir(join(repo, '.anomaly.123.tmp', '1'), { recursive: true });
     const parsed = parseServeArgs(['--model-repository', repo, '--log-level', 'silent', '--threads', '1', '--batch-wait-policy', 'fixed']);
@@ -94,7 +96,7 @@ describe('a repository written by the exporter', () => {
   });
 
   it('serves every model and the versions its policy names', async () => {
-    expect(server.models.map((m) => `${m.name}/${m.version}`)).toEqual(['anomaly/3', 'multi/1', 'multi/2']);
+    expect(server.models.map((m) => `${m.name}/${m.version}`)).toEqual(['anomaly/3', 'bare/1', 'multi/1', 'multi/2']);
     const meta = await json(await fetch(`${url}/v2/models/multi`));
     expect(meta.versions).toEqual(['1', '2']);
     // The config's dims with the batch axis; score is [N, 1] to the API (dims [1], reshape []).
@@ -149,6 +151,20 @@ describe('a repository written by the exporter', () => {
     expect(over.status).toBe(400);
     expect(over.body.error).toMatch(/^inference request batch-size must be <= 2 for 'anomaly'/);
     expect((await infer(url, '/v2/models/multi/versions/1/infer', 3, ['score'])).status).toBe(200);
+  });
+
+  it('a model folder without config.pbtxt is served with the model\'s own tensors and no batch limit', async () => {
+    const meta = await json(await fetch(`${url}/v2/models/bare`));
+    expect(meta.outputs).toEqual([
+      { name: 'anomaly_map', datatype: 'FP32', shape: [-1, 1, H, W] },
+      { name: 'score', datatype: 'FP32', shape: [-1] },
+    ]);
+    expect(await json(await fetch(`${url}/v2/models/bare/config`))).toMatchObject({ name: 'bare', platform: 'onnxruntime_onnx', max_batch_size: 0 });
+    const { status, body } = await infer(url, '/v2/models/bare/versions/1/infer', 3, ['score']);
+    expect(status).toBe(200);
+    const ref = referenceAnomalyMap(image(3), 3, H, W);
+    expect(body.outputs[0].shape).toEqual([3]);
+    body.outputs[0].data.forEach((v: number, i: number) => expect(v).toBeCloseTo(5 * ref.score[i]!, 5));
   });
 
   it('GET .../config gives the config.pbtxt it serves', async () => {
