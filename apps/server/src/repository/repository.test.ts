@@ -227,6 +227,7 @@ describe('repositories that are refused, naming the file', () => {
     ['another platform', () => good().replace('onnxruntime_onnx', 'tensorrt_plan'), /config\.pbtxt: platform 'tensorrt_plan' is not served here/],
     ['a name that is not the folder\'s', () => good().replace('name: "m"', 'name: "other"'), /config\.pbtxt: name 'other' differs from its folder 'm'/],
     ['sequence batching', () => good().replace(/dynamic_batching \{[^}]*\}/, 'sequence_batching { }'), /config\.pbtxt: sequence_batching is not supported/],
+    ['a decoupled model', (): string | null => `${good()}model_transaction_policy { decoupled: true }\n`, /config\.pbtxt: decoupled models \(model_transaction_policy\) are not supported/],
     ['no version folder', (): string | null => null, /m: no version folder/],
   ] as const)('%s', async (what, config, pattern) => {
     const text = config();

@@ -82,11 +82,14 @@ function checkServable(name: string, config: TritonModelConfig, where: string): 
       `${where}: ${platform !== '' ? `platform '${platform}'` : `backend '${backend}'`} is not served here; this server runs platform '${ONNX_PLATFORM}' (backend '${ONNX_BACKEND}') models`,
     );
   }
-  for (const field of ['sequence_batching', 'ensemble_scheduling', 'batch_input', 'batch_output', 'model_transaction_policy'] as const) {
+  for (const field of ['sequence_batching', 'ensemble_scheduling', 'batch_input', 'batch_output'] as const) {
     const value = config[field];
     if (value !== undefined && !(Array.isArray(value) && value.length === 0)) {
       throw new RepositoryError(`${where}: ${field} is not supported by this server (dynamic_batching or none is)`);
     }
+  }
+  if ((config['model_transaction_policy'] as { decoupled?: boolean } | undefined)?.decoupled === true) {
+    throw new RepositoryError(`${where}: decoupled models (model_transaction_policy) are not supported by this server`);
   }
   const maxBatch = config.max_batch_size ?? 0;
   if (maxBatch < 0) throw new RepositoryError(`${where}: max_batch_size must be >= 0, got ${maxBatch}`);
