@@ -167,7 +167,10 @@ export async function loadModelFiles(paths: readonly string[], o: LoadModelOptio
         continue;
       }
       if (!FLOAT_DTYPES.has(e.dtype)) throw new ExportError(`${path}: tensor "${name}" is ${e.dtype}; weights must be F32, F16, BF16 or F64`);
-      params.set(name, { dtype: 'float32', shape: [...e.shape], data: entryToFloat32(e) });
+      const data = entryToFloat32(e);
+      const bad = data.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) throw new ExportError(`${path}: tensor "${name}" holds ${data[bad]} at element ${bad}: the file is corrupt or the model diverged`);
+      params.set(name, { dtype: 'float32', shape: [...e.shape], data });
       count += 1;
     }
     files.push({ path, layout, tensors: count });

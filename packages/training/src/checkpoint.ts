@@ -1,7 +1,9 @@
 /**
  * Training checkpoints as one safetensors file, written atomically: the trained params under their
  * own names (so the file is also a weights file), optimizer state under "optimizer.<name>", and the
- * step count and Rng state in the metadata.
+ * step count and Rng state in the metadata. Every tensor and the header carry a CRC-32, so a file
+ * damaged on disk is refused naming the tensor, as is one holding NaN or infinity (a run that
+ * diverged must not be resumed silently).
  */
 import { entryToTensor, readSafetensorsFile, writeSafetensorsFile, type RngState, type TensorData } from '@unias/graph';
 import type { TrainingState } from './training-step.js';
@@ -13,7 +15,7 @@ export async function saveTrainingState(path: string, state: TrainingState): Pro
   const tensors: Record<string, { shape: readonly number[]; data: ArrayLike<number> }> = {};
   for (const [name, t] of state.params) tensors[name] = { shape: t.shape, data: t.data };
   for (const [name, t] of state.optimizer) tensors[`${OPTIMIZER_PREFIX}${name}`] = { shape: t.shape, data: t.data };
-  await writeSafetensorsFile(path, tensors, { format: FORMAT, step: String(state.step), rng: JSON.stringify(state.rng) });
+  await writeSafetensorsFile(path, tensors, { format: FORMAT, step: String(state.step), rng: JSON.stringify(state.rng) }, { checksums: true });
 }
 
 function parseRng(text: string | undefined, path: string): RngState {
@@ -43,8 +45,11 @@ export async function loadTrainingState(path: string): Promise<TrainingState> {
   const optimizer = new Map<string, TensorData>();
   for (const [name, entry] of file.tensors) {
     if (entry.dtype !== 'F32') throw new Error(`${path}: tensor "${name}" is ${entry.dtype}, checkpoints hold F32`);
-    if (name.startsWith(OPTIMIZER_PREFIX)) optimizer.set(name.slice(OPTIMIZER_PREFIX.length), entryToTensor(entry));
-    else params.set(name, entryToTensor(entry));
+    const tensor = entryToTensor(entry);
+    const bad = tensor.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new Error(`${path}: tensor "${name}" holds ${tensor.data[bad]} at element ${bad}: the checkpoint is corrupt or the run diverged`);
+    if (name.startsWith(OPTIMIZER_PREFIX)) optimizer.set(name.slice(OPTIMIZER_PREFIX.length), tensor);
+    else params.set(name, tensor);
   }
   return { step, params, optimizer, rng: parseRng(file.metadata['rng'], path) };
 }
