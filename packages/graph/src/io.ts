@@ -37,7 +37,8 @@ function processAlive(pid: number): boolean {
 
 /**
  * Removes the temporary files that writers killed mid-write (SIGKILL, power loss) left in `dir`:
- * those named by writeFileAtomic whose writing process is gone. Returns the paths removed.
+ * those named as writeFileAtomic names them (`.<target>.<pid>.<12 hex>.tmp`, files or folders
+ * written the same way) whose writing process is gone. Returns the paths removed.
  */
 export async function removeStaleTempFiles(dir: string): Promise<string[]> {
   const names = await readdir(dir).catch(() => [] as string[]);
@@ -48,7 +49,7 @@ export async function removeStaleTempFiles(dir: string): Promise<string[]> {
     const pid = Number(m[2]);
     // our own writes in flight, or another live writer's
     if (pid === process.pid || processAlive(pid)) continue;
-    await rm(join(dir, name), { force: true });
+    await rm(join(dir, name), { recursive: true, force: true });
     removed.push(join(dir, name));
   }
   return removed;
