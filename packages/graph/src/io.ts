@@ -2,7 +2,7 @@
 import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
-import { decodeSafetensors, encodeSafetensors, type EncodeOptions, type SafetensorsFile, type TensorToWrite } from './safetensors.js';
+import { decodeSafetensors, encodeSafetensors, type DecodeOptions, type EncodeOptions, type SafetensorsFile, type TensorToWrite } from './safetensors.js';
 
 /** `.<target>.<pid>.<12 hex>.tmp`: the temporary files of writeFileAtomic, and who wrote them. */
 const TEMP_FILE = /^\.(.+)\.(\d+)\.[0-9a-f]{12}\.tmp$/;
@@ -83,14 +83,14 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   await syncDirectory(dirname(path));
 }
 
-export async function readSafetensorsFile(path: string): Promise<SafetensorsFile> {
+export async function readSafetensorsFile(path: string, options: DecodeOptions = {}): Promise<SafetensorsFile> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
   } catch (e) {
     throw new Error(`cannot read weights file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  return decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
+  return decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path, options);
 }
 
 export async function writeSafetensorsFile(

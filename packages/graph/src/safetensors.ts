@@ -17,6 +17,8 @@ export interface SafetensorsEntry {
   readonly shape: readonly number[];
   /** A view of the raw little-endian bytes. */
   readonly bytes: Uint8Array;
+  /** The file it came from, when known (for error messages). */
+  readonly source?: string;
 }
 
 export interface SafetensorsFile {
@@ -103,7 +105,15 @@ function headerDigest(metadata: Readonly<Record<string, string>>, entries: Reado
   return crc32Hex(new TextEncoder().encode(JSON.stringify([meta, tensors])));
 }
 
-export function decodeSafetensors(buffer: Uint8Array, source?: string): SafetensorsFile {
+export interface DecodeOptions {
+  /**
+   * Refuse a file without checksums (CHECKSUM_METADATA_KEY). For formats that always carry them:
+   * otherwise damage to the key's own name would pass for a file that never had any.
+   */
+  readonly requireChecksums?: boolean;
+}
+
+export function decodeSafetensors(buffer: Uint8Array, source?: string, options: DecodeOptions = {}): SafetensorsFile {
   const bad = (reason: string): never => {
     throw new SafetensorsError(reason, source);
   };
@@ -169,6 +179,7 @@ export function decodeSafetensors(buffer: Uint8Array, source?: string): Safetens
       dtype: dtype as SafeDType,
       shape: dims,
       bytes: buffer.subarray(dataStart + begin, dataStart + end),
+      ...(source !== undefined ? { source } : {}),
     });
   }
   ranges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
@@ -181,6 +192,7 @@ export function decodeSafetensors(buffer: Uint8Array, source?: string): Safetens
   if (at !== dataLen) bad(`${dataLen - at} trailing bytes after the last tensor`);
   const sums = metadata[CHECKSUM_METADATA_KEY];
   if (sums !== undefined) verifyChecksums(sums, metadata, tensors, described, bad);
+  else if (options.requireChecksums) bad(`__metadata__ has no "${CHECKSUM_METADATA_KEY}" checksums, which this kind of file always carries: the header is damaged`);
   return { tensors, metadata };
 }
 
@@ -256,7 +268,7 @@ export function entryToNumbers(entry: SafetensorsEntry): Float64Array {
       case 'I64': {
         const v = dv.getBigInt64(8 * i, true);
         if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
-          throw new SafetensorsError(`tensor "${entry.name}": I64 value ${v} does not fit a double`);
+          throw new SafetensorsError(`tensor "${entry.name}": I64 value ${v} does not fit a double`, entry.source);
         }
         out[i] = Number(v);
         break;

@@ -67,4 +67,18 @@ describe('training checkpoints', () => {
     await saveTrainingState(path, state([1, 2, Number.NaN, 4]));
     await expect(loadTrainingState(path)).rejects.toThrow(/nan\.safetensors: tensor "conv\.weight" holds NaN at element 2/);
   });
+
+  it('refuses a checkpoint whose checksum table was damaged away; still reads version-1 checkpoints', async () => {
+    const path = join(await dirPromise, 'nosums.safetensors');
+    await saveTrainingState(path, state([1, 2, 3, 4]));
+    const text = (await readFile(path)).toString('latin1');
+    expect(text).toContain('"unias.crc32"');
+    await writeFile(path, Buffer.from(text.replace('"unias.crc32"', '"unias.crc30"'), 'latin1'));
+    await expect(loadTrainingState(path)).rejects.toThrow(/nosums\.safetensors: a unias-training-state\/2 checkpoint without its "unias\.crc32" checksums/);
+    const v1 = join(await dirPromise, 'v1.safetensors');
+    await writeSafetensorsFile(v1, { w: { shape: [1], data: [7] } }, { format: 'unias-training-state/1', step: '3', rng: JSON.stringify({ s: [1, 2, 3, 4], spare: null }) });
+    const loaded = await loadTrainingState(v1);
+    expect(loaded.step).toBe(3);
+    expect(Array.from(loaded.params.get('w')!.data)).toEqual([7]);
+  });
 });

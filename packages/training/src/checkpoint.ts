@@ -5,10 +5,12 @@
  * damaged on disk is refused naming the tensor, as is one holding NaN or infinity (a run that
  * diverged must not be resumed silently).
  */
-import { entryToTensor, readSafetensorsFile, writeSafetensorsFile, type RngState, type TensorData } from '@unias/graph';
+import { CHECKSUM_METADATA_KEY, entryToTensor, readSafetensorsFile, writeSafetensorsFile, type RngState, type TensorData } from '@unias/graph';
 import type { TrainingState } from './training-step.js';
 
-const FORMAT = 'unias-training-state/1';
+/** Version 2 always carries checksums (and is refused without them); version 1 files, written before, still load. */
+const FORMAT = 'unias-training-state/2';
+const FORMAT_V1 = 'unias-training-state/1';
 const OPTIMIZER_PREFIX = 'optimizer.';
 
 export async function saveTrainingState(path: string, state: TrainingState): Promise<void> {
@@ -36,8 +38,13 @@ function parseRng(text: string | undefined, path: string): RngState {
 
 export async function loadTrainingState(path: string): Promise<TrainingState> {
   const file = await readSafetensorsFile(path);
-  if (file.metadata['format'] !== FORMAT) {
-    throw new Error(`${path}: not a UniAS training checkpoint (metadata "format" is ${JSON.stringify(file.metadata['format'] ?? null)}, expected "${FORMAT}")`);
+  const format = file.metadata['format'];
+  if (format !== FORMAT && format !== FORMAT_V1) {
+    throw new Error(`${path}: not a UniAS training checkpoint (metadata "format" is ${JSON.stringify(format ?? null)}, expected "${FORMAT}")`);
+  }
+  // checksums were verified when present; a version-2 file without them had its header damaged
+  if (format === FORMAT && file.metadata[CHECKSUM_METADATA_KEY] === undefined) {
+    throw new Error(`${path}: a ${FORMAT} checkpoint without its "${CHECKSUM_METADATA_KEY}" checksums: the header is damaged`);
   }
   const step = Number(file.metadata['step']);
   if (!Number.isInteger(step) || step < 0) throw new Error(`${path}: checkpoint metadata "step" must be a non-negative integer, got ${file.metadata['step']}`);
