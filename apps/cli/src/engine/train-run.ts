@@ -1,9 +1,13 @@
 /**
  * One training run in a run directory: settings in `run.json`, JSONL logs in `train.jsonl`,
- * checkpoints under `checkpoints/` (every N steps, atomically: a new folder, then the `latest.json`
- * pointer; resuming takes the newest folder that reads back whole, so a process killed mid-write
- * loses at most that checkpoint, and removes the temporary files such a kill leaves), periodic evaluation on the test split, and at the end the thresholds, the final
- * evaluation (`metrics.json`) and the model (`model.safetensors`, @unias/exporters' unias layout).
+ * checkpoints under `checkpoints/` (every N steps, each folder written whole under a temporary name
+ * and renamed, then the `latest.json` pointer), periodic evaluation on the test split, and at the end
+ * the thresholds, the final evaluation (`metrics.json`) and the model (`model.safetensors`,
+ * @unias/exporters' unias layout).
+ *
+ * Resuming removes the temporary files a killed writer left and takes the newest checkpoint that
+ * reads back whole (checksums, loader position), so a process killed at any point loses at most the
+ * steps since its last checkpoint.
  *
  * Resuming restores the parameters, the optimizer moments, the step, the Rng that draws dropout and
  * jitter, and the batch loader's position, so N steps give the same parameters whether or not the
