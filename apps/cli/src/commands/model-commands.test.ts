@@ -233,18 +233,10 @@ describe('unias serve', () => {
   it('serves the Triton repository `unias export --format triton` writes, config.pbtxt honoured, until SIGTERM', async () => {
     const repo = join(tmp.dir, 'triton-serve');
     expect((await runCli(['export', '--model', run, '--format', 'triton', '--out', repo, '--name', 'tiny', '--max-batch-size', '3', '--quiet'])).code).toBe(0);
-    const cliDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@unias/source', 'src/bin.ts', 'serve', '--model-repository', repo, '--port', '0', '--threads', '1'], { cwd: cliDir });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const server = await startServe(['--model-repository', repo, '--threads', '1']);
+    const url = server.url;
+    let code: number | null;
     try {
-      let url: string | undefined;
-      for (let i = 0; i < 600 && !url; i++) {
-        url = /serving on (http:\/\/\S+)/.exec(err)?.[1];
-        if (child.exitCode !== null) throw new Error(`unias serve exited: ${err}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      expect(url, err).toBeDefined();
       const meta = (await (await fetch(`${url}/v2/models/tiny`)).json()) as { versions: string[]; outputs: Array<{ name: string; shape: number[] }> };
       expect(meta.versions).toEqual(['1']);
       // config.pbtxt's score: dims [1] with reshape [], so [N, 1] to clients.
@@ -252,10 +244,9 @@ describe('unias serve', () => {
       const config = (await (await fetch(`${url}/v2/models/tiny/versions/1/config`)).json()) as { max_batch_size: number };
       expect(config.max_batch_size).toBe(3);
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      code = await server.stop();
     }
-    expect(child.exitCode).toBe(0);
+    expect(code).toBe(0);
   });
 
   it('serves a run directory (exported to ONNX beside its model first) until SIGTERM', async () => {
