@@ -12,6 +12,7 @@ import { createOnnxBackend } from '@unias/backend-onnx';
 import { createSampleReader, loadMvtec, type Sample } from '@unias/datasets';
 import { KNN_BANK, KNN_BANK_SQNORM, bindWeights, buildInferenceGraph, buildKnnEmbeddingGraph } from '@unias/model';
 import { loadStoredModel } from '../engine/model-store.js';
+import { DEFAULT_METHOD_NOTE } from './train.js';
 import { runCli, startServe, tempDir, tinyConfigFile, tinyDataset } from '../test/helpers.js';
 
 const SIZE = 32;
@@ -20,15 +21,18 @@ let data: string;
 let run: string;
 let samples: Sample[];
 let fitOut: string;
+let fitErr: string;
 
 beforeAll(async () => {
   tmp = await tempDir('knn');
   data = await tinyDataset(join(tmp.dir, 'data'));
   run = join(tmp.dir, 'knn-run');
   const config = await tinyConfigFile(tmp.dir, data, 'knn:\n  bankSize: 100\n  sigma: 1\n');
-  const t = await runCli(['train', '--config', config, '--method', 'knn', '--coreset', 'greedy', '--set', 'model.inputRange=signed', '--out', run, '--quiet']);
+  // no --method and no training length: knn is the default (DEFAULT_METHOD_NOTE says so)
+  const t = await runCli(['train', '--config', config, '--coreset', 'greedy', '--set', 'model.inputRange=signed', '--out', run, '--quiet']);
   expect(t.code, t.stderr).toBe(0);
   fitOut = t.stdout;
+  fitErr = t.stderr;
   samples = (await loadMvtec({ root: data })).samples.filter((s) => s.split === 'test');
 });
 afterAll(async () => tmp.cleanup());
@@ -36,6 +40,7 @@ afterAll(async () => tmp.cleanup());
 describe('unias train --method knn', () => {
   it('stores a model whose bank holds the asked number of patches, with thresholds', async () => {
     expect(fitOut).toMatch(/fitted a memory bank of 100 patches \(of 256\)/); // 16 images x 4x4 grid
+    expect(fitErr).toContain(DEFAULT_METHOD_NOTE);
     const stored = await loadStoredModel(run);
     expect(stored.params.get(KNN_BANK)!.shape).toEqual([24 + 32 + 96, 100]);
     const config = stored.modelConfig;

@@ -73,7 +73,6 @@ data:
   roots: [${data}]
 train:
   batchSize: 4
-  lr: 0.002
   seed: 1
 output:
   logEvery: 1
