@@ -22,14 +22,13 @@ describe('createWorkerSession', () => {
     }
   });
 
-  it('returns outputs equal to the closed form, and transfers the inputs', async () => {
+  it('returns outputs equal to the closed form', async () => {
     const session = await createWorkerSession(anomalyTestModel({ height: 4, width: 5 }), sessionOptionsFor({ threads: 1 }), 'small');
     try {
       expect(session.inputMetadata.map((m) => m.name)).toEqual(['image']);
       const x = Float32Array.from({ length: 2 * 3 * 20 }, (_, i) => (i % 11) / 10);
       const expected = referenceAnomalyMap(x, 2, 4, 5);
       const out = await session.run({ image: { data: x, dims: [2, 3, 4, 5] } }, { image: 'float32' });
-      expect(x.length).toBe(0); // moved to the worker
       const map = out['anomaly_map']!.data as Float32Array;
       expect(Math.max(...Array.from(map, (v, i) => Math.abs(v - expected.map[i]!)))).toBeLessThan(1e-6);
       expect(Array.from(out['score']!.data as Float32Array, (v, i) => Math.abs(v - expected.score[i]!)).every((d) => d < 1e-6)).toBe(true);
