@@ -11,6 +11,8 @@ export interface Deadline {
   bodyReceived(): void;
   /** Milliseconds left before the deadline fires. */
   remainingMs(): number;
+  /** Ends the request now with `reason` (the shutdown deadline uses this). */
+  abort(reason: Error): void;
   dispose(): void;
 }
 
@@ -35,6 +37,7 @@ export function startDeadline(res: ServerResponse, ms: number): Deadline {
       phase = 'work';
     },
     remainingMs: () => Math.max(0, end - performance.now()),
+    abort: (reason) => controller.abort(reason),
     dispose: () => {
       clearTimeout(timer);
       res.off('close', onClose);

@@ -17,7 +17,7 @@ import { createMetricsRegistry, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import { resolveLimits, type ResolvedLimits, type ServerOptions } from './options.js';
 import { renderPage, type PageModel } from './page.js';
 import { buildPredictResult, checkPredictContentType, thresholdOverrides } from './predict-result.js';
-import { startDeadline, withDeadline } from './request-deadline.js';
+import { startDeadline, withDeadline, type Deadline } from './request-deadline.js';
 import { allowedMethods, matchRoute, routeLabel, type Route } from './routes.js';
 import { sessionRunner } from './session-runner.js';
 import { modelConfig, modelMetadata } from './v2-metadata.js';
@@ -43,6 +43,10 @@ export interface ModelSummary {
   readonly batchable: boolean;
   readonly predict: boolean;
   readonly metadata: Readonly<Record<string, string>>;
+  /** The process id of the model's onnxruntime worker (undefined while it restarts). */
+  readonly workerPid: number | undefined;
+  /** Workers started after the first (crashes and watchdog kills). */
+  readonly workerRestarts: number;
 }
 
 export interface UniasServer {
@@ -64,6 +68,10 @@ interface ModelEntry {
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128];
 
+
+function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address === '::ffff:127.0.0.1';
+}
 
 function normaliseSources(models: ServerOptions['models']): ModelSource[] {
   if (!Array.isArray(models) || models.length === 0) throw new Error('createServer needs at least one model');
@@ -95,6 +103,20 @@ export function createServer(options: ServerOptions): UniasServer {
   let activeRequests = 0;
   /** Responses not yet finished: at the shutdown deadline the unanswered ones get 503. */
   const openResponses = new Set<ServerResponse>();
+  /** Deadlines of inference requests in progress: the shutdown deadline aborts them (queued work is dropped). */
+  const activeDeadlines = new Set<Deadline>();
+
+  function deadlineFor(res: ServerResponse): Deadline {
+    const dl = startDeadline(res, limits.requestTimeoutMs);
+    activeDeadlines.add(dl);
+    return {
+      ...dl,
+      dispose: () => {
+        activeDeadlines.delete(dl);
+        dl.dispose();
+      },
+    };
+  }
   let activeWaiters: (() => void)[] = [];
   let closing: Promise<void> | null = null;
   let requestCounter = 0;
@@ -114,6 +136,9 @@ export function createServer(options: ServerOptions): UniasServer {
   const batchesTotal = registry.counter('unias_batches_total', 'onnxruntime runs by model and what started them.', ['model', 'reason', 'ok']);
   registry.gauge('unias_queue_depth', 'Requests waiting for an onnxruntime run.', ['model'], (g) => {
     for (const [name, e] of entries) g.set({ model: name }, e.batcher.queuedRequests);
+  });
+  registry.gauge('unias_worker_restarts', 'Restarts of a model\'s onnxruntime worker (crashes, watchdog kills).', ['model'], (g) => {
+    for (const [name, e] of entries) g.set({ model: name }, e.model.session.restarts);
   });
   registry.gauge('unias_inflight_requests', 'Inference requests (/infer, /predict) in progress.', [], (g) => g.set({}, inflightInference));
   registry.gauge('unias_ready', '1 when the models are loaded and the server accepts inference.', [], (g) => g.set({}, state === 'ready' && allHealthy() ? 1 : 0));
@@ -232,7 +257,7 @@ export function createServer(options: ServerOptions): UniasServer {
     checkReady();
     let release: (() => void) | null = null;
     let ticket: Ticket | null = null;
-    const dl = startDeadline(res, limits.requestTimeoutMs);
+    const dl = deadlineFor(res);
     try {
       const entry = entryFor(route.model, route.version);
       checkUsable(entry);
@@ -282,7 +307,7 @@ export function createServer(options: ServerOptions): UniasServer {
     checkReady();
     let release: (() => void) | null = null;
     let ticket: Ticket | null = null;
-    const dl = startDeadline(res, limits.requestTimeoutMs);
+    const dl = deadlineFor(res);
     try {
       const requested = url.searchParams.get('model');
       const name = requested ?? entries.keys().next().value;
@@ -526,6 +551,9 @@ export function createServer(options: ServerOptions): UniasServer {
       const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       listenInfo = { host: address.address, port: address.port, url: `http://${shownHost}:${address.port}` };
       logger.info('listening', { url: listenInfo.url, models: names });
+      if (!isLoopback(address.address) && options.apiKey === undefined) {
+        logger.warn('listening beyond loopback without an API key: anyone who can reach this address can run inference and read the models\' metadata', { url: listenInfo.url });
+      }
       try {
         await loadAll();
       } catch (error) {
@@ -558,9 +586,9 @@ export function createServer(options: ServerOptions): UniasServer {
             clearTimeout(timer);
             if (activeRequests > 0) {
               logger.warn('shutdown timeout: answering the requests still in progress with 503', { inflight: activeRequests });
-              for (const res of openResponses) {
-                sendJson(res, 503, { error: `the server is shutting down and this request did not finish within ${limits.shutdownTimeoutMs} ms (shutdown-timeout-ms)` }, retryHeaders());
-              }
+              const message = `the server is shutting down and this request did not finish within ${limits.shutdownTimeoutMs} ms (shutdown-timeout-ms)`;
+              for (const dl of activeDeadlines) dl.abort(new HttpError(503, message, retryHeaders()));
+              for (const res of openResponses) sendJson(res, 503, { error: message }, retryHeaders());
               // Let those answers reach the sockets before the connections are cut.
               await new Promise((resolve) => setTimeout(resolve, 50));
             }
@@ -591,6 +619,8 @@ export function createServer(options: ServerOptions): UniasServer {
         batchable: model.batchable,
         predict: model.contract !== null,
         metadata: model.metadata,
+        workerPid: model.session.pid,
+        workerRestarts: model.session.restarts,
       }));
     },
     limits,
