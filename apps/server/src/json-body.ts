@@ -171,6 +171,8 @@ export function createJsonParser(options: JsonParserOptions): JsonParser {
     async close() {
       closed = true;
       for (const job of queue.splice(0)) job.reject(new Error('the JSON parser is closed'));
+      running?.reject(new Error('the JSON parser is closed'));
+      running = null;
       const w = worker;
       worker = null;
       if (w !== null) await w.terminate();
