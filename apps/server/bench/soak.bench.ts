@@ -2,7 +2,7 @@
  * Soak: mixed valid and invalid traffic at concurrency 64 for a fixed time against `unias-serve` in
  * a child process, on loopback only. Reports requests served, answers by class (expected ones, and
  * unexpected ones: a 5xx, a dropped connection, a valid request refused or an invalid one accepted),
- * p50/p99 latency, and the server's RSS at the start and the end (from its /metrics).
+ * p50/p99 latency, and the server's RSS at the start and the end and every 5 s (from its /metrics).
  *
  *   pnpm bench:soak [--duration 60] [--concurrency 64]
  *
@@ -130,8 +130,16 @@ async function main(): Promise<void> {
     const examples: string[] = [];
     const end = performance.now() + durationS * 1000;
     let served = 0;
+    const rssSamples: { s: number; MiB: number }[] = [];
+    const started = performance.now();
     const sampler = setInterval(() => {
-      serverRss(server.port).then((rss) => (rssPeak = Math.max(rssPeak, rss)), () => {});
+      serverRss(server.port).then(
+        (rss) => {
+          rssPeak = Math.max(rssPeak, rss);
+          rssSamples.push({ s: Math.round((performance.now() - started) / 1000), MiB: round(rss / 2 ** 20, 1) });
+        },
+        () => {},
+      );
       log(`${served} requests, ${Math.round((end - performance.now()) / 1000)} s left`);
     }, 5_000);
     await Promise.all(
@@ -178,6 +186,8 @@ async function main(): Promise<void> {
       byKind: Object.fromEntries(byKind),
       latencyMs: { p50: round(percentile(sorted, 50), 1), p99: round(percentile(sorted, 99), 1), max: round(sorted.at(-1) ?? NaN, 1) },
       rssMiB: { start: round(rssStart / 2 ** 20, 1), end: round(rssEnd / 2 ** 20, 1), peak: round(Math.max(rssPeak, rssEnd) / 2 ** 20, 1), growth: round((rssEnd - rssStart) / 2 ** 20, 1) },
+      // Every 5 s: a leak keeps climbing, allocator high-water flattens out.
+      rssSamples,
     };
     const text = JSON.stringify(result, null, 2);
     process.stdout.write(text + '\n');
