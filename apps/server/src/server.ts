@@ -289,8 +289,10 @@ export function createServer(options: ServerOptions): UniasServer {
       dl.bodyReceived();
       release = admit();
       const header = inferHeaderBytes(body, headerLength);
+      // A JSON body is handed to the parser whole (it may move to its thread); the binary extension
+      // keeps its body for the tensors and hands over a copy of the JSON header.
       const json = await withDeadline(jsonParser.parse(headerLength === null ? body : Buffer.from(header), 'the inference request'), dl.signal);
-      const request = inferRequestOf(json, body, headerLength, entry.model, { maxBatchSize: limits.maxBatchSize });
+      const request = inferRequestOf(json, headerLength === null ? Buffer.alloc(0) : body, headerLength, entry.model, { maxBatchSize: limits.maxBatchSize });
       const t = ticket;
       ticket = null;
       const outputs = await withDeadline(entry.batcher.submit(request.inputs, { ticket: t, signal: dl.signal }), dl.signal);

@@ -207,7 +207,10 @@ export function parseInferRequest(body: Buffer, headerLength: number | null, mod
   return inferRequestOf(parseJson(header.toString('utf8'), 'the inference request'), body, headerLength, model, limits);
 }
 
-/** Checks a parsed request header (`json`) against the model and reads its tensors (binary ones from `body`). */
+/**
+ * Checks a parsed request header (`json`) against the model and reads its tensors: binary ones from
+ * `body` after its first `headerLength` bytes (with `headerLength` null, `body` is not read).
+ */
 export function inferRequestOf(json: unknown, body: Buffer, headerLength: number | null, model: ModelTensors, limits: InferParseLimits = {}): InferRequest {
   const jsonEnd = headerLength ?? body.length;
   if (!isObject(json)) throw badRequest('the inference request must be a JSON object with an "inputs" array');

@@ -121,7 +121,6 @@ export function createWorkerSession(
     // stdout is the server's JSON-lines log: keep the child off it; onnxruntime's warnings go to stderr.
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     serialization: 'advanced',
-    env: process.env,
   });
   const pending = new Map<number, { resolve: (v: TensorMap) => void; reject: (e: Error) => void; timer: NodeJS.Timeout | undefined }>();
   let nextId = 1;
