@@ -4,7 +4,7 @@ import { anomalyTestModel, convCostModel, referenceAnomalyMap } from './test-sup
 import { createWorkerSession } from './worker-session.js';
 
 describe('createWorkerSession', () => {
-  it('runs in a worker thread: the event loop keeps turning during inference', async () => {
+  it('runs in a worker process: the event loop keeps turning during inference', async () => {
     // ~15 GFLOP: long enough that a 1 ms timer must fire during the run unless the loop is blocked
     // (with onnxruntime-node's own run on the main thread it never does).
     const session = await createWorkerSession(convCostModel({ height: 224, width: 224, channels: 64, layers: 4 }), sessionOptionsFor(), 'heavy');
