@@ -103,13 +103,22 @@ describe('admission and limits', () => {
     }
   });
 
-  it('answers 431 for oversized headers', async () => {
+  it('maps HTTP parse errors: 431 for oversized headers, 413 for oversized chunk extensions, 400 for a bad Content-Length', async () => {
     const s = await startTestServer();
     try {
-      const sock = await open(s.url);
-      const reply = replyOf(sock);
-      sock.write(`GET /v2 HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
-      expect(await reply).toMatch(/^HTTP\/1\.1 431/);
+      const cases: [string, RegExp][] = [
+        [`GET /v2 HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, /^HTTP\/1\.1 431 .*"error":"the request headers are larger/s],
+        [`POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;${'e'.repeat(20_000)}\r\n`, /^HTTP\/1\.1 413 .*chunk extensions/s],
+        ['POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n', /^HTTP\/1\.1 400 .*invalid Content-Length/s],
+      ];
+      for (const [raw, expected] of cases) {
+        const sock = await open(s.url);
+        const reply = replyOf(sock);
+        sock.write(raw);
+        const text = await reply;
+        expect(text, raw.slice(0, 60)).toMatch(expected);
+        expect(text).toMatch(/X-Content-Type-Options: nosniff/);
+      }
     } finally {
       await s.close();
     }
