@@ -75,6 +75,26 @@ describe('model worker faults', () => {
     }
   });
 
+  it('liveness turns red only when the worker cannot be restarted (5 failed attempts)', async () => {
+    const s = await startTestServer();
+    const saved = process.env['NODE_OPTIONS'];
+    try {
+      // Every new worker process now dies at startup: the server cannot recover by itself.
+      process.env['NODE_OPTIONS'] = '--require /nonexistent/unias-test-preload.js';
+      process.kill(workerPid(s), 'SIGKILL');
+      await untilStatus(`${s.url}/v2/health/ready`, 503);
+      expect((await fetch(`${s.url}/v2/health/live`)).status).toBe(200); // still restarting
+      await untilStatus(`${s.url}/v2/health/live`, 503, 30_000);
+      const res = await postJson(`${s.url}/v2/models/anomaly/infer`, { inputs: [{ name: 'image', shape: [1, 3, H, W], datatype: 'FP32', data: new Array(3 * H * W).fill(0.5) }] });
+      expect(res.status).toBe(503);
+      expect(await errorMessage(res)).toMatch(/could not be restarted \(5 attempts\)/);
+    } finally {
+      if (saved === undefined) delete process.env['NODE_OPTIONS'];
+      else process.env['NODE_OPTIONS'] = saved;
+      await s.close();
+    }
+  });
+
   it('500 bodies carry no internal text; the log has it under the request id', async () => {
     const logged: Record<string, unknown>[] = [];
     const s = await startTestServer({
