@@ -5,13 +5,15 @@ import { isLogLevel, LOG_LEVELS } from './logger.js';
 import { DEFAULT_LIMITS, type ServerOptions } from './options.js';
 import type { ModelSource } from './loaded-model.js';
 
-export const USAGE = `Usage: unias-serve --model FILE.onnx [--model NAME=FILE.onnx ...] [options]
+export const USAGE = `Usage: unias-serve --model FILE.onnx [--model NAME=FILE.onnx ...] | --model-repository DIR [options]
 
 Serves exported UniAS models (ONNX) over HTTP: KServe v2 (/v2/...), POST /predict, a page at /,
 Prometheus metrics at /metrics.
 
 Options:
   --model FILE | NAME=FILE     model to load (repeatable); name defaults to the file name
+  --model-repository DIR       serve a Triton model repository (unias export --format triton):
+                               every model, the versions its version_policy serves, config.pbtxt honoured
   --port N                     port (default 8080; 0 = any free port)
   --host ADDR                  interface (default 127.0.0.1; 0.0.0.0 for all: see the README on what that exposes)
   --threads N                  onnxruntime threads per model (default: all cores)
@@ -58,6 +60,7 @@ export function parseServeArgs(argv: readonly string[]): CliCommand {
       strict: true,
       options: {
         model: { type: 'string', multiple: true },
+        'model-repository': { type: 'string' },
         port: { type: 'string' },
         host: { type: 'string' },
         threads: { type: 'string' },
@@ -93,7 +96,9 @@ export function parseServeArgs(argv: readonly string[]): CliCommand {
     if (eq > 0 && !m.slice(0, eq).includes('/')) return { name: m.slice(0, eq), path: m.slice(eq + 1) };
     return { path: m };
   });
-  if (models.length === 0) throw new UsageError('give at least one --model FILE.onnx');
+  const repository = v['model-repository'];
+  if (repository === '') throw new UsageError('--model-repository needs a folder');
+  if (models.length === 0 && repository === undefined) throw new UsageError('give at least one --model FILE.onnx, or --model-repository DIR');
   const logLevel = v['log-level'] ?? 'info';
   if (!isLogLevel(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
   const policy = v['batch-wait-policy'];
@@ -114,6 +119,7 @@ export function parseServeArgs(argv: readonly string[]): CliCommand {
   if (port !== undefined && port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
   const options: ServerOptions = {
     models,
+    ...(repository !== undefined ? { modelRepository: repository } : {}),
     logLevel,
     ...(port !== undefined ? { port } : {}),
     ...(v.host !== undefined ? { host: v.host } : {}),

@@ -5,7 +5,12 @@ import type { LogLevel, Logger } from './logger.js';
 
 export interface ServerOptions {
   /** Model files (a path, or `{ path, name }`, or `{ bytes, name }`). A name defaults to the file name without extension. */
-  readonly models: readonly (string | ModelSource)[];
+  readonly models?: readonly (string | ModelSource)[];
+  /**
+   * A Triton model repository (`unias export --format triton`): every model folder, the versions its
+   * config.pbtxt's version_policy serves, each configured by its config.pbtxt (see src/repository/).
+   */
+  readonly modelRepository?: string;
   /** Port for `listen()`; 0 picks a free one. Default 8080. */
   readonly port?: number;
   /** Interface for `listen()`. Default 127.0.0.1. */

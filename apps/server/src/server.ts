@@ -21,6 +21,8 @@ import { startDeadline, withDeadline, type Deadline } from './request-deadline.j
 import { allowedMethods, matchRoute, routeLabel, type Route } from './routes.js';
 import { sessionRunner } from './session-runner.js';
 import { modelConfig, modelMetadata } from './v2-metadata.js';
+import { configJson, loadModelRepository, ModelTable, type ConfiguredModel } from './repository/index.js';
+import type { SupervisorEvent } from './supervised-session.js';
 import { encodeInferResponse, inferHeaderBytes, inferRequestOf } from './v2-tensors.js';
 import { RunTimeoutError, WorkerCrashError } from './worker-session.js';
 
@@ -37,6 +39,7 @@ export interface ListenInfo {
 
 export interface ModelSummary {
   readonly name: string;
+  readonly version: string;
   readonly source: string;
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
@@ -63,6 +66,8 @@ export interface UniasServer {
 interface ModelEntry {
   readonly model: LoadedModel;
   readonly batcher: Batcher;
+  /** Set for a model from --model-repository: its config.pbtxt, honoured. */
+  readonly configured?: ConfiguredModel;
 }
 
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -73,14 +78,15 @@ function isLoopback(address: string): boolean {
   return address === '::1' || address.startsWith('127.') || address === '::ffff:127.0.0.1';
 }
 
-function normaliseSources(models: ServerOptions['models']): ModelSource[] {
-  if (!Array.isArray(models) || models.length === 0) throw new Error('createServer needs at least one model');
+function normaliseSources(models: ServerOptions['models'], repository: string | undefined): ModelSource[] {
+  if (repository !== undefined && (models === undefined || (Array.isArray(models) && models.length === 0))) return [];
+  if (!Array.isArray(models) || models.length === 0) throw new Error('createServer needs at least one model or a model repository');
   return models.map((m) => (typeof m === 'string' ? { path: m } : m));
 }
 
 export function createServer(options: ServerOptions): UniasServer {
   const limits = resolveLimits(options);
-  const sources = normaliseSources(options.models);
+  const sources = normaliseSources(options.models, options.modelRepository);
   const names = sources.map(modelNameOf);
   const duplicate = names.find((n, i) => names.indexOf(n) !== i);
   if (duplicate !== undefined) throw new Error(`two models are named '${duplicate}'; give one a different name`);
@@ -98,7 +104,7 @@ export function createServer(options: ServerOptions): UniasServer {
 
   let state: ServerState = 'created';
   let listenInfo: ListenInfo | null = null;
-  const entries = new Map<string, ModelEntry>();
+  const entries = new ModelTable<ModelEntry>();
   let inflightInference = 0;
   let activeRequests = 0;
   /** Responses not yet finished: at the shutdown deadline the unanswered ones get 503. */
@@ -135,10 +141,16 @@ export function createServer(options: ServerOptions): UniasServer {
   const inferenceDuration = registry.histogram('unias_inference_duration_seconds', 'Duration of one onnxruntime run.', ['model'], DURATION_BUCKETS);
   const batchesTotal = registry.counter('unias_batches_total', 'onnxruntime runs by model and what started them.', ['model', 'reason', 'ok']);
   registry.gauge('unias_queue_depth', 'Requests waiting for an onnxruntime run.', ['model'], (g) => {
-    for (const [name, e] of entries) g.set({ model: name }, e.batcher.queuedRequests);
+    // Versions of one model add up under its name.
+    const depth = new Map<string, number>();
+    for (const e of entries.values()) depth.set(e.model.name, (depth.get(e.model.name) ?? 0) + e.batcher.queuedRequests);
+    for (const [model, n] of depth) g.set({ model }, n);
   });
   registry.gauge('unias_worker_restarts', 'Restarts of a model\'s onnxruntime worker (crashes, watchdog kills).', ['model'], (g) => {
-    for (const [name, e] of entries) g.set({ model: name }, e.model.session.restarts);
+    // Versions of one model add up under its name.
+    const restarts = new Map<string, number>();
+    for (const e of entries.values()) restarts.set(e.model.name, (restarts.get(e.model.name) ?? 0) + e.model.session.restarts);
+    for (const [model, n] of restarts) g.set({ model }, n);
   });
   registry.gauge('unias_inflight_requests', 'Inference requests (/infer, /predict) in progress.', [], (g) => g.set({}, inflightInference));
   registry.gauge('unias_ready', '1 when the models are loaded and the server accepts inference.', [], (g) => g.set({}, state === 'ready' && allHealthy() ? 1 : 0));
@@ -178,15 +190,7 @@ export function createServer(options: ServerOptions): UniasServer {
   }
 
   function entryFor(name: string, version: string | null): ModelEntry {
-    const entry = entries.get(name);
-    if (entry === undefined) {
-      const known = [...entries.keys()].map((n) => `'${n}'`).join(', ');
-      throw new HttpError(404, `unknown model '${name}'; this server has ${known || 'no models loaded yet'}`);
-    }
-    if (version !== null && version !== entry.model.version) {
-      throw new HttpError(404, `model '${name}' has no version '${version}'; available: '${entry.model.version}'`);
-    }
-    return entry;
+    return entries.get(name, version);
   }
 
   /** Every model's worker is alive (a dead one makes the server unready, so an orchestrator restarts it). */
@@ -208,7 +212,7 @@ export function createServer(options: ServerOptions): UniasServer {
 
   function pageModels(): PageModel[] {
     const out: PageModel[] = [];
-    for (const { model } of entries.values()) {
+    for (const { model } of entries.latest()) {
       if (model.contract === null) continue;
       out.push({
         name: model.name,
@@ -292,7 +296,16 @@ export function createServer(options: ServerOptions): UniasServer {
       // A JSON body is handed to the parser whole (it may move to its thread); the binary extension
       // keeps its body for the tensors and hands over a copy of the JSON header.
       const json = await withDeadline(jsonParser.parse(headerLength === null ? body : Buffer.from(header), 'the inference request'), dl.signal);
-      const request = inferRequestOf(json, headerLength === null ? Buffer.alloc(0) : body, headerLength, entry.model, { maxBatchSize: limits.maxBatchSize });
+      // A repository model's cap is its config.pbtxt max_batch_size (checked with Triton's message);
+      // a --model file's is max-batch-size.
+      const request = inferRequestOf(
+        json,
+        headerLength === null ? Buffer.alloc(0) : body,
+        headerLength,
+        entry.model,
+        entry.configured ? {} : { maxBatchSize: limits.maxBatchSize },
+      );
+      entry.configured?.checkRequestBatch(request.inputs);
       const t = ticket;
       ticket = null;
       const outputs = await withDeadline(entry.batcher.submit(request.inputs, { ticket: t, signal: dl.signal }), dl.signal);
@@ -312,9 +325,9 @@ export function createServer(options: ServerOptions): UniasServer {
     const dl = deadlineFor(res);
     try {
       const requested = url.searchParams.get('model');
-      const name = requested ?? entries.keys().next().value;
+      const name = requested ?? entries.names()[0];
       if (name === undefined) throw new HttpError(503, 'no model is loaded', retryHeaders());
-      const entry = entryFor(name, null);
+      const entry = entryFor(name, url.searchParams.get('version'));
       checkUsable(entry);
       const { model } = entry;
       const contract = model.contract;
@@ -376,9 +389,11 @@ export function createServer(options: ServerOptions): UniasServer {
       case 'server-metadata':
         return sendJson(res, 200, { name: SERVER_NAME, version: SERVER_VERSION, extensions: ['binary_tensor_data', 'model_configuration'] });
       case 'model-metadata':
-        return sendJson(res, 200, modelMetadata(entryFor(route.model, route.version).model));
-      case 'model-config':
-        return sendJson(res, 200, modelConfig(entryFor(route.model, route.version).model, limits));
+        return sendJson(res, 200, modelMetadata(entryFor(route.model, route.version).model, entries.versionsOf(route.model)));
+      case 'model-config': {
+        const entry = entryFor(route.model, route.version);
+        return sendJson(res, 200, entry.configured ? configJson(entry.configured) : modelConfig(entry.model, limits));
+      }
       case 'model-ready': {
         const entry = entryFor(route.model, route.version);
         const ready = state === 'ready' && entry.model.session.healthy;
@@ -487,36 +502,45 @@ export function createServer(options: ServerOptions): UniasServer {
     );
   });
 
+  /** A batcher for one model; a repository model batches by its config (max_batch_size, dynamic_batching). */
+  function addEntry(model: LoadedModel, configured?: ConfiguredModel): void {
+    const batcher = createBatcher({
+      maxBatchSize: configured ? Math.max(1, configured.maxBatchSize) : limits.maxBatchSize,
+      maxWaitMs: configured ? configured.maxQueueDelayMs : limits.maxBatchWaitMs,
+      waitPolicy: limits.batchWaitPolicy,
+      batchable: configured ? configured.dynamicBatching && model.batchable : model.batchable,
+      run: configured ? configured.wrapRunner(sessionRunner(configured.model)) : sessionRunner(model),
+      onBatch: (info) => {
+        batchSize.observe({ model: model.name }, info.size);
+        batchRequests.observe({ model: model.name }, info.requests);
+        inferenceDuration.observe({ model: model.name }, info.runSeconds);
+        batchesTotal.inc({ model: model.name, reason: info.reason, ok: String(info.ok) });
+        options.onBatch?.(model.name, info);
+      },
+    });
+    entries.add({ model, batcher, ...(configured ? { configured } : {}) });
+  }
+
+  /** Supervised-worker settings for one model (the run watchdog; crashes and restarts logged under its name). */
+  function sessionSettings(labels: { model: string; version?: string }) {
+    return {
+      ...(options.threads !== undefined ? { threads: options.threads } : {}),
+      ...(options.spinning !== undefined ? { spinning: options.spinning } : {}),
+      runTimeoutMs: limits.runTimeoutMs,
+      onWorkerEvent: (event: SupervisorEvent) => {
+        if (event.kind === 'crashed') logger.error('model worker died', { ...labels, error: event.error.message });
+        else if (event.kind === 'restarted') logger.warn('model worker restarted', { ...labels, restarts: event.restarts, pid: event.pid });
+        else if (event.kind === 'restart-failed') logger.error('model worker restart failed', { ...labels, attempt: event.attempt, nextDelayMs: event.nextDelayMs, error: event.error.message });
+        else logger.error('model worker cannot be restarted; liveness is now failing', { ...labels, error: event.error.message });
+      },
+    };
+  }
+
   async function loadAll(): Promise<void> {
     for (const source of sources) {
       const t0 = performance.now();
-      const model = await loadModel(source, {
-        ...(options.threads !== undefined ? { threads: options.threads } : {}),
-        ...(options.spinning !== undefined ? { spinning: options.spinning } : {}),
-        runTimeoutMs: limits.runTimeoutMs,
-        onWorkerEvent: (event) => {
-          const name = modelNameOf(source);
-          if (event.kind === 'crashed') logger.error('model worker died', { model: name, error: event.error.message });
-          else if (event.kind === 'restarted') logger.warn('model worker restarted', { model: name, restarts: event.restarts, pid: event.pid });
-          else if (event.kind === 'restart-failed') logger.error('model worker restart failed', { model: name, attempt: event.attempt, nextDelayMs: event.nextDelayMs, error: event.error.message });
-          else logger.error('model worker cannot be restarted; liveness is now failing', { model: name, error: event.error.message });
-        },
-      });
-      const batcher = createBatcher({
-        maxBatchSize: limits.maxBatchSize,
-        maxWaitMs: limits.maxBatchWaitMs,
-        waitPolicy: limits.batchWaitPolicy,
-        batchable: model.batchable,
-        run: sessionRunner(model),
-        onBatch: (info) => {
-          batchSize.observe({ model: model.name }, info.size);
-          batchRequests.observe({ model: model.name }, info.requests);
-          inferenceDuration.observe({ model: model.name }, info.runSeconds);
-          batchesTotal.inc({ model: model.name, reason: info.reason, ok: String(info.ok) });
-          options.onBatch?.(model.name, info);
-        },
-      });
-      entries.set(model.name, { model, batcher });
+      const model = await loadModel(source, sessionSettings({ model: modelNameOf(source) }));
+      addEntry(model);
       logger.info('model loaded', {
         model: model.name,
         source: model.source,
@@ -527,6 +551,20 @@ export function createServer(options: ServerOptions): UniasServer {
         inputs: model.inputs.map((t) => `${t.name} ${t.datatype} [${t.shape.join(',')}]`),
         outputs: model.outputs.map((t) => `${t.name} ${t.datatype} [${t.shape.join(',')}]`),
       });
+    }
+    if (options.modelRepository !== undefined) {
+      const configured = await loadModelRepository(options.modelRepository, (name, version) => sessionSettings({ model: name, version }), (p) => {
+        logger.info('model loaded', { model: p.name, version: p.version, source: p.path, ms: p.ms, ...(p.notes.length > 0 ? { notes: p.notes } : {}) });
+      });
+      for (const [i, c] of configured.entries()) {
+        try {
+          addEntry(c.model, c);
+        } catch (e) {
+          // A name already taken (a --model file): release what was loaded but not added.
+          await Promise.all(configured.slice(i).map((rest) => rest.model.session.release()));
+          throw e;
+        }
+      }
     }
   }
 
@@ -552,7 +590,7 @@ export function createServer(options: ServerOptions): UniasServer {
       const address = httpServer.address() as AddressInfo;
       const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       listenInfo = { host: address.address, port: address.port, url: `http://${shownHost}:${address.port}` };
-      logger.info('listening', { url: listenInfo.url, models: names });
+      logger.info('listening', { url: listenInfo.url, models: names, ...(options.modelRepository !== undefined ? { modelRepository: options.modelRepository } : {}) });
       if (!isLoopback(address.address) && options.apiKey === undefined) {
         logger.warn('listening beyond loopback without an API key: anyone who can reach this address can run inference and read the models\' metadata', { url: listenInfo.url });
       }
@@ -613,8 +651,9 @@ export function createServer(options: ServerOptions): UniasServer {
       return listenInfo?.url ?? null;
     },
     get models(): readonly ModelSummary[] {
-      return [...entries.values()].map(({ model }) => ({
+      return entries.values().map(({ model }) => ({
         name: model.name,
+        version: model.version,
         source: model.source,
         inputs: model.inputs,
         outputs: model.outputs,

@@ -25,7 +25,7 @@ method:
   --method M               unias (default: train the UniAS head) | knn (fit a nearest-neighbour
                            memory bank on the same frozen backbone; PatchCore-style)
   --bank-size N            knn: patches kept in the memory bank (default 30000)
-  --coreset S              knn: greedy (default) | random subsampling of the bank
+  --coreset S              knn: random (default) | greedy (k-center coreset) subsampling of the bank
   --knn-taps A,B           knn: backbone taps embedded per patch (default: all default taps but the finest)
 
 data and model:
