@@ -27,11 +27,12 @@ function notesOf(c: ConfiguredModel): string[] {
 
 /**
  * Scans and loads `dir`; on any failure the versions loaded so far are released and the error
- * names the file. `onLoaded` is called after each version.
+ * names the file. `settings` may differ per version (the server names the model in its worker
+ * supervisor's events). `onLoaded` is called after each version.
  */
 export async function loadModelRepository(
   dir: string,
-  settings: SessionSettings,
+  settings: SessionSettings | ((name: string, version: string) => SessionSettings),
   onLoaded?: (progress: RepositoryLoadProgress) => void,
 ): Promise<ConfiguredModel[]> {
   const models = await scanModelRepository(dir);
@@ -40,7 +41,7 @@ export async function loadModelRepository(
     for (const m of models) {
       for (const v of m.versions) {
         const t0 = performance.now();
-        const model = await loadModel({ path: v.path, name: m.name }, settings);
+        const model = await loadModel({ path: v.path, name: m.name }, typeof settings === 'function' ? settings(m.name, v.version) : settings);
         try {
           const configured = configureModel(model, m.config, v.version, m.configPath ?? m.dir);
           loaded.push(configured);

@@ -14,6 +14,7 @@ import { createGraph } from '@unias/graph';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type UniasServer } from '../server.js';
 import { parseServeArgs } from '../cli-args.js';
+import { untilStatus } from '../test-support/harness.js';
 import { contractMetadata, referenceAnomalyMap } from '../test-support/test-models.js';
 import { loadModelRepository, scanModelRepository, servedVersions } from './index.js';
 
@@ -167,6 +168,23 @@ describe('a repository written by the exporter', () => {
     body.outputs[0].data.forEach((v: number, i: number) => expect(v).toBeCloseTo(5 * ref.score[i]!, 5));
   });
 
+  it('each version runs in a supervised worker process: killed, it restarts and answers again, the other versions untouched', async () => {
+    const pidOf = (name: string, version: string) => server.models.find((m) => m.name === name && m.version === version)!.workerPid!;
+    const before = pidOf('multi', '1');
+    const other = pidOf('multi', '2');
+    expect(before).toBeTypeOf('number');
+    process.kill(before, 'SIGKILL');
+    // Polled, not timed: the supervisor counts the restart once the new worker has loaded.
+    while (server.models.find((m) => m.name === 'multi' && m.version === '1')!.workerRestarts === 0) await new Promise((r) => setTimeout(r, 20));
+    await untilStatus(`${url}/v2/models/multi/versions/1/ready`, 200);
+    await untilStatus(`${url}/v2/health/ready`, 200);
+    expect((await infer(url, '/v2/models/multi/versions/1/infer', 1, ['score'])).status).toBe(200);
+    expect(pidOf('multi', '1')).not.toBe(before);
+    expect(pidOf('multi', '2')).toBe(other);
+    expect(server.models.find((m) => m.name === 'multi' && m.version === '1')!.workerRestarts).toBe(1);
+    expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/^unias_worker_restarts\{model="multi"\} 1$/m);
+  });
+
   it('GET .../config gives the config.pbtxt it serves', async () => {
     const config = await json(await fetch(`${url}/v2/models/anomaly/versions/3/config`));
     expect(config).toMatchObject({
@@ -257,5 +275,30 @@ describe('repositories that are refused, naming the file', () => {
     const server = createServer({ modelRepository: repo, logLevel: 'silent' });
     await expect(server.listen(0, '127.0.0.1')).rejects.toThrow(/has no field "bogus"/);
     expect(server.state).toBe('closed');
+  });
+});
+
+describe('a repository behind the server\'s limits and trust checks', () => {
+  it('needs the API key, takes the JSON body limit and answers a body over it with 413', async () => {
+    const repo = join(dir, 'trusted');
+    await writeTritonFiles({ repository: repo, name: 'm', onnx: scaledModel(1), configText: tritonConfigText({ name: 'm', ...CONTRACT_IO, maxBatchSize: 2 }) });
+    const key = 'repository-test-key';
+    const server = createServer({ modelRepository: repo, logLevel: 'silent', threads: 1, apiKey: key, maxJsonBodyBytes: 64 * 1024 });
+    const { url } = await server.listen(0, '127.0.0.1');
+    try {
+      const body = (n: number) => JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [n, 3, H, W], data: Array.from(image(n)) }] });
+      const post = (b: string, headers: Record<string, string> = {}) =>
+        fetch(`${url}/v2/models/m/versions/1/infer`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: b });
+      expect((await post(body(1))).status).toBe(401);
+      expect((await post(body(1), { Authorization: `Bearer ${key}` })).status).toBe(200);
+      const big = await post(`${body(1).slice(0, -1)},"pad":"${'x'.repeat(70 * 1024)}"}`, { Authorization: `Bearer ${key}` });
+      expect(big.status).toBe(413);
+      expect((await json(big)).error).toMatch(/max-json-body-bytes/);
+      const over = await post(body(3), { Authorization: `Bearer ${key}` });
+      expect(over.status).toBe(400);
+      expect((await json(over)).error).toMatch(/^inference request batch-size must be <= 2 for 'm'/);
+    } finally {
+      await server.close();
+    }
   });
 });
