@@ -102,14 +102,18 @@ function tilesExactly(A: Sym, src: Sym, geo: WindowGeometry): boolean {
 }
 
 /**
- * Kernel = stride: the windows are a space-to-depth of src, one transpose ([N, Cs*kh*kw, P*Q])
+ * Kernel = stride: the windows are a space-to-depth of src ([N, Cs*kh*kw, P*Q], two transposes)
  * instead of kh*kw strided slices and their concat; one batched GEMM and a sum over images.
  */
 function patchCorrelation(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym {
   const [N, Ca, P, Q] = A.shape as [number, number, number, number];
   const Cs = src.shape[1]!;
   const [kh, kw] = geo.kernel;
-  const patches = g.reshape(g.transpose(g.reshape(src, [N, Cs, P, kh, Q, kw]), [0, 1, 3, 5, 2, 4]), [N, Cs * kh * kw, P * Q]);
+  // [N, Cs, P, kh, Q, kw] -> [N, Cs, kh, kw, P, Q] as two moves of one axis each (ORT copies
+  // whole rows for those; one 6-D transpose goes element by element: 1.4-4x the CPU time in
+  // bench/s2d-variants.ts)
+  const rowsFirst = g.transpose(g.reshape(src, [N * Cs, P, kh, Q * kw]), [0, 2, 1, 3]); // [N*Cs, kh, P, Q*kw]
+  const patches = g.reshape(g.transpose(g.reshape(rowsFirst, [N * Cs * kh, P * Q, kw]), [0, 2, 1]), [N, Cs * kh * kw, P * Q]);
   const perImage = g.matmul(g.reshape(A, [N, Ca, P * Q]), g.transposeLast2(patches)); // [N, Ca, Cs*kh*kw]
   const w = N === 1 ? g.reshape(perImage, [Ca, Cs * kh * kw]) : g.reduceSum(perImage, [0], false);
   return g.reshape(w, [Ca, Cs, kh, kw]);
