@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const step = buildStepGraph({ model, optimizer: adamw({ lr: 1e-3 }), clipNorm: 1 });
   const bytes = toOnnxModel(step.graph);
   const session = await ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: 2,
+    intraOpNumThreads: Number(process.env['THREADS'] ?? 2),
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
