@@ -72,16 +72,30 @@ function shiftedProducts(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym
   const [pt, pl] = geo.padTopLeft;
   const R = P + (kh - 1) * dh;
   const needW = Q + (kw - 1) * dw;
+  // One GEMM per image writes N blocks [kh*Ca, kw*Cs] to sum: where they outweigh the shifted maps
+  // (many channels, few pixels: 256 channels at 14x14) the images go into the GEMM's rows instead,
+  // channels first (two transposes of the operands).
+  const channelsFirst = N > 1 && kh * Ca * kw * Cs > (kh * Ca + kw * Cs) * R * Q;
+  const a = channelsFirst ? g.transpose(A, [1, 0, 2, 3]) : A;
+  const s = channelsFirst ? g.transpose(src, [1, 0, 2, 3]) : src;
+  const stack = channelsFirst ? 0 : 1;
   // src padded so that row r of every shifted copy is source row r - pt, clipped to R rows
-  const padded = g.sliceAxes(g.pad(src, [0, 0, pt, pl, 0, 0, Math.max(0, R - pt - H), Math.max(0, needW - pl - W)]), [2], [0], [R], [1]);
+  const padded = g.sliceAxes(g.pad(s, [0, 0, pt, pl, 0, 0, Math.max(0, R - pt - H), Math.max(0, needW - pl - W)]), [2], [0], [R], [1]);
   const columns: Sym[] = [];
   for (let j = 0; j < kw; j++) columns.push(g.sliceAxes(padded, [3], [j * dw], [j * dw + Q], [1]));
   const rows: Sym[] = [];
-  for (let i = 0; i < kh; i++) rows.push(g.pad(A, [0, 0, i * dh, 0, 0, 0, (kh - 1 - i) * dh, 0]));
-  const X = g.reshape(g.concat(columns, 1), [N, kw * Cs, R * Q]);
-  const D = g.reshape(g.concat(rows, 1), [N, kh * Ca, R * Q]);
-  const perImage = g.matmul(D, g.transposeLast2(X)); // [N, kh*Ca, kw*Cs]
-  const blocks = N === 1 ? g.reshape(perImage, [kh * Ca, kw * Cs]) : g.reduceSum(perImage, [0], false);
+  for (let i = 0; i < kh; i++) rows.push(g.pad(a, [0, 0, i * dh, 0, 0, 0, (kh - 1 - i) * dh, 0]));
+  let blocks: Sym; // [kh*Ca, kw*Cs]
+  if (channelsFirst) {
+    const X = g.reshape(g.concat(columns, stack), [kw * Cs, N * R * Q]);
+    const D = g.reshape(g.concat(rows, stack), [kh * Ca, N * R * Q]);
+    blocks = g.matmul(D, g.transposeLast2(X));
+  } else {
+    const X = g.reshape(g.concat(columns, stack), [N, kw * Cs, R * Q]);
+    const D = g.reshape(g.concat(rows, stack), [N, kh * Ca, R * Q]);
+    const perImage = g.matmul(D, g.transposeLast2(X)); // [N, kh*Ca, kw*Cs]
+    blocks = N === 1 ? g.reshape(perImage, [kh * Ca, kw * Cs]) : g.reduceSum(perImage, [0], false);
+  }
   return g.transpose(g.reshape(blocks, [kh, Ca, kw, Cs]), [1, 3, 0, 2]);
 }
 
