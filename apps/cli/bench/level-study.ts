@@ -4,6 +4,7 @@
  * the same forward pass; one JSON line per combination and class. Usage:
  *   pnpm --filter @unias/cli study:levels RUN_DIR DATA_ROOT...
  */
+import { resolve } from 'node:path';
 import { loadDatasets, createBatchLoader, createSampleReader } from '@unias/datasets';
 import { bindWeights, buildInferenceGraph } from '@unias/model';
 import { createMetricsAccumulator } from '@unias/metrics';
@@ -12,7 +13,8 @@ import { openBackend } from '../src/engine/backend.js';
 import { loadStoredModel } from '../src/engine/model-store.js';
 import { resizeMap } from '../src/report/heatmap.js';
 
-const [modelPath, ...roots] = process.argv.slice(2);
+// paths as the caller typed them (pnpm --filter runs this in apps/cli; INIT_CWD is where pnpm was called)
+const [modelPath, ...roots] = process.argv.slice(2).map((p) => resolve(process.env['INIT_CWD'] ?? process.cwd(), p));
 const m = await loadStoredModel(modelPath!);
 const ds = await loadDatasets(roots.map((root) => ({ format: 'mvtec' as const, root })));
 const backend = await openBackend('onnx', { threads: null });

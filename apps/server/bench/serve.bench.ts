@@ -8,21 +8,17 @@
  * Bounded: a fixed number of requests per cell and a time cap; traffic only to 127.0.0.1.
  * Writes JSON to stdout and to <repo>/bench-results/serve.json; progress goes to stderr.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { writeFileAtomic } from '@unias/graph';
+import { percentile, repoRoot, round, startServerProcess } from './bench-support.js';
 import { sessionOptionsFor } from '../src/index.js';
 import { anomalyTestModel, convCostModel, convCostModelFlops } from '../src/test-support/test-models.js';
 
-const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
-const repoRoot = join(packageDir, '..', '..');
 const H = 224;
 const W = 224;
 const CONCURRENCIES = [1, 8, 32] as const;
@@ -34,14 +30,6 @@ const PAIRS = 40;
 const PAIRS_MEDIUM = 20;
 
 const log = (msg: string): void => void process.stderr.write(`[serve.bench] ${msg}\n`);
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i]!;
-}
-
-const round = (v: number, digits = 2): number => Math.round(v * 10 ** digits) / 10 ** digits;
 
 interface Stats {
   readonly count: number;
@@ -220,51 +208,6 @@ function testImage(): Float32Array {
     x[i] = (s >>> 8) / 16777216;
   }
   return x;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts `unias-serve` on a free loopback port; resolves when /v2/health/ready answers 200. */
-async function startServerProcess(modelPath: string): Promise<{ port: number; stop: () => Promise<number | null> }> {
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', '--conditions=@unias/source', 'src/bin.ts', '--model', modelPath, '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn'],
-    // The server's logs go to stderr: stdout carries only the bench's JSON.
-    { cwd: packageDir, stdio: ['ignore', 2, 2] },
-  );
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const started = performance.now();
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`unias-serve exited with ${child.exitCode} before it was ready`);
-    if (performance.now() - started > 60_000) {
-      child.kill('SIGKILL');
-      throw new Error('unias-serve was not ready within 60 s');
-    }
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/v2/health/ready`)).status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    port,
-    stop: async () => {
-      child.kill('SIGTERM');
-      return exited;
-    },
-  };
 }
 
 interface BenchPlan {

@@ -125,7 +125,7 @@ describe.skipIf(chromiumPath === undefined)('browser page (headless Chromium)', 
       await import('node:fs/promises').then((fs) => fs.writeFile(badPath, 'not a png'));
       await page.setInputFiles('#file', badPath);
       await page.waitForSelector('body[data-state="error"]');
-      expect(await page.textContent('#error')).toMatch(/cannot decode the image/);
+      expect(await page.textContent('#error')).toMatch(/the image is not PNG, JPEG, WebP or TIFF/);
       expect(pageErrors).toEqual([]);
     } finally {
       await browser.close();

@@ -8,7 +8,8 @@ import { basename, extname } from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { v2DatatypeOf, type V2Datatype } from './datatypes.js';
 import { readOnnxMetadataProps } from './onnx-metadata.js';
-import { createWorkerSession, type ValueMetadata, type WorkerSession } from './worker-session.js';
+import { createSupervisedSession, type SupervisedSession, type SupervisorEvent } from './supervised-session.js';
+import { createWorkerSession, type ValueMetadata } from './worker-session.js';
 
 export interface TensorSpec {
   readonly name: string;
@@ -39,8 +40,8 @@ export interface LoadedModel {
   readonly version: string;
   /** The file it came from, or `<bytes>`. */
   readonly source: string;
-  /** The onnxruntime session, in its own worker thread. */
-  readonly session: WorkerSession;
+  /** The onnxruntime session, in its own supervised worker process. */
+  readonly session: SupervisedSession;
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
   readonly metadata: Readonly<Record<string, string>>;
@@ -62,8 +63,12 @@ export interface SessionSettings {
    * server's own work (HTTP, JSON, image decoding) shares the cores, and spinning threads starve it.
    */
   readonly spinning?: boolean;
-  /** onnxruntime execution providers, best first (default: onnxruntime's, the CPU provider). */
+  /** onnxruntime execution providers, best first (default: onnxruntime's, the CPU provider); the worker process opens its session with them. */
   readonly executionProviders?: readonly string[];
+  /** The run watchdog: a run still going after this many ms gets its worker killed and restarted. */
+  readonly runTimeoutMs?: number;
+  /** Told when the model's worker crashes, restarts or cannot be restarted. */
+  readonly onWorkerEvent?: (event: SupervisorEvent) => void;
 }
 
 /** The onnxruntime session options the server uses (the bench gives a bare session the same). */
@@ -165,7 +170,12 @@ export async function loadModel(source: ModelSource, settings: SessionSettings =
   }
   try {
     const metadata = readOnnxMetadataProps(bytes);
-    const session = await createWorkerSession(bytes, sessionOptionsFor(settings), `'${name}'`);
+    const sessionOptions = sessionOptionsFor(settings);
+    const workerOptions = settings.runTimeoutMs !== undefined ? { runTimeoutMs: settings.runTimeoutMs } : {};
+    const session = await createSupervisedSession(
+      () => createWorkerSession(bytes, sessionOptions, `'${name}'`, workerOptions),
+      settings.onWorkerEvent !== undefined ? { onEvent: settings.onWorkerEvent } : {},
+    );
     let inputs: TensorSpec[];
     let outputs: TensorSpec[];
     try {

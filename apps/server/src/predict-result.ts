@@ -4,12 +4,17 @@
  */
 import type { TensorMap } from './batcher.js';
 import { HttpError, badRequest } from './errors.js';
-import type { MultipartPart } from './http-body.js';
-import type { DecodedImage } from './image-input.js';
+import { IMAGE_FORMATS_TEXT, type DecodedImage } from './image-input.js';
 import type { UniasContract } from './loaded-model.js';
 import { renderResult } from './visualize.js';
 
-export const PREDICT_CONTENT_TYPES = 'image/* (raw body), application/octet-stream, or multipart/form-data with a field "image"';
+/**
+ * What /predict accepts: the image bytes as the body. Form types (multipart/form-data,
+ * application/x-www-form-urlencoded, text/plain) and an empty type are refused: a browser sends
+ * those cross-site without a CORS preflight, so any web page could make a visitor's browser spend
+ * this server's compute.
+ */
+export const PREDICT_CONTENT_TYPES = `image/png, image/jpeg, image/webp, image/tiff or application/octet-stream, with the ${IMAGE_FORMATS_TEXT} file as the body`;
 
 export interface PredictResult {
   readonly model: string;
@@ -50,19 +55,9 @@ export function thresholdOverrides(url: URL): ThresholdOverrides {
   return { image: thresholdParam(url, 'image_threshold'), pixel: thresholdParam(url, 'pixel_threshold') };
 }
 
-/** The image bytes of a multipart body: the field "image". */
-export function imagePart(parts: readonly MultipartPart[]): Buffer {
-  const part = parts.find((p) => p.name === 'image');
-  if (part === undefined) {
-    throw badRequest(`the multipart body has no field "image" (fields: ${parts.map((p) => `"${p.name}"`).join(', ') || 'none'})`);
-  }
-  return part.data;
-}
-
-/** Checks the model's content-type rule for /predict; returns whether the body is multipart. */
-export function predictBodyKind(mediaType: string): 'multipart' | 'raw' {
-  if (mediaType === 'multipart/form-data') return 'multipart';
-  if (mediaType.startsWith('image/') || mediaType === 'application/octet-stream') return 'raw';
+/** Checks /predict's content-type rule (the bytes are checked again by their magic number when decoded). */
+export function checkPredictContentType(mediaType: string): void {
+  if (mediaType.startsWith('image/') || mediaType === 'application/octet-stream') return;
   throw new HttpError(415, `content type '${mediaType || '(none)'}' is not accepted by /predict; send ${PREDICT_CONTENT_TYPES}`);
 }
 

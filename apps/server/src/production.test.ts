@@ -11,21 +11,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from './logger.js';
 import { createServer } from './server.js';
-import { errorMessage, postJson, startTestServer, TEST_SIZE } from './test-support/harness.js';
+import { errorMessage, postJson, startTestServer, TEST_SIZE, untilInflight } from './test-support/harness.js';
 import { anomalyTestModel } from './test-support/test-models.js';
 
 const { height: H, width: W } = TEST_SIZE;
 const tensor = { name: 'image', shape: [1, 3, H, W], datatype: 'FP32', data: new Array(3 * H * W).fill(0.25) };
 const infer = (url: string) => postJson(`${url}/v2/models/anomaly/infer`, { inputs: [tensor], outputs: [{ name: 'score' }] });
-
-/** Waits until the server reports `n` inference requests in progress (no fixed sleeps). */
-async function untilInflight(url: string, n: number): Promise<void> {
-  for (;;) {
-    const text = await (await fetch(`${url}/metrics`)).text();
-    if (new RegExp(`^unias_inflight_requests ${n}$`, 'm').test(text)) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const tmp = mkdtempSync(join(tmpdir(), 'unias-server-prod-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -9,11 +9,16 @@ export interface Deadline {
   readonly signal: AbortSignal;
   /** From now on a timeout means the work, not the upload, was too slow. */
   bodyReceived(): void;
+  /** Milliseconds left before the deadline fires. */
+  remainingMs(): number;
+  /** Ends the request now with `reason` (the shutdown deadline uses this). */
+  abort(reason: Error): void;
   dispose(): void;
 }
 
 export function startDeadline(res: ServerResponse, ms: number): Deadline {
   const controller = new AbortController();
+  const end = performance.now() + ms;
   let phase: 'body' | 'work' = 'body';
   const timer = setTimeout(() => {
     controller.abort(
@@ -31,6 +36,8 @@ export function startDeadline(res: ServerResponse, ms: number): Deadline {
     bodyReceived: () => {
       phase = 'work';
     },
+    remainingMs: () => Math.max(0, end - performance.now()),
+    abort: (reason) => controller.abort(reason),
     dispose: () => {
       clearTimeout(timer);
       res.off('close', onClose);

@@ -99,15 +99,37 @@ describe('POST /predict', () => {
     }
   });
 
-  it('takes the image as multipart/form-data field "image" with the same result', async () => {
+  it('refuses form and empty content types (sent cross-site without a preflight), and formats it does not document', async () => {
     const png = await pngOf(pixels, W, H);
     const form = new FormData();
-    form.append('comment', 'x');
     form.append('image', new Blob([png], { type: 'image/png' }), 'part.png');
-    const res = await fetch(`${s.url}/predict`, { method: 'POST', body: form });
-    expect(res.status).toBe(200);
-    const r = (await res.json()) as PredictResult;
-    expect(Math.abs(r.score - ref.score[0]!)).toBeLessThan(1e-6);
+    const multipart = await fetch(`${s.url}/predict`, { method: 'POST', body: form });
+    expect(multipart.status).toBe(415);
+    expect(await errorMessage(multipart)).toMatch(/content type 'multipart\/form-data' is not accepted by \/predict/);
+    for (const type of ['application/x-www-form-urlencoded', 'text/plain', '']) {
+      const res = await fetch(`${s.url}/predict`, { method: 'POST', headers: type ? { 'Content-Type': type } : {}, body: new Blob([png]) });
+      expect(res.status, type).toBe(415);
+      await res.arrayBuffer();
+    }
+    // SVG is refused by its bytes whatever the declared type (libvips would parse it and could fetch
+    // what it references); GIF is readable by sharp but not documented.
+    const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}"><image href="http://127.0.0.1:1/x.png" width="${W}" height="${H}"/></svg>`);
+    const gif = await sharp(Buffer.from(pixels), { raw: { width: W, height: H, channels: 3 } }).gif().toBuffer();
+    for (const [what, bytes, type] of [['svg', svg, 'image/svg+xml'], ['svg as png', svg, 'image/png'], ['gif', gif, 'image/gif']] as const) {
+      const res = await predict(s.url, bytes, type);
+      expect(res.status, what).toBe(415);
+      expect(await errorMessage(res), what).toMatch(/the image is not PNG, JPEG, WebP or TIFF/);
+    }
+    // The documented ones all decode to the same score (lossless: PNG, WebP lossless, TIFF).
+    for (const [what, bytes] of [
+      ['webp', await sharp(Buffer.from(pixels), { raw: { width: W, height: H, channels: 3 } }).webp({ lossless: true }).toBuffer()],
+      ['tiff', await sharp(Buffer.from(pixels), { raw: { width: W, height: H, channels: 3 } }).tiff({ compression: 'lzw' }).toBuffer()],
+    ] as const) {
+      const res = await predict(s.url, bytes, 'application/octet-stream');
+      expect(res.status, what).toBe(200);
+      const r = (await res.json()) as PredictResult;
+      expect(Math.abs(r.score - ref.score[0]!), what).toBeLessThan(1e-6);
+    }
   });
 
   it('resizes any size, drops alpha, expands grey, decodes JPEG', async () => {

@@ -4,11 +4,12 @@ import type { ResolvedLimits } from './options.js';
 
 export const PLATFORM = 'onnxruntime_onnx';
 
-export function modelMetadata(m: LoadedModel): unknown {
+/** `versions`: every version served under the name (default: this one). */
+export function modelMetadata(m: LoadedModel, versions: readonly string[] = [m.version]): unknown {
   const tensor = (t: TensorSpec) => ({ name: t.name, datatype: t.datatype, shape: [...t.shape] });
   return {
     name: m.name,
-    versions: [m.version],
+    versions: [...versions],
     platform: PLATFORM,
     inputs: m.inputs.map(tensor),
     outputs: m.outputs.map(tensor),

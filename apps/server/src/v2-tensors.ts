@@ -77,20 +77,50 @@ function checkAgainstSpec(shape: readonly number[], spec: TensorSpec, where: str
   });
 }
 
-/** Flattens nested JSON arrays into `out`; returns false when the nesting holds a non-array object. */
-function flatten(data: unknown, out: unknown[], depth: number, where: string): void {
-  if (!Array.isArray(data)) {
-    out.push(data);
-    return;
+/**
+ * The leaves of nested JSON `data` in row-major order. Runs of numbers parsed off-thread arrive as
+ * Float64Arrays (see json-body.ts); when every leaf run is one, they are joined without boxing.
+ */
+function flatten(data: unknown, where: string): ArrayLike<unknown> {
+  if (data instanceof Float64Array) return data;
+  if (!Array.isArray(data)) return [data];
+  if (data.length === 0 || (!Array.isArray(data[0]) && !(data[0] instanceof Float64Array))) return data;
+  const runs: ArrayLike<unknown>[] = [];
+  let total = 0;
+  let allPacked = true;
+  const walk = (v: unknown, depth: number): void => {
+    if (depth > 64) throw badRequest(`${where}.data is nested deeper than 64 levels`);
+    if (v instanceof Float64Array) {
+      runs.push(v);
+      total += v.length;
+    } else if (Array.isArray(v)) {
+      if (v.length > 0 && !Array.isArray(v[0]) && !(v[0] instanceof Float64Array)) {
+        allPacked = false;
+        runs.push(v);
+        total += v.length;
+      } else for (const x of v) walk(x, depth + 1);
+    } else {
+      allPacked = false;
+      runs.push([v]);
+      total += 1;
+    }
+  };
+  walk(data, 0);
+  if (allPacked) {
+    const out = new Float64Array(total);
+    let o = 0;
+    for (const r of runs) {
+      out.set(r as Float64Array, o);
+      o += r.length;
+    }
+    return out;
   }
-  if (depth > 64) throw badRequest(`${where}.data is nested deeper than 64 levels`);
-  for (const v of data) {
-    if (Array.isArray(v)) flatten(v, out, depth + 1, where);
-    else out.push(v);
-  }
+  const out: unknown[] = [];
+  for (const r of runs) for (let i = 0; i < r.length; i++) out.push(r[i]);
+  return out;
 }
 
-function convertElements(values: readonly unknown[], info: DatatypeInfo, where: string): NumericArray {
+function convertElements(values: ArrayLike<unknown>, info: DatatypeInfo, where: string): NumericArray {
   const out = info.make(values.length);
   const bad = (i: number, v: unknown, want: string): never => {
     throw badRequest(`${where}.data[${i}] = ${JSON.stringify(v)?.slice(0, 40)} is not ${want} (datatype ${info.v2})`);
@@ -98,6 +128,10 @@ function convertElements(values: readonly unknown[], info: DatatypeInfo, where: 
   switch (info.kind) {
     case 'float': {
       const f = out as Float32Array | Float64Array;
+      if (values instanceof Float64Array) {
+        f.set(values);
+        break;
+      }
       for (let i = 0; i < values.length; i++) {
         const v = values[i];
         if (typeof v !== 'number') bad(i, v, 'a number');
@@ -147,17 +181,38 @@ function fromBytes(bytes: Uint8Array, info: DatatypeInfo, count: number): Numeri
   return out;
 }
 
+export interface InferParseLimits {
+  /** Most samples (first dimension) one request may carry when the model is batchable. */
+  readonly maxBatchSize?: number;
+}
+
 /**
- * Parses an inference request body. `headerLength` is the `Inference-Header-Content-Length` value
- * (binary extension) or null for a plain JSON body.
+ * The JSON part of an inference body: all of it, or its first `headerLength` bytes (binary tensor
+ * extension, `Inference-Header-Content-Length`).
  */
-export function parseInferRequest(body: Buffer, headerLength: number | null, model: ModelTensors): InferRequest {
+export function inferHeaderBytes(body: Buffer, headerLength: number | null): Buffer {
   if (body.length === 0) throw badRequest('the request body is empty; send an inference request JSON object');
   if (headerLength !== null && (headerLength > body.length || headerLength <= 0)) {
     throw badRequest(`Inference-Header-Content-Length ${headerLength} does not fit the ${body.length}-byte body`);
   }
+  return body.subarray(0, headerLength ?? body.length);
+}
+
+/**
+ * Parses an inference request body. `headerLength` is the `Inference-Header-Content-Length` value
+ * (binary extension) or null for a plain JSON body.
+ */
+export function parseInferRequest(body: Buffer, headerLength: number | null, model: ModelTensors, limits: InferParseLimits = {}): InferRequest {
+  const header = inferHeaderBytes(body, headerLength);
+  return inferRequestOf(parseJson(header.toString('utf8'), 'the inference request'), body, headerLength, model, limits);
+}
+
+/**
+ * Checks a parsed request header (`json`) against the model and reads its tensors: binary ones from
+ * `body` after its first `headerLength` bytes (with `headerLength` null, `body` is not read).
+ */
+export function inferRequestOf(json: unknown, body: Buffer, headerLength: number | null, model: ModelTensors, limits: InferParseLimits = {}): InferRequest {
   const jsonEnd = headerLength ?? body.length;
-  const json = parseJson(body.subarray(0, jsonEnd).toString('utf8'), 'the inference request');
   if (!isObject(json)) throw badRequest('the inference request must be a JSON object with an "inputs" array');
   const id = json['id'];
   if (id !== undefined && typeof id !== 'string') throw badRequest('"id" must be a string');
@@ -185,6 +240,11 @@ export function parseInferRequest(body: Buffer, headerLength: number | null, mod
     if (info === undefined) throw badRequest(`${where}: datatype ${datatype} is not supported by this server`);
     const shape = checkShape(raw['shape'], where);
     checkAgainstSpec(shape, spec, where);
+    if (model.batchable && limits.maxBatchSize !== undefined && shape.length > 0 && shape[0]! > limits.maxBatchSize) {
+      throw badRequest(
+        `${where} has batch size ${shape[0]}; model '${model.name}' takes at most ${limits.maxBatchSize} samples per request (max_batch_size, set by max-batch-size)`,
+      );
+    }
     const count = shape.reduce((a, b) => a * b, 1);
     const params = parametersOf(raw['parameters'], where);
     const binarySize = params['binary_data_size'];
@@ -203,12 +263,7 @@ export function parseInferRequest(body: Buffer, headerLength: number | null, mod
     } else {
       const rawData = raw['data'];
       if (rawData === undefined) throw badRequest(`${where} has no "data"`);
-      let values: unknown[];
-      if (Array.isArray(rawData) && (rawData.length === 0 || !Array.isArray(rawData[0]))) values = rawData;
-      else {
-        values = [];
-        flatten(rawData, values, 0, where);
-      }
+      const values = flatten(rawData, where);
       if (values.length !== count) {
         throw badRequest(`${where} has ${values.length} data elements; shape ${describeShape(shape)} needs ${count}`);
       }

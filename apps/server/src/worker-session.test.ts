@@ -4,7 +4,7 @@ import { anomalyTestModel, convCostModel, referenceAnomalyMap } from './test-sup
 import { createWorkerSession } from './worker-session.js';
 
 describe('createWorkerSession', () => {
-  it('runs in a worker thread: the event loop keeps turning during inference', async () => {
+  it('runs in a worker process: the event loop keeps turning during inference', async () => {
     // ~15 GFLOP: long enough that a 1 ms timer must fire during the run unless the loop is blocked
     // (with onnxruntime-node's own run on the main thread it never does).
     const session = await createWorkerSession(convCostModel({ height: 224, width: 224, channels: 64, layers: 4 }), sessionOptionsFor(), 'heavy');
@@ -22,14 +22,13 @@ describe('createWorkerSession', () => {
     }
   });
 
-  it('returns outputs equal to the closed form, and transfers the inputs', async () => {
+  it('returns outputs equal to the closed form', async () => {
     const session = await createWorkerSession(anomalyTestModel({ height: 4, width: 5 }), sessionOptionsFor({ threads: 1 }), 'small');
     try {
       expect(session.inputMetadata.map((m) => m.name)).toEqual(['image']);
       const x = Float32Array.from({ length: 2 * 3 * 20 }, (_, i) => (i % 11) / 10);
       const expected = referenceAnomalyMap(x, 2, 4, 5);
       const out = await session.run({ image: { data: x, dims: [2, 3, 4, 5] } }, { image: 'float32' });
-      expect(x.length).toBe(0); // moved to the worker
       const map = out['anomaly_map']!.data as Float32Array;
       expect(Math.max(...Array.from(map, (v, i) => Math.abs(v - expected.map[i]!)))).toBeLessThan(1e-6);
       expect(Array.from(out['score']!.data as Float32Array, (v, i) => Math.abs(v - expected.score[i]!)).every((d) => d < 1e-6)).toBe(true);

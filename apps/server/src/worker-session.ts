@@ -1,37 +1,45 @@
 /**
- * An onnxruntime session in its own worker thread.
+ * An onnxruntime session in its own child process.
  *
  * onnxruntime-node's `session.run` returns a promise but runs the model synchronously on the calling
  * thread (microsoft/onnxruntime#19611): on the main thread every inference would freeze the server
- * (no health probes, no reading or answering other requests) for the whole run. So each model lives
- * in a worker; tensors move between threads by transfer, not copy.
+ * (no health probes, no reading or answering other requests) for the whole run. A worker thread
+ * fixes that, but a thread cannot be stopped while it is inside native code, so a hung run could
+ * never be ended and a crash in onnxruntime would take the server with it. A child process can be
+ * killed at any moment (the run watchdog does so) and dies alone.
  *
- * The worker's code is plain JavaScript started with `eval`, so it runs the same from TypeScript
- * sources (tests, tsx) and from the built package.
+ * The child's code is plain JavaScript run with `node -e`, so it runs the same from TypeScript
+ * sources (tests, tsx) and from the built package. Tensors travel over the IPC channel with V8's
+ * serializer (typed arrays are copied once, no JSON).
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import type { TensorMap, TensorValue } from './batcher.js';
 import type { NumericArray } from './datatypes.js';
 
-const WORKER_SOURCE = `
+const CHILD_SOURCE = `
 'use strict';
-const { parentPort, workerData } = require('node:worker_threads');
-const ort = require(workerData.ortPath);
+const ort = require(process.argv[1]);
 let session = null;
+let loading = null;
 const plain = (m) => m.isTensor
   ? { name: m.name, isTensor: true, type: m.type, shape: Array.from(m.shape) }
   : { name: m.name, isTensor: false };
 const messageOf = (e) => (e && e.message) ? String(e.message) : String(e);
-const loading = ort.InferenceSession.create(new Uint8Array(workerData.model), workerData.options).then(
-  (s) => {
-    session = s;
-    parentPort.postMessage({ kind: 'ready', inputs: s.inputMetadata.map(plain), outputs: s.outputMetadata.map(plain) });
-  },
-  (e) => parentPort.postMessage({ kind: 'load-error', message: messageOf(e) }),
-);
-parentPort.on('message', async (msg) => {
+// The server went away: nothing is left to answer to.
+process.on('disconnect', () => process.exit(0));
+process.on('message', async (msg) => {
+  if (msg.kind === 'load') {
+    loading = ort.InferenceSession.create(msg.model, msg.options).then(
+      (s) => {
+        session = s;
+        process.send({ kind: 'ready', inputs: s.inputMetadata.map(plain), outputs: s.outputMetadata.map(plain) });
+      },
+      (e) => process.send({ kind: 'load-error', message: messageOf(e) }),
+    );
+    return;
+  }
   await loading;
   if (msg.kind === 'run') {
     try {
@@ -39,24 +47,20 @@ parentPort.on('message', async (msg) => {
       for (const f of msg.feeds) feeds[f.name] = new ort.Tensor(f.type, f.data, f.dims);
       const results = await session.run(feeds);
       const outputs = [];
-      const transfer = [];
       for (const name of Object.keys(results)) {
         const t = results[name];
         if (!ArrayBuffer.isView(t.data)) throw new Error('output ' + name + ' is not a numeric tensor');
-        const data = t.data.slice();
-        outputs.push({ name, dims: Array.from(t.dims), data });
-        transfer.push(data.buffer);
+        outputs.push({ name, dims: Array.from(t.dims), data: t.data });
       }
-      parentPort.postMessage({ kind: 'result', id: msg.id, outputs }, transfer);
+      process.send({ kind: 'result', id: msg.id, outputs });
     } catch (e) {
-      parentPort.postMessage({ kind: 'run-error', id: msg.id, message: messageOf(e) });
+      process.send({ kind: 'run-error', id: msg.id, message: messageOf(e) });
     }
   } else if (msg.kind === 'release') {
     try {
       if (session) await session.release();
     } finally {
-      parentPort.postMessage({ kind: 'released' });
-      parentPort.close();
+      process.send({ kind: 'released' }, () => process.exit(0));
     }
   }
 });
@@ -64,14 +68,33 @@ parentPort.on('message', async (msg) => {
 
 export type ValueMetadata = ort.InferenceSession.ValueMetadata;
 
+/** The worker process died or was killed (a run in flight gets this error; the session is then unusable). */
+export class WorkerCrashError extends Error {
+  override readonly name: string = 'WorkerCrashError';
+}
+
+/** A run took longer than the watchdog allows; the worker was killed. */
+export class RunTimeoutError extends WorkerCrashError {
+  override readonly name = 'RunTimeoutError';
+}
+
+export interface WorkerSessionOptions {
+  /** A run still going after this many ms gets the worker killed (SIGKILL). Default: no watchdog. */
+  readonly runTimeoutMs?: number;
+}
+
 export interface WorkerSession {
   readonly inputMetadata: readonly ValueMetadata[];
   readonly outputMetadata: readonly ValueMetadata[];
-  /** Runs one batch. The input arrays are transferred to the worker: do not use them afterwards. */
+  /** Runs one batch. The input arrays belong to the session from now on: do not use them afterwards. */
   run(inputs: TensorMap, types: Readonly<Record<string, ort.Tensor.Type>>): Promise<TensorMap>;
   /** False once the worker has died (the error says why); runs then fail at once. */
   readonly healthy: boolean;
   readonly failure: Error | null;
+  /** The worker's process id (tests kill it to check recovery). */
+  readonly pid: number | undefined;
+  /** Called once when the worker dies for any reason but `release()`. */
+  onCrash(listener: (error: Error) => void): void;
   release(): Promise<void>;
 }
 
@@ -84,45 +107,62 @@ type FromWorker =
 
 const ortPath = createRequire(import.meta.url).resolve('onnxruntime-node');
 
-/** An array that owns its whole buffer (transferable without taking anything else along). */
-function owned(data: NumericArray): NumericArray {
-  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && data.buffer instanceof ArrayBuffer ? data : data.slice();
+function exitDescription(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal !== null ? `was killed (${signal})` : `exited (code ${code})`;
 }
 
-export function createWorkerSession(model: Uint8Array, options: ort.InferenceSession.SessionOptions, label: string): Promise<WorkerSession> {
-  const bytes = new Uint8Array(model); // a copy the worker can take
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    name: `onnxruntime ${label}`,
-    workerData: { ortPath, model: bytes.buffer, options },
-    transferList: [bytes.buffer],
+export function createWorkerSession(
+  model: Uint8Array,
+  options: ort.InferenceSession.SessionOptions,
+  label: string,
+  settings: WorkerSessionOptions = {},
+): Promise<WorkerSession> {
+  const child: ChildProcess = spawn(process.execPath, ['-e', CHILD_SOURCE, ortPath], {
+    // stdout is the server's JSON-lines log: keep the child off it; onnxruntime's warnings go to stderr.
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    serialization: 'advanced',
   });
-  const pending = new Map<number, { resolve: (v: TensorMap) => void; reject: (e: Error) => void }>();
+  const pending = new Map<number, { resolve: (v: TensorMap) => void; reject: (e: Error) => void; timer: NodeJS.Timeout | undefined }>();
   let nextId = 1;
   let failure: Error | null = null;
   let releasing: Promise<void> | null = null;
   let onReleased: (() => void) | null = null;
+  const crashListeners: ((error: Error) => void)[] = [];
 
   const fail = (error: Error): void => {
     if (failure === null) failure = error;
-    for (const p of pending.values()) p.reject(error);
+    for (const p of pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(error);
+    }
     pending.clear();
+  };
+
+  const kill = (error: Error): void => {
+    fail(error);
+    child.kill('SIGKILL');
   };
 
   return new Promise<WorkerSession>((resolveLoad, rejectLoad) => {
     let loaded = false;
-    worker.on('error', (e) => {
-      const error = new Error(`the onnxruntime worker for ${label} crashed: ${e.message}`);
+    child.on('error', (e) => {
+      const error = new WorkerCrashError(`the onnxruntime worker for ${label} failed: ${e.message}`);
       fail(error);
       if (!loaded) rejectLoad(error);
     });
-    worker.on('exit', (code) => {
-      const error = failure ?? new Error(`the onnxruntime worker for ${label} exited (code ${code})`);
+    child.on('exit', (code, signal) => {
+      const released = releasing !== null;
+      const error = failure ?? new WorkerCrashError(`the onnxruntime worker for ${label} ${exitDescription(code, signal)}`);
       fail(error);
-      if (!loaded) rejectLoad(error);
+      if (!loaded) {
+        loaded = true;
+        rejectLoad(error);
+      } else if (!released) {
+        for (const listener of crashListeners) listener(error);
+      }
       onReleased?.();
     });
-    worker.on('message', (msg: FromWorker) => {
+    child.on('message', (msg: FromWorker) => {
       switch (msg.kind) {
         case 'ready': {
           loaded = true;
@@ -131,12 +171,14 @@ export function createWorkerSession(model: Uint8Array, options: ort.InferenceSes
         }
         case 'load-error':
           loaded = true;
-          rejectLoad(new Error(msg.message));
-          void worker.terminate();
+          failure = new Error(msg.message);
+          rejectLoad(failure);
+          child.kill('SIGKILL');
           break;
         case 'result': {
           const p = pending.get(msg.id);
           pending.delete(msg.id);
+          clearTimeout(p?.timer);
           const out: Record<string, TensorValue> = {};
           for (const o of msg.outputs) out[o.name] = { data: o.data, dims: o.dims };
           p?.resolve(out);
@@ -145,6 +187,7 @@ export function createWorkerSession(model: Uint8Array, options: ort.InferenceSes
         case 'run-error': {
           const p = pending.get(msg.id);
           pending.delete(msg.id);
+          clearTimeout(p?.timer);
           p?.reject(new Error(msg.message));
           break;
         }
@@ -153,6 +196,7 @@ export function createWorkerSession(model: Uint8Array, options: ort.InferenceSes
           break;
       }
     });
+    child.send({ kind: 'load', model, options });
 
     function session(inputMetadata: ValueMetadata[], outputMetadata: ValueMetadata[]): WorkerSession {
       return {
@@ -164,6 +208,12 @@ export function createWorkerSession(model: Uint8Array, options: ort.InferenceSes
         get failure() {
           return failure;
         },
+        get pid() {
+          return child.pid;
+        },
+        onCrash(listener) {
+          crashListeners.push(listener);
+        },
         run(inputs, types) {
           if (failure !== null) return Promise.reject(failure);
           if (releasing !== null) return Promise.reject(new Error(`model ${label} has been released`));
@@ -171,11 +221,16 @@ export function createWorkerSession(model: Uint8Array, options: ort.InferenceSes
           const feeds = Object.entries(inputs).map(([name, t]) => {
             const type = types[name];
             if (type === undefined) throw new Error(`no type known for input '${name}'`);
-            return { name, type, dims: [...t.dims], data: owned(t.data) };
+            return { name, type, dims: [...t.dims], data: t.data };
           });
           return new Promise<TensorMap>((resolve, reject) => {
-            pending.set(id, { resolve, reject });
-            worker.postMessage({ kind: 'run', id, feeds }, feeds.map((f) => f.data.buffer as ArrayBuffer));
+            const limit = settings.runTimeoutMs;
+            const timer =
+              limit === undefined
+                ? undefined
+                : setTimeout(() => kill(new RunTimeoutError(`a run of ${label} took longer than ${limit} ms (run-timeout-ms); its worker was killed`)), limit);
+            pending.set(id, { resolve, reject, timer });
+            child.send({ kind: 'run', id, feeds });
           });
         },
         release() {
@@ -185,11 +240,12 @@ export function createWorkerSession(model: Uint8Array, options: ort.InferenceSes
               failure ??= new Error(`model ${label} has been released`);
               resolve();
             };
-            if (failure !== null) {
-              void worker.terminate().then(() => resolve());
+            if (failure !== null || child.exitCode !== null || child.signalCode !== null) {
+              if (child.exitCode !== null || child.signalCode !== null) onReleased();
+              else child.kill('SIGKILL');
               return;
             }
-            worker.postMessage({ kind: 'release' });
+            child.send({ kind: 'release' });
           });
           return releasing;
         },

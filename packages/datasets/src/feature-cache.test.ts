@@ -106,6 +106,15 @@ describe('createFeatureCache', () => {
     expect(results.filter((r) => r === null)).toHaveLength(1);
     expect(cache.stats().corrupt).toBe(1);
     expect((await cache.report()).entries).toBe(2);
+    // One flipped bit in another entry's features: caught by its checksum, dropped, not served.
+    const other = files[1]!;
+    const bytes = await readFile(other);
+    bytes[bytes.length - 2]! ^= 0x01;
+    await writeFile(other, bytes);
+    const again = await Promise.all(imgs.map((p) => cache.get({ path: p })));
+    expect(again.filter((r) => r === null)).toHaveLength(2);
+    expect(cache.stats().corrupt).toBe(2);
+    expect((await cache.report()).entries).toBe(1);
     await cache.clear();
     expect((await cache.report()).entries).toBe(0);
   });

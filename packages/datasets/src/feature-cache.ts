@@ -179,7 +179,8 @@ export function createFeatureCache(options: FeatureCacheOptions): FeatureCache {
     const source = await fingerprint(resolve(entry.path));
     let st;
     try {
-      st = await readSafetensorsFile(file);
+      // checksummed: a flipped bit on disk is a corrupt entry (recomputed), never a wrong feature
+      st = await readSafetensorsFile(file, { requireChecksums: true });
     } catch (e) {
       const missing = e instanceof Error && /ENOENT/.test(e.message);
       if (missing) misses++;
@@ -211,7 +212,7 @@ export function createFeatureCache(options: FeatureCacheOptions): FeatureCache {
       if (t.dtype !== 'float32') throw new Error(`feature cache: tensor "${name}" is ${t.dtype}; only float32 is stored`);
       toWrite[name] = { shape: t.shape, data: t.data, dtype: 'F32' };
     }
-    await writeSafetensorsFile(fileFor(text), toWrite, { [META_ENTRY]: text, [META_SOURCE]: source, [META_NAMESPACE]: namespace });
+    await writeSafetensorsFile(fileFor(text), toWrite, { [META_ENTRY]: text, [META_SOURCE]: source, [META_NAMESPACE]: namespace }, { checksums: true });
     writes++;
   };
 

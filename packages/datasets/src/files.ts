@@ -1,4 +1,9 @@
-/** Folder listing helpers shared by the loaders. Images are recognised by extension, case-insensitively. */
+/**
+ * Folder listing helpers shared by the loaders. Images are recognised by extension,
+ * case-insensitively; symbolic links are followed (a broken link to an image is listed as one, so
+ * that reading it fails naming it).
+ */
+import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 
@@ -23,6 +28,15 @@ export async function isDirectory(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * Whether a folder entry is a folder, following symbolic links: a class folder may be a link to
+ * another disk (datasets are often assembled that way), and a listing must not drop it silently.
+ */
+export async function isFolderEntry(dir: string, entry: Dirent): Promise<boolean> {
+  if (entry.isDirectory()) return true;
+  return entry.isSymbolicLink() && isDirectory(join(dir, entry.name));
+}
+
 export interface FolderListing {
   /** Image file names, sorted (byte order, so the same on every machine). */
   readonly images: string[];
@@ -39,7 +53,7 @@ export async function listFolder(dir: string): Promise<FolderListing> {
   const others: string[] = [];
   for (const e of entries) {
     if (e.name.startsWith('.')) continue;
-    if (e.isDirectory()) dirs.push(e.name);
+    if (await isFolderEntry(dir, e)) dirs.push(e.name);
     else if (isImageFile(e.name)) images.push(e.name);
     else others.push(e.name);
   }

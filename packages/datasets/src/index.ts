@@ -1,6 +1,6 @@
 export * from './types.js';
 export { DatasetError, ImageDecodeError } from './errors.js';
-export { IMAGE_EXTENSIONS, isImageFile } from './files.js';
+export { IMAGE_EXTENSIONS, isFolderEntry, isImageFile } from './files.js';
 export { decodeImage, decodeMask, readImageHeader, resizeNearest, type ImageSize, type ImageHeader, type DecodedImage, type DecodedMask, type DecodeImageOptions, type ResizeKernel } from './decode.js';
 export { loadMvtec, type MvtecOptions } from './mvtec.js';
 export { loadVisa, type VisaOptions } from './visa.js';

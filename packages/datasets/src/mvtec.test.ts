@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DatasetError } from './errors.js';
@@ -29,6 +29,25 @@ describe('loadMvtec', () => {
     expect(ds.samples.filter((s) => s.split === 'test' && s.defectType === 'good').every((s) => s.label === 0 && s.maskPath === null)).toBe(true);
     expect(ds.capabilities).toEqual({ imageMetrics: true, pixelMetrics: true, pixelMasks: 'all' });
     expect(ds.description).toMatch(/2 classes \(bottle, grid\)/);
+    expect(ds.report.issues).toEqual([]);
+  });
+
+  it('follows symbolic links to class and defect-type folders (datasets assembled from other disks)', async () => {
+    await writeMvtecTree(join(root, 'store'), {
+      bottle: { train: 3, testGood: 1, defects: { broken: 2 } },
+      grid: { train: 2, testGood: 1, defects: { bent: 1 } },
+    });
+    const data = join(root, 'data');
+    await mkdir(data);
+    // a linked class, and a real class whose defect type is itself a link
+    await symlink(join(root, 'store', 'bottle'), join(data, 'bottle'), 'dir');
+    await rename(join(root, 'store', 'grid'), join(data, 'grid'));
+    await rename(join(data, 'grid', 'test', 'bent'), join(root, 'store', 'bent'));
+    await symlink(join(root, 'store', 'bent'), join(data, 'grid', 'test', 'bent'), 'dir');
+    const ds = await loadMvtec({ root: data });
+    expect(ds.classes).toEqual(['bottle', 'grid']);
+    expect(ds.samples.filter((s) => s.className === 'bottle')).toHaveLength(3 + 1 + 2);
+    expect(ds.samples.filter((s) => s.className === 'grid' && s.defectType === 'bent').map((s) => s.path)).toEqual([join(data, 'grid', 'test', 'bent', '000.png')]);
     expect(ds.report.issues).toEqual([]);
   });
 

@@ -17,7 +17,9 @@ import { stepper, type ProgressCallback } from './progress.js';
 import { UNIAS_METADATA_KEYS, UNIAS_MODEL_FORMAT } from './safetensors-export.js';
 
 /** `__metadata__.format` of @unias/training checkpoints: params under their names, optimizer state under `optimizer.`. */
-export const TRAINING_CHECKPOINT_FORMAT = 'unias-training-state/1';
+export const TRAINING_CHECKPOINT_FORMAT = 'unias-training-state/2';
+/** The version before checksums, still read. */
+const TRAINING_CHECKPOINT_FORMAT_V1 = 'unias-training-state/1';
 const OPTIMIZER_PREFIX = 'optimizer.';
 
 export type FileLayout = 'official' | 'unias' | 'training-checkpoint';
@@ -51,7 +53,7 @@ const INT_DTYPES = new Set(['I64', 'I32', 'I16', 'I8', 'U8']);
 function layoutOf(file: SafetensorsFile): FileLayout {
   const format = file.metadata['format'];
   if (format === UNIAS_MODEL_FORMAT) return 'unias';
-  if (format === TRAINING_CHECKPOINT_FORMAT) return 'training-checkpoint';
+  if (format === TRAINING_CHECKPOINT_FORMAT || format === TRAINING_CHECKPOINT_FORMAT_V1) return 'training-checkpoint';
   return 'official';
 }
 
@@ -167,7 +169,10 @@ export async function loadModelFiles(paths: readonly string[], o: LoadModelOptio
         continue;
       }
       if (!FLOAT_DTYPES.has(e.dtype)) throw new ExportError(`${path}: tensor "${name}" is ${e.dtype}; weights must be F32, F16, BF16 or F64`);
-      params.set(name, { dtype: 'float32', shape: [...e.shape], data: entryToFloat32(e) });
+      const data = entryToFloat32(e);
+      const bad = data.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) throw new ExportError(`${path}: tensor "${name}" holds ${data[bad]} at element ${bad}: the file is corrupt or the model diverged`);
+      params.set(name, { dtype: 'float32', shape: [...e.shape], data });
       count += 1;
     }
     files.push({ path, layout, tensors: count });

@@ -70,6 +70,9 @@ export function parseExportMetadata(raw: Readonly<Record<string, string>>, sourc
   if (format > EXPORT_FORMAT_VERSION) throw new ExportError(`${source}: metadata ${METADATA_KEYS.format} = ${format} is newer than this reader (${EXPORT_FORMAT_VERSION})`);
   const size = /^\s*(\d+)\s*,\s*(\d+)\s*$/.exec(need(METADATA_KEYS.inputSize));
   if (!size) throw new ExportError(`${source}: metadata ${METADATA_KEYS.inputSize} = "${raw[METADATA_KEYS.inputSize]}" is not "H,W"`);
+  if (![size[1], size[2]].every((d) => Number.isSafeInteger(Number(d)) && Number(d) > 0)) {
+    throw new ExportError(`${source}: metadata ${METADATA_KEYS.inputSize} = "${raw[METADATA_KEYS.inputSize]}" is not two positive integers`);
+  }
   const number = (key: string): number | undefined => {
     const v = raw[key];
     if (v === undefined || v.trim() === '') return undefined;

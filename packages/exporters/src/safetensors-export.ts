@@ -4,7 +4,8 @@
  *   `num_batches_tracked` int64 scalars PyTorch keeps beside each batch norm, so the file loads
  *   into the official code (`load_state_dict(strict=True)` when every key is present);
  * - `unias`: this project's parameter names with the configuration, preset, backbone, thresholds
- *   and classes as JSON in `__metadata__`, so `loadModelFiles` rebuilds the model from the file alone.
+ *   and classes as JSON in `__metadata__`, so `loadModelFiles` rebuilds the model from the file alone;
+ *   with a CRC-32 of every tensor and of the header (`unias.crc32`), verified on every read.
  */
 import { encodeSafetensors, writeFileAtomic, type TensorToWrite } from '@unias/graph';
 import { ExportError } from './errors.js';
@@ -135,7 +136,8 @@ export async function writeSafetensorsExport(o: SafetensorsExportOptions): Promi
     );
   }
   step(`encoding ${Object.keys(content.tensors).length} tensors (${layout} layout, ${dtype})`);
-  const bytes = encodeSafetensors(content.tensors, content.metadata);
+  // unias-layout files are this project's model files: checksummed, so damage is refused by name
+  const bytes = encodeSafetensors(content.tensors, content.metadata, { checksums: layout === 'unias' });
   step(`writing ${o.out} (${(bytes.byteLength / 1e6).toFixed(1)} MB)`);
   await writeFileAtomic(o.out, bytes);
   return { path: o.out, layout, tensors: Object.keys(content.tensors).length, bytes: bytes.byteLength, missing: content.missing, metadata: content.metadata };

@@ -146,6 +146,26 @@ describe('unias layout', () => {
     expect(bitsEqual(fixtureModel.params, back.params)).toEqual([]);
   });
 
+  it('a model file damaged on disk or holding NaN is refused, naming the file and the tensor', async () => {
+    const out = join(dir, 'damaged.unias.safetensors');
+    await exportModel({ model: fixtureModel, format: 'safetensors', out });
+    const bytes = await readFile(out);
+    const f = await readSafetensorsFile(out);
+    const victim = [...f.tensors.keys()].sort()[3]!;
+    const e = f.tensors.get(victim)!;
+    bytes[e.bytes.byteOffset - f.tensors.get([...f.tensors.keys()].sort()[0]!)!.bytes.byteOffset + 8 + Number(bytes.readBigUInt64LE(0)) + 1]! ^= 0x10;
+    await writeFile(out, bytes);
+    await expect(loadModelFiles([out])).rejects.toThrow(new RegExp(`damaged\\.unias\\.safetensors: .*tensor "${victim.replace(/\./g, '\\.')}": its data does not match its checksum`));
+
+    // an official-layout file has no checksums: a NaN is still refused by name
+    const nan = join(dir, 'nan.safetensors');
+    const tensors: Record<string, { shape: readonly number[]; data: Float32Array }> = {};
+    for (const [k, t] of fixtureModel.params) tensors[k] = { shape: t.shape, data: Float32Array.from(t.data) };
+    tensors['sem_seg_head.predictor.spatial_query_embed.weight']!.data[7] = Number.POSITIVE_INFINITY;
+    await writeFile(nan, encodeSafetensors(tensors));
+    await expect(loadModelFiles([nan], { preset: 'small' })).rejects.toThrow(/nan\.safetensors: tensor "sem_seg_head\.predictor\.spatial_query_embed\.weight" holds Infinity at element 7/);
+  });
+
   it('two unias files with different configurations need an explicit one', async () => {
     const a = join(dir, 'a.safetensors');
     const b = join(dir, 'b.safetensors');

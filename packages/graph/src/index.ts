@@ -9,6 +9,7 @@ export * from './rng.js';
 export * from './params.js';
 export * from './safetensors.js';
 export * from './half.js';
+export * from './crc32.js';
 export * from './io.js';
 export * from './backend.js';
 export * from './random-feeds.js';

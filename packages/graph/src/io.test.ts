@@ -1,8 +1,9 @@
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readSafetensorsFile, writeFileAtomic, writeSafetensorsFile } from './io.js';
+import { readSafetensorsFile, removeStaleTempFiles, writeFileAtomic, writeSafetensorsFile } from './io.js';
 
 const dirs: string[] = [];
 afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
@@ -27,5 +28,21 @@ describe('writeFileAtomic', () => {
     expect(f.metadata).toEqual({ k: 'v' });
     expect(f.tensors.get('w')!.shape).toEqual([2]);
     await expect(readSafetensorsFile(join(dir, 'missing.safetensors'))).rejects.toThrow(/cannot read weights file .*missing\.safetensors: ENOENT/);
+  });
+});
+
+describe('removeStaleTempFiles', () => {
+  it('removes temporary files of dead writers only', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'unias-io-'));
+    dirs.push(dir);
+    // a pid that certainly belonged to a process that has exited
+    const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    const deadPid = Number(child.stdout);
+    const dead = `.state.safetensors.${deadPid}.0123456789ab.tmp`;
+    const mine = `.state.safetensors.${process.pid}.0123456789ab.tmp`;
+    const other = '.notes.tmp';
+    for (const n of [dead, mine, other, 'state.safetensors']) await writeFile(join(dir, n), 'x');
+    expect(await removeStaleTempFiles(dir)).toEqual([join(dir, dead)]);
+    expect((await readdir(dir)).sort()).toEqual([mine, other, 'state.safetensors'].sort());
   });
 });

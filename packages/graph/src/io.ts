@@ -1,12 +1,63 @@
 /** File helpers shared by packages that persist things: atomic writes and safetensors files. */
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
-import { decodeSafetensors, encodeSafetensors, type SafetensorsFile, type TensorToWrite } from './safetensors.js';
+import { decodeSafetensors, encodeSafetensors, type DecodeOptions, type EncodeOptions, type SafetensorsFile, type TensorToWrite } from './safetensors.js';
+
+/** `.<target>.<pid>.<12 hex>.tmp`: the temporary files of writeFileAtomic, and who wrote them. */
+const TEMP_FILE = /^\.(.+)\.(\d+)\.[0-9a-f]{12}\.tmp$/;
+
+/** Makes a rename in `dir` durable: without it a power loss can undo the rename. */
+export async function syncDirectory(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, 'r');
+  } catch {
+    return; // a platform that cannot open folders (Windows) has nothing to sync
+  }
+  try {
+    await handle.sync();
+  } catch (e) {
+    // some file systems refuse fsync on a folder; the rename itself has happened
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'EPERM' && code !== 'EISDIR' && code !== 'EBADF') throw e;
+  } finally {
+    await handle.close();
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporary files that writers killed mid-write (SIGKILL, power loss) left in `dir`:
+ * those named as writeFileAtomic names them (`.<target>.<pid>.<12 hex>.tmp`, files or folders
+ * written the same way) whose writing process is gone. Returns the paths removed.
+ */
+export async function removeStaleTempFiles(dir: string): Promise<string[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMP_FILE.exec(name);
+    if (!m) continue;
+    const pid = Number(m[2]);
+    // our own writes in flight, or another live writer's
+    if (pid === process.pid || processAlive(pid)) continue;
+    await rm(join(dir, name), { recursive: true, force: true });
+    removed.push(join(dir, name));
+  }
+  return removed;
+}
 
 /**
  * Writes a file so that readers see the old content or the new, never a torn one: write to a
- * temporary file in the same folder, fsync, then rename over the target.
+ * temporary file in the same folder, fsync, rename over the target, fsync the folder.
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
@@ -29,22 +80,24 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     await rm(tmp, { force: true });
     throw e;
   }
+  await syncDirectory(dirname(path));
 }
 
-export async function readSafetensorsFile(path: string): Promise<SafetensorsFile> {
+export async function readSafetensorsFile(path: string, options: DecodeOptions = {}): Promise<SafetensorsFile> {
   let bytes: Buffer;
   try {
     bytes = await readFile(path);
   } catch (e) {
     throw new Error(`cannot read weights file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  return decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
+  return decodeSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path, options);
 }
 
 export async function writeSafetensorsFile(
   path: string,
   tensors: Readonly<Record<string, TensorToWrite>>,
   metadata: Readonly<Record<string, string>> = {},
+  options: EncodeOptions = {},
 ): Promise<void> {
-  await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+  await writeFileAtomic(path, encodeSafetensors(tensors, metadata, options));
 }

@@ -10,6 +10,7 @@ import { anomalyMap } from './anomaly-map.js';
 import { knnAnomalyMap, knnEmbedding } from './knn.js';
 import { resolveConfig, type ModelConfig, type ResolvedConfig } from './config.js';
 import { featureJitter, preprocessTap } from './preprocess.js';
+import { normalizeImage, type ImageInput } from './input-normalization.js';
 
 export type AnyConfig = ModelConfig | ResolvedConfig;
 
@@ -53,8 +54,7 @@ export function buildHead(b: GraphBuilder, decoderInputs: readonly Sym[], config
   return b.within('sem_seg_head', () => unifiedHead(b, decoderInputs, headOptions(config)).recon);
 }
 
-/** How the `image` input is given: RGB in [0, 1] (normalised inside the graph) or already normalised. */
-export type ImageInput = 'unit' | 'normalized';
+export type { ImageInput };
 
 export interface Features {
   /** Finest first. */
@@ -64,11 +64,7 @@ export interface Features {
 
 /** image [N, 3, H, W] -> backbone (under `backbone`) -> targets and decoder inputs per tap. */
 export function buildFeatures(b: GraphBuilder, image: Sym, config: ResolvedConfig, input: ImageInput = 'unit'): Features {
-  let x = image;
-  const norm = config.inputNormalization;
-  if (input === 'unit' && !(norm.mean.every((m) => m === 0) && norm.std.every((s) => s === 1))) {
-    x = b.div(b.sub(x, b.constant([...norm.mean], [1, 3, 1, 1])), b.constant([...norm.std], [1, 3, 1, 1]));
-  }
+  const x = normalizeImage(b, image, config, input);
   const raw = b.within('backbone', () => config.backbone.build(b, x, { taps: config.taps.map((t) => t.name) }));
   const targets: Sym[] = [];
   const decoderInputs: Sym[] = [];

@@ -9,7 +9,7 @@ import { createGraph, prune, zeros, type Graph, type GraphBuilder, type Sym } fr
 import { nearestDistanceMap, patchEmbedding } from '@unias/knn';
 import { gaussianSide, type ResolvedConfig, type ResolvedKnn } from './config.js';
 import { gaussianBlur } from './preprocess.js';
-import type { ImageInput } from './build.js';
+import { normalizeImage, type ImageInput } from './input-normalization.js';
 
 export const KNN_BANK = 'knn.bank';
 export const KNN_BANK_SQNORM = 'knn.bank_sqnorm';
@@ -22,11 +22,7 @@ function knnOf(c: ResolvedConfig): ResolvedKnn {
 /** image [N, 3, H, W] -> embedding [N, C, H / stride, W / stride] (backbone under `backbone`). */
 export function knnEmbedding(b: GraphBuilder, image: Sym, c: ResolvedConfig, input: ImageInput = 'unit'): Sym {
   const k = knnOf(c);
-  let x = image;
-  const norm = c.inputNormalization;
-  if (input === 'unit' && !(norm.mean.every((m) => m === 0) && norm.std.every((s) => s === 1))) {
-    x = b.div(b.sub(x, b.constant([...norm.mean], [1, 3, 1, 1])), b.constant([...norm.std], [1, 3, 1, 1]));
-  }
+  const x = normalizeImage(b, image, c, input);
   const names = [...new Set(k.taps.map((t) => t.name))];
   const raw = b.within('backbone', () => c.backbone.build(b, x, { taps: names }));
   return b.within('knn', () =>

@@ -155,7 +155,7 @@ export function unpickle(bytes: Uint8Array, start: number, options: UnpickleOpti
     if (fn instanceof Refused) return fn;
     if (!(args instanceof PyTuple)) return bad(`arguments are ${kindOf(args)}, not a tuple`);
     if (!(fn instanceof PyGlobal)) return bad(`cannot call ${kindOf(fn)}`);
-    const impl = options.callables[fn.qualifiedName];
+    const impl = Object.hasOwn(options.callables, fn.qualifiedName) ? options.callables[fn.qualifiedName] : undefined;
     if (!impl) return bad(`refused: ${fn.qualifiedName} may be named but not called`);
     return impl(args.items, opAt);
   };

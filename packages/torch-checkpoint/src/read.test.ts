@@ -9,7 +9,8 @@ import { decodeSafetensors, entryToFloat32, type SafetensorsEntry } from '@unias
 import { PyDict, TorchTensor, TorchCheckpointError, checkpointAsSafetensors, checkpointTensorData, isTorchCheckpointPath, readTorchCheckpoint, readTorchCheckpointFile } from './index.js';
 
 import { writeStoredZip } from './test-support.js';
-import { ELEMENT_SIZE } from './torch-globals.js';
+import { ELEMENT_SIZE, storageFor } from './torch-globals.js';
+import { PyGlobal } from './py-values.js';
 import { readZip } from './zip.js';
 import { readZipCheckpoint } from './zip-format.js';
 
@@ -127,6 +128,16 @@ describe('legacy checkpoints (torch < 1.6, or _use_new_zipfile_serialization=Fal
 });
 
 describe('what is not a checkpoint', () => {
+  it('a storage type is looked up as an own key: torch.constructor names none', () => {
+    for (const name of ['constructor', 'toString', '__proto__']) {
+      expect(() => storageFor('x.pth', new Map(), { storageType: new PyGlobal('torch', name), key: '0', location: 'cpu', numel: 4 })).toThrow(
+        new RegExp(`x\\.pth: .*storage type torch\\.${name} is not supported`),
+      );
+    }
+    expect(storageFor('x.pth', new Map(), { storageType: new PyGlobal('torch', 'FloatStorage'), key: '0', location: 'cpu', numel: 4 }).numel).toBe(4);
+  });
+
+
   it('names the file and the reason', () => {
     expect(() => readTorchCheckpoint(new Uint8Array(0), { source: 'x.pth' })).toThrow('x.pth: not a PyTorch checkpoint: the file is empty');
     expect(() => readTorchCheckpoint(new TextEncoder().encode('{"a": 1}'), { source: 'x.pth' })).toThrow(/x\.pth: not a PyTorch checkpoint: neither a zip archive/);

@@ -104,7 +104,9 @@ export function storageFor(
 ): TorchStorage {
   const { storageType, key, location, numel } = fields;
   const typeName = storageType instanceof PyGlobal || storageType instanceof Refused ? storageType.qualifiedName : kindOf(storageType);
-  const info = typeName.startsWith('torch.') ? STORAGE_TYPES[typeName.slice('torch.'.length)] : undefined;
+  const short = typeName.slice('torch.'.length);
+  // own keys only: "torch.constructor" names no storage type
+  const info = typeName.startsWith('torch.') && Object.hasOwn(STORAGE_TYPES, short) ? STORAGE_TYPES[short] : undefined;
   if (!info) {
     throw new TorchCheckpointError(
       source,

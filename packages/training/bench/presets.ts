@@ -1,56 +1,43 @@
 /**
  * The UniAS presets' training step (head on cached backbone features, dropout and jitter on,
- * AdamW + clipping) on ONNX Runtime.
+ * AdamW + clipping) on ONNX Runtime, each preset in its own process (bench/step-time.ts) so that
+ * the process's peak RSS is that preset's peak memory.
  */
-import { createOnnxBackend } from '@unias/backend-onnx';
-import { createRng, initParams, sizeOf, type TensorData } from '@unias/graph';
-import { buildTrainingGraph, presetConfig, type PresetName } from '@unias/model';
-import { adamw, countFlops, createTrainingStep } from '../src/index.js';
+import { spawnSync } from 'node:child_process';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { PresetName } from '@unias/model';
 
 export interface PresetTiming {
+  readonly preset: PresetName;
   readonly batch: number;
+  readonly input_size: number;
+  readonly threads: number;
   readonly params: number;
   readonly step_graph_nodes: number;
   readonly gflop_forward: number;
-  readonly ort_prepare_ms: number;
-  readonly ort_step_ms: number;
-  readonly ort_img_per_s: number;
-  readonly ort_gflops_3x_forward: number;
+  /** Median wall time of the timed steps. */
+  readonly step_ms: number;
+  readonly img_per_s: number;
+  /** 3x the forward FLOPs of a step over its median time. */
+  readonly gflops: number;
+  /** Median CPU time of the process per step (moves less than wall time when others share the cores). */
+  readonly cpu_ms_per_step: number;
+  readonly peak_rss_mb: number;
+  readonly wall_ms: readonly number[];
+  readonly losses: readonly number[];
 }
 
-const round = (v: number, digits = 3) => Number(v.toPrecision(digits));
-
-export async function timePreset(name: PresetName, batch: number, steps: number, log: (m: string) => void, layout: 'flat' | 'per-param' = 'flat'): Promise<PresetTiming> {
-  const graph = buildTrainingGraph(presetConfig(name), { batchSize: batch });
-  const params = initParams(graph, 0);
-  const t0 = performance.now();
-  const trainer = await createTrainingStep({ model: graph, params, optimizer: adamw({ lr: 1e-4, weightDecay: 1e-4 }), clipNorm: 0.1, backend: await createOnnxBackend(), seed: 1, layout });
-  const prepareMs = performance.now() - t0;
-  const rng = createRng(2);
-  const feeds: Record<string, TensorData> = {};
-  for (const n of trainer.feedNames) {
-    const node = graph.inputs.get(n)!;
-    feeds[n] = { dtype: 'float32', shape: node.shape, data: rng.fillUniform(new Float32Array(sizeOf(node.shape)), -1, 1) };
-  }
-  await trainer.step(feeds);
-  const times: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    const s = performance.now();
-    const r = await trainer.step(feeds);
-    times.push(performance.now() - s);
-    log(`preset ${name} (${layout}): step ${i + 1}/${steps} ${times.at(-1)!.toFixed(0)} ms (loss ${r.loss.toFixed(4)})`);
-  }
-  await trainer.dispose();
-  const ms = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
-  const forward = countFlops(graph).total;
-  return {
-    batch,
-    params: [...graph.params.values()].reduce((a, p) => a + sizeOf(p.shape), 0),
-    step_graph_nodes: trainer.graph.nodes.length,
-    gflop_forward: round(forward / 1e9),
-    ort_prepare_ms: round(prepareMs),
-    ort_step_ms: round(ms),
-    ort_img_per_s: round((batch * 1000) / ms),
-    ort_gflops_3x_forward: round((3 * forward) / ms / 1e6),
-  };
+export function timePreset(name: PresetName, batch: number, steps: number, threads: number, log: (m: string) => void): PresetTiming {
+  const script = fileURLToPath(new URL('./step-time.ts', import.meta.url));
+  log(`preset ${name}: batch ${batch}, ${steps} timed steps after 2 warm-up steps (child process)`);
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=@unias/source', script, name, String(batch), String(steps), String(threads)], {
+    encoding: 'utf8',
+    cwd: dirname(script),
+    maxBuffer: 1 << 24,
+  });
+  if (run.status !== 0) throw new Error(`preset ${name} step bench failed (exit ${run.status}): ${run.stderr}`);
+  const timing = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as PresetTiming;
+  log(`preset ${name}: ${timing.wall_ms.join(', ')} ms per step, ${timing.gflops} GFLOP/s, peak RSS ${timing.peak_rss_mb} MB`);
+  return timing;
 }

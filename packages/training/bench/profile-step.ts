@@ -2,13 +2,13 @@
  * Where the time of one ORT training step goes: runs the block's step graph with ONNX Runtime's
  * profiler and prints the slowest node kinds and nodes (stderr) — a diagnostic, not a benchmark.
  *
- *   tsx --conditions=@unias/source bench/profile-step.ts [out-dir] [preset (default: the bench block)]
+ *   tsx --conditions=@unias/source bench/profile-step.ts [out-dir] [preset (default: the bench block)] [batch (default 2)] [input size]
  */
 import { toOnnxModel } from '@unias/backend-onnx';
 import { createGraph, createRng, initParams, type Graph, type TensorData } from '@unias/graph';
 import { buildTrainingGraph, isPresetName, presetConfig } from '@unias/model';
 import { readFileSync, readdirSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -17,11 +17,14 @@ import { block } from './block.js';
 
 async function main(): Promise<void> {
   const dir = process.argv[2] ?? mkdtempSync(join(tmpdir(), 'unias-profile-'));
+  mkdirSync(dir, { recursive: true });
   const preset = process.argv[3];
   let model: Graph;
   if (preset) {
     if (!isPresetName(preset)) throw new Error(`unknown preset ${preset}`);
-    model = buildTrainingGraph(presetConfig(preset), { batchSize: 2 });
+    const batch = Number(process.argv[4] ?? 2);
+    const size = process.argv[5] ? { inputSize: Number(process.argv[5]) } : {};
+    model = buildTrainingGraph(presetConfig(preset, size), { batchSize: batch });
   } else {
     const g = createGraph({ training: true });
     g.output(LOSS_OUTPUT, block(g));
@@ -31,7 +34,7 @@ async function main(): Promise<void> {
   const step = buildStepGraph({ model, optimizer: adamw({ lr: 1e-3 }), clipNorm: 1 });
   const bytes = toOnnxModel(step.graph);
   const session = await ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: 2,
+    intraOpNumThreads: Number(process.env['THREADS'] ?? 2),
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
@@ -51,7 +54,9 @@ async function main(): Promise<void> {
     if (name.includes('exp_avg')) data.fill(0);
     feeds[name] = new ort.Tensor('float32', data, [...node.shape]);
   }
-  for (let i = 0; i < 4; i++) {
+  const warmup = 2;
+  const runs = 4;
+  for (let i = 0; i < warmup + runs; i++) {
     const t = performance.now();
     await session.run(feeds);
     process.stderr.write(`run ${i}: ${(performance.now() - t).toFixed(1)} ms\n`);
@@ -60,16 +65,18 @@ async function main(): Promise<void> {
   await session.release();
   const file = readdirSync(dir).filter((f) => f.startsWith('step') && f.endsWith('.json')).sort().at(-1);
   if (!file) throw new Error(`no profile written in ${dir}`);
-  const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Array<{ cat: string; name: string; dur: number; args?: { op_name?: string } }>;
+  const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Array<{ cat: string; name: string; ts: number; dur: number; args?: { op_name?: string } }>;
+  // only the timed runs: the first ones pay for allocation and kernel selection
+  const starts = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').map((e) => e.ts).sort((a, b) => a - b);
+  const from = starts[warmup] ?? 0;
   const byOp = new Map<string, number>();
   const byNode = new Map<string, number>();
   for (const e of events) {
-    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < from) continue;
     const op = e.args?.op_name ?? '?';
     byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
     byNode.set(`${op} ${e.name.replace('_kernel_time', '')}`, (byNode.get(`${op} ${e.name.replace('_kernel_time', '')}`) ?? 0) + e.dur);
   }
-  const runs = 4;
   const top = (m: Map<string, number>, n: number) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${(v / runs / 1000).toFixed(2).padStart(8)} ms  ${k}`).join('\n');
   process.stderr.write(`per run, by op type:\n${top(byOp, 25)}\n\nslowest nodes:\n${top(byNode, 30)}\n`);
 }

@@ -7,8 +7,12 @@
  * tokens, 4-head self-attention + residual + LayerNorm, bilinear upsample back to 28x28 added to
  * the conv features, a 1x1 head, MSE loss.
  *
+ * Then the UniAS presets' step at batch 8 (BENCH_PRESET_BATCH), each in its own process, against
+ * the MatMul peak (512x512x512 on the same ORT threads) measured in the same run before and after.
+ *
  *   pnpm --filter @unias/training bench   (BENCH_ORT_STEPS, BENCH_WASM_STEPS, BENCH_CPU_STEPS change the step
- *   counts; BENCH_PRESETS=cpu,small,paper the presets timed, empty for none)
+ *   counts; BENCH_PRESETS=cpu,paper the presets timed (small too if named), empty for none;
+ *   BENCH_PRESET_STEPS the timed steps per preset, default 5 (paper 3))
  */
 import { createOnnxBackend } from '@unias/backend-onnx';
 import { createTfjsBackend } from '@unias/backend-tfjs';
@@ -125,6 +129,25 @@ async function measureMemory(options: Omit<TrainingStepOptions, 'backend'>, para
   };
 }
 
+/** GFLOP/s of ORT's MatMul 512x512x512 (median of 30 runs after warm-up): the machine's rate now. */
+async function matmulPeak(threads: number): Promise<number> {
+  const g = createGraph();
+  g.output('y', g.matmul(g.input('a', [512, 512]), g.input('b', [512, 512])));
+  const session = await (await createOnnxBackend({ intraOpNumThreads: threads })).prepare(g.build());
+  const rng = createRng(3);
+  const m = (): TensorData => ({ dtype: 'float32', shape: [512, 512], data: rng.fillUniform(new Float32Array(512 * 512), -1, 1) });
+  const feeds = { a: m(), b: m() };
+  for (let i = 0; i < 5; i++) await session.run(feeds);
+  const times: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const t = performance.now();
+    await session.run(feeds);
+    times.push(performance.now() - t);
+  }
+  await session.dispose();
+  return (2 * 512 ** 3) / median(times) / 1e6;
+}
+
 async function main(): Promise<void> {
   // Other processes on these 2 cores slow ORT's two-thread runs far more than one-thread wasm: recorded.
   const loadAtStart = loadavg().map((v) => round(v));
@@ -158,13 +181,18 @@ async function main(): Promise<void> {
   const stock = median(stockTimes);
   const memory = await measureMemory(options, paramCount * 4);
   const memoryPerParam = await measureMemory({ ...options, layout: 'per-param' }, paramCount * 4);
-  const presets: Record<string, PresetTiming> = {};
-  for (const name of (process.env['BENCH_PRESETS'] ?? 'cpu,small,paper').split(',').filter(Boolean)) {
+  const presetBatch = count('BENCH_PRESET_BATCH', 8);
+  const peakBefore = await matmulPeak(2);
+  log(`MatMul 512x512x512, 2 threads: ${peakBefore.toFixed(1)} GFLOP/s`);
+  const presets: Record<string, PresetTiming & { fraction_of_matmul_peak?: number }> = {};
+  for (const name of (process.env['BENCH_PRESETS'] ?? 'cpu,paper').split(',').filter(Boolean)) {
     if (!isPresetName(name)) throw new Error(`BENCH_PRESETS: unknown preset "${name}"`);
-    presets[name] = await timePreset(name, 2, name === 'paper' ? 1 : 3, log);
-    // the layout's effect where params are many and small
-    if (name === 'cpu') presets['cpu_per_param_layout'] = await timePreset(name, 2, 3, log, 'per-param');
+    presets[name] = timePreset(name, presetBatch, count('BENCH_PRESET_STEPS', name === 'paper' ? 3 : 5), 2, log);
   }
+  const peakAfter = await matmulPeak(2);
+  log(`MatMul 512x512x512, 2 threads (after the presets): ${peakAfter.toFixed(1)} GFLOP/s`);
+  const matmulPeakGflops = Math.max(peakBefore, peakAfter);
+  for (const p of Object.values(presets)) p.fraction_of_matmul_peak = round(p.gflops / matmulPeakGflops);
 
   const trainFlops = 3 * forward.total;
   const summary = (t: Timing) => {
@@ -247,10 +275,14 @@ async function main(): Promise<void> {
       // Same init and data: the first step's loss (the forward at init) on each backend.
       first_loss: { ort: ort.losses[0], tfjs_wasm: wasm.losses[0], tfjs_cpu: cpu.losses[0] },
     },
+    // the machine's rate in this run: the presets' GFLOP/s are read against it
+    matmul_peak_gflops: round(matmulPeakGflops),
+    matmul_gflops_before_after_presets: [round(peakBefore), round(peakAfter)],
     memory_ort: memory,
     memory_ort_per_param_layout: memoryPerParam,
     presets: {
-      description: 'UniAS head on cached backbone features (training graph of @unias/model: dropout and feature jitter on), AdamW + clip_grad_norm_, batch 2, ONNX Runtime',
+      description: `UniAS head on cached backbone features (training graph of @unias/model: dropout and feature jitter on), AdamW + clip_grad_norm_, batch ${presetBatch}, ONNX Runtime 2 threads; gflops = 3x forward FLOPs / median step; peak_rss_mb = the preset's own process`,
+      targets: { paper_batch8_fraction_of_matmul_peak: 0.75, cpu_fraction_of_matmul_peak: 0.25 },
       ...presets,
     },
   };

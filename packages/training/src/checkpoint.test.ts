@@ -1,6 +1,6 @@
 import { createOnnxBackend } from '@unias/backend-onnx';
 import { createGraph, initParams, writeSafetensorsFile } from '@unias/graph';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -38,5 +38,47 @@ describe('training checkpoints', () => {
     const path = join(await dirPromise, 'weights.safetensors');
     await writeSafetensorsFile(path, { w: { shape: [1], data: [1] } });
     await expect(loadTrainingState(path)).rejects.toThrow(/weights\.safetensors: not a UniAS training checkpoint/);
+  });
+
+  const state = (w: number[]) => ({
+    step: 5,
+    params: new Map([['conv.weight', { dtype: 'float32' as const, shape: [2, 2], data: Float32Array.from(w) }]]),
+    optimizer: new Map([['adamw.exp_avg.conv.weight', { dtype: 'float32' as const, shape: [2, 2], data: Float32Array.from([0, 0, 0, 0]) }]]),
+    rng: { s: [1, 2, 3, 4] as [number, number, number, number], spare: null },
+  });
+
+  it('refuses a checkpoint damaged on disk, naming the file and the tensor', async () => {
+    const path = join(await dirPromise, 'damaged.safetensors');
+    await saveTrainingState(path, state([1, 2, 3, 4]));
+    const bytes = await readFile(path);
+    const dataStart = 8 + Number(bytes.readBigUInt64LE(0));
+    // tensors are stored by sorted name: conv.weight (16 bytes) first, then optimizer.*
+    bytes[dataStart + 9]! ^= 0x04;
+    await writeFile(path, bytes);
+    await expect(loadTrainingState(path)).rejects.toThrow(/damaged\.safetensors: .*tensor "conv\.weight": its data does not match its checksum/);
+    bytes[dataStart + 9]! ^= 0x04;
+    bytes[dataStart + 16]! ^= 0x01;
+    await writeFile(path, bytes);
+    await expect(loadTrainingState(path)).rejects.toThrow(/tensor "optimizer\.adamw\.exp_avg\.conv\.weight": its data does not match/);
+  });
+
+  it('refuses a checkpoint holding NaN, naming the tensor and element', async () => {
+    const path = join(await dirPromise, 'nan.safetensors');
+    await saveTrainingState(path, state([1, 2, Number.NaN, 4]));
+    await expect(loadTrainingState(path)).rejects.toThrow(/nan\.safetensors: tensor "conv\.weight" holds NaN at element 2/);
+  });
+
+  it('refuses a checkpoint whose checksum table was damaged away; still reads version-1 checkpoints', async () => {
+    const path = join(await dirPromise, 'nosums.safetensors');
+    await saveTrainingState(path, state([1, 2, 3, 4]));
+    const text = (await readFile(path)).toString('latin1');
+    expect(text).toContain('"unias.crc32"');
+    await writeFile(path, Buffer.from(text.replace('"unias.crc32"', '"unias.crc30"'), 'latin1'));
+    await expect(loadTrainingState(path)).rejects.toThrow(/nosums\.safetensors: a unias-training-state\/2 checkpoint without its "unias\.crc32" checksums/);
+    const v1 = join(await dirPromise, 'v1.safetensors');
+    await writeSafetensorsFile(v1, { w: { shape: [1], data: [7] } }, { format: 'unias-training-state/1', step: '3', rng: JSON.stringify({ s: [1, 2, 3, 4], spare: null }) });
+    const loaded = await loadTrainingState(v1);
+    expect(loaded.step).toBe(3);
+    expect(Array.from(loaded.params.get('w')!.data)).toEqual([7]);
   });
 });

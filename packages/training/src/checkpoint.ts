@@ -1,19 +1,23 @@
 /**
  * Training checkpoints as one safetensors file, written atomically: the trained params under their
  * own names (so the file is also a weights file), optimizer state under "optimizer.<name>", and the
- * step count and Rng state in the metadata.
+ * step count and Rng state in the metadata. Every tensor and the header carry a CRC-32, so a file
+ * damaged on disk is refused naming the tensor, as is one holding NaN or infinity (a run that
+ * diverged must not be resumed silently).
  */
-import { entryToTensor, readSafetensorsFile, writeSafetensorsFile, type RngState, type TensorData } from '@unias/graph';
+import { CHECKSUM_METADATA_KEY, entryToTensor, readSafetensorsFile, writeSafetensorsFile, type RngState, type TensorData } from '@unias/graph';
 import type { TrainingState } from './training-step.js';
 
-const FORMAT = 'unias-training-state/1';
+/** Version 2 always carries checksums (and is refused without them); version 1 files, written before, still load. */
+const FORMAT = 'unias-training-state/2';
+const FORMAT_V1 = 'unias-training-state/1';
 const OPTIMIZER_PREFIX = 'optimizer.';
 
 export async function saveTrainingState(path: string, state: TrainingState): Promise<void> {
   const tensors: Record<string, { shape: readonly number[]; data: ArrayLike<number> }> = {};
   for (const [name, t] of state.params) tensors[name] = { shape: t.shape, data: t.data };
   for (const [name, t] of state.optimizer) tensors[`${OPTIMIZER_PREFIX}${name}`] = { shape: t.shape, data: t.data };
-  await writeSafetensorsFile(path, tensors, { format: FORMAT, step: String(state.step), rng: JSON.stringify(state.rng) });
+  await writeSafetensorsFile(path, tensors, { format: FORMAT, step: String(state.step), rng: JSON.stringify(state.rng) }, { checksums: true });
 }
 
 function parseRng(text: string | undefined, path: string): RngState {
@@ -34,8 +38,13 @@ function parseRng(text: string | undefined, path: string): RngState {
 
 export async function loadTrainingState(path: string): Promise<TrainingState> {
   const file = await readSafetensorsFile(path);
-  if (file.metadata['format'] !== FORMAT) {
-    throw new Error(`${path}: not a UniAS training checkpoint (metadata "format" is ${JSON.stringify(file.metadata['format'] ?? null)}, expected "${FORMAT}")`);
+  const format = file.metadata['format'];
+  if (format !== FORMAT && format !== FORMAT_V1) {
+    throw new Error(`${path}: not a UniAS training checkpoint (metadata "format" is ${JSON.stringify(format ?? null)}, expected "${FORMAT}")`);
+  }
+  // checksums were verified when present; a version-2 file without them had its header damaged
+  if (format === FORMAT && file.metadata[CHECKSUM_METADATA_KEY] === undefined) {
+    throw new Error(`${path}: a ${FORMAT} checkpoint without its "${CHECKSUM_METADATA_KEY}" checksums: the header is damaged`);
   }
   const step = Number(file.metadata['step']);
   if (!Number.isInteger(step) || step < 0) throw new Error(`${path}: checkpoint metadata "step" must be a non-negative integer, got ${file.metadata['step']}`);
@@ -43,8 +52,11 @@ export async function loadTrainingState(path: string): Promise<TrainingState> {
   const optimizer = new Map<string, TensorData>();
   for (const [name, entry] of file.tensors) {
     if (entry.dtype !== 'F32') throw new Error(`${path}: tensor "${name}" is ${entry.dtype}, checkpoints hold F32`);
-    if (name.startsWith(OPTIMIZER_PREFIX)) optimizer.set(name.slice(OPTIMIZER_PREFIX.length), entryToTensor(entry));
-    else params.set(name, entryToTensor(entry));
+    const tensor = entryToTensor(entry);
+    const bad = tensor.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new Error(`${path}: tensor "${name}" holds ${tensor.data[bad]} at element ${bad}: the checkpoint is corrupt or the run diverged`);
+    if (name.startsWith(OPTIMIZER_PREFIX)) optimizer.set(name.slice(OPTIMIZER_PREFIX.length), tensor);
+    else params.set(name, tensor);
   }
   return { step, params, optimizer, rng: parseRng(file.metadata['rng'], path) };
 }

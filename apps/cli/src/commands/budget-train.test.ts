@@ -28,7 +28,10 @@ describe('unias train --time-budget', () => {
     const rec = JSON.parse(await readFile(join(budgeted, 'run.json'), 'utf8')) as RunRecord;
     const b = rec.fixed.budget!;
     expect(b.seconds).toBe(25);
-    expect(b.steps).toBeGreaterThan(1);
+    // how many steps fit depends on the machine's load; the plan never spends more than the budget on steps
+    expect(b.steps).toBeGreaterThanOrEqual(1);
+    expect(b.stepSeconds).toBeGreaterThan(0);
+    if (b.steps > 1) expect(b.steps * b.stepSeconds).toBeLessThanOrEqual(b.seconds);
     expect(rec.settings.train.steps).toBe(b.steps);
     expect(rec.fixed.lrStepSteps).toBe(Math.max(1, Math.round(0.4 * b.steps)));
     expect(r.stderr).toMatch(new RegExp(`time budget 25s: [\\d.]+ s per step measured -> ${b.steps} steps`));

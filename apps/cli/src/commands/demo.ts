@@ -1,16 +1,43 @@
-import { rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { generateSyntheticDataset } from '@unias/datasets';
+import { writeFileAtomic } from '@unias/graph';
 import type { Command } from '../command.js';
 import { flag, num, parse, str } from '../args.js';
 import { UserError } from '../errors.js';
 import { resolveTrainSettings, type RawConfig } from '../config/train-config.js';
 import { evaluateAndReport } from '../engine/eval-report.js';
 import { openPredictor } from '../engine/predictor.js';
-import { fmt, RUN_JSON, runTraining } from '../engine/train-run.js';
+import { fmt, runTraining } from '../engine/train-run.js';
 import { metricsTable } from '../report/table.js';
 import { createProgress } from '../progress.js';
 import { gracefulStop } from './train.js';
+
+/** The file that says a run folder was made by `unias demo`, so that a later demo may delete it. */
+export const DEMO_MARKER = 'made-by-unias-demo.json';
+
+export async function markDemoRun(runDir: string): Promise<void> {
+  await mkdir(runDir, { recursive: true });
+  await writeFileAtomic(join(runDir, DEMO_MARKER), `${JSON.stringify({ madeBy: 'unias demo', created: new Date().toISOString() })}\n`);
+}
+
+/**
+ * Deletes the run folder of an earlier demo, and only that: a folder without the demo's marker (a
+ * real run, anything a person put there) is refused by name, never deleted. An empty folder, or
+ * none, needs nothing.
+ */
+export async function clearDemoRun(runDir: string): Promise<void> {
+  const st = await stat(runDir).catch(() => null);
+  if (!st) return;
+  if (!st.isDirectory()) throw new UserError(`${runDir} is a file, where the demo puts its run; choose another --out`);
+  if (await stat(join(runDir, DEMO_MARKER)).catch(() => null)) {
+    await rm(runDir, { recursive: true, force: true });
+    return;
+  }
+  if ((await readdir(runDir)).length > 0) {
+    throw new UserError(`${runDir} holds files the demo did not make (no ${DEMO_MARKER}); the demo deletes only its own runs: choose another --out, or move that folder`);
+  }
+}
 
 /**
  * The demo's settings, tuned to learn within about ten minutes on two cores (measured in the app
@@ -74,6 +101,8 @@ export const command: Command = {
     const runDir = join(out, quick ? 'run-quick' : 'run');
     const say = (l: string) => process.stderr.write(`${l}\n`);
 
+    // A previous demo run is replaced; any other folder in its place is refused before any work.
+    await clearDemoRun(runDir);
     say(`[1/4] synthetic dataset in ${dataDir}`);
     const gen = quiet ? null : createProgress({ total: 1, label: 'generate' });
     const info = await generateSyntheticDataset({
@@ -90,8 +119,7 @@ export const command: Command = {
     gen?.done();
     say(info.reused ? `reused the dataset (${info.images} images)` : `generated ${info.images} images`);
 
-    // A previous demo run is replaced.
-    if (await stat(join(runDir, RUN_JSON)).catch(() => null)) await rm(runDir, { recursive: true, force: true });
+    await markDemoRun(runDir);
     const raw: RawConfig = {
       ...demo.config,
       data: { roots: [dataDir] },

@@ -4,17 +4,16 @@
  * by brute force in the test from the stored bank and the embedding, and the exported ONNX file
  * run by onnxruntime directly.
  */
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOnnxBackend } from '@unias/backend-onnx';
 import { createSampleReader, loadMvtec, type Sample } from '@unias/datasets';
 import { KNN_BANK, KNN_BANK_SQNORM, bindWeights, buildInferenceGraph, buildKnnEmbeddingGraph } from '@unias/model';
 import { loadStoredModel } from '../engine/model-store.js';
-import { runCli, tempDir, tinyConfigFile, tinyDataset } from '../test/helpers.js';
+import { DEFAULT_METHOD_NOTE } from './train.js';
+import { runCli, startServe, tempDir, tinyConfigFile, tinyDataset } from '../test/helpers.js';
 
 const SIZE = 32;
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -22,15 +21,18 @@ let data: string;
 let run: string;
 let samples: Sample[];
 let fitOut: string;
+let fitErr: string;
 
 beforeAll(async () => {
   tmp = await tempDir('knn');
   data = await tinyDataset(join(tmp.dir, 'data'));
   run = join(tmp.dir, 'knn-run');
   const config = await tinyConfigFile(tmp.dir, data, 'knn:\n  bankSize: 100\n  sigma: 1\n');
-  const t = await runCli(['train', '--config', config, '--method', 'knn', '--coreset', 'greedy', '--set', 'model.inputRange=signed', '--out', run, '--quiet']);
+  // no --method and no training length: knn is the default (DEFAULT_METHOD_NOTE says so)
+  const t = await runCli(['train', '--config', config, '--coreset', 'greedy', '--set', 'model.inputRange=signed', '--out', run, '--quiet']);
   expect(t.code, t.stderr).toBe(0);
   fitOut = t.stdout;
+  fitErr = t.stderr;
   samples = (await loadMvtec({ root: data })).samples.filter((s) => s.split === 'test');
 });
 afterAll(async () => tmp.cleanup());
@@ -38,6 +40,7 @@ afterAll(async () => tmp.cleanup());
 describe('unias train --method knn', () => {
   it('stores a model whose bank holds the asked number of patches, with thresholds', async () => {
     expect(fitOut).toMatch(/fitted a memory bank of 100 patches \(of 256\)/); // 16 images x 4x4 grid
+    expect(fitErr).toContain(DEFAULT_METHOD_NOTE);
     const stored = await loadStoredModel(run);
     expect(stored.params.get(KNN_BANK)!.shape).toEqual([24 + 32 + 96, 100]);
     const config = stored.modelConfig;
@@ -127,18 +130,9 @@ describe('a knn model in eval, export and serve', () => {
 
 describe('unias serve with a knn model', () => {
   it('serves the run directory over KServe v2: the infer score equals the exported file\'s on onnxruntime', async () => {
-    const cliDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@unias/source', 'src/bin.ts', 'serve', '--model', run, '--port', '0', '--threads', '1'], { cwd: cliDir });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const server = await startServe(['--model', run, '--threads', '1']);
+    const url = server.url;
     try {
-      let url: string | undefined;
-      for (let i = 0; i < 600 && !url; i++) {
-        url = /serving on (http:\/\/\S+)/.exec(err)?.[1];
-        if (child.exitCode !== null) throw new Error(`unias serve exited: ${err}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      expect(url, err).toBeDefined();
       const d = await createSampleReader({ size: SIZE, normalize: 'none' }).read(samples[0]!);
       const res = await fetch(`${url}/v2/models/model/infer`, {
         method: 'POST',
@@ -152,8 +146,7 @@ describe('unias serve with a knn model', () => {
       await session.release();
       expect(Math.abs(served - direct)).toBeLessThan(1e-5 * Math.max(1, Math.abs(direct)));
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await server.stop();
     }
   });
 });

@@ -3,10 +3,8 @@
  * model exported to ONNX by `unias export` and run by onnxruntime directly in the test, its maps
  * scored by `unias metrics` (which only reads a file).
  */
-import { spawn } from 'node:child_process';
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parse as parseHtml } from 'node-html-parser';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
@@ -14,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSampleReader, loadMvtec, type Sample } from '@unias/datasets';
 import { readSafetensorsFile, writeSafetensorsFile } from '@unias/graph';
 import { METRIC_KEYS } from '@unias/metrics';
-import { runCli, tempDir, tinyConfigFile, tinyDataset } from '../test/helpers.js';
+import { runCli, startServe, tempDir, tinyConfigFile, tinyDataset } from '../test/helpers.js';
 
 const SIZE = 32;
 
@@ -278,30 +276,37 @@ describe('unias export of a run', () => {
 });
 
 describe('unias serve', () => {
-  it('serves a run directory (exported to ONNX beside its model first) until SIGTERM', async () => {
-    const cliDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@unias/source', 'src/bin.ts', 'serve', '--model', run, '--port', '0', '--threads', '1'], { cwd: cliDir });
-    let err = '';
-    let out = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  it('serves the Triton repository `unias export --format triton` writes, config.pbtxt honoured, until SIGTERM', async () => {
+    const repo = join(tmp.dir, 'triton-serve');
+    expect((await runCli(['export', '--model', run, '--format', 'triton', '--out', repo, '--name', 'tiny', '--max-batch-size', '3', '--quiet'])).code).toBe(0);
+    const server = await startServe(['--model-repository', repo, '--threads', '1']);
+    const url = server.url;
+    let code: number | null;
     try {
-      let url: string | undefined;
-      for (let i = 0; i < 600 && !url; i++) {
-        url = /serving on (http:\/\/\S+)/.exec(err)?.[1];
-        if (child.exitCode !== null) throw new Error(`unias serve exited: ${err}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      expect(url, err + out).toBeDefined();
-      expect(err).toMatch(/exporting .*model\.safetensors to .*model\.onnx/);
-      const ready = await fetch(`${url}/v2/health/ready`);
+      const meta = (await (await fetch(`${url}/v2/models/tiny`)).json()) as { versions: string[]; outputs: Array<{ name: string; shape: number[] }> };
+      expect(meta.versions).toEqual(['1']);
+      // config.pbtxt's score: dims [1] with reshape [], so [N, 1] to clients.
+      expect(meta.outputs.find((o) => o.name === 'score')?.shape).toEqual([-1, 1]);
+      const config = (await (await fetch(`${url}/v2/models/tiny/versions/1/config`)).json()) as { max_batch_size: number };
+      expect(config.max_batch_size).toBe(3);
+    } finally {
+      code = await server.stop();
+    }
+    expect(code).toBe(0);
+  });
+
+  it('serves a run directory (exported to ONNX beside its model first) until SIGTERM', async () => {
+    const server = await startServe(['--model', run, '--threads', '1']);
+    let code: number | null;
+    try {
+      expect(server.stderr()).toMatch(/exporting .*model\.safetensors to .*model\.onnx/);
+      const ready = await fetch(`${server.url}/v2/health/ready`);
       expect(ready.status).toBe(200);
-      const meta = (await (await fetch(`${url}/v2/models/model`)).json()) as { inputs: Array<{ name: string; shape: number[] }> };
+      const meta = (await (await fetch(`${server.url}/v2/models/model`)).json()) as { inputs: Array<{ name: string; shape: number[] }> };
       expect(meta.inputs[0]).toMatchObject({ name: 'image', shape: [-1, 3, SIZE, SIZE] });
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      code = await server.stop();
     }
-    expect(child.exitCode).toBe(0);
+    expect(code).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
-import { readdir, stat } from 'node:fs/promises';
-import { basename, dirname, extname, join, relative, resolve } from 'node:path';
-import { decodeImage, isImageFile } from '@unias/datasets';
+import { readdir, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { decodeImage, isFolderEntry, isImageFile } from '@unias/datasets';
 import { writeFileAtomic } from '@unias/graph';
 import type { Command } from '../command.js';
 import { num, parse, requireStr, str } from '../args.js';
@@ -8,16 +8,19 @@ import { UsageError, UserError } from '../errors.js';
 import { openPredictor } from '../engine/predictor.js';
 import { binaryMask, encodePng, heatmapRgb, imageToRgb, overlayRgb, resizeMap } from '../report/heatmap.js';
 import { createProgress } from '../progress.js';
+import { outputNames } from './output-names.js';
 import { backendArg, deviceArg } from './runtime-args.js';
 
 const USAGE = `usage: unias predict --model RUN_DIR|MODEL.safetensors|FILE.onnx IMAGE_OR_FOLDER... [options]
 
-Anomaly maps for images (folders are searched recursively), at each image's own size:
+Anomaly maps for images (folders are searched recursively, following links), at each image's own size:
   NAME.heatmap.png   the map in colour (blue low, red high; 0 .. 2 x the pixel threshold when known,
                      else the image's own min .. max)
   NAME.overlay.png   the heat map over the image
   NAME.mask.png      the binary mask (white = anomalous), when a pixel threshold is known
-and summary.json / summary.csv (score, label, anomalous pixel fraction per image).
+and summary.json / summary.csv (score, label, anomalous pixel fraction per image). NAME is the
+image's path under the folder given ('/' as '__'); names that would collide (x.png and x.jpg, or
+A.png and a.png on a case-insensitive disk) get -2, -3, ...
 
 Thresholds come with the model (set at the end of training from normal training images: the 0.99
 quantile of their image scores and the 0.999 quantile of their pixel scores, or by
@@ -44,13 +47,18 @@ const OPTIONS = {
   quiet: { type: 'boolean' },
 } as const;
 
-async function collectImages(inputs: readonly string[]): Promise<Array<{ path: string; name: string }>> {
+export async function collectImages(inputs: readonly string[]): Promise<Array<{ path: string; name: string }>> {
   const found: Array<{ path: string; rel: string }> = [];
+  // folders by real path: a symbolic link back up the tree must not loop
+  const seen = new Set<string>();
   const walk = async (dir: string, base: string): Promise<void> => {
+    const real = await realpath(dir);
+    if (seen.has(real)) return;
+    seen.add(real);
     const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
     for (const e of entries) {
       const p = join(dir, e.name);
-      if (e.isDirectory()) await walk(p, base);
+      if (await isFolderEntry(dir, e)) await walk(p, base);
       else if (isImageFile(e.name)) found.push({ path: p, rel: relative(base, p) });
     }
   };
@@ -68,15 +76,8 @@ async function collectImages(inputs: readonly string[]): Promise<Array<{ path: s
       found.push({ path: abs, rel: basename(abs) });
     }
   }
-  // output names from the path under the folder given, unique
-  const used = new Map<string, number>();
-  return found.map((f) => {
-    let name = f.rel.slice(0, f.rel.length - extname(f.rel).length).replace(/[\\/]/g, '__');
-    const n = used.get(name) ?? 0;
-    used.set(name, n + 1);
-    if (n > 0) name = `${name}-${n + 1}`;
-    return { path: f.path, name };
-  });
+  const names = outputNames(found.map((f) => f.rel));
+  return found.map((f, i) => ({ path: f.path, name: names[i]! }));
 }
 
 function csvField(v: string | number | null): string {

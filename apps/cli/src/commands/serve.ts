@@ -45,9 +45,12 @@ async function withOnnxModels(argv: readonly string[]): Promise<string[]> {
 }
 
 const USAGE = `usage: unias serve --model FILE.onnx|RUN_DIR [--model NAME=FILE.onnx ...] [--port N] [options]
+       unias serve --model-repository DIR [--port N] [options]
 
 Serves exported models (\`unias export --format onnx\`; a run directory or a .safetensors model is
-exported to model.onnx beside it first) with @unias/server: KServe v2 (/v2/...),
+exported to model.onnx beside it first), or the Triton model repository \`unias export --format triton\`
+writes (every model, the versions its config.pbtxt's version_policy serves, max_batch_size, inputs,
+outputs, dims and dynamic_batching honoured), with @unias/server: KServe v2 (/v2/...),
 POST /predict (an image in; map, score and mask out), a browser page at /, Prometheus metrics at
 /metrics. Stops gracefully on SIGINT/SIGTERM. The options are those of unias-serve:
 

@@ -23,10 +23,13 @@ Settings come from the config file (YAML or JSON: preset, model, data, weights, 
 output, thresholds), then from these flags.
 
 method:
-  --method M               unias (default: train the UniAS head) | knn (fit a nearest-neighbour
-                           memory bank on the same frozen backbone; PatchCore-style)
+  --method M               knn (fit a nearest-neighbour memory bank on the frozen backbone,
+                           PatchCore-style) | unias (train the UniAS head). Default: unias when
+                           a training setting is given (--time-budget, --epochs, --steps, --lr,
+                           --schedule, --weights), else knn, the more accurate of the two within
+                           a CPU budget (docs/accuracy.md)
   --bank-size N            knn: patches kept in the memory bank (default 30000)
-  --coreset S              knn: greedy (default) | random subsampling of the bank
+  --coreset S              knn: random (default) | greedy (k-center coreset) subsampling of the bank
   --knn-taps A,B           knn: backbone taps embedded per patch (default: all default taps but the finest)
 
 data and model:
@@ -46,7 +49,7 @@ data and model:
   --loss-sign S            distance (1 - cos, default) | released (the official code's +cos)
   --set KEY=VALUE          any config key, e.g. --set model.convDim=64 (repeatable)
 
-optimisation (defaults: the official config):
+optimisation of the UniAS head (defaults: the official config):
   --backend B              onnx (default) | tfjs
   --device D               auto (default: CUDA, else WebGPU on a hardware GPU, else the CPU; says
                            which and why the others were skipped) | cpu | webgpu | cuda
@@ -54,7 +57,7 @@ optimisation (defaults: the official config):
   --time-budget T          fit the run to a time budget, e.g. 30m, 1h30m, 900 (seconds): the speed is
                            measured first, then the steps, the lr schedule and evaluations are sized
                            so the run (thresholds and final evaluation included) ends on time
-                           (default when no --epochs/--steps: ${TRAIN_DEFAULTS.timeBudget / 60}m)
+                           (method unias: default when no --epochs/--steps: ${TRAIN_DEFAULTS.timeBudget / 60}m)
   --epochs N | --steps N   a fixed length instead
   --batch N                images per step (default ${TRAIN_DEFAULTS.batchSize})
   --lr X                   AdamW learning rate (default ${TRAIN_DEFAULTS.lr}); betas 0.9/0.999, eps 1e-8
@@ -246,6 +249,11 @@ export function gracefulStop(): { signal: AbortSignal; release: () => void } {
   };
 }
 
+/** Said when no method was given and nothing asked for training (the rule: defaultMethod). */
+export const DEFAULT_METHOD_NOTE =
+  'method knn (the default): a nearest-neighbour memory bank on the frozen backbone, the most accurate detector in a CPU budget (docs/accuracy.md); ' +
+  '--method unias (or a training length: --time-budget, --epochs, --steps) trains the UniAS head';
+
 export const command: Command = {
   name: 'train',
   usage: USAGE,
@@ -278,6 +286,7 @@ export const command: Command = {
       } else {
         if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
         const settings = await settingsFromArgs(args);
+        if (settings.methodFrom === 'default') log(DEFAULT_METHOD_NOTE);
         result = await runTraining({ settings, ...(stopAfter !== undefined ? { stopAfter } : {}), signal: stop.signal, log, progress: !quiet });
       }
       printResult(result);

@@ -36,6 +36,18 @@ describe('train settings', () => {
     expect(s.model.loss).toEqual({ weight: 10, cosine: 'distance' });
   });
 
+  it('the method: knn unless one is given or a training setting asks for the UniAS head', () => {
+    const method = (argv: string[]) => settingsFromArgs(parse(['--data', '/d', ...argv], TRAIN_OPTIONS)).then((s) => [s.method, s.methodFrom]);
+    return Promise.all([
+      expect(method([])).resolves.toEqual(['knn', 'default']),
+      expect(method(['--batch', '4', '--input-size', '128'])).resolves.toEqual(['knn', 'default']),
+      expect(method(['--method', 'unias'])).resolves.toEqual(['unias', 'given']),
+      expect(method(['--method', 'knn', '--steps', '3'])).resolves.toEqual(['knn', 'given']),
+      ...[['--steps', '3'], ['--epochs', '2'], ['--time-budget', '10m'], ['--lr', '1e-4'], ['--schedule', 'cosine']].map((a) => expect(method(a)).resolves.toEqual(['unias', 'training-options'])),
+      expect(method(['--set', 'train.warmupSteps=5'])).resolves.toEqual(['unias', 'training-options']),
+    ]);
+  });
+
   it('a time budget in seconds or as a duration; it excludes a fixed length', () => {
     expect(resolveTrainSettings({ data: { roots: ['/d'] }, train: { timeBudget: '1h30m' } }).train.timeBudget).toBe(5400);
     expect(resolveTrainSettings({ data: { roots: ['/d'] }, train: { timeBudget: 600 } }).train.timeBudget).toBe(600);

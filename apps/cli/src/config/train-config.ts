@@ -112,6 +112,8 @@ export const TRAIN_SCHEMA: Schema = obj({
 export interface TrainSettings {
   /** 'unias' (train the head) or 'knn' (fit a memory bank on the same backbone). */
   readonly method: MethodName;
+  /** Why: given (method key / --method), or chosen by {@link defaultMethod}'s rule. */
+  readonly methodFrom?: 'given' | 'training-options' | 'default';
   /** The nearest-neighbour detector's settings (method 'knn', and the baseline every run is compared with). */
   readonly knn: KnnSettings;
   readonly preset: PresetName;
@@ -283,6 +285,21 @@ function defaultRunDir(): string {
   return resolve('runs', `unias-${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`);
 }
 
+/** Settings that only training the UniAS head reads: giving one without a method selects 'unias'. */
+export const UNIAS_TRAINING_KEYS = ['epochs', 'steps', 'timeBudget', 'lr', 'schedule', 'lrStepEpochs', 'warmupSteps'] as const;
+
+/**
+ * The method when none is given: the nearest-neighbour detector, the most accurate detector a CPU
+ * user gets from this project within a 30-minute budget (docs/accuracy.md: on 7 of 8 classes a unified
+ * bank beats the UniAS head trained for 30 minutes on 2 cores), unless the settings ask for training
+ * (a length, a budget, a learning rate or schedule, initial weights), which only the UniAS head does.
+ */
+export function defaultMethod(raw: RawConfig, train: Record<string, Json>): { method: MethodName; methodFrom: 'given' | 'training-options' | 'default' } {
+  if (raw['method'] !== undefined) return { method: raw['method'] as MethodName, methodFrom: 'given' };
+  const training = UNIAS_TRAINING_KEYS.some((k) => train[k] !== undefined) || raw['weights'] !== undefined;
+  return training ? { method: 'unias', methodFrom: 'training-options' } : { method: 'knn', methodFrom: 'default' };
+}
+
 /** Fills the defaults and checks what the schema cannot (combinations). */
 export function resolveTrainSettings(raw: RawConfig): TrainSettings {
   const presetName = typeof raw['preset'] === 'string' ? raw['preset'] : TRAIN_DEFAULTS.preset;
@@ -317,7 +334,7 @@ export function resolveTrainSettings(raw: RawConfig): TrainSettings {
   const betas = Array.isArray(train['betas']) ? (train['betas'] as number[]) : TRAIN_DEFAULTS.betas;
   const k = section(raw, 'knn');
   return {
-    method: (raw['method'] as MethodName | undefined) ?? 'unias',
+    ...defaultMethod(raw, train),
     knn: {
       taps: Array.isArray(k['taps']) ? k['taps'].map(String) : KNN_DEFAULTS.taps,
       stride: n(k['stride'], KNN_DEFAULTS.stride),

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import {
   MVTEC_AUGMENTATION,
   VISA_AUGMENTATION,
+  isFolderEntry,
   loadDatasets,
   type AugmentationPolicy,
   type Dataset,
@@ -39,7 +40,7 @@ export async function loadData(o: { roots: readonly string[]; format: DataFormat
     const format = o.format === 'auto' ? await detectFormat(root) : o.format;
     formats.set(root, format);
     if (format === 'mvtec' && o.classes) {
-      const dirs = (await readdir(root, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+      const dirs = await folderNames(root);
       const here = o.classes.filter((c) => dirs.includes(c));
       here.forEach((c) => found.add(c));
       if (here.length > 0) sources.push({ format, root, classes: here });
@@ -60,10 +61,17 @@ export async function loadData(o: { roots: readonly string[]; format: DataFormat
   return { dataset, formats };
 }
 
+/** Sub-folder names, symbolic links to folders included. */
+async function folderNames(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const d of await readdir(dir, { withFileTypes: true })) if (await isFolderEntry(dir, d)) out.push(d.name);
+  return out;
+}
+
 async function knownClasses(roots: readonly string[]): Promise<string[]> {
   const out: string[] = [];
   for (const r of roots) {
-    for (const d of await readdir(resolve(r), { withFileTypes: true }).catch(() => [])) if (d.isDirectory() && !d.name.startsWith('.')) out.push(d.name);
+    out.push(...(await folderNames(resolve(r)).catch(() => [])).filter((n) => !n.startsWith('.')));
   }
   return out;
 }

@@ -1,18 +1,24 @@
 /**
  * One training run in a run directory: settings in `run.json`, JSONL logs in `train.jsonl`,
- * checkpoints under `checkpoints/` (every N steps, atomically: a new folder, then the `latest.json`
- * pointer), periodic evaluation on the test split, and at the end the thresholds, the final
- * evaluation (`metrics.json`) and the model (`model.safetensors`, @unias/exporters' unias layout).
+ * checkpoints under `checkpoints/` (every N steps, each folder written whole under a temporary name
+ * and renamed, then the `latest.json` pointer), periodic evaluation on the test split, and at the end
+ * the thresholds, the final evaluation (`metrics.json`) and the model (`model.safetensors`,
+ * @unias/exporters' unias layout).
+ *
+ * Resuming removes the temporary files a killed writer left and takes the newest checkpoint that
+ * reads back whole (checksums, loader position), so a process killed at any point loses at most the
+ * steps since its last checkpoint.
  *
  * Resuming restores the parameters, the optimizer moments, the step, the Rng that draws dropout and
  * jitter, and the batch loader's position, so N steps give the same parameters whether or not the
  * run was interrupted.
  */
-import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createBatchLoader, createSampleReader, type BatchLoaderState, type Sample } from '@unias/datasets';
 import { buildInferenceGraph, buildTrainingGraph, countFlops, resolveConfig, type ResolvedConfig } from '@unias/model';
-import { checkWeights, initParams, writeFileAtomic, type Backend, type TensorData } from '@unias/graph';
+import { checkWeights, initParams, removeStaleTempFiles, syncDirectory, writeFileAtomic, type Backend, type TensorData } from '@unias/graph';
 import {
   adamw,
   chainedLr,
@@ -24,6 +30,7 @@ import {
   saveTrainingState,
   stepLr,
   type Schedule,
+  type TrainingState,
   type TrainingStep,
 } from '@unias/training';
 import type { MetricsReport } from '@unias/metrics';
@@ -127,6 +134,8 @@ async function readJson<T>(path: string, what: string): Promise<T> {
   }
 }
 
+const STEP_DIR = /^step-\d{8}$/;
+
 function stepDirName(step: number): string {
   return `step-${String(step).padStart(8, '0')}`;
 }
@@ -193,6 +202,65 @@ function summaryOf(e: Evaluation): Record<string, unknown> {
   return { mean: r.mean, classes: r.classes, seconds: Number(e.seconds.toFixed(2)) };
 }
 
+/** The temporary files of interrupted atomic writes in the run directory and its checkpoints. */
+async function removeStaleTempFilesUnder(runDir: string): Promise<string[]> {
+  const ckRoot = join(runDir, CHECKPOINTS);
+  const steps = (await readdir(ckRoot).catch(() => [] as string[])).filter((n) => STEP_DIR.test(n));
+  const removed: string[] = [];
+  for (const dir of [runDir, ckRoot, ...steps.map((n) => join(ckRoot, n))]) removed.push(...(await removeStaleTempFiles(dir)));
+  return removed;
+}
+
+const CHECKPOINT_FILES = ['state.safetensors', 'loader.json'];
+
+/** A checkpoint folder whose state and loader position both read back whole and agree. */
+async function readCheckpoint(dir: string, step: number): Promise<{ state: TrainingState; loader: LoaderCheckpoint }> {
+  const state = await loadTrainingState(join(dir, 'state.safetensors'));
+  if (state.step !== step) throw new Error(`${join(dir, 'state.safetensors')}: holds step ${state.step}, the folder is for step ${step}`);
+  const path = join(dir, 'loader.json');
+  const lc = await readJson<LoaderCheckpoint>(path, 'checkpoint');
+  if (typeof lc !== 'object' || lc === null || lc.step !== step || typeof lc.loader !== 'object' || lc.loader === null || !Number.isSafeInteger(lc.images)) {
+    throw new Error(`${path}: not the loader position of step ${step}`);
+  }
+  return { state, loader: lc };
+}
+
+/**
+ * The newest checkpoint that reads back whole. A folder that is incomplete, or whose files are
+ * damaged (a power loss, a bad disk), is passed over, saying why, for the next older one.
+ * Checkpoints that exist but are all damaged are an error naming each, never a silent restart from
+ * step 0.
+ */
+async function newestIntactCheckpoint(
+  ckRoot: string,
+  log: (line: string) => void,
+): Promise<{ dir: string; state: TrainingState; loader: LoaderCheckpoint } | null> {
+  const names = (await readdir(ckRoot).catch(() => [] as string[])).filter((n) => STEP_DIR.test(n)).sort().reverse();
+  const problems: string[] = [];
+  for (const name of names) {
+    const dir = join(ckRoot, name);
+    const files = await readdir(dir).catch(() => [] as string[]);
+    const lacking = CHECKPOINT_FILES.filter((f) => !files.includes(f));
+    if (lacking.length > 0) {
+      // what a kill mid-checkpoint left before checkpoints were written as whole folders
+      log(`checkpoint ${dir} is incomplete (no ${lacking.join(', ')}); trying the one before`);
+      continue;
+    }
+    try {
+      const found = await readCheckpoint(dir, Number(name.slice('step-'.length)));
+      return { dir, ...found };
+    } catch (e) {
+      const reason = (e as Error).message.split('\n')[0]!;
+      problems.push(reason);
+      log(`checkpoint ${dir} is unusable (${reason}); trying the one before`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new UserError(`no usable checkpoint in ${ckRoot}: ${problems.join('; ')} (move the checkpoints away to start the run over)`);
+  }
+  return null;
+}
+
 export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const log = o.log ?? (() => undefined);
   const showProgress = o.progress ?? true;
@@ -250,6 +318,14 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       testSamples: [],
       knn: { bankSize: k.bankSize, patchesSeen: k.patchesSeen },
     };
+  }
+
+  // ---- on resume, the checkpoint first: a run that cannot resume fails before any heavy work
+  const ckRoot = join(runDir, CHECKPOINTS);
+  let resumeFrom: Awaited<ReturnType<typeof newestIntactCheckpoint>> = null;
+  if (o.resumeDir) {
+    for (const removed of await removeStaleTempFilesUnder(runDir)) log(`removed ${removed}, left by an interrupted write`);
+    resumeFrom = await newestIntactCheckpoint(ckRoot, log);
   }
 
   // ---- model, data, weights
@@ -381,17 +457,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   // ---- resume
   let loaderResume: BatchLoaderState | undefined;
   let imagesBefore = 0;
-  const ckRoot = join(runDir, CHECKPOINTS);
-  if (o.resumeDir && (await exists(join(ckRoot, LATEST)))) {
-    const latest = await readJson<{ step: number; dir: string }>(join(ckRoot, LATEST), 'checkpoint pointer');
-    const dir = join(ckRoot, latest.dir);
-    let state;
-    try {
-      state = await loadTrainingState(join(dir, 'state.safetensors'));
-    } catch (e) {
-      throw new UserError(`checkpoint ${dir}: ${(e as Error).message.split('\n')[0]}`);
-    }
-    const lc = await readJson<LoaderCheckpoint>(join(dir, 'loader.json'), 'checkpoint');
+  if (resumeFrom) {
+    const { dir, state, loader: lc } = resumeFrom;
     try {
       await trainer.setState(state);
     } catch (e) {
@@ -402,6 +469,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     await truncateLog(join(runDir, LOG_FILE), state.step);
     log(`resuming ${runDir} at step ${state.step} of ${totalSteps}`);
   } else if (o.resumeDir) {
+    await truncateLog(join(runDir, LOG_FILE), 0);
     log(`no checkpoint in ${runDir} yet: starting from step 0`);
   }
 
@@ -460,15 +528,24 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     return new Map<string, TensorData>([...weights.backbone, ...s.params]);
   };
 
+  /**
+   * A checkpoint folder appears whole or not at all: its files are written (each fsynced) into a
+   * temporary folder that is then renamed to `step-N`; `latest.json` follows, then old folders go.
+   */
   const checkpoint = async (step: number, images: number): Promise<void> => {
     const name = stepDirName(step);
     const dir = join(ckRoot, name);
-    await mkdir(dir, { recursive: true });
-    await saveTrainingState(join(dir, 'state.safetensors'), await trainer.getState());
+    const tmp = join(ckRoot, `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    await mkdir(tmp, { recursive: true });
+    await saveTrainingState(join(tmp, 'state.safetensors'), await trainer.getState());
     const lc: LoaderCheckpoint = { step, loader: loader.state(), images, savedAt: new Date().toISOString() };
-    await writeFileAtomic(join(dir, 'loader.json'), `${JSON.stringify(lc, null, 2)}\n`);
+    await writeFileAtomic(join(tmp, 'loader.json'), `${JSON.stringify(lc, null, 2)}\n`);
+    // a folder of this step from before a resume (one that was passed over as damaged)
+    await rm(dir, { recursive: true, force: true });
+    await rename(tmp, dir);
+    await syncDirectory(ckRoot);
     await writeFileAtomic(join(ckRoot, LATEST), `${JSON.stringify({ step, dir: name })}\n`);
-    const all = (await readdir(ckRoot)).filter((n) => /^step-\d{8}$/.test(n)).sort();
+    const all = (await readdir(ckRoot)).filter((n) => STEP_DIR.test(n)).sort();
     for (const old of all.slice(0, Math.max(0, all.length - settings.output.keepCheckpoints))) {
       if (old !== name) await rm(join(ckRoot, old), { recursive: true, force: true });
     }

@@ -1,7 +1,9 @@
 /** Test support: run the CLI in-process with captured output, and a tiny synthetic dataset and model. */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { vi } from 'vitest';
 import { generateSyntheticDataset } from '@unias/datasets';
 import { main } from '../main.js';
@@ -71,7 +73,6 @@ data:
   roots: [${data}]
 train:
   batchSize: 4
-  lr: 0.002
   seed: 1
 output:
   logEvery: 1
@@ -79,4 +80,40 @@ output:
 ${extra}`,
   );
   return path;
+}
+
+export interface ServeChild {
+  readonly url: string;
+  /** Everything the server wrote to stderr so far. */
+  stderr(): string;
+  /** SIGTERM, then the exit code once it exited. */
+  stop(): Promise<number | null>;
+}
+
+/** `unias serve ARGS --port 0` as a real child process, resolved once it says where it listens. */
+export async function startServe(args: readonly string[], timeoutMs = 120_000): Promise<ServeChild> {
+  const cliDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@unias/source', 'src/bin.ts', 'serve', ...args, '--port', '0'], { cwd: cliDir });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (err += d.toString()));
+  const stop = async (): Promise<number | null> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    return child.exitCode;
+  };
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const url = /serving on (http:\/\/\S+)/.exec(err)?.[1];
+    if (url) return { url, stderr: () => err, stop };
+    if (child.exitCode !== null) throw new Error(`unias serve exited with ${child.exitCode}: ${err}`);
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`unias serve did not start within ${timeoutMs} ms: ${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

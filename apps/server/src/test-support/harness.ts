@@ -73,3 +73,40 @@ export async function errorMessage(res: Response): Promise<string> {
 }
 
 export type { PredictResult } from '../predict-result.js';
+
+/** A v2 inference request with the image tensor as binary data (Triton's extension), asking for the score as JSON. */
+export function binaryInferBody(image: Float32Array, dims: readonly number[]): { body: Buffer; headers: Record<string, string> } {
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: [{ name: 'image', shape: dims, datatype: 'FP32', parameters: { binary_data_size: image.byteLength } }],
+      outputs: [{ name: 'score' }],
+    }),
+  );
+  return {
+    body: Buffer.concat([header, Buffer.from(image.buffer, image.byteOffset, image.byteLength)]),
+    headers: { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(header.length) },
+  };
+}
+
+/** Polls `url` until it answers `status` (no fixed sleeps); fails after `timeoutMs`. */
+export async function untilStatus(url: string, status: number, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(url).catch(() => null);
+    if (res !== null) await res.arrayBuffer();
+    if (res?.status === status) return;
+    if (Date.now() > end) throw new Error(`${url} did not answer ${status} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Waits until the server reports `n` inference requests in progress and `queued` waiting for a run. */
+export async function untilInflight(url: string, n: number, queued?: number): Promise<void> {
+  for (;;) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const inflight = new RegExp(`^unias_inflight_requests ${n}$`, 'm').test(text);
+    const queue = queued === undefined || new RegExp(`^unias_queue_depth\\{[^}]*\\} ${queued}$`, 'm').test(text);
+    if (inflight && queue) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -10,7 +10,7 @@ import { noise, sameValues } from '../test-helpers.js';
 import { buildBackboneGraph, checkBackboneWeights } from './check.js';
 import { importOnnx } from './onnx.js';
 import { importSafetensors } from './safetensors.js';
-import { importTfjsLayers } from './tfjs-layers.js';
+import { checkTfjsModelJson, importTfjsLayers } from './tfjs-layers.js';
 import { importWeights, loadBackboneWeights } from './load.js';
 
 const onnx = onnxProto.onnx;
@@ -214,6 +214,16 @@ describe('tfjs layers import (model.json + shards, quantised)', () => {
     await expect(importTfjsLayers(path)).rejects.toThrow(/cannot read weight shard .*g2\.bin \(listed in .*model\.json\)/);
     await writeFile(path, JSON.stringify({ weightsManifest: [{ paths: ['g2.bin'], weights: [{ name: 'x/kernel', shape: [1], dtype: 'float32', quantization: { dtype: 'int4' } }] }] }));
     await expect(importTfjsLayers(path)).rejects.toThrow(/\("x\/kernel"\) has unsupported quantization dtype "int4"/);
+  });
+
+  it('dtypes are own keys only; dims must be safe integers', () => {
+    const manifest = (w: Record<string, unknown>) => ({ weightsManifest: [{ paths: ['g.bin'], weights: [{ name: 'x/kernel', shape: [2], dtype: 'float32', ...w }] }] });
+    for (const dtype of ['constructor', 'toString', '__proto__']) {
+      expect(() => checkTfjsModelJson(manifest({ dtype }), 'm.json')).toThrow(`m.json: not a tfjs layers model.json: weightsManifest[0].weights[0] ("x/kernel") has unsupported dtype "${dtype}"`);
+    }
+    expect(() => checkTfjsModelJson(manifest({ shape: [1e300] }), 'm.json')).toThrow(/\("x\/kernel"\) has a bad shape/);
+    expect(() => checkTfjsModelJson(manifest({ shape: [2 ** 30, 2 ** 30, 2 ** 30] }), 'm.json')).toThrow(/\("x\/kernel"\) has a shape too large to hold/);
+    expect(checkTfjsModelJson(manifest({}), 'm.json').weightsManifest).toHaveLength(1);
   });
 });
 

@@ -33,16 +33,17 @@ export function onnxTensorToFloat32(t: OnnxNamespace.ITensorProto, source: strin
   }
   const shape = dimsOf(t, where);
   const n = shape.reduce((a, d) => a * d, 1);
-  const out = new Float32Array(n);
+  if (!Number.isSafeInteger(n)) throw new Error(`${where}: shape [${shape.join(',')}] is too large`);
   const raw = t.rawData && t.rawData.byteLength > 0 ? t.rawData : null;
   const type = t.dataType ?? 0;
-  const count = (got: number) => {
-    if (got !== n) throw new Error(`${where}: ${got} values for shape [${shape.join(',')}] (${n} expected)`);
-  };
+  const size = type === DOUBLE ? 8 : type === FLOAT ? 4 : 2;
+  // how many values the data holds, checked against the shape before anything is allocated: a
+  // corrupt dimension must not ask for gigabytes
+  const got = raw ? raw.byteLength / size : (type === FLOAT ? t.floatData : type === DOUBLE ? t.doubleData : t.int32Data)?.length ?? 0;
+  if (got !== n) throw new Error(`${where}: ${got} values for shape [${shape.join(',')}] (${n} expected)`);
+  const out = new Float32Array(n);
   if (raw) {
     const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    const size = type === DOUBLE ? 8 : type === FLOAT ? 4 : 2;
-    count(raw.byteLength / size);
     for (let i = 0; i < n; i++) {
       switch (type) {
         case FLOAT: out[i] = dv.getFloat32(4 * i, true); break;
@@ -52,17 +53,12 @@ export function onnxTensorToFloat32(t: OnnxNamespace.ITensorProto, source: strin
       }
     }
   } else if (type === FLOAT) {
-    const v = t.floatData ?? [];
-    count(v.length);
-    out.set(v);
+    out.set(t.floatData ?? []);
   } else if (type === DOUBLE) {
-    const v = t.doubleData ?? [];
-    count(v.length);
-    out.set(v);
+    out.set(t.doubleData ?? []);
   } else {
     // float16 / bfloat16 without raw_data: one 16-bit pattern per int32_data entry.
     const v = t.int32Data ?? [];
-    count(v.length);
     const conv = type === FLOAT16 ? halfToFloat : bf16ToFloat;
     for (let i = 0; i < n; i++) out[i] = conv(v[i]! & 0xffff);
   }

@@ -52,11 +52,13 @@ export function checkTfjsModelJson(json: unknown, source: string): TfjsModelJson
       const spec = w as Partial<TfjsWeightSpec>;
       const where = `weightsManifest[${gi}].weights[${wi}]${typeof spec.name === 'string' ? ` ("${spec.name}")` : ''}`;
       if (typeof spec.name !== 'string') bad(`${where} has no name`);
-      if (!Array.isArray(spec.shape) || !spec.shape.every((d) => Number.isInteger(d) && d >= 0)) bad(`${where} has a bad shape`);
+      if (!Array.isArray(spec.shape) || !spec.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) bad(`${where} has a bad shape`);
+      if (!Number.isSafeInteger(spec.shape!.reduce((a, d) => a * d, 1) * 4)) bad(`${where} has a shape too large to hold`);
       const q = spec.quantization;
       if (q && !QUANTIZED.has(q.dtype)) bad(`${where} has unsupported quantization dtype "${String(q.dtype)}"`);
       if (q && q.dtype !== 'float16' && (typeof q.scale !== 'number' || typeof q.min !== 'number')) bad(`${where}: ${q.dtype} quantization needs scale and min`);
-      if (!q && !(typeof spec.dtype === 'string' && spec.dtype in BYTES)) bad(`${where} has unsupported dtype "${String(spec.dtype)}"`);
+      // own keys only: "constructor" or "toString" is no dtype
+      if (!q && !(typeof spec.dtype === 'string' && Object.hasOwn(BYTES, spec.dtype))) bad(`${where} has unsupported dtype "${String(spec.dtype)}"`);
     });
   });
   return json as TfjsModelJson;

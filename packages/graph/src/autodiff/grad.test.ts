@@ -157,3 +157,32 @@ describe('gradients of a composed block (conv, groupNorm, GELU, depthwise, atten
   });
 });
 
+
+describe('conv weight gradient: copies before the GEMM', () => {
+  // Floats written by the layout ops (pad, slice, concat, transpose) of dL/dw for a conv of x; a
+  // swap of the last two axes is left out (ONNX Runtime folds it into the MatMul it feeds).
+  const copiedFloats = (x: [number, number, number, number], w: [number, number, number, number], options: { stride?: number; padding?: number }) => {
+    const b = new GraphBuilder();
+    const input = b.input('x', x);
+    const weight = b.param('w', w, { kind: 'ones' });
+    const loss = b.sumAll(b.square(b.conv2d(input, weight, null, options)));
+    const before = new Set(reachable([loss]).map((n) => n.id));
+    const [dw] = grad(b, loss, [weight]);
+    const layout = new Set(['pad', 'slice', 'concat', 'transpose']);
+    return reachable([dw!])
+      .filter((n) => !before.has(n.id) && n.kind === 'op' && layout.has(n.op))
+      .filter((n) => !(n.kind === 'op' && n.op === 'transpose' && n.attrs.perm.every((p, i) => (i < n.attrs.perm.length - 2 ? p === i : p === n.attrs.perm.length * 2 - 3 - i))))
+      .reduce((a, n) => a + n.shape.reduce((p, d) => p * d, 1), 0);
+  };
+
+  it('a stride-1 3x3 conv copies about kh + kw planes of dy and x, not im2col 2 * kh * kw', () => {
+    // 32 channels at 64x64, batch 2: im2col copied pad + 9 slices + their concat + two transposes, ~21 maps
+    const map = 2 * 32 * 64 * 64;
+    expect(copiedFloats([2, 32, 64, 64], [32, 32, 3, 3], { padding: 1 }) / map).toBeLessThan(14);
+  });
+
+  it('a patch embedding (kernel = stride) copies its input twice, not kh * kw slices and a concat', () => {
+    const map = 2 * 16 * 64 * 64;
+    expect(copiedFloats([2, 16, 64, 64], [24, 16, 8, 8], { stride: 8 }) / map).toBeLessThanOrEqual(2.05);
+  });
+});

@@ -40,18 +40,106 @@ export interface WindowGeometry {
 }
 
 /**
- * The weight gradient of a convolution as im2col + one GEMM:
+ * The weight gradient of a convolution (the correlation of A with the windows of src):
  *
  *   W[a, c, i, j] = sum_{n,p,q} A[n, a, p, q] * S[n, group(a) * Cs/g + c, p*sh + i*dh - pt, q*sw + j*dw - pl]
  *
  * (S read as 0 outside). `A` is [N, Ca, P, Q], `src` is [N, Cs, H, W]; the result is
  * [Ca, Cs/groups, kh, kw]. For conv2d, A = dy and S = x; for convTranspose2d, A = x and S = dy.
- * The source goes channels-first ([Cs, N, H, W], a cheap copy of whole planes) and is padded; each
- * of the kh*kw window offsets is one strided slice [Cs, N, P, Q], and their concat along axis 0 (whole
- * contiguous slabs) is the im2col matrix [kh*kw*Cs, N*P*Q]. One GEMM with it transposed (ORT fuses
- * the transpose into the GEMM) gives every weight.
+ * ONNX has no strided views, so every shifted window is a copy: the three formulations below
+ * differ in how many bytes they copy before the one GEMM that does the arithmetic.
  */
 export function windowCorrelation(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym {
+  if (geo.groups === 1 && geo.strides[0] === 1 && geo.strides[1] === 1 && A.shape[2]! >= 2 * (geo.kernel[0] - 1) * geo.dilations[0]) return shiftedProducts(g, A, src, geo);
+  if (tilesExactly(A, src, geo)) return patchCorrelation(g, A, src, geo);
+  return im2colCorrelation(g, A, src, geo);
+}
+
+/**
+ * Stride 1, one group: the row offsets shift A (kh zero-padded copies stacked on channels,
+ * [N, kh*Ca, R, Q] with R = P + (kh-1)*dh rows) and the column offsets shift src (kw slices,
+ * [N, kw*Cs, R, Q]); one batched GEMM over R*Q then gives all kh*kw blocks [kh*Ca, kw*Cs] at once,
+ * and nothing but them. It copies kh*Ca + kw*Cs planes where im2col copies kh*kw*Cs twice (slices,
+ * then their concat) plus two transposes: at 32 channels and 128x128 it does 0.6x the work of
+ * im2col (bench/wgrad-shapes.ts), at 256 channels and 28-56 pixels the same. Summing rows R
+ * instead of P costs (kh-1)*dh/P extra GEMM work, hence the rule P >= 2*(kh-1)*dh in the caller.
+ */
+function shiftedProducts(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym {
+  const [N, Ca, P, Q] = A.shape as [number, number, number, number];
+  const [, Cs, H, W] = src.shape as [number, number, number, number];
+  const [kh, kw] = geo.kernel;
+  const [dh, dw] = geo.dilations;
+  const [pt, pl] = geo.padTopLeft;
+  const R = P + (kh - 1) * dh;
+  const needW = Q + (kw - 1) * dw;
+  // One GEMM per image writes N blocks [kh*Ca, kw*Cs] to sum: where they outweigh the shifted maps
+  // (many channels, few pixels: 256 channels at 14x14) the images go into the GEMM's rows instead,
+  // channels first (two transposes of the operands).
+  const channelsFirst = N > 1 && kh * Ca * kw * Cs > (kh * Ca + kw * Cs) * R * Q;
+  const a = channelsFirst ? g.transpose(A, [1, 0, 2, 3]) : A;
+  const s = channelsFirst ? g.transpose(src, [1, 0, 2, 3]) : src;
+  const stack = channelsFirst ? 0 : 1;
+  // src padded so that row r of every shifted copy is source row r - pt, clipped to R rows
+  const padded = g.sliceAxes(g.pad(s, [0, 0, pt, pl, 0, 0, Math.max(0, R - pt - H), Math.max(0, needW - pl - W)]), [2], [0], [R], [1]);
+  const columns: Sym[] = [];
+  for (let j = 0; j < kw; j++) columns.push(g.sliceAxes(padded, [3], [j * dw], [j * dw + Q], [1]));
+  const rows: Sym[] = [];
+  for (let i = 0; i < kh; i++) rows.push(g.pad(a, [0, 0, i * dh, 0, 0, 0, (kh - 1 - i) * dh, 0]));
+  let blocks: Sym; // [kh*Ca, kw*Cs]
+  if (channelsFirst) {
+    const X = g.reshape(g.concat(columns, stack), [kw * Cs, N * R * Q]);
+    const D = g.reshape(g.concat(rows, stack), [kh * Ca, N * R * Q]);
+    blocks = g.matmul(D, g.transposeLast2(X));
+  } else {
+    const X = g.reshape(g.concat(columns, stack), [N, kw * Cs, R * Q]);
+    const D = g.reshape(g.concat(rows, stack), [N, kh * Ca, R * Q]);
+    const perImage = g.matmul(D, g.transposeLast2(X)); // [N, kh*Ca, kw*Cs]
+    blocks = N === 1 ? g.reshape(perImage, [kh * Ca, kw * Cs]) : g.reduceSum(perImage, [0], false);
+  }
+  return g.transpose(g.reshape(blocks, [kh, Ca, kw, Cs]), [1, 3, 0, 2]);
+}
+
+/** Non-overlapping windows that cover src exactly (a patch embedding: kernel = stride, no pads). */
+function tilesExactly(A: Sym, src: Sym, geo: WindowGeometry): boolean {
+  const [kh, kw] = geo.kernel;
+  return (
+    geo.groups === 1 &&
+    geo.strides[0] === kh &&
+    geo.strides[1] === kw &&
+    geo.dilations[0] === 1 &&
+    geo.dilations[1] === 1 &&
+    geo.padTopLeft[0] === 0 &&
+    geo.padTopLeft[1] === 0 &&
+    A.shape[2]! * kh === src.shape[2] &&
+    A.shape[3]! * kw === src.shape[3]
+  );
+}
+
+/**
+ * Kernel = stride: the windows are a space-to-depth of src ([N, Cs*kh*kw, P*Q], two transposes)
+ * instead of kh*kw strided slices and their concat; one batched GEMM and a sum over images.
+ */
+function patchCorrelation(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym {
+  const [N, Ca, P, Q] = A.shape as [number, number, number, number];
+  const Cs = src.shape[1]!;
+  const [kh, kw] = geo.kernel;
+  // [N, Cs, P, kh, Q, kw] -> [N, Cs, kh, kw, P, Q] as two moves of one axis each (ORT copies
+  // whole rows for those; one 6-D transpose goes element by element: 1.4-4x the CPU time in
+  // bench/s2d-variants.ts)
+  const rowsFirst = g.transpose(g.reshape(src, [N * Cs, P, kh, Q * kw]), [0, 2, 1, 3]); // [N*Cs, kh, P, Q*kw]
+  const patches = g.reshape(g.transpose(g.reshape(rowsFirst, [N * Cs * kh, P * Q, kw]), [0, 2, 1]), [N, Cs * kh * kw, P * Q]);
+  const perImage = g.matmul(g.reshape(A, [N, Ca, P * Q]), g.transposeLast2(patches)); // [N, Ca, Cs*kh*kw]
+  const w = N === 1 ? g.reshape(perImage, [Ca, Cs * kh * kw]) : g.reduceSum(perImage, [0], false);
+  return g.reshape(w, [Ca, Cs, kh, kw]);
+}
+
+/**
+ * Any stride and groups: im2col. The source goes channels-first ([Cs, N, H, W], a cheap copy of
+ * whole planes) and is padded; each of the kh*kw window offsets is one strided slice [Cs, N, P, Q],
+ * and their concat along axis 0 (whole contiguous slabs) is the im2col matrix [kh*kw*Cs, N*P*Q].
+ * One GEMM with it transposed (ORT fuses the transpose into the GEMM) gives every weight.
+ */
+function im2colCorrelation(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym {
   const [N, Ca, P, Q] = A.shape as [number, number, number, number];
   const [, Cs, H, W] = src.shape as [number, number, number, number];
   const [kh, kw] = geo.kernel;

@@ -52,20 +52,48 @@ function perChannel(g: GradOps, v: Sym, rank: number): Sym {
   return g.reshape(v, [v.shape[0]!, ...new Array<number>(rank - 2).fill(1)]);
 }
 
-/** groupNorm is layerNorm over [N, G, C/G * spatial] with per-channel gamma and beta. */
+/**
+ * groupNorm is layerNorm over [N, G, M = C/G * spatial] with per-channel gamma and beta. The
+ * closed form rstd (gh - mean(gh) - x_hat mean(gh x_hat)), gh = dy gamma, is regrouped so that only
+ * per-(image, channel) sums of dy and dy (x - mu) are taken over the maps:
+ *
+ *   dx = dy * (rstd gamma) + (x - mu) * (-rstd^3 mean(gh (x - mu))) - rstd mean(gh)
+ *
+ * with mean(gh) = sum_c gamma_c S_c / M and mean(gh (x - mu)) = sum_c gamma_c P_c / M per group,
+ * S = sum dy and P = sum dy (x - mu) over each channel's pixels; dgamma = sum_n rstd P, dbeta =
+ * sum_n S. Five map-sized products and sums instead of ten: on the `cpu` preset's 128x128 maps the
+ * normalisations' backward was a chain of full-size elementwise ops.
+ */
 export const groupNorm: GradRule<'groupNorm'> = ({ g, dy, node, needs }) => {
   const [x, gamma] = node.inputs as [Sym, Sym, Sym];
   const r = x.shape.length;
-  const N = x.shape[0]!;
+  const [N, C] = [x.shape[0]!, x.shape[1]!];
   const G = node.attrs.groups;
-  const grouped = [N, G, x.shape.slice(1).reduce((p, d) => p * d, 1) / G];
-  const { xhat, rstd } = normalise(g, g.reshape(x, grouped), node.attrs.eps);
-  const outer = allBut(r, 1);
-  const xhatFull = g.reshape(xhat, x.shape);
+  const pixels = x.shape.slice(2).reduce((p, d) => p * d, 1);
+  const M = (C / G) * pixels;
+  const grouped = [N, G, M];
+  const xg = g.reshape(x, grouped);
+  const centredG = g.sub(xg, g.reduceMean(xg, [2], true));
+  const rstd = g.div(1, g.sqrt(g.add(g.reduceMean(g.square(centredG), [2], true), node.attrs.eps))); // [N, G, 1]
+  const perPixel = [N, C, pixels];
+  const dyC = g.reshape(dy, perPixel);
+  const S = g.reduceSum(dyC, [2], false); // [N, C]
+  const P = needs[0] || needs[1] ? g.reduceSum(g.mul(dyC, g.reshape(centredG, perPixel)), [2], false) : null; // [N, C]
+  const rstdPerChannel = g.reshape(g.broadcastTo(rstd, [N, G, C / G]), [N, C]);
+  let dx: Sym | null = null;
+  if (needs[0]) {
+    const byGroup = (v: Sym) => g.reduceSum(g.reshape(g.mul(v, gamma), [N, G, C / G]), [2], true); // [N, G, 1]
+    const meanGh = g.div(byGroup(S), M);
+    const meanGhCentred = g.div(byGroup(P!), M);
+    const dyScale = g.reshape(g.mul(rstdPerChannel, gamma), [N, C, ...new Array<number>(r - 2).fill(1)]);
+    const centredScale = g.neg(g.mul(g.mul(rstd, g.square(rstd)), meanGhCentred));
+    const shift = g.neg(g.mul(rstd, meanGh));
+    dx = g.add(g.mul(dy, dyScale), g.reshape(g.add(g.mul(centredG, centredScale), shift), x.shape));
+  }
   return [
-    needs[0] ? g.reshape(normaliseBackward(g, g.reshape(g.mul(dy, perChannel(g, gamma, r)), grouped), xhat, rstd), x.shape) : null,
-    needs[1] ? g.reduceSum(g.mul(dy, xhatFull), outer, false) : null,
-    needs[2] ? g.reduceSum(dy, outer, false) : null,
+    dx,
+    needs[1] ? g.reduceSum(g.mul(rstdPerChannel, P!), [0], false) : null,
+    needs[2] ? g.reduceSum(S, [0], false) : null,
   ];
 };
 

@@ -1,3 +1,4 @@
+import type { SafetensorsEntry } from '@unias/graph';
 import { describe, expect, it } from 'vitest';
 import { readTorchCheckpoint } from '../index.js';
 import { writeTorchCheckpoint } from './index.js';
@@ -6,7 +7,7 @@ const f32 = (values: number[], shape: number[]) => ({ name: '', dtype: 'F32' as 
 
 describe('writeTorchCheckpoint (test support)', () => {
   it('writes what the reader reads back, under a nested state_dict with the module. prefix', () => {
-    const sd = new Map([
+    const sd = new Map<string, SafetensorsEntry>([
       ['module.w', f32([1, 2, 3, 4, 5, 6], [2, 3])],
       ['module.n', { name: '', dtype: 'I64' as const, shape: [], bytes: new Uint8Array(new BigInt64Array([7n]).buffer) }],
     ]);

@@ -1,0 +1,76 @@
+/**
+ * Eval-time study of a trained UniAS model (docs/accuracy.md): each level's map z-scored with the
+ * mean and deviation of that level over the normal training images (pooled over classes, as a unified
+ * model can; or per class), then summed. Usage:
+ *   pnpm --filter @unias/cli study:calibration RUN_DIR DATA_ROOT...
+ */
+import { resolve } from 'node:path';
+import { loadDatasets, createBatchLoader, createSampleReader } from '@unias/datasets';
+import { bindWeights, buildInferenceGraph } from '@unias/model';
+import { createMetricsAccumulator } from '@unias/metrics';
+import type { TensorData } from '@unias/graph';
+import { openBackend } from '../src/engine/backend.js';
+import { loadStoredModel } from '../src/engine/model-store.js';
+import { resizeMap } from '../src/report/heatmap.js';
+
+// paths as the caller typed them (pnpm --filter runs this in apps/cli; INIT_CWD is where pnpm was called)
+const [modelPath, ...roots] = process.argv.slice(2).map((p) => resolve(process.env['INIT_CWD'] ?? process.cwd(), p));
+const m = await loadStoredModel(modelPath!);
+const ds = await loadDatasets(roots.map((root) => ({ format: 'mvtec' as const, root })));
+const backend = await openBackend('onnx', { threads: null });
+const graph = buildInferenceGraph(m.config, { debugOutputs: true });
+const session = await backend.prepare(graph, { params: bindWeights(graph, m.params), dynamicBatch: true });
+const [H, W] = m.config.inputSize;
+const L = m.config.taps.length;
+const reader = createSampleReader({ size: { width: W, height: H }, normalize: 'none' });
+async function* levelMaps(split: 'train' | 'test') {
+  const loader = createBatchLoader({ samples: ds.samples.filter((s) => s.split === split), reader, batchSize: 8, shuffle: false, maskDtype: 'uint8' });
+  for await (const batch of loader.epoch()) {
+    const out = await session.run({ image: batch.images as TensorData<'float32'> });
+    const sh = out['level_map.0']!.shape;
+    const [h, w] = [sh[2]!, sh[3]!];
+    for (let i = 0; i < batch.images.shape[0]!; i++) {
+      const lv = [...Array(L).keys()].map((l) => Float32Array.from((out[`level_map.${l}`]!.data as Float32Array).subarray(i * h * w, (i + 1) * h * w)));
+      yield { lv, h, w, cls: batch.classNames[i]!, path: batch.paths[i]!, mask: split === 'test' ? (batch.masks.data as Uint8Array).subarray(i * H * W, (i + 1) * H * W) : undefined };
+    }
+  }
+}
+// statistics: pooled over all classes (class-agnostic, what a unified model can use) and per class
+type Acc = { s: number[]; q: number[]; n: number; mx: number[] };
+const newAcc = (): Acc => ({ s: Array(L).fill(0), q: Array(L).fill(0), n: 0, mx: [] });
+const pooled = newAcc();
+const perClass = new Map<string, Acc>();
+const maxes: number[][] = [];
+for await (const { lv, cls } of levelMaps('train')) {
+  const a = perClass.get(cls) ?? newAcc();
+  perClass.set(cls, a);
+  for (const acc of [pooled, a]) {
+    for (let l = 0; l < L; l++) for (const v of lv[l]!) { acc.s[l]! += v; acc.q[l]! += v * v; }
+    acc.n += lv[0]!.length;
+  }
+}
+const stats = (a: Acc) => a.s.map((s, l) => { const mu = s / a.n; return { mu, sd: Math.sqrt(Math.max(a.q[l]! / a.n - mu * mu, 1e-12)) }; });
+const pooledStats = stats(pooled);
+console.error(JSON.stringify(pooledStats));
+const z = (lv: Float32Array[], st: { mu: number; sd: number }[], idx: number[]) => lv[0]!.map((_, p) => idx.reduce((acc, l) => acc + (lv[l]![p]! - st[l]!.mu) / st[l]!.sd, 0));
+const zmax = (lv: Float32Array[], st: { mu: number; sd: number }[], idx: number[]) => lv[0]!.map((_, p) => Math.max(...idx.map((l) => (lv[l]![p]! - st[l]!.mu) / st[l]!.sd)));
+const all = [...Array(L).keys()];
+const combos: Record<string, (lv: Float32Array[], cls: string) => Float32Array> = {
+  product_all: (lv) => lv[0]!.map((_, p) => all.reduce((a, i) => a * lv[i]![p]!, 1)),
+  zsum_all_pooled: (lv) => z(lv, pooledStats, all),
+  zsum_0_1_pooled: (lv) => z(lv, pooledStats, [0, 1]),
+  zsum_0_1_2_pooled: (lv) => z(lv, pooledStats, [0, 1, 2]),
+  zmax_all_pooled: (lv) => zmax(lv, pooledStats, all),
+  zsum_all_class: (lv, c) => z(lv, stats(perClass.get(c)!), all),
+  zsum_0_1_class: (lv, c) => z(lv, stats(perClass.get(c)!), [0, 1]),
+};
+const accs = Object.fromEntries(Object.keys(combos).map((k) => [k, createMetricsAccumulator({})]));
+for await (const { lv, h, w, cls, path, mask } of levelMaps('test')) {
+  for (const [k, f] of Object.entries(combos)) accs[k]!.add(cls, { scores: resizeMap(f(lv, cls), h, w, H, W), mask: mask!, height: H, width: W }, path);
+}
+await session.dispose();
+for (const [k, a] of Object.entries(accs)) {
+  const r = a.compute();
+  for (const [cls, v] of Object.entries(r.classes)) console.log(JSON.stringify({ combo: k, cls, pixel_auroc: v.pixel_auroc, pixel_ap: v.pixel_ap, image_auroc: v.image_auroc }));
+  console.log(JSON.stringify({ combo: k, cls: 'MEAN', pixel_auroc: r.mean.pixel_auroc, pixel_ap: r.mean.pixel_ap, image_auroc: r.mean.image_auroc }));
+}

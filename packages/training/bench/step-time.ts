@@ -1,0 +1,69 @@
+/**
+ * Diagnostic: one preset's training step on ONNX Runtime, wall and process CPU time per step (CPU
+ * time barely moves when other processes share the cores; wall time is what a user waits). One
+ * JSON line on stdout, so two checkouts can be timed alternately by a script.
+ *
+ *   tsx --conditions=@unias/source bench/step-time.ts preset batch [steps=3] [threads=2] [input size]
+ */
+import { createOnnxBackend } from '@unias/backend-onnx';
+import { createRng, sizeOf, type TensorData } from '@unias/graph';
+import { buildTrainingGraph, isPresetName, presetConfig } from '@unias/model';
+import { adamw, countFlops, createTrainingStep } from '../src/index.js';
+
+async function main(): Promise<void> {
+  const [name = 'cpu', batchArg = '8', stepsArg = '3', threadsArg = '2', sizeArg] = process.argv.slice(2);
+  if (!isPresetName(name)) throw new Error(`unknown preset ${name}`);
+  const batch = Number(batchArg);
+  const config = presetConfig(name, sizeArg ? { inputSize: Number(sizeArg) } : {});
+  const graph = buildTrainingGraph(config, { batchSize: batch });
+  const backend = await createOnnxBackend({ intraOpNumThreads: Number(threadsArg) });
+  const trainer = await createTrainingStep({ model: graph, params: (await import('@unias/graph')).initParams(graph, 0), optimizer: adamw({ lr: 1e-4, weightDecay: 1e-4 }), clipNorm: 0.1, backend, seed: 1 });
+  const rng = createRng(2);
+  const feeds: Record<string, TensorData> = {};
+  for (const n of trainer.feedNames) {
+    const node = graph.inputs.get(n)!;
+    feeds[n] = { dtype: 'float32', shape: node.shape, data: rng.fillUniform(new Float32Array(sizeOf(node.shape)), -1, 1) };
+  }
+  await trainer.step(feeds);
+  await trainer.step(feeds);
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  const losses: number[] = [];
+  for (let i = 0; i < Number(stepsArg); i++) {
+    const c = process.cpuUsage();
+    const t = performance.now();
+    losses.push((await trainer.step(feeds)).loss);
+    wall.push(performance.now() - t);
+    const d = process.cpuUsage(c);
+    cpu.push((d.user + d.system) / 1000);
+  }
+  await trainer.dispose();
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const flops = 3 * countFlops(graph).total;
+  const ms = median(wall);
+  const forward = countFlops(graph).total;
+  const result = {
+    preset: name,
+    batch,
+    input_size: config.inputSize,
+    threads: Number(threadsArg),
+    params: [...graph.params.values()].reduce((a, p) => a + sizeOf(p.shape), 0),
+    step_graph_nodes: trainer.graph.nodes.length,
+    gflop_forward: +(forward / 1e9).toPrecision(4),
+    step_ms: Math.round(ms),
+    img_per_s: +((batch * 1000) / ms).toPrecision(3),
+    gflops: +(flops / ms / 1e6).toPrecision(3),
+    cpu_ms_per_step: Math.round(median(cpu)),
+    // this process's high-water mark: one preset per process, so it is the step's peak
+    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+    wall_ms: wall.map(Math.round),
+    cpu_ms: cpu.map(Math.round),
+    losses,
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});
