@@ -43,6 +43,13 @@ describe('loadModel', () => {
     }
   });
 
+  it('opens the worker process\'s session on the execution providers it is given (the server\'s --device)', async () => {
+    const m = await loadModel({ bytes: addTestModel(), name: 'add' }, { threads: 1, executionProviders: ['cpu'] });
+    await m.session.release();
+    // A provider this onnxruntime does not know fails inside the worker, so the list reached it.
+    await expect(loadModel({ bytes: addTestModel(), name: 'add' }, { executionProviders: ['no-such-provider'] })).rejects.toThrow(/no-such-provider/);
+  });
+
   it('names models after their file and rejects unusable names', async () => {
     expect(modelNameOf({ path: '/x/y/bottle.v2.onnx' })).toBe('bottle.v2');
     expect(modelNameOf({ path: 'a.onnx', name: 'other' })).toBe('other');
