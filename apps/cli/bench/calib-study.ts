@@ -4,22 +4,17 @@
  * model can; or per class), then summed. Usage:
  *   pnpm --filter @unias/cli study:calibration RUN_DIR DATA_ROOT...
  */
-import { resolve } from 'node:path';
 import { loadDatasets, createBatchLoader, createSampleReader } from '@unias/datasets';
-import { bindWeights, buildInferenceGraph } from '@unias/model';
 import { createMetricsAccumulator } from '@unias/metrics';
 import type { TensorData } from '@unias/graph';
-import { openBackend } from '../src/engine/backend.js';
 import { loadStoredModel } from '../src/engine/model-store.js';
 import { resizeMap } from '../src/report/heatmap.js';
+import { levelMapsAt, openStudySession, printStudy, studyPaths } from './study-support.js';
 
-// paths as the caller typed them (pnpm --filter runs this in apps/cli; INIT_CWD is where pnpm was called)
-const [modelPath, ...roots] = process.argv.slice(2).map((p) => resolve(process.env['INIT_CWD'] ?? process.cwd(), p));
+const [modelPath, ...roots] = studyPaths();
 const m = await loadStoredModel(modelPath!);
 const ds = await loadDatasets(roots.map((root) => ({ format: 'mvtec' as const, root })));
-const backend = await openBackend('onnx', { threads: null });
-const graph = buildInferenceGraph(m.config, { debugOutputs: true });
-const session = await backend.prepare(graph, { params: bindWeights(graph, m.params), dynamicBatch: true });
+const session = await openStudySession(m, { debugOutputs: true });
 const [H, W] = m.config.inputSize;
 const L = m.config.taps.length;
 const reader = createSampleReader({ size: { width: W, height: H }, normalize: 'none' });
@@ -27,10 +22,8 @@ async function* levelMaps(split: 'train' | 'test') {
   const loader = createBatchLoader({ samples: ds.samples.filter((s) => s.split === split), reader, batchSize: 8, shuffle: false, maskDtype: 'uint8' });
   for await (const batch of loader.epoch()) {
     const out = await session.run({ image: batch.images as TensorData<'float32'> });
-    const sh = out['level_map.0']!.shape;
-    const [h, w] = [sh[2]!, sh[3]!];
     for (let i = 0; i < batch.images.shape[0]!; i++) {
-      const lv = [...Array(L).keys()].map((l) => Float32Array.from((out[`level_map.${l}`]!.data as Float32Array).subarray(i * h * w, (i + 1) * h * w)));
+      const { maps: lv, h, w } = levelMapsAt(out, i, L);
       yield { lv, h, w, cls: batch.classNames[i]!, path: batch.paths[i]!, mask: split === 'test' ? (batch.masks.data as Uint8Array).subarray(i * H * W, (i + 1) * H * W) : undefined };
     }
   }
@@ -69,8 +62,4 @@ for await (const { lv, h, w, cls, path, mask } of levelMaps('test')) {
   for (const [k, f] of Object.entries(combos)) accs[k]!.add(cls, { scores: resizeMap(f(lv, cls), h, w, H, W), mask: mask!, height: H, width: W }, path);
 }
 await session.dispose();
-for (const [k, a] of Object.entries(accs)) {
-  const r = a.compute();
-  for (const [cls, v] of Object.entries(r.classes)) console.log(JSON.stringify({ combo: k, cls, pixel_auroc: v.pixel_auroc, pixel_ap: v.pixel_ap, image_auroc: v.image_auroc }));
-  console.log(JSON.stringify({ combo: k, cls: 'MEAN', pixel_auroc: r.mean.pixel_auroc, pixel_ap: r.mean.pixel_ap, image_auroc: r.mean.image_auroc }));
-}
+printStudy(accs, { mean: true });

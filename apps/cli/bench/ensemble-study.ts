@@ -4,20 +4,16 @@
  * statistics of the normal training images). Usage:
  *   pnpm --filter @unias/cli study:ensemble UNIAS_RUN KNN_RUN DATA_ROOT...
  */
-import { resolve } from 'node:path';
 import { loadDatasets, createBatchLoader, createSampleReader } from '@unias/datasets';
-import { bindWeights, buildInferenceGraph } from '@unias/model';
 import { createMetricsAccumulator } from '@unias/metrics';
 import type { TensorData } from '@unias/graph';
-import { openBackend } from '../src/engine/backend.js';
 import { loadStoredModel } from '../src/engine/model-store.js';
+import { openStudySession, printStudy, studyPaths } from './study-support.js';
 
-// paths as the caller typed them (pnpm --filter runs this in apps/cli; INIT_CWD is where pnpm was called)
-const [uPath, kPath, ...roots] = process.argv.slice(2).map((p) => resolve(process.env['INIT_CWD'] ?? process.cwd(), p));
+const [uPath, kPath, ...roots] = studyPaths();
 const models = [await loadStoredModel(uPath!), await loadStoredModel(kPath!)];
 const ds = await loadDatasets(roots.map((root) => ({ format: 'mvtec' as const, root })));
-const backend = await openBackend('onnx', { threads: null });
-const sessions = await Promise.all(models.map(async (m) => { const g = buildInferenceGraph(m.config); return backend.prepare(g, { params: bindWeights(g, m.params), dynamicBatch: true }); }));
+const sessions = await Promise.all(models.map((m) => openStudySession(m)));
 const [H, W] = models[0]!.config.inputSize;
 const reader = createSampleReader({ size: { width: W, height: H }, normalize: 'none' });
 async function* maps(split: 'train' | 'test') {
@@ -46,8 +42,4 @@ const combos: Record<string, (mm: Float32Array[]) => Float32Array> = {
 };
 const accs = Object.fromEntries(Object.keys(combos).map((k) => [k, createMetricsAccumulator({})]));
 for await (const { mm, cls, path, mask } of maps('test')) for (const [k, f] of Object.entries(combos)) accs[k]!.add(cls, { scores: f(mm), mask: mask!, height: H, width: W }, path);
-for (const [k, a] of Object.entries(accs)) {
-  const r = a.compute();
-  for (const [cls, v] of Object.entries(r.classes)) console.log(JSON.stringify({ combo: k, cls, pixel_auroc: v.pixel_auroc, pixel_ap: v.pixel_ap, image_auroc: v.image_auroc }));
-  console.log(JSON.stringify({ combo: k, cls: 'MEAN', pixel_auroc: r.mean.pixel_auroc, pixel_ap: r.mean.pixel_ap, image_auroc: r.mean.image_auroc }));
-}
+printStudy(accs, { mean: true });
