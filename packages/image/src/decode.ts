@@ -77,7 +77,8 @@ export async function readImageHeader(path: string): Promise<ImageHeader> {
 /** `readImageHeader` of bytes in memory (no pixel is decoded); `name` says what they are in errors. */
 export async function readImageHeaderBytes(bytes: Buffer, name: string): Promise<ImageHeader> {
   try {
-    return headerFrom(await sharp(bytes).metadata(), name);
+    // No pixel limit here: only the header is read, and a caller names the size it refuses.
+    return headerFrom(await sharp(bytes, { limitInputPixels: false }).metadata(), name);
   } catch (e) {
     if (e instanceof ImageDecodeError) throw e;
     throw new ImageDecodeError(name, `cannot read image header: ${describe(e)}`);
