@@ -26,25 +26,25 @@ export const ALPHA_BACKGROUND: readonly [number, number, number] = [0, 0, 0];
 
 export const PREPROCESSING_METADATA_KEYS = {
   resize: 'unias.preprocess.resize',
+  fit: 'unias.preprocess.fit',
+  orientation: 'unias.preprocess.orientation',
   colour: 'unias.preprocess.colour',
   alpha: 'unias.preprocess.alpha',
-  orientation: 'unias.preprocess.orientation',
   range: 'unias.preprocess.range',
-  layout: 'unias.preprocess.layout',
 } as const;
 
 /**
  * The contract as metadata_props entries, for an export: what a client must do to an image before
- * `infer` so that its scores equal `unias predict` and /predict.
+ * `infer` so that its scores equal `unias predict` and /predict (docs/exported-model.md).
  */
 export function preprocessingMetadata(): Record<string, string> {
   const k = PREPROCESSING_METADATA_KEYS;
   return {
-    [k.resize]: `sharp ${RESIZE_KERNEL} fit=${RESIZE_FIT}`,
-    [k.colour]: 'rgb (grey replicated)',
-    [k.alpha]: `over ${ALPHA_BACKGROUND.join(',')}`,
+    [k.resize]: RESIZE_KERNEL, // sharp's kernel name
+    [k.fit]: RESIZE_FIT,
     [k.orientation]: 'exif',
-    [k.range]: '0,1 (8-bit /255, 16-bit /65535)',
-    [k.layout]: 'nchw float32',
+    [k.colour]: 'rgb',
+    [k.alpha]: ALPHA_BACKGROUND.every((v) => v === 0) ? 'black' : ALPHA_BACKGROUND.join(','),
+    [k.range]: '0,1',
   };
 }
