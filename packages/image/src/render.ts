@@ -142,7 +142,7 @@ export function renderMap(o: RenderInput): RenderedMap {
 
 /** PNG of raw grey (1) or RGB (3) pixels; fast settings (these pictures are made per request). */
 export async function encodePng(pixels: Uint8Array, size: ImageSize, channels: 1 | 3): Promise<Buffer> {
-  return sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), { raw: { width: size.width, height: size.height, channels } })
-    .png({ compressionLevel: 1, adaptiveFiltering: false })
-    .toBuffer();
+  const img = sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), { raw: { width: size.width, height: size.height, channels } });
+  // sharp writes one raw channel as an RGB PNG unless told it is grey
+  return (channels === 1 ? img.toColourspace('b-w') : img).png({ compressionLevel: 1, adaptiveFiltering: false }).toBuffer();
 }
