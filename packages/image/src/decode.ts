@@ -1,6 +1,6 @@
 /**
  * Decoding with sharp, the steps of the image contract (contract.ts): any format sharp reads, 8 or
- * 16 bits, grey / grey+alpha / RGB / RGBA / CMYK, EXIF orientation applied. Images come out as planar
+ * 16 bits, grey / grey+alpha / RGB / RGBA (CMYK: sharp's raw output is sRGB), EXIF orientation applied. Images come out as planar
  * RGB float32 in [0, 1]; masks as 0/1 bytes. Files are read into memory first, so libvips never
  * serves a stale cached decode of a file that changed on disk, and a missing file is reported by name.
  */
@@ -103,14 +103,11 @@ async function decodeRaw(
 ): Promise<{ pixels: RawPixels; header: ImageHeader }> {
   try {
     const img = open(bytes, limits);
-    const meta = await img.metadata();
-    const header = headerFrom(meta, path);
+    const header = headerFrom(await img.metadata(), path);
     let pipeline = img;
     if (resize && (resize.width !== header.width || resize.height !== header.height)) {
       pipeline = pipeline.resize(resize.width, resize.height, { fit: RESIZE_FIT, kernel: resize.kernel });
     }
-    // CMYK's four channels are not RGBA: convert (other spaces keep their channels, see decodeImage).
-    if (meta.space === 'cmyk' && header.bitDepth === 8) pipeline = pipeline.toColourspace('srgb');
     if (header.bitDepth === 16) {
       const { data, info } = await pipeline.toColourspace('rgb16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
       const u16 = new Uint16Array(data.buffer, data.byteOffset, data.byteLength / 2);

@@ -8,7 +8,7 @@
  * The model is a closed form built in the test (map = mean over channels of |image - 0.5| plus a
  * 3x3 box blur of it, so both pixel values and their neighbours matter), non-square (H 32, W 48) so
  * a swapped width and height shows. The images are generated: square and non-square, larger and
- * smaller than the input, exactly its size, grey, RGBA, 16-bit and an EXIF-rotated JPEG.
+ * smaller than the input, exactly its size, grey, grey + alpha, RGBA, 16-bit, CMYK and an EXIF-rotated JPEG.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -71,7 +71,7 @@ function raw(width: number, height: number, channels: 1 | 2 | 3 | 4, seed: numbe
 
 /** name -> file bytes; sizes are width x height. */
 async function makeImages(): Promise<Array<{ name: string; bytes: Buffer }>> {
-  return [
+  const images = [
     { name: 'rgb-wide-larger.png', bytes: await raw(203, 97, 3, 1).png().toBuffer() },
     { name: 'rgb-square-larger.png', bytes: await raw(120, 120, 3, 2).png().toBuffer() },
     { name: 'rgb-exact-size.png', bytes: await raw(W, H, 3, 3).png().toBuffer() },
@@ -80,7 +80,16 @@ async function makeImages(): Promise<Array<{ name: string; bytes: Buffer }>> {
     { name: 'rgb16-wide.png', bytes: await raw(90, 40, 3, 6, true).toColourspace('rgb16').png().toBuffer() },
     { name: 'grey16-square.png', bytes: await raw(64, 64, 1, 7, true).toColourspace('grey16').png().toBuffer() },
     { name: 'exif-rotated.jpg', bytes: await raw(80, 50, 3, 8).jpeg({ quality: 92 }).withMetadata({ orientation: 6 }).toBuffer() },
+    { name: 'grey-alpha.png', bytes: await raw(70, 41, 2, 9).toColourspace('b-w').png().toBuffer() },
+    { name: 'cmyk.jpg', bytes: await raw(57, 66, 3, 10).toColourspace('cmyk').jpeg({ quality: 90 }).toBuffer() },
   ];
+  // the files are what their names say (sharp writes some raw layouts otherwise unless told)
+  const expected: Record<string, [number, string]> = { 'grey-tall-smaller.png': [1, 'b-w'], 'grey-alpha.png': [2, 'b-w'], 'rgba-square-smaller.png': [4, 'srgb'], 'rgb16-wide.png': [3, 'rgb16'], 'grey16-square.png': [1, 'grey16'], 'cmyk.jpg': [4, 'cmyk'] };
+  for (const img of images) {
+    const meta = await sharp(img.bytes).metadata();
+    if (expected[img.name]) expect([meta.channels, meta.space], img.name).toEqual(expected[img.name]);
+  }
+  return images;
 }
 
 /** The code block of docs/exported-model.md between the client-preprocessing markers, as a function. */
