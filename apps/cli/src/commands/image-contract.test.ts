@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toOnnxModel } from '@unias/backend-onnx';
+import { createSampleReader } from '@unias/datasets';
 import { createGraph } from '@unias/graph';
 import { decodeImage, preprocessingMetadata, quantize, rangeOf, renderMap, type ImageSize } from '@unias/image';
 import { runCli, startServe, tempDir, type ServeChild } from '../test/helpers.js';
@@ -151,13 +152,18 @@ describe('image contract: unias predict, POST /predict and KServe infer', () => 
     await tmp?.cleanup();
   });
 
-  it('decodeImage (training, evaluation, predict) gives exactly the documented client tensor', async () => {
+  it('training and evaluation (the sample reader) and decodeImage give exactly the documented client tensor', async () => {
     const documented = await documentedPreprocessing();
+    // what train-run.ts, evaluate.ts, thresholds.ts and knn-fit.ts read images with
+    const reader = createSampleReader({ size: { width: W, height: H }, normalize: 'none' });
     for (const img of images) {
-      const ours = await decodeImage(join(tmp.dir, img.name), { size: { width: W, height: H } });
-      const theirs = await documented(img.bytes, H, W);
+      const path = join(tmp.dir, img.name);
+      const theirs = Buffer.from((await documented(img.bytes, H, W)).buffer);
+      const ours = await decodeImage(path, { size: { width: W, height: H } });
       expect([ours.width, ours.height], img.name).toEqual([W, H]);
-      expect(Buffer.from(ours.data.buffer).equals(Buffer.from(theirs.buffer)), img.name).toBe(true);
+      expect(Buffer.from(ours.data.buffer).equals(theirs), img.name).toBe(true);
+      const sample = await reader.read({ path, className: 'c', split: 'train', label: 0, defectType: 'good', maskPath: null });
+      expect(Buffer.from(sample.image.buffer, sample.image.byteOffset, sample.image.byteLength).equals(theirs), img.name).toBe(true);
     }
   });
 
