@@ -1,6 +1,6 @@
 /** The contract's constants are what decoding does: the default kernel is linear, recorded as such. */
 import { describe, expect, it } from 'vitest';
-import { PREPROCESSING_METADATA_KEYS, preprocessingMetadata, RESIZE_KERNEL } from './contract.js';
+import { PREPROCESSING_METADATA_KEYS, preprocessingMetadata, preprocessingMismatch, RESIZE_KERNEL } from './contract.js';
 import { decodeImageBytes } from './decode.js';
 import { pngBytes } from './test-support.js';
 
@@ -26,5 +26,13 @@ describe('image contract', () => {
       'unias.preprocess.alpha': 'black',
       'unias.preprocess.range': '0,1',
     });
+  });
+
+  it('names the first metadata key that asks for other preprocessing; absent keys are this contract', () => {
+    expect(preprocessingMismatch({})).toBeNull();
+    expect(preprocessingMismatch(preprocessingMetadata())).toBeNull();
+    expect(preprocessingMismatch({ 'unias.preprocess.alpha': 'white' })).toBe(
+      "metadata unias.preprocess.alpha = 'white', but images are preprocessed with unias.preprocess.alpha = 'black' (docs/exported-model.md)",
+    );
   });
 });

@@ -48,3 +48,17 @@ export function preprocessingMetadata(): Record<string, string> {
     [k.range]: '0,1',
   };
 }
+
+/**
+ * Why a model's metadata_props rule out this contract (a `unias.preprocess.*` key with another
+ * value), or null. Models exported before the keys existed have none and used this contract.
+ */
+export function preprocessingMismatch(metadata: Readonly<Record<string, string>>): string | null {
+  for (const [key, value] of Object.entries(preprocessingMetadata())) {
+    const asked = metadata[key];
+    if (asked !== undefined && asked !== value) {
+      return `metadata ${key} = '${asked}', but images are preprocessed with ${key} = '${value}' (docs/exported-model.md)`;
+    }
+  }
+  return null;
+}

@@ -27,7 +27,7 @@ const PIXEL_THRESHOLD = 0.2;
 const DOCS = fileURLToPath(new URL('../../../../docs/exported-model.md', import.meta.url));
 
 /** The ONNX pipeline contract (docs/exported-model.md) with a closed-form map. */
-function contractModel(): Uint8Array {
+function contractModel(extraMetadata: Record<string, string> = {}): Uint8Array {
   const b = createGraph();
   const image = b.input('image', [1, 3, H, W]);
   const dist = b.mean(b.abs(b.sub(image, 0.5)), [1], true);
@@ -46,6 +46,7 @@ function contractModel(): Uint8Array {
       'unias.threshold.pixel': String(PIXEL_THRESHOLD),
       'unias.threshold.source': 'fixed for tests',
       ...preprocessingMetadata(),
+      ...extraMetadata,
     },
   });
 }
@@ -201,6 +202,14 @@ describe('image contract: unias predict, POST /predict and KServe infer', () => 
     }
     // the images differ, so do their scores (a path that ignored its input would not pass above)
     expect(scores.size).toBe(images.length);
+  });
+
+  it('unias predict refuses a model exported with other preprocessing, by its key (/predict: loaded-model.test.ts)', async () => {
+    const other = join(tmp.dir, 'cubic.onnx');
+    await writeFile(other, contractModel({ 'unias.preprocess.resize': 'cubic' }));
+    const run = await runCli(['predict', '--model', other, join(tmp.dir, images[0]!.name), '--out', join(tmp.dir, 'p-cubic'), '--quiet']);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/cubic\.onnx: metadata unias\.preprocess\.resize = 'cubic', but images are preprocessed with unias\.preprocess\.resize = 'linear'/);
   });
 
   it('the EXIF orientation is applied: the rotated JPEG is 50 wide and 80 tall on every path', async () => {
