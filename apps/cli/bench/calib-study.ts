@@ -8,7 +8,7 @@ import { loadDatasets, createBatchLoader, createSampleReader } from '@unias/data
 import { createMetricsAccumulator } from '@unias/metrics';
 import type { TensorData } from '@unias/graph';
 import { loadStoredModel } from '../src/engine/model-store.js';
-import { resizeMap } from '../src/report/heatmap.js';
+import { resizeMap } from '@unias/image';
 import { levelMapsAt, openStudySession, printStudy, studyPaths } from './study-support.js';
 
 const [modelPath, ...roots] = studyPaths();
@@ -59,7 +59,7 @@ const combos: Record<string, (lv: Float32Array[], cls: string) => Float32Array> 
 };
 const accs = Object.fromEntries(Object.keys(combos).map((k) => [k, createMetricsAccumulator({})]));
 for await (const { lv, h, w, cls, path, mask } of levelMaps('test')) {
-  for (const [k, f] of Object.entries(combos)) accs[k]!.add(cls, { scores: resizeMap(f(lv, cls), h, w, H, W), mask: mask!, height: H, width: W }, path);
+  for (const [k, f] of Object.entries(combos)) accs[k]!.add(cls, { scores: resizeMap(f(lv, cls), { width: w, height: h }, { width: W, height: H }), mask: mask!, height: H, width: W }, path);
 }
 await session.dispose();
 printStudy(accs, { mean: true });

@@ -8,7 +8,7 @@ import { loadDatasets, createBatchLoader, createSampleReader } from '@unias/data
 import { createMetricsAccumulator } from '@unias/metrics';
 import type { TensorData } from '@unias/graph';
 import { loadStoredModel } from '../src/engine/model-store.js';
-import { resizeMap } from '../src/report/heatmap.js';
+import { resizeMap } from '@unias/image';
 import { levelMapsAt, openStudySession, printStudy, studyPaths } from './study-support.js';
 
 const [modelPath, ...roots] = studyPaths();
@@ -45,9 +45,9 @@ for await (const batch of loader.epoch()) {
   for (let i = 0; i < n; i++) {
     const { maps: lv, h, w } = levelMapsAt(out, i, L);
     const mask = (batch.masks.data as Uint8Array).subarray(i * H * W, (i + 1) * H * W);
-    for (const [k, f] of Object.entries(combos)) accs[k]!.add(batch.classNames[i]!, { scores: resizeMap(f(lv), h, w, H, W), mask, height: H, width: W }, batch.paths[i]!);
+    for (const [k, f] of Object.entries(combos)) accs[k]!.add(batch.classNames[i]!, { scores: resizeMap(f(lv), { width: w, height: h }, { width: W, height: H }), mask, height: H, width: W }, batch.paths[i]!);
     const lvRaw = levelMapsAt(outRaw, i, L).maps;
-    for (const [k, f] of Object.entries(rawCombos)) accs[k]!.add(batch.classNames[i]!, { scores: resizeMap(f(lvRaw), h, w, H, W), mask, height: H, width: W }, batch.paths[i]!);
+    for (const [k, f] of Object.entries(rawCombos)) accs[k]!.add(batch.classNames[i]!, { scores: resizeMap(f(lvRaw), { width: w, height: h }, { width: W, height: H }), mask, height: H, width: W }, batch.paths[i]!);
   }
 }
 await session.dispose();

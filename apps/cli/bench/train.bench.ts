@@ -19,7 +19,7 @@ import { buildFeatureGraph, resolveConfig } from '@unias/model';
 import { resolveTrainSettings, type RawConfig } from '../src/config/train-config.js';
 import { runTraining } from '../src/engine/train-run.js';
 import { loadModelWeights } from '../src/engine/weights.js';
-import { resizeMap } from '../src/report/heatmap.js';
+import { resizeMap } from '@unias/image';
 import { DEMO } from '../src/commands/demo.js';
 
 const repo = resolve(import.meta.dirname, '../../..');
@@ -121,7 +121,7 @@ async function nearestPatch(): Promise<Record<string, unknown>> {
     for (const s of ds.samples.filter((t) => t.className === cls && t.split === 'test')) {
       const e = await embed(s);
       const out = await session.run({ q: { dtype: 'float32', shape: [Q, C], data: e.patches } });
-      const map = resizeMap(Float32Array.from(out['score']!.data as Float32Array), G, G, H, W);
+      const map = resizeMap(Float32Array.from(out['score']!.data as Float32Array), { width: G, height: G }, { width: W, height: H });
       acc.add(cls, { scores: map, mask: e.mask, height: H, width: W }, s.path);
     }
     await session.dispose();

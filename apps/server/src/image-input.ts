@@ -1,12 +1,13 @@
 /**
- * Turns an uploaded image into the model's input: decoded with sharp (EXIF orientation applied,
- * alpha dropped, grey expanded to RGB), resized to the model's H x W, scaled to [0, 1], NCHW.
+ * Turns an uploaded image into the model's input by the image contract of `@unias/image` (the same
+ * decode, resize and scaling as training and `unias predict`): EXIF orientation applied, grey to RGB,
+ * alpha over black, resized to the model's H x W with the linear kernel, [0, 1], NCHW.
  * The pixel limit is checked from the header before any pixel is decoded (decompression bombs).
  * Only the formats /predict documents are decoded (PNG, JPEG, WebP, TIFF), recognised by their
  * magic bytes before sharp sees them: never SVG (libvips would parse XML and could fetch what it
  * references), GIF, HEIF, PDF or the other formats sharp's libvips happens to read.
  */
-import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import { decodeImageBytes, planarToRgb, readImageHeaderBytes, type DecodedImage as ContractImage, type ImageHeader } from '@unias/image';
 import { HttpError, badRequest } from './errors.js';
 
 export interface DecodeLimits {
@@ -41,8 +42,11 @@ export interface DecodedImage {
   readonly original: { readonly width: number; readonly height: number; readonly format: string };
 }
 
+/** What the bytes are called in the decoder's errors (stripped again here: the answer's own words say it). */
+const BODY = 'the image';
+
 function decodeError(e: unknown): HttpError {
-  const message = e instanceof Error ? e.message : String(e);
+  const message = (e instanceof Error ? e.message : String(e)).replace(`${BODY}: `, '').replace(/^(cannot decode image|cannot read image header): /, '');
   if (/timeout/i.test(message)) return new HttpError(504, `decoding the image did not finish within the request deadline (request-timeout-ms): ${message}`);
   if (/pixel limit/i.test(message)) return new HttpError(413, `the image is larger than the pixel limit: ${message}`);
   return badRequest(`cannot decode the image: ${message}`);
@@ -58,55 +62,38 @@ export async function decodeImage(bytes: Buffer, height: number, width: number, 
   if (limits.timeoutMs !== undefined && limits.timeoutMs <= 0) {
     throw new HttpError(504, 'no time was left to decode the image (request-timeout-ms)');
   }
-  const options = { limitInputPixels: limits.maxInputPixels, failOn: 'warning' as const };
-  let meta: Metadata;
+  let header: ImageHeader;
   try {
     // Header only (no pixels decoded), so the size check below can name the dimensions.
-    meta = await sharp(bytes, { ...options, limitInputPixels: false }).metadata();
+    header = await readImageHeaderBytes(bytes, BODY);
   } catch (e) {
     throw decodeError(e);
   }
-  if (meta.format !== sniffed) {
-    throw badRequest(`cannot decode the image: it starts like ${sniffed} but decodes as ${meta.format ?? 'unknown'}`);
+  if (header.format !== sniffed) {
+    throw badRequest(`cannot decode the image: it starts like ${sniffed} but decodes as ${header.format}`);
   }
-  const w = meta.width;
-  const h = meta.height;
-  if (!w || !h) throw badRequest(`cannot decode the image: its ${meta.format ?? 'unknown'} header gives no size`);
+  const { width: w, height: h } = header;
   if (w * h > limits.maxInputPixels) {
     throw new HttpError(
       413,
       `the image is ${w}x${h} = ${w * h} pixels; the limit is ${limits.maxInputPixels} (max-input-pixels)`,
     );
   }
-  let raw: { data: Buffer; info: OutputInfo };
+  let decoded: ContractImage;
   try {
-    raw = await sharp(bytes, options)
-      .timeout({ seconds: limits.timeoutMs === undefined ? 0 : Math.max(1, Math.ceil(limits.timeoutMs / 1000)) })
-      .rotate()
-      .removeAlpha()
-      .toColourspace('srgb')
-      .resize(width, height, { fit: 'fill' })
-      .raw()
-      .toBuffer({ resolveWithObject: true });
+    decoded = await decodeImageBytes(bytes, BODY, {
+      size: { width, height },
+      limitInputPixels: limits.maxInputPixels,
+      timeoutSeconds: limits.timeoutMs === undefined ? 0 : Math.max(1, Math.ceil(limits.timeoutMs / 1000)),
+    });
   } catch (e) {
     throw decodeError(e);
   }
-  const { data, info } = raw;
-  if (info.channels !== 3 || info.width !== width || info.height !== height) {
-    throw badRequest(`cannot decode the image: got ${info.width}x${info.height}x${info.channels} after conversion`);
-  }
-  const plane = width * height;
-  const tensor = new Float32Array(3 * plane);
-  for (let p = 0; p < plane; p++) {
-    tensor[p] = data[p * 3]! / 255;
-    tensor[plane + p] = data[p * 3 + 1]! / 255;
-    tensor[2 * plane + p] = data[p * 3 + 2]! / 255;
-  }
   return {
-    tensor,
-    rgb: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    tensor: decoded.data,
+    rgb: planarToRgb(decoded.data, { width, height }),
     width,
     height,
-    original: { width: w, height: h, format: meta.format ?? 'unknown' },
+    original: { width: w, height: h, format: header.format },
   };
 }

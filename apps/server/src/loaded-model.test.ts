@@ -71,5 +71,11 @@ describe('readContract', () => {
     expect(readContract([image], [map], {}).problem).toMatch(/input size unknown/);
     expect(readContract([image], [], {}).problem).toMatch(/no output named 'anomaly_map'/);
     expect(readContract([{ ...image, datatype: 'FP64' }], [map], {}).problem).toMatch(/must be FP32 \[N,3,H,W\]/);
+    // the image contract: absent keys (older exports) or this contract's values serve /predict; others do not
+    const sized = { 'unias.input_size': '64,32' };
+    expect(readContract([image], [map], { ...sized, 'unias.preprocess.resize': 'linear', 'unias.preprocess.alpha': 'black' }).problem).toBeNull();
+    expect(readContract([image], [map], { ...sized, 'unias.preprocess.resize': 'cubic' }).problem).toMatch(
+      /metadata unias\.preprocess\.resize = 'cubic', but images are preprocessed with unias\.preprocess\.resize = 'linear'.*use infer/,
+    );
   });
 });

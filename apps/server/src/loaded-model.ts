@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
+import { preprocessingMismatch } from '@unias/image/contract';
 import type * as ort from 'onnxruntime-node';
 import { v2DatatypeOf, type V2Datatype } from './datatypes.js';
 import { readOnnxMetadataProps } from './onnx-metadata.js';
@@ -139,6 +140,9 @@ export function readContract(
     width = w;
   }
   if (height <= 0 || width <= 0) return fail(`input size unknown: no unias.input_size and input '${input.name}' has dynamic H, W`);
+  // a model that asks for other preprocessing would get inputs it was not trained on (infer still works)
+  const preprocessing = preprocessingMismatch(metadata);
+  if (preprocessing !== null) return fail(`${preprocessing}; use infer with your own preprocessing`);
   return {
     contract: {
       inputName: input.name,

@@ -132,15 +132,23 @@ describe('POST /predict', () => {
     }
   });
 
-  it('resizes any size, drops alpha, expands grey, decodes JPEG', async () => {
+  it('resizes any size, composites alpha over black, expands grey, decodes JPEG', async () => {
     // A solid colour stays solid through any resize: score = mean |c/255 - 0.5| in closed form.
     const colour = { r: 200, g: 10, b: 128 };
     const expected = (Math.abs(200 / 255 - 0.5) + Math.abs(10 / 255 - 0.5) + Math.abs(128 / 255 - 0.5)) / 3;
-    const big = await sharp({ create: { width: 97, height: 61, channels: 4, background: { ...colour, alpha: 0.5 } } }).png().toBuffer();
+    const big = await sharp({ create: { width: 97, height: 61, channels: 3, background: colour } }).png().toBuffer();
     const r1 = (await (await predict(s.url, big)).json()) as PredictResult;
     expect(Math.abs(r1.score - expected)).toBeLessThan(1e-6);
     expect(r1.image).toEqual({ width: 97, height: 61, format: 'png' });
     expect(r1.label).toBe('normal');
+
+    // The image contract composites alpha over black: c/255 * alpha, alpha as stored in the file (at
+    // the model's size: a resize of RGBA goes through sharp's premultiplied alpha, which rounds).
+    const translucent = await sharp({ create: { width: W, height: H, channels: 4, background: { ...colour, alpha: 0.5 } } }).png().toBuffer();
+    const alpha = (await sharp(translucent).raw().toBuffer())[3]! / 255;
+    const overBlack = [200, 10, 128].reduce((a, c) => a + Math.abs((c / 255) * alpha - 0.5), 0) / 3;
+    const rA = (await (await predict(s.url, translucent)).json()) as PredictResult;
+    expect(Math.abs(rA.score - overBlack)).toBeLessThan(1e-6);
 
     const grey = await sharp({ create: { width: 20, height: 40, channels: 3, background: { r: 51, g: 51, b: 51 } } }).greyscale().png().toBuffer();
     const r2 = (await (await predict(s.url, grey)).json()) as PredictResult;

@@ -1,6 +1,6 @@
 /** What every loader does after finding its samples: check the files, drop or refuse bad ones, describe the set. */
 import { availableParallelism } from 'node:os';
-import { readImageHeader, verifyDecodes, type ImageHeader } from './decode.js';
+import { readImageHeader, verifyDecodes, type ImageHeader } from '@unias/image';
 import { ImageDecodeError } from './errors.js';
 import type { IssueCollector } from './issues.js';
 import { mapLimit } from './limit.js';

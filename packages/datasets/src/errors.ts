@@ -14,13 +14,5 @@ export class DatasetError extends Error {
   }
 }
 
-/** A file that could not be decoded (unreadable, truncated, unknown format, wrong size). */
-export class ImageDecodeError extends Error {
-  readonly file: string;
-
-  constructor(file: string, reason: string) {
-    super(`${file}: ${reason}`);
-    this.name = 'ImageDecodeError';
-    this.file = file;
-  }
-}
+// One error class for undecodable images, wherever they are decoded.
+export { ImageDecodeError } from '@unias/image';

@@ -1,7 +1,8 @@
 export * from './types.js';
 export { DatasetError, ImageDecodeError } from './errors.js';
 export { IMAGE_EXTENSIONS, isFolderEntry, isImageFile } from './files.js';
-export { decodeImage, decodeMask, readImageHeader, resizeNearest, type ImageSize, type ImageHeader, type DecodedImage, type DecodedMask, type DecodeImageOptions, type ResizeKernel } from './decode.js';
+// Decoding is the image contract's (@unias/image); re-exported for this package's existing users.
+export { decodeImage, decodeMask, readImageHeader, resizeNearest, type ImageSize, type ImageHeader, type DecodedImage, type DecodedMask, type DecodeImageOptions, type ResizeKernel } from '@unias/image';
 export { loadMvtec, type MvtecOptions } from './mvtec.js';
 export { loadVisa, type VisaOptions } from './visa.js';
 export { loadFolder, type FolderOptions, type DefectFolder } from './folder.js';

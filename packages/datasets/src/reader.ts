@@ -1,6 +1,6 @@
 /** Decodes samples on demand into model-ready planar tensors: resize, optional normalisation, augmentation. */
 import { applyAugmentation, IDENTITY_AUGMENTATION, type AugmentationParams } from './augment.js';
-import { decodeImage, decodeMask, type ImageSize, type ResizeKernel } from './decode.js';
+import { decodeImage, decodeMask, RESIZE_KERNEL, type ImageSize, type ResizeKernel } from '@unias/image';
 import { ImageDecodeError } from './errors.js';
 import type { Sample } from './types.js';
 
@@ -18,7 +18,7 @@ export interface ReaderOptions {
   readonly size: number | ImageSize;
   /** Default `imagenet`. */
   readonly normalize?: Normalization;
-  /** Image interpolation (default `linear`, i.e. bilinear). Masks always use nearest, then > 0. */
+  /** Image interpolation (default: the image contract's `linear`). Masks always use nearest, then > 0. */
   readonly kernel?: ResizeKernel;
   /** Colour transparent pixels are composited over, RGB in [0, 1] (default black). */
   readonly alphaBackground?: readonly [number, number, number];
@@ -61,7 +61,7 @@ export function createSampleReader(options: ReaderOptions): SampleReader {
     normalize,
     async read(sample, augmentation = IDENTITY_AUGMENTATION) {
       const [img, mask] = await Promise.all([
-        decodeImage(sample.path, { size, kernel: options.kernel ?? 'linear', ...(options.alphaBackground ? { alphaBackground: options.alphaBackground } : {}) }),
+        decodeImage(sample.path, { size, kernel: options.kernel ?? RESIZE_KERNEL, ...(options.alphaBackground ? { alphaBackground: options.alphaBackground } : {}) }),
         sample.maskPath ? decodeMask(sample.maskPath, size) : Promise.resolve(null),
       ]);
       if (mask && (mask.source.width !== img.source.width || mask.source.height !== img.source.height)) {

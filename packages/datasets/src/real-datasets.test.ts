@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { MVTEC_AUGMENTATION } from './augment.js';
 import { createBatchLoader } from './batch-loader.js';
-import { decodeMask } from './decode.js';
+import { decodeMask } from '@unias/image';
 import { loadMvtec } from './mvtec.js';
 import { createSampleReader } from './reader.js';
 

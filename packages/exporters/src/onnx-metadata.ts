@@ -3,6 +3,7 @@
  * configuration and the model's info, and read back into typed values.
  */
 import { readFile } from 'node:fs/promises';
+import { preprocessingMetadata } from '@unias/image/contract';
 import type { ResolvedConfig } from '@unias/model';
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxNamespace } from 'onnx-proto';
@@ -38,6 +39,8 @@ export function exportMetadata(config: ResolvedConfig, info: ModelInfo): Record<
     [METADATA_KEYS.method]: config.method,
     // the scaling is inside the graph; recorded so that a baseline can use the same
     [METADATA_KEYS.inputRange]: config.inputRange,
+    // how an image becomes `image` (the contract training used), so a KServe client can do the same
+    ...preprocessingMetadata(),
   };
   const t = info.thresholds;
   if (t?.image !== undefined) m[METADATA_KEYS.thresholdImage] = String(t.image);

@@ -128,6 +128,12 @@ describe('Triton / KServe model repository (small preset)', () => {
       'unias.backbone': 'efficientnet-b4',
       'unias.method': 'unias',
       'unias.input_range': 'backbone',
+      'unias.preprocess.resize': 'linear',
+      'unias.preprocess.fit': 'fill',
+      'unias.preprocess.orientation': 'exif',
+      'unias.preprocess.colour': 'rgb',
+      'unias.preprocess.alpha': 'black',
+      'unias.preprocess.range': '0,1',
       'unias.threshold.image': '0.5',
       'unias.classes': 'bottle',
     });

@@ -1,12 +1,12 @@
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import { decodeImage, isFolderEntry, isImageFile } from '@unias/datasets';
+import { isFolderEntry, isImageFile } from '@unias/datasets';
+import { decodeImage, encodePng, planarToRgb, renderMap } from '@unias/image';
 import { writeFileAtomic } from '@unias/graph';
 import type { Command } from '../command.js';
 import { num, parse, requireStr, str } from '../args.js';
 import { UsageError, UserError } from '../errors.js';
 import { openPredictor } from '../engine/predictor.js';
-import { binaryMask, encodePng, heatmapRgb, imageToRgb, overlayRgb, resizeMap } from '../report/heatmap.js';
 import { createProgress } from '../progress.js';
 import { outputNames } from './output-names.js';
 import { backendArg, deviceArg } from './runtime-args.js';
@@ -117,28 +117,25 @@ export const command: Command = {
         const p = await predictor.predict({ dtype: 'float32', shape: [chunk.length, 3, h, w], data });
         for (let k = 0; k < chunk.length; k++) {
           const c = chunk[k]!;
+          // The pictures are at the image's own size (EXIF-oriented, as decoded for the model).
           const original = await decodeImage(c.path);
-          const H = original.height;
-          const W = original.width;
-          const map = resizeMap(p.maps[k]!, h, w, H, W);
-          let lo = Infinity;
-          let hi = -Infinity;
-          for (const v of map) {
-            if (v < lo) lo = v;
-            if (v > hi) hi = v;
-          }
-          const scale = pixelT !== null ? { lo: 0, hi: 2 * pixelT } : { lo, hi };
-          const heat = heatmapRgb(map, scale);
-          const rgb = imageToRgb(original.data, H, W);
+          const size = { width: original.width, height: original.height };
+          const r = renderMap({
+            map: p.maps[k]!,
+            mapSize: { width: w, height: h },
+            rgb: planarToRgb(original.data, size),
+            size,
+            scale: pixelT !== null ? { lo: 0, hi: 2 * pixelT } : null,
+            threshold: pixelT,
+          });
           const files: Record<string, string> = { heatmap: `${c.name}.heatmap.png`, overlay: `${c.name}.overlay.png` };
-          await writeFileAtomic(join(outDir, files['heatmap']!), await encodePng(heat, W, H, 3));
-          await writeFileAtomic(join(outDir, files['overlay']!), await encodePng(overlayRgb(rgb, heat), W, H, 3));
+          await writeFileAtomic(join(outDir, files['heatmap']!), await encodePng(r.heatmap, size, 3));
+          await writeFileAtomic(join(outDir, files['overlay']!), await encodePng(r.overlay, size, 3));
           let fraction: number | null = null;
-          if (pixelT !== null) {
-            const mask = binaryMask(map, pixelT);
-            fraction = mask.reduce((a, v) => a + (v ? 1 : 0), 0) / mask.length;
+          if (r.mask !== null) {
+            fraction = r.mask.reduce((a, v) => a + (v ? 1 : 0), 0) / r.mask.length;
             files['mask'] = `${c.name}.mask.png`;
-            await writeFileAtomic(join(outDir, files['mask']), await encodePng(mask, W, H, 1));
+            await writeFileAtomic(join(outDir, files['mask']), await encodePng(r.mask, size, 1));
           }
           const score = p.scores[k]!;
           rows.push({

@@ -5,6 +5,7 @@
  */
 import { extname, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
+import { preprocessingMismatch } from '@unias/image/contract';
 import { bindWeights, buildInferenceGraph, type ResolvedConfig } from '@unias/model';
 import type { Backend, Session, TensorData } from '@unias/graph';
 import { UserError } from '../errors.js';
@@ -75,6 +76,9 @@ async function createOnnxFilePredictor(path: string, threads: number | undefined
   } catch (e) {
     throw new UserError(`${path}: ${(e as Error).message.split('\n')[0]!.replace(`${path}: `, '')} (see docs/exported-model.md)`);
   }
+  // images are decoded by this build's contract; a model that asks for another would be fed wrong inputs
+  const mismatch = preprocessingMismatch(meta.raw);
+  if (mismatch !== null) throw new UserError(`${path}: ${mismatch}`);
   const choice = await chooseDevice(device, log);
   const ort = await import('onnxruntime-node');
   let session: Awaited<ReturnType<typeof ort.InferenceSession.create>>;

@@ -6,7 +6,8 @@
 import { createSampleReader, type Sample } from '@unias/datasets';
 import type { ImageResult } from '../engine/evaluate.js';
 import type { Predictor } from '../engine/predictor.js';
-import { encodePng, heatmapRgb, imageToRgb, maskOverlayRgb, overlayRgb } from './heatmap.js';
+import { encodePng, heatmapRgb, overlayRgb, planarToRgb, quantize } from '@unias/image';
+import { maskOverlayRgb } from './heatmap.js';
 
 export type Rank = 'best' | 'median' | 'worst';
 
@@ -67,7 +68,8 @@ export async function buildExamples(o: {
       const threshold = o.thresholdOf(c) ?? hi + 1;
       // colours from the map's minimum to max(its maximum, 2 x threshold), so a clean image stays blue
       const scale = { lo, hi: Math.max(hi, Number.isFinite(threshold) ? lo + 2 * (threshold - lo) : hi) };
-      const rgb = imageToRgb(d.image, h, w);
+      const size = { width: w, height: h };
+      const rgb = planarToRgb(d.image, size);
       list.push({
         rank,
         path: item.path,
@@ -75,9 +77,9 @@ export async function buildExamples(o: {
         score: item.score,
         pixelAp: item.pixelAp,
         threshold,
-        image: await encodePng(rgb, w, h, 3),
-        overlay: await encodePng(overlayRgb(rgb, heatmapRgb(map, scale)), w, h, 3),
-        prediction: await encodePng(maskOverlayRgb(rgb, map, threshold, h, w, d.maskKnown ? d.mask : undefined), w, h, 3),
+        image: await encodePng(rgb, size, 3),
+        overlay: await encodePng(overlayRgb(rgb, heatmapRgb(quantize(map, scale))), size, 3),
+        prediction: await encodePng(maskOverlayRgb(rgb, map, threshold, h, w, d.maskKnown ? d.mask : undefined), size, 3),
       });
     }
     out[c] = list;

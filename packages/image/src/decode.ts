@@ -1,20 +1,18 @@
 /**
- * Decoding with sharp: any format sharp reads, 8 or 16 bits, grey / grey+alpha / RGB / RGBA, EXIF
- * orientation applied. Images come out as planar RGB float32 in [0, 1]; masks as 0/1 bytes.
- * Files are read into memory first, so libvips never serves a stale cached decode of a file that
- * changed on disk, and a missing file is reported by name.
+ * Decoding with sharp, the steps of the image contract (contract.ts): any format sharp reads, 8 or
+ * 16 bits, grey / grey+alpha / RGB / RGBA (CMYK: sharp's raw output is sRGB), EXIF orientation applied. Images come out as planar
+ * RGB float32 in [0, 1]; masks as 0/1 bytes. Files are read into memory first, so libvips never
+ * serves a stale cached decode of a file that changed on disk, and a missing file is reported by name.
  */
 import { readFile } from 'node:fs/promises';
 import sharp, { type Metadata, type Sharp } from 'sharp';
+import { ALPHA_BACKGROUND, RESIZE_FIT, RESIZE_KERNEL, type ResizeKernel } from './contract.js';
 import { ImageDecodeError } from './errors.js';
 
 export interface ImageSize {
   readonly width: number;
   readonly height: number;
 }
-
-/** Interpolation for image resizing; `linear` (bilinear, antialiased when shrinking) is the default. */
-export type ResizeKernel = 'linear' | 'cubic' | 'lanczos3' | 'nearest';
 
 export interface ImageHeader extends ImageSize {
   /** Format sharp detected: png, jpeg, tiff, webp... */
@@ -34,9 +32,18 @@ async function readBytes(path: string): Promise<Buffer> {
   }
 }
 
-function open(bytes: Buffer): Sharp {
+/** Limits for bytes from outside (the server): decompression bombs and slow decodes. */
+export interface DecodeLimits {
+  /** Largest width x height decoded (sharp's `limitInputPixels`); unlimited when omitted. */
+  readonly limitInputPixels?: number;
+  /** libvips stops the work after this many seconds (0 or omitted: no limit). */
+  readonly timeoutSeconds?: number;
+}
+
+function open(bytes: Buffer, limits: DecodeLimits = {}): Sharp {
   // failOn 'warning': truncated or corrupt pixel data is an error, not a grey fill.
-  return sharp(bytes, { autoOrient: true, failOn: 'warning' });
+  const img = sharp(bytes, { autoOrient: true, failOn: 'warning', limitInputPixels: limits.limitInputPixels ?? false });
+  return limits.timeoutSeconds ? img.timeout({ seconds: limits.timeoutSeconds }) : img;
 }
 
 function describe(e: unknown): string {
@@ -64,12 +71,17 @@ function is16Bit(meta: Metadata): boolean {
 
 /** Reads only the header: format, oriented size, channels, bit depth. */
 export async function readImageHeader(path: string): Promise<ImageHeader> {
-  const bytes = await readBytes(path);
+  return readImageHeaderBytes(await readBytes(path), path);
+}
+
+/** `readImageHeader` of bytes in memory (no pixel is decoded); `name` says what they are in errors. */
+export async function readImageHeaderBytes(bytes: Buffer, name: string): Promise<ImageHeader> {
   try {
-    return headerFrom(await sharp(bytes).metadata(), path);
+    // No pixel limit here: only the header is read, and a caller names the size it refuses.
+    return headerFrom(await sharp(bytes, { limitInputPixels: false }).metadata(), name);
   } catch (e) {
     if (e instanceof ImageDecodeError) throw e;
-    throw new ImageDecodeError(path, `cannot read image header: ${describe(e)}`);
+    throw new ImageDecodeError(name, `cannot read image header: ${describe(e)}`);
   }
 }
 
@@ -83,14 +95,18 @@ interface RawPixels {
   readonly max: number;
 }
 
-async function decodeRaw(path: string, resize: (ImageSize & { kernel: ResizeKernel }) | null): Promise<{ pixels: RawPixels; header: ImageHeader }> {
-  const bytes = await readBytes(path);
+async function decodeRaw(
+  bytes: Buffer,
+  path: string,
+  resize: (ImageSize & { kernel: ResizeKernel }) | null,
+  limits: DecodeLimits = {},
+): Promise<{ pixels: RawPixels; header: ImageHeader }> {
   try {
-    const img = open(bytes);
+    const img = open(bytes, limits);
     const header = headerFrom(await img.metadata(), path);
     let pipeline = img;
     if (resize && (resize.width !== header.width || resize.height !== header.height)) {
-      pipeline = pipeline.resize(resize.width, resize.height, { fit: 'fill', kernel: resize.kernel });
+      pipeline = pipeline.resize(resize.width, resize.height, { fit: RESIZE_FIT, kernel: resize.kernel });
     }
     if (header.bitDepth === 16) {
       const { data, info } = await pipeline.toColourspace('rgb16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
@@ -115,19 +131,34 @@ export interface DecodedImage extends ImageSize {
 export interface DecodeImageOptions {
   /** Output size; the file's own size when omitted. */
   readonly size?: ImageSize;
+  /** The contract's `linear` unless a caller studies another (never for a model's input). */
   readonly kernel?: ResizeKernel;
-  /** Colour that transparent pixels are composited over, RGB in [0, 1]. Default black. */
+  /** Colour that transparent pixels are composited over, RGB in [0, 1]. Default: the contract's black. */
   readonly alphaBackground?: readonly [number, number, number];
 }
 
 /**
- * Decodes to planar RGB float32 in [0, 1]: grey is replicated to three channels, alpha is
+ * Decodes a file to planar RGB float32 in [0, 1]: grey is replicated to three channels, alpha is
  * composited over `alphaBackground`, 16-bit samples keep their precision.
  */
 export async function decodeImage(path: string, options: DecodeImageOptions = {}): Promise<DecodedImage> {
-  const { pixels, header } = await decodeRaw(path, options.size ? { ...options.size, kernel: options.kernel ?? 'linear' } : null);
+  return decodeImageBytes(await readBytes(path), path, options);
+}
+
+/**
+ * `decodeImage` of bytes already in memory (an upload); `name` says what they are in errors. Over
+ * `limits.limitInputPixels` the error says "pixel limit", past `timeoutSeconds` "timeout" (sharp's words).
+ */
+export async function decodeImageBytes(bytes: Buffer, name: string, options: DecodeImageOptions & DecodeLimits = {}): Promise<DecodedImage> {
+  const resize = options.size ? { ...options.size, kernel: options.kernel ?? RESIZE_KERNEL } : null;
+  const { pixels, header } = await decodeRaw(bytes, name, resize, options);
+  return toPlanarRgb(pixels, header, options.alphaBackground ?? ALPHA_BACKGROUND);
+}
+
+/** Steps 3 and 4 of the contract: grey to RGB, alpha over the background, samples to [0, 1]. */
+function toPlanarRgb(pixels: RawPixels, header: ImageHeader, background: readonly [number, number, number]): DecodedImage {
   const { width, height, channels, data, max } = pixels;
-  const [br, bg, bb] = options.alphaBackground ?? [0, 0, 0];
+  const [br, bg, bb] = background;
   const plane = width * height;
   const out = new Float32Array(3 * plane);
   const inv = 1 / max;
@@ -169,7 +200,7 @@ export interface DecodedMask extends ImageSize {
  * output pixel x samples input floor((x + 0.5) * inW / outW)), so it stays exactly 0/1.
  */
 export async function decodeMask(path: string, size?: ImageSize): Promise<DecodedMask> {
-  const { pixels, header } = await decodeRaw(path, null);
+  const { pixels, header } = await decodeRaw(await readBytes(path), path, null);
   const { width, height, channels, data } = pixels;
   const colour = channels === 2 || channels === 4 ? channels - 1 : channels;
   const hasAlpha = colour !== channels;
