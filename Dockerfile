@@ -13,7 +13,7 @@ RUN npm i -g pnpm@12.4.2
 WORKDIR /src
 COPY . .
 RUN pnpm install --frozen-lockfile
-RUN pnpm --filter @unias/graph --filter @unias/image --filter @unias/triton-config --filter @unias/server build
+RUN pnpm --filter "@unias/server..." build
 # A self-contained folder: the server's dist, its production dependencies, workspace packages as built.
 RUN pnpm --filter @unias/server deploy --prod --legacy /app
 
