@@ -1,0 +1,74 @@
+// Packs every publishable workspace package with `pnpm pack` (workspace: and catalog: ranges become
+// versions), installs each tarball alone into an empty folder with npm (its @unias dependencies from
+// their tarballs, everything else from the registry), imports it, and prints what it installed.
+// `node tools/scripts/pack-smoke.mjs [--json FILE] [NAME ...]`; exits 1 when any package fails.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '../..');
+const args = process.argv.slice(2);
+const jsonAt = args.indexOf('--json');
+const jsonFile = jsonAt >= 0 ? resolve(args[jsonAt + 1]) : null;
+const only = args.filter((a, i) => a !== '--json' && i !== jsonAt + 1);
+
+const packages = ['packages', 'apps']
+  .flatMap((top) => readdirSync(join(root, top)).map((d) => join(root, top, d)))
+  .filter((dir) => existsSync(join(dir, 'package.json')))
+  .map((dir) => ({ dir, manifest: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) }))
+  .filter((p) => !p.manifest.private);
+
+const work = mkdtempSync(join(tmpdir(), 'unias-pack-'));
+const tarballs = join(work, 'tarballs');
+mkdirSync(tarballs);
+const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', npm_config_audit: 'false', npm_config_fund: 'false' };
+const run = (cmd, argv, cwd) => execFileSync(cmd, argv, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+const tarballOf = new Map();
+for (const { dir, manifest } of packages) {
+  if (!existsSync(join(dir, 'dist'))) throw new Error(`${manifest.name}: no dist/ in ${dir}; run pnpm build first`);
+  const out = run('pnpm', ['pack', '--pack-destination', tarballs], dir).trim().split('\n').pop();
+  tarballOf.set(manifest.name, resolve(dir, out));
+}
+
+const overrides = Object.fromEntries([...tarballOf].map(([name, file]) => [name, `file:${file}`]));
+const results = [];
+let failures = 0;
+for (const { manifest } of packages) {
+  if (only.length && !only.includes(manifest.name)) continue;
+  const name = manifest.name;
+  const consumer = join(work, name.replace('/', '__'));
+  mkdirSync(consumer);
+  writeFileSync(
+    join(consumer, 'package.json'),
+    JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { [name]: overrides[name] }, overrides }, null, 2),
+  );
+  const t0 = Date.now();
+  try {
+    run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], consumer);
+    const exported = run('node', ['--input-type=module', '-e', `const m = await import(${JSON.stringify(name)}); console.log(Object.keys(m).length);`], consumer).trim();
+    if (!(Number(exported) > 0)) throw new Error(`import('${name}') has no exports`);
+    const tree = JSON.parse(run('npm', ['ls', '--all', '--json', '--omit=dev'], consumer));
+    const installed = new Set();
+    const walk = (deps) => {
+      for (const [dep, info] of Object.entries(deps ?? {})) {
+        if (installed.has(dep)) continue;
+        installed.add(dep);
+        walk(info.dependencies);
+      }
+    };
+    walk(tree.dependencies?.[name]?.dependencies);
+    results.push({ name, ok: true, exports: Number(exported), seconds: (Date.now() - t0) / 1000, installs: [...installed].sort() });
+    console.log(`ok   ${name}: ${exported} exports; installs ${installed.size} packages (${[...installed].filter((d) => !d.startsWith('@unias/')).length} outside @unias)`);
+  } catch (e) {
+    failures++;
+    const detail = (e.stderr || e.message || String(e)).toString().trim().split('\n').slice(-5).join('\n     ');
+    results.push({ name, ok: false, error: detail });
+    console.log(`FAIL ${name}: ${detail}`);
+  }
+}
+if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ packages: results }, null, 2) + '\n');
+rmSync(work, { recursive: true, force: true });
+console.log(`${results.length - failures} of ${results.length} packages install alone and import`);
+process.exit(failures ? 1 : 0);
