@@ -4,7 +4,8 @@
  * on every class of the data roots at once; a nearest-neighbour detector (one bank per class) on
  * the same backbone, input size and images is evaluated beside it. JSON to stdout and
  * bench-results/accuracy.json:
- *   { classes: { <class>: { unias: {...}, knn: {...} } }, mean: { unias, knn }, train_seconds, ... }
+ *   { classes: { <class>: { unias: {...}, knn: {...}, knn_shared: {...} } }, mean: { unias, knn, knn_shared },
+ *     train_seconds, ... }  (knn: one bank per class; knn_shared: one bank for all classes, the unified setting)
  *
  * Data: --data DIR (repeatable; MVTec layout, a class folder works too) or UNIAS_ACCURACY_DATA
  * (colon-separated); default: ../shared/datasets/{ksdd,hazelnut-toy,mvtec-grid-mini} and the
@@ -23,6 +24,7 @@ import { createGraphPredictor } from '../src/engine/predictor.js';
 import { resolveTrainSettings, type RawConfig } from '../src/config/train-config.js';
 import { openBackend } from '../src/engine/backend.js';
 import { knnBaseline } from '../src/engine/baseline.js';
+import { fitKnn, knnModelConfig } from '../src/engine/knn-fit.js';
 import { loadData } from '../src/engine/data.js';
 import { loadStoredModel } from '../src/engine/model-store.js';
 import { parseDuration } from '../src/engine/budget.js';
@@ -120,9 +122,25 @@ const knn = await knnBaseline({
 });
 const knnSeconds = (performance.now() - t1) / 1000;
 
+// The unified form of the same detector: ONE bank for every class, no class label at inference,
+// as the unified UniAS model works. The per-class banks above are the stronger baseline.
+const t2 = performance.now();
+const shared = await (async () => {
+  const { method: _m, knn: _k, ...base } = stored.modelConfig;
+  const fitted = await fitKnn({ backend, model: knnModelConfig(base, settings.knn), backboneParams: stored.params, samples: train, knn: settings.knn });
+  const predictor = await createGraphPredictor({ backend, config: fitted.config, params: fitted.params });
+  try {
+    return (await evaluate({ predictor, samples: test, curvePoints: 0 })).report;
+  } finally {
+    await predictor.dispose();
+    log('evaluated: knn, one shared bank');
+  }
+})();
+const sharedSeconds = (performance.now() - t2) / 1000;
+
 const KEYS = ['pixel_auroc', 'pixel_ap', 'pixel_f1_max', 'dsc', 'aupro', 'image_auroc', 'image_ap'] as const;
 const pick = (m: MetricValues | undefined) => Object.fromEntries(KEYS.map((k) => [k, m?.[k] ?? null]));
-const classes = Object.fromEntries(Object.keys(u.classes).sort().map((c) => [c, { unias: pick(u.classes[c]), knn: pick(knn.report.classes[c]) }]));
+const classes = Object.fromEntries(Object.keys(u.classes).sort().map((c) => [c, { unias: pick(u.classes[c]), knn: pick(knn.report.classes[c]), knn_shared: pick(shared.classes[c]) }]));
 const result = {
   bench: 'accuracy',
   date: new Date().toISOString(),
@@ -142,7 +160,8 @@ const result = {
   ),
   knn: { description: knn.description, settings: settings.knn, seconds: Number(knnSeconds.toFixed(1)) },
   classes,
-  mean: { unias: pick(u.mean), knn: pick(knn.report.mean) },
+  knn_shared: { description: `the same detector with one bank of ${settings.knn.bankSize} patches for all classes (${settings.knn.subsampling})`, seconds: Number(sharedSeconds.toFixed(1)) },
+  mean: { unias: pick(u.mean), knn: pick(knn.report.mean), knn_shared: pick(shared.mean) },
   train_seconds: Number(trainSeconds.toFixed(1)),
   knn_seconds: Number(knnSeconds.toFixed(1)),
 };
