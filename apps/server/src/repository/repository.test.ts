@@ -56,7 +56,7 @@ async function infer(url: string, path: string, n: number, outputs?: string[]): 
   return { status: res.status, body: await res.json() };
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are checked field by field
+// any: response bodies are checked field by field
 const json = (res: Response): Promise<any> => res.json();
 
 let dir: string;
