@@ -6,7 +6,7 @@ import { writeFileAtomic } from '@unias/graph';
 import type { Command } from '../command.js';
 import { num, parse, requireStr, str } from '../args.js';
 import { UsageError, UserError } from '../errors.js';
-import { openPredictor } from '../engine/predictor.js';
+import { openPredictor } from '@unias/detector';
 import { createProgress } from '../progress.js';
 import { outputNames } from './output-names.js';
 import { backendArg, deviceArg } from './runtime-args.js';
