@@ -1,3 +1,16 @@
+export { createDetector, detectorOf, type Detector, type DetectorOptions, type DetectManyOptions } from './detector.js';
+export {
+  heatmapScale,
+  labelOf,
+  makeDetection,
+  resolveThresholds,
+  scoreFromMap,
+  type Detection,
+  type DetectionParts,
+  type DetectionThresholds,
+  type Label,
+} from './detection.js';
+export { encodedInput, isRawPixels, type DetectorInput, type EncodedInput, type RawPixels } from './input.js';
 export { DetectorInputError } from './errors.js';
 export { createGraphPredictor, openPredictor, type Prediction, type Predictor } from './predictor.js';
 export {
