@@ -17,6 +17,8 @@ export interface DetectorOptions {
   readonly threshold?: number;
   /** Image-score threshold for the label, instead of the model's. */
   readonly imageThreshold?: number;
+  /** `thresholds.source` when either threshold above is given (default "given to the detector"). */
+  readonly thresholdSource?: string;
   /** Runtime for run directories and .safetensors models: onnx (default) or tfjs. */
   readonly backend?: BackendName;
   /** onnxruntime intra-op threads (default: every core). */
@@ -64,10 +66,10 @@ export async function createDetector(modelPath: string, options: DetectorOptions
 }
 
 /** A detector over a predictor already open (a model just trained, a test's closed-form graph). */
-export function detectorOf(predictor: Predictor, options: Pick<DetectorOptions, 'threshold' | 'imageThreshold'> = {}): Detector {
+export function detectorOf(predictor: Predictor, options: Pick<DetectorOptions, 'threshold' | 'imageThreshold' | 'thresholdSource'> = {}): Detector {
   const [h, w] = predictor.inputSize;
   const plane = h * w;
-  const thresholds = resolveThresholds(predictor.thresholds, { image: options.imageThreshold ?? null, pixel: options.threshold ?? null }, 'given to the detector');
+  const thresholds = resolveThresholds(predictor.thresholds, { image: options.imageThreshold ?? null, pixel: options.threshold ?? null }, options.thresholdSource ?? 'given to the detector');
 
   const prepare = async (raw: DetectorInput): Promise<Prepared> => {
     const input = await encodedInput(raw);
