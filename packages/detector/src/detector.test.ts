@@ -47,6 +47,12 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
+async function writeTemp(name: string, bytes: Buffer): Promise<string> {
+  const path = join(files.dir, name);
+  await writeFile(path, bytes);
+  return path;
+}
+
 function median(values: ArrayLike<number>): number {
   const s = Float64Array.from(values).sort();
   return s[Math.floor(s.length / 2)]!;
@@ -109,6 +115,46 @@ describe('detect', () => {
     }
     expect(fromBuffer.name).toMatch(/a Buffer of \d+ bytes/);
     expect(fromPixels.name).toBe('raw pixels 75x41x3');
+  });
+
+  it('gives identical results for grey, RGBA and 16-bit raw pixels and the PNG files of the same samples', async () => {
+    const rgb = texture(IMAGE.width, IMAGE.height, 7);
+    const n = IMAGE.width * IMAGE.height;
+    const grey = Uint8Array.from({ length: n }, (_, i) => rgb[i * 3]!);
+    const rgba = Uint8Array.from({ length: n * 4 }, (_, i) => (i % 4 === 3 ? 128 + (i % 7) * 16 : rgb[Math.floor(i / 4) * 3 + (i % 4)]!));
+    const deep = Uint16Array.from(rgb, (v, i) => v * 257 + (i % 3) * 11);
+    const cases = [
+      { pixels: { data: grey, ...IMAGE, channels: 1 as const }, png: sharp(Buffer.from(grey), { raw: { ...IMAGE, channels: 1 } }).toColourspace('b-w') },
+      { pixels: { data: rgba, ...IMAGE, channels: 4 as const }, png: sharp(Buffer.from(rgba), { raw: { ...IMAGE, channels: 4 } }) },
+      { pixels: { data: deep, ...IMAGE, channels: 3 as const }, png: sharp(deep, { raw: { ...IMAGE, channels: 3 } }).toColourspace('rgb16') },
+    ];
+    // the 16-bit truth file is 16 bits, sample for sample
+    const deepPng = await cases[2]!.png.clone().png().toBuffer();
+    expect((await sharp(deepPng).metadata()).depth).toBe('ushort');
+    const decoded = await decodeImage(await writeTemp('deep.png', deepPng));
+    expect(decoded.data[1]).toBeCloseTo(deep[3]! / 65535, 6);
+    expect(decoded.data[n + 1]).toBeCloseTo(deep[4]! / 65535, 6);
+    const scores = new Set<number>();
+    for (const c of cases) {
+      const file = await c.png.png().toBuffer();
+      const fromFile = await onnxDetector.detect(file);
+      const fromPixels = await onnxDetector.detect(c.pixels);
+      expect(fromPixels.score).toBe(fromFile.score);
+      expect(Array.from(fromPixels.map)).toEqual(Array.from(fromFile.map));
+      scores.add(fromFile.score);
+    }
+    // three different images: a decoder that dropped alpha or depth would not give three scores
+    expect(scores.size).toBe(3);
+  });
+
+  it('takes the size after EXIF orientation (a JPEG stored 75x41, rotated to 41x75)', async () => {
+    const jpeg = await sharp(Buffer.from(texture(IMAGE.width, IMAGE.height, 1)), { raw: { ...IMAGE, channels: 3 } })
+      .jpeg({ quality: 95 })
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
+    const d = await onnxDetector.detect(jpeg);
+    expect([d.width, d.height, d.map.length]).toEqual([IMAGE.height, IMAGE.width, IMAGE.width * IMAGE.height]);
+    expect((await sharp(await d.overlayPng()).metadata()).width).toBe(IMAGE.height);
   });
 
   it("gives the map at the image's own (non-square) size, the model's map resized", async () => {

@@ -42,8 +42,9 @@ function checkRaw(p: RawPixels): string {
 /** Raw pixels as a PNG (compression 0: it is only a carrier), 16 bits when the samples are. */
 async function rawToPng(p: RawPixels): Promise<Buffer> {
   const sixteen = p.data instanceof Uint16Array;
-  const bytes = Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength);
-  let img = sharp(bytes, { raw: { width: p.width, height: p.height, channels: p.channels, ...(sixteen ? { depth: 'ushort' as const } : {}) } });
+  // sharp takes the sample depth from the typed array's class: a Uint16Array is 16 bits, a Buffer 8
+  const samples = p.data instanceof Uint8ClampedArray ? new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.length) : p.data;
+  let img = sharp(samples, { raw: { width: p.width, height: p.height, channels: p.channels } });
   // sharp would store one or two raw channels as RGB(A) unless told they are grey
   if (p.channels <= 2) img = img.toColourspace(sixteen ? 'grey16' : 'b-w');
   else if (sixteen) img = img.toColourspace('rgb16');
