@@ -228,6 +228,12 @@ describe('detect', () => {
     const notImage = join(files.dir, 'notes.png');
     await writeFile(notImage, 'plain text');
     await expect(onnxDetector.detect(notImage)).rejects.toThrow(/notes\.png/);
+    const small = await createDetector(files.onnx, { device: 'cpu', threads: 1, maxInputPixels: 1000 });
+    try {
+      await expect(small.detect(imagePath)).rejects.toThrow(/part\.png: .*pixel limit/);
+    } finally {
+      await small.dispose();
+    }
     await expect(createDetector(join(files.dir, 'nothing-here'))).rejects.toThrow(DetectorInputError);
     await expect(createDetector(imagePath)).rejects.toThrow(/part\.png: no UniAS model here/);
   });

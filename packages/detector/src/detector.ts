@@ -25,6 +25,11 @@ export interface DetectorOptions {
   readonly threads?: number;
   /** Where the device choice is reported (nothing by default). */
   readonly log?: (line: string) => void;
+  /**
+   * Largest width x height decoded (default: no limit). Set it when images come from outside: the
+   * size is read from the header before any pixel is decoded (decompression bombs).
+   */
+  readonly maxInputPixels?: number;
 }
 
 export interface DetectManyOptions {
@@ -66,14 +71,15 @@ export async function createDetector(modelPath: string, options: DetectorOptions
 }
 
 /** A detector over a predictor already open (a model just trained, a test's closed-form graph). */
-export function detectorOf(predictor: Predictor, options: Pick<DetectorOptions, 'threshold' | 'imageThreshold' | 'thresholdSource'> = {}): Detector {
+export function detectorOf(predictor: Predictor, options: Pick<DetectorOptions, 'threshold' | 'imageThreshold' | 'thresholdSource' | 'maxInputPixels'> = {}): Detector {
   const [h, w] = predictor.inputSize;
   const plane = h * w;
   const thresholds = resolveThresholds(predictor.thresholds, { image: options.imageThreshold ?? null, pixel: options.threshold ?? null }, options.thresholdSource ?? 'given to the detector');
 
+  const limits = options.maxInputPixels !== undefined ? { limitInputPixels: options.maxInputPixels } : {};
   const prepare = async (raw: DetectorInput): Promise<Prepared> => {
     const input = await encodedInput(raw);
-    return { input, resized: await decodeImageBytes(input.bytes, input.name, { size: { width: w, height: h } }) };
+    return { input, resized: await decodeImageBytes(input.bytes, input.name, { size: { width: w, height: h }, ...limits }) };
   };
 
   const run = async (batch: readonly Prepared[]): Promise<Detection[]> => {
@@ -91,7 +97,7 @@ export function detectorOf(predictor: Predictor, options: Pick<DetectorOptions, 
         size,
         thresholds,
         // the picture at its own size (EXIF-oriented as for the model), decoded once and only for the overlay
-        rgb: () => (rgb ??= decodeImageBytes(input.bytes, input.name).then((d) => planarToRgb(d.data, size))),
+        rgb: () => (rgb ??= decodeImageBytes(input.bytes, input.name, limits).then((d) => planarToRgb(d.data, size))),
       });
     });
   };
