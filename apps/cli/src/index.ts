@@ -15,8 +15,9 @@ export {
 } from './config/train-config.js';
 export { runTraining, type TrainRunOptions, type TrainRunResult, type RunRecord } from './engine/train-run.js';
 export { evaluate, type Evaluation, type ImageResult, type EvaluateOptions } from './engine/evaluate.js';
-export { openPredictor, createGraphPredictor, type Predictor, type Prediction } from './engine/predictor.js';
-export { loadStoredModel, saveModel, type StoredModel, type StoredThresholds } from './engine/model-store.js';
+// moved to @unias/detector; re-exported so the CLI's library surface is unchanged
+export { openPredictor, createGraphPredictor, type Predictor, type Prediction } from '@unias/detector';
+export { loadStoredModel, saveModel, type StoredModel, type StoredThresholds } from '@unias/detector';
 export { normalThresholds, quantile } from './engine/thresholds.js';
 export { renderReport, type ReportInput } from './report/html-report.js';
 export { metricsTable } from './report/table.js';

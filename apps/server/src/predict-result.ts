@@ -2,6 +2,7 @@
  * `/predict`'s answer from a model's outputs: score, label at the image threshold, mask at the pixel
  * threshold, heatmap overlay and the quantised map (docs in the README).
  */
+import { makeDetection, resolveThresholds, scoreFromMap, type DetectionThresholds, type Label } from '@unias/detector/detection';
 import type { TensorMap } from './batcher.js';
 import { HttpError, badRequest } from './errors.js';
 import { IMAGE_FORMATS_TEXT, type DecodedImage } from './image-input.js';
@@ -20,8 +21,8 @@ export interface PredictResult {
   readonly model: string;
   readonly score: number;
   /** `anomalous` when score >= thresholds.image; null without an image threshold. */
-  readonly label: 'anomalous' | 'normal' | null;
-  readonly thresholds: { readonly image: number | null; readonly pixel: number | null; readonly source: string | null };
+  readonly label: Label | null;
+  readonly thresholds: DetectionThresholds;
   /** Sentences about what is missing (no threshold, so no label or mask). */
   readonly notes: readonly string[];
   /** The uploaded image as decoded. */
@@ -79,29 +80,32 @@ export async function buildPredictResult(
   }
   const map = mapValue.data;
   const scoreValue = contract.scoreOutput === null ? undefined : outputs[contract.scoreOutput];
-  const score =
-    scoreValue !== undefined && scoreValue.data instanceof Float32Array && scoreValue.data.length === 1
-      ? scoreValue.data[0]!
-      : map.reduce((a, b) => (b > a ? b : a), -Infinity);
-  const imageThreshold = overrides.image ?? contract.thresholds.image;
-  const pixelThreshold = overrides.pixel ?? contract.thresholds.pixel;
+  const score = scoreValue !== undefined && scoreValue.data instanceof Float32Array && scoreValue.data.length === 1 ? scoreValue.data[0]! : scoreFromMap(map);
+  // the detector's rules for thresholds, label and mask; the pictures stay at the model's input size
+  // (drawn over the resized upload), as this answer has always documented
+  const size = { width, height };
+  const detection = makeDetection({
+    name: modelName,
+    score,
+    modelMap: map,
+    mapSize: size,
+    size,
+    thresholds: resolveThresholds(contract.thresholds, overrides, 'request'),
+    rgb: async () => image.rgb,
+  });
   const notes: string[] = [];
-  if (imageThreshold === null) {
+  if (detection.thresholds.image === null) {
     notes.push(`model '${modelName}' stores no image threshold (unias.threshold.image) and none was given (?image_threshold=); label is null.`);
   }
-  if (pixelThreshold === null) {
+  if (detection.thresholds.pixel === null) {
     notes.push(`model '${modelName}' stores no pixel threshold (unias.threshold.pixel) and none was given (?pixel_threshold=); mask is null.`);
   }
-  const rendered = await renderResult(image.rgb, map, width, height, pixelThreshold);
+  const rendered = await renderResult(detection);
   return {
     model: modelName,
-    score,
-    label: imageThreshold === null ? null : score >= imageThreshold ? 'anomalous' : 'normal',
-    thresholds: {
-      image: imageThreshold,
-      pixel: pixelThreshold,
-      source: overrides.image !== null || overrides.pixel !== null ? 'request' : contract.thresholds.source,
-    },
+    score: detection.score,
+    label: detection.label,
+    thresholds: detection.thresholds,
     notes,
     image: image.original,
     width,

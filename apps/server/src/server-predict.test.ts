@@ -2,8 +2,12 @@
  * POST /predict: image in, score / label / mask / heatmap / map out. The truth is the test model's
  * closed form on the exact pixels sent (images at the model's size, lossless PNG), in float64.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDetector, type Detector } from '@unias/detector';
 import {
   decodePng,
   errorMessage,
@@ -178,5 +182,54 @@ describe('POST /predict', () => {
     const bad = await predict(s.url, png, 'image/png', '?image_threshold=abc');
     expect(bad.status).toBe(400);
     expect(await errorMessage(bad)).toMatch(/image_threshold=abc is not a finite number/);
+  });
+});
+
+/**
+ * /predict and `@unias/detector` share the result rules (thresholds, label, mask, score) and the
+ * image contract; the server keeps its pictures at the model's input size. The same model file and
+ * image through both must agree: exactly at the model's size, and in score, label and the model-size
+ * map for a non-square image of another size.
+ */
+describe('POST /predict agrees with @unias/detector on the same model file', () => {
+  let s: RunningServer;
+  let dir: string;
+  let detector: Detector;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'unias-server-detector-'));
+    const file = join(dir, 'anomaly.onnx');
+    await writeFile(file, anomalyTestModel(TEST_SIZE));
+    s = await startTestServer({ models: [{ path: file, name: 'anomaly' }] });
+    detector = await createDetector(file, { device: 'cpu', threads: 1 });
+  });
+  afterAll(async () => {
+    await detector?.dispose();
+    await s?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('gives the same score, label, thresholds, mask and map range for an image at the model size', async () => {
+    const png = await pngOf(patternPixels(W, H), W, H);
+    const r = (await (await predict(s.url, png)).json()) as PredictResult;
+    const d = await detector.detect(png);
+    expect(r.score).toBe(d.score);
+    expect(r.label).toBe(d.label);
+    expect(r.label).not.toBeNull();
+    expect(r.thresholds).toEqual(d.thresholds);
+    expect(Buffer.from(r.mask!, 'base64')).toEqual(await d.maskPng());
+    expect([r.map.min, r.map.max]).toEqual([Math.min(...d.map), Math.max(...d.map)]);
+  });
+
+  it("gives the same score and label for a non-square image; the detector's map is at the image's size", async () => {
+    const [w, h] = [57, 23];
+    const png = await pngOf(patternPixels(w, h), w, h);
+    const r = (await (await predict(s.url, png)).json()) as PredictResult;
+    const d = await detector.detect(png);
+    expect(r.score).toBe(d.score);
+    expect(r.label).toBe(d.label);
+    expect([r.width, r.height, r.image.width, r.image.height]).toEqual([W, H, w, h]);
+    expect([d.width, d.height, d.map.length]).toEqual([w, h, w * h]);
+    expect([r.map.min, r.map.max]).toEqual([Math.min(...d.modelMap.data), Math.max(...d.modelMap.data)]);
   });
 });

@@ -1,10 +1,11 @@
 /**
- * Pictures of a /predict result, by the image package's render module (the one `unias predict`
- * uses): the heat map over the image, the binary mask at a pixel threshold, and the raw map
- * quantised to 8-bit grey (with its range) for client-side re-thresholding. All PNG, at the
- * model's input size.
+ * Pictures of a /predict result, by the detection's own helpers (`@unias/detector`, the code
+ * `unias predict` writes its files with): the heat map over the image, the binary mask at the pixel
+ * threshold, and the raw map quantised to 8-bit grey (with its range) for client-side
+ * re-thresholding. All PNG, at the size of the detection (the model's input size here).
  */
-import { encodePng, renderMap, type Scale } from '@unias/image';
+import type { Detection } from '@unias/detector/detection';
+import { encodePng, quantize, rangeOf } from '@unias/image';
 
 export interface MapRange {
   readonly min: number;
@@ -18,21 +19,13 @@ export interface RenderedResult {
   readonly range: MapRange;
 }
 
-export async function renderResult(
-  rgb: Uint8Array,
-  map: Float32Array,
-  width: number,
-  height: number,
-  pixelThreshold: number | null,
-): Promise<RenderedResult> {
-  const size = { width, height };
+export async function renderResult(d: Detection): Promise<RenderedResult> {
   // The colour map spans the map's own range: the page re-thresholds without a model threshold.
-  const r = renderMap({ map, mapSize: size, rgb, size, scale: null, threshold: pixelThreshold });
-  const range: Scale = r.scale;
-  const [heatmap, mask, mapPng] = await Promise.all([
-    encodePng(r.overlay, size, 3),
-    r.mask === null ? Promise.resolve(null) : encodePng(r.mask, size, 1),
-    encodePng(r.levels, size, 1),
+  const range = rangeOf(d.map);
+  const [heatmap, mask, map] = await Promise.all([
+    d.overlayPng({ scale: range }),
+    d.maskPng(),
+    encodePng(quantize(d.map, range), { width: d.width, height: d.height }, 1),
   ]);
-  return { heatmap, mask, map: mapPng, range: { min: range.lo, max: range.hi } };
+  return { heatmap, mask, map, range: { min: range.lo, max: range.hi } };
 }

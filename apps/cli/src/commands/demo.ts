@@ -7,7 +7,7 @@ import { flag, num, parse, str } from '../args.js';
 import { UserError } from '../errors.js';
 import { resolveTrainSettings, type RawConfig } from '../config/train-config.js';
 import { evaluateAndReport } from '../engine/eval-report.js';
-import { openPredictor } from '../engine/predictor.js';
+import { openPredictor } from '@unias/detector';
 import { fmt, runTraining } from '../engine/train-run.js';
 import { metricsTable } from '../report/table.js';
 import { createProgress } from '../progress.js';

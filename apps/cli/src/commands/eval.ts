@@ -6,14 +6,11 @@ import { UsageError, UserError } from '../errors.js';
 import { DATA_FORMATS, type BackendName, type DataFormat } from '../config/train-config.js';
 import { loadData } from '../engine/data.js';
 import { evaluateAndReport } from '../engine/eval-report.js';
-import { modelFileOf, updateThresholds } from '../engine/model-store.js';
-import { openPredictor } from '../engine/predictor.js';
+import { createDetector, loadStoredModel, modelFileOf, openBackend, updateThresholds } from '@unias/detector';
 import { RUN_JSON, fmt, type RunRecord } from '../engine/train-run.js';
 import { comparisonTable, metricsTable } from '../report/table.js';
 import { baselineForModel, isBaseline, type BaselineResult } from '../engine/baseline.js';
 import { KNN_DEFAULTS, type KnnSettings } from '../engine/knn-fit.js';
-import { loadStoredModel } from '../engine/model-store.js';
-import { openBackend } from '../engine/backend.js';
 import type { Sample } from '@unias/datasets';
 import { presetConfig, type InputRange, type ModelConfig } from '@unias/model';
 import { readExportMetadata } from '@unias/exporters';
@@ -100,7 +97,10 @@ export const command: Command = {
     const { dataset } = await loadData({ roots, format, classes });
     const test = dataset.samples.filter((s) => s.split === 'test');
     if (test.length === 0) throw new UserError(`no test images in ${roots.join(', ')}`);
-    const predictor = await openPredictor(model, { backend, threads: threads ?? null, ...(device ? { device } : {}), ...(log ? { log } : {}) });
+    // opened as `unias predict` opens it; the evaluation loop batches at the model's input size
+    // against masks at that size, so it runs the detector's predictor, not detect()
+    const detector = await createDetector(model, { backend, ...(threads !== undefined ? { threads } : {}), ...(device ? { device } : {}), ...(log ? { log } : {}) });
+    const predictor = detector.predictor;
     let baseline: BaselineResult | null = null;
     if (!flag(args, 'no-baseline')) {
       const b = await modelBaseline({
@@ -151,7 +151,7 @@ export const command: Command = {
         process.stderr.write(`thresholds saved in ${modelFile}: image ${fmt(p.imageF1Threshold, 4)}, pixel ${fmt(p.dscThreshold, 4)}\n`);
       }
     } finally {
-      await predictor.dispose();
+      await detector.dispose();
     }
   },
 };

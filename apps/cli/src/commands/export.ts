@@ -5,7 +5,7 @@ import type { Command } from '../command.js';
 import { flag, list, num, parse, requireStr, str } from '../args.js';
 import { UsageError, UserError } from '../errors.js';
 import { suggestion } from '../config/suggest.js';
-import { modelFileOf } from '../engine/model-store.js';
+import { modelFileOf } from '@unias/detector';
 
 const USAGE = `usage: unias export --model RUN_DIR|MODEL.safetensors --format F --out PATH [options]
        unias export --preset P [--backbone ID] --weights FILE [--weights FILE ...] --format F --out PATH

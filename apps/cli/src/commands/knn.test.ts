@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOnnxBackend } from '@unias/backend-onnx';
 import { createSampleReader, loadMvtec, type Sample } from '@unias/datasets';
 import { KNN_BANK, KNN_BANK_SQNORM, bindWeights, buildInferenceGraph, buildKnnEmbeddingGraph } from '@unias/model';
-import { loadStoredModel } from '../engine/model-store.js';
+import { loadStoredModel } from '@unias/detector';
 import { DEFAULT_METHOD_NOTE } from './train.js';
 import { runCli, startServe, tempDir, tinyConfigFile, tinyDataset } from '../test/helpers.js';
 

@@ -1,12 +1,11 @@
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { isFolderEntry, isImageFile } from '@unias/datasets';
-import { decodeImage, encodePng, planarToRgb, renderMap } from '@unias/image';
 import { writeFileAtomic } from '@unias/graph';
 import type { Command } from '../command.js';
 import { num, parse, requireStr, str } from '../args.js';
 import { UsageError, UserError } from '../errors.js';
-import { openPredictor } from '../engine/predictor.js';
+import { createDetector } from '@unias/detector';
 import { createProgress } from '../progress.js';
 import { outputNames } from './output-names.js';
 import { backendArg, deviceArg } from './runtime-args.js';
@@ -102,66 +101,52 @@ export const command: Command = {
     const outDir = resolve(str(args, 'out') ?? join('runs', 'predict'));
     const images = await collectImages(args.positionals);
     const log = args.values['quiet'] ? undefined : (l: string) => process.stderr.write(`${l}\n`);
-    const predictor = await openPredictor(model, { backend, threads: threads ?? null, ...(device ? { device } : {}), ...(log ? { log } : {}) });
-    const pixelT = pixelFlag ?? predictor.thresholds.pixel;
-    const imageT = imageFlag ?? predictor.thresholds.image;
-    const [h, w] = predictor.inputSize;
+    const detector = await createDetector(model, {
+      backend,
+      ...(threads !== undefined ? { threads } : {}),
+      ...(device ? { device } : {}),
+      ...(log ? { log } : {}),
+      ...(pixelFlag !== undefined ? { threshold: pixelFlag } : {}),
+      ...(imageFlag !== undefined ? { imageThreshold: imageFlag } : {}),
+      thresholdSource: 'command line',
+    });
+    const thresholds = detector.thresholds;
     const rows: Array<Record<string, string | number | null>> = [];
     const bar = args.values['quiet'] ? null : createProgress({ total: images.length, label: 'predict' });
     try {
-      for (let i = 0; i < images.length; i += batchSize) {
-        const chunk = images.slice(i, i + batchSize);
-        const inputs = await Promise.all(chunk.map((c) => decodeImage(c.path, { size: { width: w, height: h } })));
-        const data = new Float32Array(chunk.length * 3 * h * w);
-        inputs.forEach((d, k) => data.set(d.data, k * 3 * h * w));
-        const p = await predictor.predict({ dtype: 'float32', shape: [chunk.length, 3, h, w], data });
-        for (let k = 0; k < chunk.length; k++) {
-          const c = chunk[k]!;
-          // The pictures are at the image's own size (EXIF-oriented, as decoded for the model).
-          const original = await decodeImage(c.path);
-          const size = { width: original.width, height: original.height };
-          const r = renderMap({
-            map: p.maps[k]!,
-            mapSize: { width: w, height: h },
-            rgb: planarToRgb(original.data, size),
-            size,
-            scale: pixelT !== null ? { lo: 0, hi: 2 * pixelT } : null,
-            threshold: pixelT,
-          });
-          const files: Record<string, string> = { heatmap: `${c.name}.heatmap.png`, overlay: `${c.name}.overlay.png` };
-          await writeFileAtomic(join(outDir, files['heatmap']!), await encodePng(r.heatmap, size, 3));
-          await writeFileAtomic(join(outDir, files['overlay']!), await encodePng(r.overlay, size, 3));
-          let fraction: number | null = null;
-          if (r.mask !== null) {
-            fraction = r.mask.reduce((a, v) => a + (v ? 1 : 0), 0) / r.mask.length;
-            files['mask'] = `${c.name}.mask.png`;
-            await writeFileAtomic(join(outDir, files['mask']), await encodePng(r.mask, size, 1));
-          }
-          const score = p.scores[k]!;
-          rows.push({
-            path: c.path,
-            score,
-            label: imageT === null ? null : score >= imageT ? 'anomalous' : 'normal',
-            anomalous_pixel_fraction: fraction,
-            heatmap: files['heatmap']!,
-            overlay: files['overlay']!,
-            mask: files['mask'] ?? null,
-          });
+      let k = 0;
+      // the pictures are at each image's own size (EXIF-oriented, as decoded for the model)
+      for await (const d of detector.detectMany(images.map((c) => c.path), { batchSize, onProgress: (done) => bar?.update(done) })) {
+        const c = images[k++]!;
+        const files: Record<string, string> = { heatmap: `${c.name}.heatmap.png`, overlay: `${c.name}.overlay.png` };
+        await writeFileAtomic(join(outDir, files['heatmap']!), await d.heatmapPng());
+        await writeFileAtomic(join(outDir, files['overlay']!), await d.overlayPng());
+        const mask = await d.maskPng();
+        if (mask !== null) {
+          files['mask'] = `${c.name}.mask.png`;
+          await writeFileAtomic(join(outDir, files['mask']), mask);
         }
-        bar?.update(Math.min(images.length, i + chunk.length));
+        rows.push({
+          path: c.path,
+          score: d.score,
+          label: d.label,
+          anomalous_pixel_fraction: d.anomalousFraction,
+          heatmap: files['heatmap']!,
+          overlay: files['overlay']!,
+          mask: files['mask'] ?? null,
+        });
       }
       bar?.done();
     } finally {
-      await predictor.dispose();
+      await detector.dispose();
     }
+    const [h, w] = detector.inputSize;
+    const pixelT = thresholds.pixel;
+    const imageT = thresholds.image;
     const summary = {
-      model: predictor.description,
+      model: detector.description,
       input_size: [h, w],
-      thresholds: {
-        image: imageT,
-        pixel: pixelT,
-        source: pixelFlag !== undefined || imageFlag !== undefined ? 'command line' : predictor.thresholds.source,
-      },
+      thresholds,
       images: rows,
     };
     await writeFileAtomic(join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);

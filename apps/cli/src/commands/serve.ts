@@ -4,7 +4,7 @@ import { exportModel, loadModelFiles } from '@unias/exporters';
 import { parseServeArgs, serveUntilSignal, SERVE_USAGE } from '@unias/server';
 import type { Command } from '../command.js';
 import { UsageError, UserError } from '../errors.js';
-import { modelFileOf } from '../engine/model-store.js';
+import { modelFileOf } from '@unias/detector';
 
 /**
  * `--model RUN_DIR` (or a unias-layout .safetensors): the server runs ONNX files, so the model is

@@ -10,14 +10,15 @@ import { INPUT_RANGES, PRESET_NAMES, isPresetName, presetConfig, type ModelConfi
 import { parse as parseYaml } from 'yaml';
 import { SUBSAMPLINGS, type Subsampling } from '@unias/knn';
 import { DEVICES, type DeviceRequest } from '@unias/backend-onnx';
+import { BACKENDS, type BackendName } from '@unias/detector';
 import { UserError } from '../errors.js';
 import { KNN_DEFAULTS, type KnnSettings } from '../engine/knn-fit.js';
 import { parseDuration } from '../engine/budget.js';
 import { arr, bool, check, ConfigFileError, int, leafPaths, num, obj, oneOf, schemaAt, str, type Schema } from './schema.js';
 import { suggestion } from './suggest.js';
 
-export const BACKENDS = ['onnx', 'tfjs'] as const;
-export type BackendName = (typeof BACKENDS)[number];
+// the runtimes are the detector's (it opens the models); re-exported for the configuration's schema
+export { BACKENDS, type BackendName };
 export const AUGMENTATIONS = ['auto', 'mvtec', 'visa', 'none'] as const;
 export type AugmentationName = (typeof AUGMENTATIONS)[number];
 export const DATA_FORMATS = ['auto', 'mvtec', 'visa'] as const;

@@ -16,7 +16,7 @@ import { createProgress } from '../progress.js';
 import { userCacheDir } from './cache-dir.js';
 import { evaluate, withoutCurves } from './evaluate.js';
 import { fitKnn, knnModelConfig, type KnnSettings } from './knn-fit.js';
-import { createGraphPredictor } from './predictor.js';
+import { createGraphPredictor } from '@unias/detector';
 import { loadModelWeights } from './weights.js';
 
 export type BaselineReport = Omit<MetricsReport, 'curves'>;

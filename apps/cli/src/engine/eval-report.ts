@@ -6,7 +6,7 @@ import { buildExamples } from '../report/examples.js';
 import { renderReport } from '../report/html-report.js';
 import { createProgress } from '../progress.js';
 import { evaluate, withoutCurves, type Evaluation } from './evaluate.js';
-import type { Predictor } from './predictor.js';
+import type { Predictor } from '@unias/detector';
 
 export interface EvalReportOptions {
   readonly predictor: Predictor;

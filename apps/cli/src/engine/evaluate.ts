@@ -6,7 +6,7 @@
 import { createBatchLoader, createSampleReader, type Sample } from '@unias/datasets';
 import { averagePrecision, createClassMetricsAccumulator, createMetricsAccumulator, type MetricsReport } from '@unias/metrics';
 import type { TensorData } from '@unias/graph';
-import type { Predictor } from './predictor.js';
+import type { Predictor } from '@unias/detector';
 
 export interface ImageResult {
   readonly path: string;

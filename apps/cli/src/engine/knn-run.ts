@@ -10,12 +10,10 @@ import { writeFileAtomic } from '@unias/graph';
 import { UserError } from '../errors.js';
 import { createProgress } from '../progress.js';
 import type { TrainSettings } from '../config/train-config.js';
-import { openBackend } from './backend.js';
+import { openBackend, MODEL_FILE, saveModel, type StoredThresholds, createGraphPredictor } from '@unias/detector';
 import { loadData } from './data.js';
 import { evaluate, withoutCurves, type Evaluation } from './evaluate.js';
 import { fitKnn, knnModelConfig } from './knn-fit.js';
-import { MODEL_FILE, saveModel, type StoredThresholds } from './model-store.js';
-import { createGraphPredictor } from './predictor.js';
 import { normalThresholds } from './thresholds.js';
 import { loadModelWeights } from './weights.js';
 

@@ -7,8 +7,7 @@
  */
 import { createBatchLoader, createSampleReader, type Sample } from '@unias/datasets';
 import type { TensorData } from '@unias/graph';
-import type { StoredThresholds } from './model-store.js';
-import type { Predictor } from './predictor.js';
+import type { StoredThresholds, Predictor } from '@unias/detector';
 
 const MAX_PIXELS = 4_000_000;
 

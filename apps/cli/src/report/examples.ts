@@ -5,7 +5,7 @@
  */
 import { createSampleReader, type Sample } from '@unias/datasets';
 import type { ImageResult } from '../engine/evaluate.js';
-import type { Predictor } from '../engine/predictor.js';
+import type { Predictor } from '@unias/detector';
 import { encodePng, heatmapRgb, overlayRgb, planarToRgb, quantize } from '@unias/image';
 import { maskOverlayRgb } from './heatmap.js';
 
