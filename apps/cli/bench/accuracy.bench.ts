@@ -20,13 +20,11 @@ import { writeFileAtomic } from '@unias/graph';
 import type { MetricValues } from '@unias/metrics';
 import { resolveConfig, type ModelConfig } from '@unias/model';
 import { evaluate } from '../src/engine/evaluate.js';
-import { createGraphPredictor } from '../src/engine/predictor.js';
+import { createGraphPredictor, loadStoredModel, openBackend } from '@unias/detector';
 import { resolveTrainSettings, type RawConfig } from '../src/config/train-config.js';
-import { openBackend } from '../src/engine/backend.js';
 import { knnBaseline } from '../src/engine/baseline.js';
 import { fitKnn, knnModelConfig } from '../src/engine/knn-fit.js';
 import { loadData } from '../src/engine/data.js';
-import { loadStoredModel } from '../src/engine/model-store.js';
 import { parseDuration } from '../src/engine/budget.js';
 import { runTraining } from '../src/engine/train-run.js';
 

@@ -7,7 +7,7 @@
 import { loadDatasets, createBatchLoader, createSampleReader } from '@unias/datasets';
 import { createMetricsAccumulator } from '@unias/metrics';
 import type { TensorData } from '@unias/graph';
-import { loadStoredModel } from '../src/engine/model-store.js';
+import { loadStoredModel } from '@unias/detector';
 import { openStudySession, printStudy, studyPaths } from './study-support.js';
 
 const [uPath, kPath, ...roots] = studyPaths();

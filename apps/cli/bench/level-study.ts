@@ -7,7 +7,7 @@
 import { loadDatasets, createBatchLoader, createSampleReader } from '@unias/datasets';
 import { createMetricsAccumulator } from '@unias/metrics';
 import type { TensorData } from '@unias/graph';
-import { loadStoredModel } from '../src/engine/model-store.js';
+import { loadStoredModel } from '@unias/detector';
 import { resizeMap } from '@unias/image';
 import { levelMapsAt, openStudySession, printStudy, studyPaths } from './study-support.js';
 

@@ -3,8 +3,7 @@ import { resolve } from 'node:path';
 import type { TensorData } from '@unias/graph';
 import type { MetricValues, MetricsAccumulator } from '@unias/metrics';
 import { bindWeights, buildInferenceGraph } from '@unias/model';
-import { openBackend } from '../src/engine/backend.js';
-import { loadStoredModel } from '../src/engine/model-store.js';
+import { loadStoredModel, openBackend } from '@unias/detector';
 
 /** The command's paths as the caller typed them (pnpm --filter runs it in apps/cli; INIT_CWD is where pnpm was called). */
 export function studyPaths(): string[] {
