@@ -33,6 +33,8 @@ export interface UniasContract {
   /** The score output, or null when the score is the map's maximum computed here. */
   readonly scoreOutput: string | null;
   readonly thresholds: Thresholds;
+  /** The exported pipeline's precision (`unias.precision`: float32, int8); float32 when not written. */
+  readonly precision: string;
 }
 
 export interface LoadedModel {
@@ -151,6 +153,7 @@ export function readContract(
         pixel: parseThreshold(metadata, 'unias.threshold.pixel'),
         source: metadata['unias.threshold.source'] ?? null,
       },
+      precision: metadata['unias.precision'] ?? 'float32',
     },
     problem: null,
   };
