@@ -1,6 +1,6 @@
 /**
- * `pnpm --filter @unias/cli bench:int8 RUN_DIR [RUN_DIR ...]`: int8 against float32 exports of the
- * same model, measured in the same run (docs/benchmarks.md#int8-and-fp16-export).
+ * `pnpm --filter @unias/cli bench:int8 RUN_DIR [RUN_DIR ...]`: int8 and fp16 against float32 exports
+ * of the same model, measured in the same run (docs/benchmarks.md#int8-and-fp16-export).
  *
  * For each trained run directory: both exports are made as `unias export` makes them (int8
  * calibrated on BENCH_CAL_IMAGES train/good images of the run's own data, minmax), evaluated on the
@@ -10,8 +10,8 @@
  * (default ../shared/datasets/ksdd) train/good images.
  *
  * Timing: batch 1, BENCH_THREADS intra-op threads (default 2), graph optimisation "all" (as predict
- * and the server use it), float32 and int8 runs interleaved so that load from other work on the
- * machine falls on both alike; the median of BENCH_RUNS runs (default 20) each. JSON to stdout and
+ * and the server use it), the precisions' runs interleaved so that load from other work on the
+ * machine falls on all alike; the median of BENCH_RUNS runs (default 20) each. JSON to stdout and
  * bench-results/int8.json.
  */
 import { cpus, loadavg } from 'node:os';
@@ -59,14 +59,15 @@ async function timeSideBySide(models: Record<string, Uint8Array>, size: readonly
   return Object.fromEntries(Object.entries(times).map(([k, t]) => [k, +t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!.toFixed(2)]));
 }
 
-async function exportsOf(model: ExportableModel, roots: readonly string[], name: string): Promise<{ float32: OnnxModel; int8: OnnxModel; calibration: string }> {
+async function exportsOf(model: ExportableModel, roots: readonly string[], name: string): Promise<{ float32: OnnxModel; int8: OnnxModel; fp16: OnnxModel; calibration: string }> {
   const size = resolveConfig(model.config).inputSize;
   const set = await loadCalibrationSet(roots, calImages, size);
   const float32 = buildOnnxModel({ model });
   const t0 = performance.now();
   const int8 = await buildQuantizedOnnxModel({ model, precision: 'int8', calibration: { images: set.images, source: set.source, method: 'minmax', threads } });
   log(`${name}: int8 export ${((performance.now() - t0) / 1000).toFixed(1)} s (${set.source})`);
-  return { float32, int8, calibration: set.source };
+  const fp16 = await buildQuantizedOnnxModel({ model, precision: 'fp16' });
+  return { float32, int8, fp16, calibration: set.source };
 }
 
 const METRICS = ['pixel_ap', 'pixel_auroc', 'image_auroc'] as const;
@@ -77,12 +78,12 @@ for (const dir of runDirs) {
   if (!file || !roots) throw new Error(`${dir}: not a run directory with model.safetensors and run.json`);
   const model = await loadModelFiles([file]);
   const name = basename(dir);
-  const { float32, int8, calibration } = await exportsOf(model, roots, name);
+  const { float32, int8, fp16, calibration } = await exportsOf(model, roots, name);
   await mkdir(outDir, { recursive: true });
   const accuracy: Record<string, Record<string, number>> = {};
   const { dataset } = await loadData({ roots, format: 'auto', classes: null });
   const test = dataset.samples.filter((s) => s.split === 'test');
-  for (const [precision, built] of Object.entries({ float32, int8 })) {
+  for (const [precision, built] of Object.entries({ float32, int8, fp16 })) {
     const path = join(outDir, `${name}.${precision}.onnx`);
     await writeFileAtomic(path, built.bytes);
     const predictor = await openPredictor(path, { backend: 'onnx', threads, device: 'cpu' });
@@ -94,7 +95,7 @@ for (const dir of runDirs) {
     }
     log(`${name} ${precision}: ${JSON.stringify(accuracy[precision])}`);
   }
-  const ms = await timeSideBySide({ float32: float32.bytes, int8: int8.bytes }, float32.config.inputSize);
+  const ms = await timeSideBySide({ float32: float32.bytes, int8: int8.bytes, fp16: fp16.bytes }, float32.config.inputSize);
   log(`${name}: ${JSON.stringify(ms)} ms/img`);
   models.push({
     run: dir,
@@ -105,10 +106,12 @@ for (const dir of runDirs) {
     calibration,
     testImages: test.length,
     accuracy,
-    deltaPoints: Object.fromEntries(METRICS.map((k) => [k, +((accuracy['int8']![k]! - accuracy['float32']![k]!) * 100).toFixed(2)])),
+    deltaPoints: Object.fromEntries(
+      (['int8', 'fp16'] as const).map((p) => [p, Object.fromEntries(METRICS.map((k) => [k, +((accuracy[p]![k]! - accuracy['float32']![k]!) * 100).toFixed(2)]))]),
+    ),
     msPerImage: ms,
-    speedup: +(ms['float32']! / ms['int8']!).toFixed(2),
-    megabytes: { float32: +(float32.bytes.byteLength / 1e6).toFixed(1), int8: +(int8.bytes.byteLength / 1e6).toFixed(1) },
+    speedup: { int8: +(ms['float32']! / ms['int8']!).toFixed(2), fp16: +(ms['float32']! / ms['fp16']!).toFixed(2) },
+    megabytes: Object.fromEntries(Object.entries({ float32, int8, fp16 }).map(([k, b]) => [k, +(b.bytes.byteLength / 1e6).toFixed(1)])),
     quantized: int8.quantized,
   });
 }
@@ -119,10 +122,17 @@ for (const preset of env('BENCH_PRESETS', 'cpu,paper').split(',').filter(Boolean
   const config = PRESETS[preset];
   const graph = buildInferenceGraph(resolveConfig(config));
   const model: ExportableModel = { config, params: initParams(graph, 0), preset };
-  const { float32, int8 } = await exportsOf(model, [calData], preset);
-  const ms = await timeSideBySide({ float32: float32.bytes, int8: int8.bytes }, float32.config.inputSize);
+  const { float32, int8, fp16 } = await exportsOf(model, [calData], preset);
+  const ms = await timeSideBySide({ float32: float32.bytes, int8: int8.bytes, fp16: fp16.bytes }, float32.config.inputSize);
   log(`${preset}: ${JSON.stringify(ms)} ms/img`);
-  presets.push({ preset, backbone: float32.config.backbone.id, inputSize: float32.config.inputSize, weights: 'random (initParams seed 0)', msPerImage: ms, speedup: +(ms['float32']! / ms['int8']!).toFixed(2) });
+  presets.push({
+    preset,
+    backbone: float32.config.backbone.id,
+    inputSize: float32.config.inputSize,
+    weights: 'random (initParams seed 0)',
+    msPerImage: ms,
+    speedup: { int8: +(ms['float32']! / ms['int8']!).toFixed(2), fp16: +(ms['float32']! / ms['fp16']!).toFixed(2) },
+  });
 }
 
 const report = {
@@ -133,7 +143,7 @@ const report = {
   loadavgAtEnd: loadavg().map((l) => +l.toFixed(2)),
   node: process.version,
   onnxruntime: ort.env.versions?.common,
-  timing: { batch: 1, threads, runs, statistic: 'median, float32 and int8 interleaved' },
+  timing: { batch: 1, threads, runs, statistic: 'median, precisions interleaved' },
   calibration: { images: calImages, method: 'minmax', from: 'train/good' },
   models,
   presets,

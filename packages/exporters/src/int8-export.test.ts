@@ -12,7 +12,7 @@ import { FIXTURES } from '@unias/test-fixtures';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPipelineFixture, mirrored, type PipelineFixture } from '../test/fixture.js';
-import { METADATA_KEYS, buildOnnxModel, exportModel, loadModelFiles, parseExportMetadata, readExportMetadata, type ExportProgress, type LoadedModel } from './index.js';
+import { METADATA_KEYS, buildOnnxModel, buildQuantizedOnnxModel, exportModel, float16Bits, loadModelFiles, parseExportMetadata, readExportMetadata, type ExportProgress, type LoadedModel } from './index.js';
 
 let dir: string;
 let fx: PipelineFixture;
@@ -100,7 +100,7 @@ describe('int8 ONNX export of the fixture pipeline', () => {
 
   it('refuses a bad precision, int8 without images, calibration on float32, int8 in another format', async () => {
     const out = join(dir, 'bad.onnx');
-    await expect(exportModel({ model, format: 'onnx', out, precision: 'int4' as 'int8' })).rejects.toThrow(/precision must be one of float32, int8, got "int4"/);
+    await expect(exportModel({ model, format: 'onnx', out, precision: 'int4' as 'int8' })).rejects.toThrow(/precision must be one of float32, int8, fp16, got "int4"/);
     await expect(exportModel({ model, format: 'onnx', out, precision: 'int8' })).rejects.toThrow(/precision int8 needs calibration images/);
     await expect(exportModel({ model, format: 'onnx', out, precision: 'int8', calibration: { images: [] } })).rejects.toThrow(/precision int8 needs calibration images/);
     await expect(exportModel({ model, format: 'onnx', out, calibration: { images: [fx.unitImage.data] } })).rejects.toThrow(/calibration images apply to precision int8 only/);
@@ -108,10 +108,46 @@ describe('int8 ONNX export of the fixture pipeline', () => {
     await expect(exportModel({ model, format: 'onnx', out, precision: 'int8', calibration: { images: [new Float32Array(10)] } })).rejects.toThrow(/calibration image 0 has 10 values, expected 3x224x224/);
   });
 
+  it('fp16: half the file, the float32 contract, the map within the float16 rounding of the weights', async () => {
+    const f32 = buildOnnxModel({ model });
+    const fp16 = await buildQuantizedOnnxModel({ model, precision: 'fp16' });
+    expect(fp16.metadata[METADATA_KEYS.precision]).toBe('fp16');
+    expect(fp16.bytes.byteLength).toBeLessThan(0.55 * f32.bytes.byteLength);
+    const a = await mapOf(f32.bytes);
+    const b = await mapOf(fp16.bytes);
+    expect(b.inputs).toEqual(a.inputs);
+    expect(b.outputs).toEqual(a.outputs);
+    let err = 0;
+    let scale = 0;
+    for (let i = 0; i < a.map.length; i++) {
+      err = Math.max(err, Math.abs(a.map[i]! - b.map[i]!));
+      scale = Math.max(scale, Math.abs(a.map[i]!));
+    }
+    console.log(`fp16 vs float32 export, fixture image: max rel error ${(err / scale).toExponential(2)}`);
+    // each weight moves by at most 2^-11 of itself; through the ~100 layers of the pipeline that
+    // stays far under 1% of the map (int8 moves it by several percent)
+    expect(err / scale).toBeLessThan(1e-2);
+    expect(err).toBeGreaterThan(0);
+  });
+
+  it('float16 bits are IEEE 754 binary16, rounded to nearest even', () => {
+    expect(float16Bits(1)).toBe(0x3c00);
+    expect(float16Bits(-2)).toBe(0xc000);
+    expect(float16Bits(65504)).toBe(0x7bff);
+    expect(float16Bits(65520)).toBe(0x7c00); // rounds up past the largest finite value: infinity
+    expect(float16Bits(2 ** -24)).toBe(0x0001); // smallest subnormal
+    expect(float16Bits(2 ** -14)).toBe(0x0400); // smallest normal
+    expect(float16Bits(0.1)).toBe(0x2e66);
+    expect(float16Bits(1 + 2 ** -11)).toBe(0x3c00); // a tie: to the even mantissa
+    expect(float16Bits(1 + 3 * 2 ** -11)).toBe(0x3c02);
+    expect(float16Bits(0)).toBe(0);
+    expect(float16Bits(NaN) & 0x7c00).toBe(0x7c00);
+  });
+
   it('reads files without a precision as float32, and refuses a bad precision or calibration count by key', () => {
     const base = { 'unias.format': '1', 'unias.input_size': '64,64', 'unias.preset': 'cpu', 'unias.backbone': 'mobilenet_v2' };
     expect(parseExportMetadata(base).precision).toBe('float32');
-    expect(() => parseExportMetadata({ ...base, 'unias.precision': 'int4' }, 'm.onnx')).toThrow(/m\.onnx: metadata unias\.precision = "int4" is not one of float32, int8/);
+    expect(() => parseExportMetadata({ ...base, 'unias.precision': 'int4' }, 'm.onnx')).toThrow(/m\.onnx: metadata unias\.precision = "int4" is not one of float32, int8, fp16/);
     expect(() => parseExportMetadata({ ...base, 'unias.precision': 'int8', 'unias.calibration.images': '0' }, 'm.onnx')).toThrow(/unias\.calibration\.images = "0" is not a positive integer/);
   });
 });

@@ -15,6 +15,7 @@ import { stepper, type ProgressCallback } from './progress.js';
 import type { CalibrationImages } from './quantize/calibrate.js';
 import { checkPrecision, type Precision } from './quantize/precision.js';
 import { quantizeInt8, type Int8Summary } from './quantize/quantize-model.js';
+import { storeWeightsAsFloat16, type Float16Summary } from './quantize/float16.js';
 
 export interface OnnxModelOptions {
   readonly model: ExportableModel;
@@ -23,7 +24,7 @@ export interface OnnxModelOptions {
   /** The ONNX doc_string (default: a one-line description of the pipeline). */
   readonly docString?: string;
   readonly onProgress?: ProgressCallback;
-  /** float32 (default) or int8 (static QDQ quantisation; needs `calibration`). */
+  /** float32 (default), int8 (static QDQ quantisation; needs `calibration`) or fp16 (float16 weights, float32 arithmetic). */
   readonly precision?: Precision;
   /** int8: normal training images to calibrate activation ranges on. */
   readonly calibration?: CalibrationImages;
@@ -38,6 +39,8 @@ export interface OnnxModel {
   readonly precision: Precision;
   /** int8: what was folded and quantised. */
   readonly quantized?: Int8Summary;
+  /** fp16: how many weights were stored as float16. */
+  readonly float16?: Float16Summary;
 }
 
 function ioText(io: IoSpec): string {
@@ -130,23 +133,30 @@ export function lowerChecked(o: OnnxModelOptions, checked: CheckedModel, step: (
   return { bytes: encodeModel(lowered.model), metadata: checked.metadata, inputs: lowered.inputs, outputs: lowered.outputs, config: checked.graphs.resolved, precision: 'float32' };
 }
 
-/** Lowers, calibrates and quantises a checked int8 model (three progress steps). */
+/** Lowers a checked int8 or fp16 model (three progress steps). */
 async function lowerQuantized(o: OnnxModelOptions, checked: CheckedModel, step: (message: string) => void): Promise<OnnxModel> {
   step(`lowering to ONNX (${checked.graphs.inference.params.size} weight tensors)`);
   const lowered = lowerToProto(o, checked);
+  const common = { metadata: checked.metadata, inputs: lowered.inputs, outputs: lowered.outputs, config: checked.graphs.resolved };
+  if (checked.precision === 'fp16') {
+    step('storing the weights as float16');
+    const float16 = storeWeightsAsFloat16(lowered.model.graph!);
+    step('encoding the ONNX model');
+    return { ...common, bytes: encodeModel(lowered.model), precision: 'fp16', float16 };
+  }
   const c = o.calibration!;
   step(`calibrating int8 ranges on ${c.images.length} images (${c.method ?? 'minmax'}) and quantising`);
   const quantized = await quantizeInt8(lowered.model, checked.graphs.resolved.inputSize, c);
   step('encoding the ONNX model');
-  return { bytes: encodeModel(lowered.model), metadata: checked.metadata, inputs: lowered.inputs, outputs: lowered.outputs, config: checked.graphs.resolved, precision: 'int8', quantized };
+  return { ...common, bytes: encodeModel(lowered.model), precision: 'int8', quantized };
 }
 
-/** The int8 (or float32) ONNX model in memory; int8 runs the float model over the calibration images first. */
+/** The ONNX model in memory at any precision; int8 runs the float model over the calibration images first. */
 export async function buildQuantizedOnnxModel(o: OnnxModelOptions): Promise<OnnxModel> {
-  const step = stepper(4, o.onProgress);
-  step('checking the model and its weights');
   const checked = checkModel(o);
-  return checked.precision === 'int8' ? lowerQuantized(o, checked, step) : lowerChecked(o, checked, step);
+  const step = stepper(checked.precision === 'float32' ? 3 : 4, o.onProgress);
+  step('checking the model and its weights');
+  return checked.precision === 'float32' ? lowerChecked(o, checked, step) : lowerQuantized(o, checked, step);
 }
 
 export interface OnnxFileOptions extends OnnxModelOptions {
@@ -157,10 +167,10 @@ export interface OnnxFileOptions extends OnnxModelOptions {
 /** Writes the pipeline as one .onnx file; returns what `buildOnnxModel` returns. */
 export async function writeOnnxExport(o: OnnxFileOptions): Promise<OnnxModel> {
   const checked = checkModel(o);
-  const step = stepper(checked.precision === 'int8' ? 5 : 4, o.onProgress);
+  const step = stepper(checked.precision === 'float32' ? 4 : 5, o.onProgress);
   step('checking the model and its weights');
   await prepareOutputFile(o.out);
-  const built = checked.precision === 'int8' ? await lowerQuantized(o, checked, step) : lowerChecked(o, checked, step);
+  const built = checked.precision === 'float32' ? lowerChecked(o, checked, step) : await lowerQuantized(o, checked, step);
   step(`writing ${o.out} (${(built.bytes.byteLength / 1e6).toFixed(1)} MB)`);
   await writeFileAtomic(o.out, built.bytes);
   return built;

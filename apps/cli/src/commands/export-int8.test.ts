@@ -43,7 +43,7 @@ describe('unias export --precision', () => {
   it('a bad value is an error naming the flag and the choices', async () => {
     const r = await runCli(['export', ...FROM_FIXTURES(), '--out', join(tmp.dir, 'x.onnx'), '--precision', 'int4']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/--precision must be one of float32, int8, got "int4"/);
+    expect(r.stderr).toMatch(/--precision must be one of float32, int8, fp16, got "int4"/);
   });
 
   it('calibration flags without int8, int8 in another format, int8 without data: errors naming the flags', async () => {
@@ -57,6 +57,15 @@ describe('unias export --precision', () => {
     const method = await runCli(['export', ...FROM_FIXTURES(), '--out', out, '--precision', 'int8', '--calibration-data', data, '--calibration-method', 'entropy']);
     expect(method.stderr).toMatch(/--calibration-method must be one of minmax, percentile, got "entropy"/);
     for (const r of [noInt8, triton, noData, method]) expect(r.code).not.toBe(0);
+  });
+
+  it('fp16: float16 weights, no calibration; the metadata says so', async () => {
+    const out = join(tmp.dir, 'fp16.onnx');
+    const r = await runCli(['export', ...FROM_FIXTURES(), '--out', out, '--precision', 'fp16']);
+    expect(r.code, r.stderr).toBe(0);
+    const meta = await readExportMetadata(out);
+    expect(meta.precision).toBe('fp16');
+    expect(meta.calibration).toBeUndefined();
   });
 
   it('int8: metadata says so and how it was calibrated; unias predict runs the file and reports the precision', async () => {

@@ -58,7 +58,8 @@ output:
 precision (onnx; docs/benchmarks.md#int8-and-fp16-export):
   --precision P         ${PRECISIONS.join(' | ')} (default float32). int8: static QDQ quantisation
                         (int8 weights per channel, uint8 activations) calibrated on normal training
-                        images; inputs and outputs stay float32
+                        images; fp16: float16 weights (half the file), float32 arithmetic; inputs
+                        and outputs stay float32
   --calibration-data DIR  int8: dataset root(s) whose train/good images calibrate (repeatable;
                         default: the run directory's own training data)
   --calibration-images N  int8: images to calibrate on (default ${DEFAULT_CALIBRATION_IMAGES})

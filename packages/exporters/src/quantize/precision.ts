@@ -1,7 +1,11 @@
 /** Numeric precisions of an exported pipeline (`unias export --precision`). */
 import { ExportError } from '../errors.js';
 
-export const PRECISIONS = ['float32', 'int8'] as const;
+/**
+ * float32: the default. int8: static QDQ quantisation (integer Conv/MatMul kernels). fp16: float16
+ * weights behind Casts, float32 arithmetic (half the file; docs/benchmarks.md#int8-and-fp16-export).
+ */
+export const PRECISIONS = ['float32', 'int8', 'fp16'] as const;
 export type Precision = (typeof PRECISIONS)[number];
 
 export function isPrecision(s: string): s is Precision {
