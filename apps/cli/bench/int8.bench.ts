@@ -86,7 +86,8 @@ for (const dir of runDirs) {
   for (const [precision, built] of Object.entries({ float32, int8, fp16 })) {
     const path = join(outDir, `${name}.${precision}.onnx`);
     await writeFileAtomic(path, built.bytes);
-    const predictor = await openPredictor(path, { backend: 'onnx', threads, device: 'cpu' });
+    // one thread for accuracy (a shared machine); timing below uses BENCH_THREADS
+    const predictor = await openPredictor(path, { backend: 'onnx', threads: 1, device: 'cpu' });
     try {
       const mean = (await evaluate({ predictor, samples: test, curvePoints: 0 })).report.mean;
       accuracy[precision] = Object.fromEntries(METRICS.map((k) => [k, +(mean[k] ?? NaN).toFixed(4)]));
