@@ -3,7 +3,8 @@
  * of the same model, measured in the same run (docs/benchmarks.md#int8-and-fp16-export).
  *
  * For each trained run directory: both exports are made as `unias export` makes them (int8
- * calibrated on BENCH_CAL_IMAGES train/good images of the run's own data, minmax), evaluated on the
+ * calibrated on BENCH_CAL_IMAGES train/good images of the run's own data, BENCH_CAL_METHOD minmax or
+ * percentile, default minmax), evaluated on the
  * test split of that data with `unias eval`'s evaluation (pixel AP, pixel AUROC, image AUROC and
  * their change), and timed. For each preset of BENCH_PRESETS (default cpu,paper) the pipeline is
  * timed with random weights (time does not depend on the values), calibrated on BENCH_CAL_DATA
@@ -12,12 +13,12 @@
  * Timing: batch 1, BENCH_THREADS intra-op threads (default 2), graph optimisation "all" (as predict
  * and the server use it), the precisions' runs interleaved so that load from other work on the
  * machine falls on all alike; the median of BENCH_RUNS runs (default 20) each. JSON to stdout and
- * bench-results/int8.json.
+ * bench-results/int8.json (BENCH_OUT another name there).
  */
 import { cpus, loadavg } from 'node:os';
 import { mkdir } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { buildOnnxModel, buildQuantizedOnnxModel, loadModelFiles, type ExportableModel, type OnnxModel } from '@unias/exporters';
+import { buildOnnxModel, buildQuantizedOnnxModel, loadModelFiles, type CalibrationMethod, type ExportableModel, type OnnxModel } from '@unias/exporters';
 import { createRng, initParams, writeFileAtomic } from '@unias/graph';
 import { PRESETS, buildInferenceGraph, resolveConfig, type PresetName } from '@unias/model';
 import * as ort from 'onnxruntime-node';
@@ -32,7 +33,9 @@ const env = (name: string, fallback: string) => process.env[name] ?? fallback;
 const threads = Number(env('BENCH_THREADS', '2'));
 const runs = Number(env('BENCH_RUNS', '20'));
 const calImages = Number(env('BENCH_CAL_IMAGES', '32'));
+const calMethod = env('BENCH_CAL_METHOD', 'minmax') as CalibrationMethod;
 const outDir = join(repo, 'bench-results', 'int8');
+const outFile = join(repo, 'bench-results', env('BENCH_OUT', 'int8.json'));
 const runDirs = process.argv.slice(2).map((p) => resolve(process.env['INIT_CWD'] ?? process.cwd(), p));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -64,7 +67,7 @@ async function exportsOf(model: ExportableModel, roots: readonly string[], name:
   const set = await loadCalibrationSet(roots, calImages, size);
   const float32 = buildOnnxModel({ model });
   const t0 = performance.now();
-  const int8 = await buildQuantizedOnnxModel({ model, precision: 'int8', calibration: { images: set.images, source: set.source, method: 'minmax', threads } });
+  const int8 = await buildQuantizedOnnxModel({ model, precision: 'int8', calibration: { images: set.images, source: set.source, method: calMethod, threads } });
   log(`${name}: int8 export ${((performance.now() - t0) / 1000).toFixed(1)} s (${set.source})`);
   const fp16 = await buildQuantizedOnnxModel({ model, precision: 'fp16' });
   return { float32, int8, fp16, calibration: set.source };
@@ -145,10 +148,10 @@ const report = {
   node: process.version,
   onnxruntime: ort.env.versions?.common,
   timing: { batch: 1, threads, runs, statistic: 'median, precisions interleaved' },
-  calibration: { images: calImages, method: 'minmax', from: 'train/good' },
+  calibration: { images: calImages, method: calMethod, from: 'train/good' },
   models,
   presets,
 };
 const text = `${JSON.stringify(report, null, 2)}\n`;
-await writeFileAtomic(join(repo, 'bench-results', 'int8.json'), text);
+await writeFileAtomic(outFile, text);
 process.stdout.write(text);
