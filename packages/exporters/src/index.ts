@@ -16,7 +16,7 @@ export { buildOnnxModel, buildQuantizedOnnxModel, writeOnnxExport, type OnnxFile
 export { PRECISIONS, checkPrecision, isPrecision, type CalibrationInfo, type Precision } from './quantize/precision.js';
 export { CALIBRATION_METHODS, CALIBRATION_PERCENTILE, type CalibrationImages, type CalibrationMethod, type TensorRange } from './quantize/calibrate.js';
 export { activationParams, weightScale, type QuantParams, type QdqSummary } from './quantize/qdq.js';
-export { quantizeInt8, quantizeOnnxBytes, type Int8Summary } from './quantize/quantize-model.js';
+export { KEEP_FLOAT_DEFAULT, quantizeInt8, quantizeOnnxBytes, type Int8Summary } from './quantize/quantize-model.js';
 export type { KeepFloat } from './quantize/qdq.js';
 export { float16Bits, storeWeightsAsFloat16, type Float16Summary } from './quantize/float16.js';
 export {
