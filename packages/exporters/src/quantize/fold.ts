@@ -2,10 +2,20 @@
  * Float-to-float rewrites done before quantising, so that weights reach Conv and MatMul as plain
  * initializers: onnxruntime would fold these itself, but only on float weights; once a weight sits
  * behind a DequantizeLinear it stays a run-time Transpose or a separate BatchNormalization.
- * Both rewrites are exact up to float32 rounding.
+ * These rewrites are exact up to float32 rounding.
  */
 import { ExportError } from '../errors.js';
-import { dimsOf, floatAttr, floatValues, intsAttr, makeTensor, DT, type GraphProto, type NodeProto, type TensorProto } from './onnx-tensors.js';
+import { dimsOf, floatAttr, floatValues, int64, intsAttr, makeTensor, DT, type GraphProto, type NodeProto, type TensorProto } from './onnx-tensors.js';
+
+/** The values of an int64 initializer (raw_data little-endian, or int64_data). */
+function int64Values(t: TensorProto): number[] | undefined {
+  if (t.dataType !== DT.INT64) return undefined;
+  if (t.rawData && t.rawData.byteLength > 0) {
+    const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
+    return Array.from({ length: t.rawData.byteLength / 8 }, (_, i) => Number(view.getBigInt64(i * 8, true)));
+  }
+  return (t.int64Data ?? []).map(int64);
+}
 
 function initializerMap(g: GraphProto): Map<string, TensorProto> {
   return new Map((g.initializer ?? []).map((t) => [t.name ?? '', t]));
@@ -58,6 +68,61 @@ export function foldTransposedInitializers(g: GraphProto): number {
     const made = makeTensor(out, DT.FLOAT, t.dims, t.data);
     g.initializer!.push(made);
     inits.set(out, made);
+    folded++;
+  }
+  g.node = kept;
+  dropUnusedInitializers(g);
+  return folded;
+}
+
+/**
+ * Replaces Slice(float initializer, constant starts/ends/axes, steps 1) by the sliced initializer
+ * (the attention layers split one in_proj weight into q, k, v this way); returns how many.
+ */
+export function foldSlicedInitializers(g: GraphProto): number {
+  const inits = initializerMap(g);
+  const kept: NodeProto[] = [];
+  let folded = 0;
+  for (const n of g.node ?? []) {
+    const ins = n.input ?? [];
+    const src = n.opType === 'Slice' ? inits.get(ins[0] ?? '') : undefined;
+    const consts = ins.slice(1).map((name) => (name === '' ? undefined : inits.get(name)));
+    const [starts, ends, axesIn, steps] = consts.map((t) => (t ? int64Values(t) : undefined));
+    if (!src || src.dataType !== DT.FLOAT || !starts || !ends || consts.some((t, i) => ins[i + 1] !== '' && !t) || (steps && steps.some((v) => v !== 1))) {
+      kept.push(n);
+      continue;
+    }
+    const dims = dimsOf(src);
+    const rank = dims.length;
+    const lo = dims.map(() => 0);
+    const hi = [...dims];
+    const axes = axesIn ?? starts.map((_, i) => i);
+    axes.forEach((a0, i) => {
+      const a = a0 < 0 ? a0 + rank : a0;
+      const d = dims[a]!;
+      const clamp = (v: number) => Math.min(d, Math.max(0, v < 0 ? v + d : v));
+      lo[a] = clamp(starts[i]!);
+      hi[a] = Math.max(lo[a]!, clamp(ends[i]!));
+    });
+    const outDims = dims.map((_, a) => hi[a]! - lo[a]!);
+    const values = floatValues(src);
+    const strides = new Array<number>(rank).fill(1);
+    for (let a = rank - 2; a >= 0; a--) strides[a] = strides[a + 1]! * dims[a + 1]!;
+    const out = new Float32Array(outDims.reduce((x, y) => x * y, 1));
+    const idx = new Array<number>(rank).fill(0);
+    for (let o = 0; o < out.length; o++) {
+      let at = 0;
+      for (let a = 0; a < rank; a++) at += (idx[a]! + lo[a]!) * strides[a]!;
+      out[o] = values[at]!;
+      for (let a = rank - 1; a >= 0; a--) {
+        idx[a]! += 1;
+        if (idx[a]! < outDims[a]!) break;
+        idx[a] = 0;
+      }
+    }
+    const made = makeTensor(n.output![0]!, DT.FLOAT, outDims, out);
+    g.initializer!.push(made);
+    inits.set(made.name!, made);
     folded++;
   }
   g.node = kept;

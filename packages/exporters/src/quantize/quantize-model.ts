@@ -4,7 +4,7 @@
  * of the float export runs the int8 one unchanged.
  */
 import { calibrateRanges, type CalibrationImages } from './calibrate.js';
-import { foldBatchNorms, foldTransposedInitializers } from './fold.js';
+import { foldBatchNorms, foldSlicedInitializers, foldTransposedInitializers } from './fold.js';
 import { onnx, type ModelProto } from './onnx-tensors.js';
 import { insertQdq, tensorsToCalibrate, type KeepFloat, type QdqSummary } from './qdq.js';
 
@@ -17,6 +17,7 @@ import { insertQdq, tensorsToCalibrate, type KeepFloat, type QdqSummary } from '
 export const KEEP_FLOAT_DEFAULT: KeepFloat = ['anomaly_map'];
 
 export interface Int8Summary extends QdqSummary {
+  readonly foldedSlices: number;
   readonly foldedTransposes: number;
   readonly foldedBatchNorms: number;
 }
@@ -24,11 +25,13 @@ export interface Int8Summary extends QdqSummary {
 /** Quantises `model` (a lowered UniAS pipeline, changed in place) to int8 QDQ form. */
 export async function quantizeInt8(model: ModelProto, inputSize: readonly [number, number], calibration: CalibrationImages, keepFloat: KeepFloat = KEEP_FLOAT_DEFAULT): Promise<Int8Summary> {
   const g = model.graph!;
+  // slices first: a q/k/v slice of a weight is then transposed, and both become one initializer
+  const foldedSlices = foldSlicedInitializers(g);
   const foldedTransposes = foldTransposedInitializers(g);
   const foldedBatchNorms = foldBatchNorms(g);
   const tensors = tensorsToCalibrate(g, keepFloat);
   const ranges = await calibrateRanges(model, tensors, inputSize, calibration);
-  return { ...insertQdq(g, ranges, keepFloat), foldedTransposes, foldedBatchNorms };
+  return { ...insertQdq(g, ranges, keepFloat), foldedSlices, foldedTransposes, foldedBatchNorms };
 }
 
 /** `quantizeInt8` on encoded model bytes (a float UniAS export), returning the int8 model's bytes. */
