@@ -128,6 +128,7 @@ describe('Triton / KServe model repository (small preset)', () => {
       'unias.backbone': 'efficientnet-b4',
       'unias.method': 'unias',
       'unias.input_range': 'backbone',
+      'unias.precision': 'float32',
       'unias.threshold.image': '0.5',
       'unias.classes': 'bottle',
     });
