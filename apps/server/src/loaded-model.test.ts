@@ -16,6 +16,7 @@ describe('loadModel', () => {
         mapOutput: 'anomaly_map',
         scoreOutput: 'score',
         thresholds: { image: 0.3, pixel: 0.25, source: 'fixed for tests' },
+        precision: 'float32',
       });
     } finally {
       await m.session.release();
@@ -64,7 +65,11 @@ describe('readContract', () => {
 
   it('takes the size from metadata when the graph leaves H and W dynamic', () => {
     const r = readContract([image], [map], { 'unias.input_size': '64,32' });
-    expect(r.contract).toMatchObject({ height: 64, width: 32, scoreOutput: null, thresholds: { image: null, pixel: null, source: null } });
+    expect(r.contract).toMatchObject({ height: 64, width: 32, scoreOutput: null, thresholds: { image: null, pixel: null, source: null }, precision: 'float32' });
+  });
+
+  it('reports the precision of an int8 export from its metadata', () => {
+    expect(readContract([image], [map], { 'unias.input_size': '64,32', 'unias.precision': 'int8' }).contract?.precision).toBe('int8');
   });
 
   it('reports what is missing', () => {

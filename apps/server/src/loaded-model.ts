@@ -34,6 +34,8 @@ export interface UniasContract {
   /** The score output, or null when the score is the map's maximum computed here. */
   readonly scoreOutput: string | null;
   readonly thresholds: Thresholds;
+  /** The exported pipeline's precision (`unias.precision`: float32, int8); float32 when not written. */
+  readonly precision: string;
 }
 
 export interface LoadedModel {
@@ -155,6 +157,7 @@ export function readContract(
         pixel: parseThreshold(metadata, 'unias.threshold.pixel'),
         source: metadata['unias.threshold.source'] ?? null,
       },
+      precision: metadata['unias.precision'] ?? 'float32',
     },
     problem: null,
   };

@@ -551,6 +551,7 @@ export function createServer(options: ServerOptions): UniasServer {
         ms: Math.round(performance.now() - t0),
         batchable: model.batchable,
         predict: model.contract !== null,
+        ...(model.contract !== null ? { precision: model.contract.precision } : {}),
         ...(model.contractProblem !== null ? { predictUnavailable: model.contractProblem } : {}),
         inputs: model.inputs.map((t) => `${t.name} ${t.datatype} [${t.shape.join(',')}]`),
         outputs: model.outputs.map((t) => `${t.name} ${t.datatype} [${t.shape.join(',')}]`),

@@ -100,7 +100,7 @@ async function createOnnxFilePredictor(path: string, threads: number | undefined
     inputSize: [h, w],
     classes: meta.classes,
     thresholds: { image: meta.thresholds.image ?? null, pixel: meta.thresholds.pixel ?? null, source: meta.thresholds.source ?? null },
-    description: `ONNX file ${path} (preset ${meta.preset}, ${meta.backbone}, ${h}x${w}) on onnx-${choice.device}`,
+    description: `ONNX file ${path} (preset ${meta.preset}, ${meta.backbone}, ${h}x${w}, ${meta.precision}${meta.calibration ? `, calibrated on ${meta.calibration.images} images (${meta.calibration.method})` : ''}) on onnx-${choice.device}`,
     async predict(images) {
       const n = images.shape[0]!;
       const out = await session.run({ image: new ort.Tensor('float32', Float32Array.from(images.data), [...images.shape]) });

@@ -6,6 +6,8 @@ import { ExportError } from './errors.js';
 import type { ExportableModel, ModelInfo } from './model-info.js';
 import { writeOnnxExport } from './onnx-export.js';
 import type { ProgressCallback } from './progress.js';
+import type { CalibrationImages } from './quantize/calibrate.js';
+import type { Precision } from './quantize/precision.js';
 import { writeSafetensorsExport, type SafetensorsLayout, type WeightDType } from './safetensors-export.js';
 import { writeTritonExport, type InstanceKind } from './triton.js';
 
@@ -20,6 +22,10 @@ export interface ExportModelOptions {
   /** Preset, thresholds and classes on top of the model's own. */
   readonly metadata?: ModelInfo;
   readonly onProgress?: ProgressCallback;
+  /** onnx: float32 (default) or int8 (static QDQ; needs `calibration`). */
+  readonly precision?: Precision;
+  /** onnx, int8: normal training images to calibrate activation ranges on. */
+  readonly calibration?: CalibrationImages;
   /** safetensors: 'unias' (default; reloadable with its configuration) or 'official'. */
   readonly layout?: SafetensorsLayout;
   /** safetensors: F32 (default), F16 or BF16. */
@@ -56,9 +62,12 @@ export async function exportModel(o: ExportModelOptions): Promise<ExportResult> 
   const format: string = o.format;
   const common = defined({ model: o.model, out: o.out, metadata: o.metadata, onProgress: o.onProgress });
   if (!o.model || !o.out) throw new ExportError('exportModel: model and out are required');
+  if (format !== 'onnx' && ((o.precision !== undefined && o.precision !== 'float32') || o.calibration)) {
+    throw new ExportError(`precision ${o.precision ?? 'int8'} applies to format onnx only, not ${format}`);
+  }
   switch (format) {
     case 'onnx': {
-      const r = await writeOnnxExport({ ...common, model: o.model, out: o.out });
+      const r = await writeOnnxExport({ ...common, ...defined({ precision: o.precision, calibration: o.calibration }), model: o.model, out: o.out });
       return { format, files: [o.out], metadata: r.metadata };
     }
     case 'triton': {

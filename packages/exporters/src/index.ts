@@ -12,7 +12,13 @@ export {
   readOnnxMetadataProps,
   type ExportedMetadata,
 } from './onnx-metadata.js';
-export { buildOnnxModel, writeOnnxExport, type OnnxFileOptions, type OnnxModel, type OnnxModelOptions } from './onnx-export.js';
+export { buildOnnxModel, buildQuantizedOnnxModel, writeOnnxExport, type OnnxFileOptions, type OnnxModel, type OnnxModelOptions } from './onnx-export.js';
+export { PRECISIONS, checkPrecision, isPrecision, type CalibrationInfo, type Precision } from './quantize/precision.js';
+export { CALIBRATION_METHODS, CALIBRATION_PERCENTILE, type CalibrationImages, type CalibrationMethod, type TensorRange } from './quantize/calibrate.js';
+export { activationParams, weightScale, type QuantParams, type QdqSummary } from './quantize/qdq.js';
+export { KEEP_FLOAT_DEFAULT, quantizeInt8, quantizeOnnxBytes, type Int8Summary } from './quantize/quantize-model.js';
+export type { KeepFloat } from './quantize/qdq.js';
+export { float16Bits, storeWeightsAsFloat16, type Float16Summary } from './quantize/float16.js';
 export {
   tritonConfigText,
   writeTritonExport,

@@ -74,6 +74,7 @@ describe('ONNX export of the whole pipeline (small preset, fixture weights)', ()
       'unias.preprocess.colour': 'rgb',
       'unias.preprocess.alpha': 'black',
       'unias.preprocess.range': '0,1',
+      'unias.precision': 'float32',
       'unias.threshold.image': '0.4375',
       'unias.threshold.pixel': '0.3125',
       'unias.threshold.source': 'fixed for tests',
@@ -82,6 +83,8 @@ describe('ONNX export of the whole pipeline (small preset, fixture weights)', ()
     expect(meta.inputSize).toEqual([224, 224]);
     expect(meta.thresholds).toEqual({ image: 0.4375, pixel: 0.3125, source: 'fixed for tests' });
     expect(meta.classes).toEqual(['bottle', 'wood']);
+    expect(meta.precision).toBe('float32');
+    expect(meta.calibration).toBeUndefined();
   });
 
   it('batch 1: the map matches the official code within 1e-4, the score is its max', async () => {

@@ -4,7 +4,7 @@
  * dimension symbolic (`N`), weights as initializers, the model's metadata in metadata_props.
  */
 import { formatShape, writeFileAtomic, type TensorData } from '@unias/graph';
-import { BATCH_DIM, encodeModel, lowerGraph, type IoSpec } from '@unias/backend-onnx';
+import { BATCH_DIM, encodeModel, lowerGraph, type IoSpec, type LoweredModel } from '@unias/backend-onnx';
 import type { ResolvedConfig } from '@unias/model';
 import { ExportError } from './errors.js';
 import { checkInfo, mergeInfo, type ExportableModel, type ModelInfo } from './model-info.js';
@@ -12,6 +12,10 @@ import { checkTensors, describeModel, modelGraphs, type ModelGraphs } from './mo
 import { exportMetadata } from './onnx-metadata.js';
 import { prepareOutputFile } from './out-path.js';
 import { stepper, type ProgressCallback } from './progress.js';
+import type { CalibrationImages } from './quantize/calibrate.js';
+import { checkPrecision, type Precision } from './quantize/precision.js';
+import { quantizeInt8, type Int8Summary } from './quantize/quantize-model.js';
+import { storeWeightsAsFloat16, type Float16Summary } from './quantize/float16.js';
 
 export interface OnnxModelOptions {
   readonly model: ExportableModel;
@@ -20,6 +24,10 @@ export interface OnnxModelOptions {
   /** The ONNX doc_string (default: a one-line description of the pipeline). */
   readonly docString?: string;
   readonly onProgress?: ProgressCallback;
+  /** float32 (default), int8 (static QDQ quantisation; needs `calibration`) or fp16 (float16 weights, float32 arithmetic). */
+  readonly precision?: Precision;
+  /** int8: normal training images to calibrate activation ranges on. */
+  readonly calibration?: CalibrationImages;
 }
 
 export interface OnnxModel {
@@ -28,6 +36,11 @@ export interface OnnxModel {
   readonly inputs: readonly IoSpec[];
   readonly outputs: readonly IoSpec[];
   readonly config: ResolvedConfig;
+  readonly precision: Precision;
+  /** int8: what was folded and quantised. */
+  readonly quantized?: Int8Summary;
+  /** fp16: how many weights were stored as float16. */
+  readonly float16?: Float16Summary;
 }
 
 function ioText(io: IoSpec): string {
@@ -75,6 +88,7 @@ export function buildOnnxModel(o: OnnxModelOptions): OnnxModel {
 
 /** A model whose configuration, weights and metadata were checked (cheap: no lowering yet). */
 export interface CheckedModel {
+  readonly precision: Precision;
   readonly graphs: ModelGraphs;
   readonly info: ModelInfo;
   readonly metadata: Readonly<Record<string, string>>;
@@ -84,15 +98,18 @@ export interface CheckedModel {
 export function checkModel(o: OnnxModelOptions): CheckedModel {
   const info = mergeInfo(o.model, o.metadata);
   checkInfo(info);
+  const precision = checkPrecision(o.precision ?? 'float32');
+  const c = o.calibration;
+  if (precision === 'int8' && (!c || c.images.length === 0)) throw new ExportError('precision int8 needs calibration images (normal training images), none given');
+  if (precision !== 'int8' && c) throw new ExportError(`calibration images apply to precision int8 only, not ${precision}`);
   const graphs = modelGraphs(o.model.config);
   checkTensors(graphs, o.model.params, { model: describeModel(graphs, info.preset) });
-  return { graphs, info, metadata: exportMetadata(graphs.resolved, info) };
+  const calibration = c && precision === 'int8' ? { images: c.images.length, method: c.method ?? 'minmax', ...(c.source !== undefined ? { source: c.source } : {}) } : undefined;
+  return { precision, graphs, info, metadata: exportMetadata(graphs.resolved, info, precision, calibration) };
 }
 
-/** Lowers a checked model (two progress steps: lowering, encoding). */
-export function lowerChecked(o: OnnxModelOptions, checked: CheckedModel, step: (message: string) => void): OnnxModel {
+function lowerToProto(o: OnnxModelOptions, checked: CheckedModel): LoweredModel {
   const { graphs: g, info, metadata } = checked;
-  step(`lowering to ONNX (${g.inference.params.size} weight tensors)`);
   const [h, w] = g.resolved.inputSize;
   const lowered = lowerGraph(g.inference, {
     params: float32Params(o.model.params),
@@ -104,8 +121,42 @@ export function lowerChecked(o: OnnxModelOptions, checked: CheckedModel, step: (
       `UniAS anomaly detection (${describeModel(g, info.preset)}): image float32 [N,3,${h},${w}] RGB in [0,1] -> anomaly_map float32 [N,1,${h},${w}], score float32 [N] (max of the map)`,
   });
   checkContract(lowered.inputs, lowered.outputs, g.resolved.inputSize);
+  return lowered;
+}
+
+/** Lowers a checked float32 model (two progress steps: lowering, encoding). */
+export function lowerChecked(o: OnnxModelOptions, checked: CheckedModel, step: (message: string) => void): OnnxModel {
+  if (checked.precision !== 'float32') throw new ExportError(`precision ${checked.precision} is written by writeOnnxExport / buildQuantizedOnnxModel only`);
+  step(`lowering to ONNX (${checked.graphs.inference.params.size} weight tensors)`);
+  const lowered = lowerToProto(o, checked);
   step('encoding the ONNX model');
-  return { bytes: encodeModel(lowered.model), metadata, inputs: lowered.inputs, outputs: lowered.outputs, config: g.resolved };
+  return { bytes: encodeModel(lowered.model), metadata: checked.metadata, inputs: lowered.inputs, outputs: lowered.outputs, config: checked.graphs.resolved, precision: 'float32' };
+}
+
+/** Lowers a checked int8 or fp16 model (three progress steps). */
+async function lowerQuantized(o: OnnxModelOptions, checked: CheckedModel, step: (message: string) => void): Promise<OnnxModel> {
+  step(`lowering to ONNX (${checked.graphs.inference.params.size} weight tensors)`);
+  const lowered = lowerToProto(o, checked);
+  const common = { metadata: checked.metadata, inputs: lowered.inputs, outputs: lowered.outputs, config: checked.graphs.resolved };
+  if (checked.precision === 'fp16') {
+    step('storing the weights as float16');
+    const float16 = storeWeightsAsFloat16(lowered.model.graph!);
+    step('encoding the ONNX model');
+    return { ...common, bytes: encodeModel(lowered.model), precision: 'fp16', float16 };
+  }
+  const c = o.calibration!;
+  step(`calibrating int8 ranges on ${c.images.length} images (${c.method ?? 'minmax'}) and quantising`);
+  const quantized = await quantizeInt8(lowered.model, checked.graphs.resolved.inputSize, c);
+  step('encoding the ONNX model');
+  return { ...common, bytes: encodeModel(lowered.model), precision: 'int8', quantized };
+}
+
+/** The ONNX model in memory at any precision; int8 runs the float model over the calibration images first. */
+export async function buildQuantizedOnnxModel(o: OnnxModelOptions): Promise<OnnxModel> {
+  const checked = checkModel(o);
+  const step = stepper(checked.precision === 'float32' ? 3 : 4, o.onProgress);
+  step('checking the model and its weights');
+  return checked.precision === 'float32' ? lowerChecked(o, checked, step) : lowerQuantized(o, checked, step);
 }
 
 export interface OnnxFileOptions extends OnnxModelOptions {
@@ -115,11 +166,11 @@ export interface OnnxFileOptions extends OnnxModelOptions {
 
 /** Writes the pipeline as one .onnx file; returns what `buildOnnxModel` returns. */
 export async function writeOnnxExport(o: OnnxFileOptions): Promise<OnnxModel> {
-  const step = stepper(4, o.onProgress);
-  step('checking the model and its weights');
   const checked = checkModel(o);
+  const step = stepper(checked.precision === 'float32' ? 4 : 5, o.onProgress);
+  step('checking the model and its weights');
   await prepareOutputFile(o.out);
-  const built = lowerChecked(o, checked, step);
+  const built = checked.precision === 'float32' ? lowerChecked(o, checked, step) : await lowerQuantized(o, checked, step);
   step(`writing ${o.out} (${(built.bytes.byteLength / 1e6).toFixed(1)} MB)`);
   await writeFileAtomic(o.out, built.bytes);
   return built;

@@ -9,6 +9,7 @@ import onnxProto from 'onnx-proto';
 import type { onnx as OnnxNamespace } from 'onnx-proto';
 import { ExportError } from './errors.js';
 import type { ModelInfo, Thresholds } from './model-info.js';
+import { PRECISIONS, isPrecision, type CalibrationInfo, type Precision } from './quantize/precision.js';
 
 /** Version of the exported-model contract this package writes. */
 export const EXPORT_FORMAT_VERSION = 1;
@@ -24,13 +25,20 @@ export const METADATA_KEYS = {
   classes: 'unias.classes',
   method: 'unias.method',
   inputRange: 'unias.input_range',
+  precision: 'unias.precision',
+  calibrationImages: 'unias.calibration.images',
+  calibrationMethod: 'unias.calibration.method',
+  calibrationSource: 'unias.calibration.source',
 } as const;
 
 /** The preset key's value when the configuration did not come from a named preset. */
 export const CUSTOM_PRESET = 'custom';
 
-/** metadata_props of an export: format, input size, preset, backbone, and thresholds/classes when known. */
-export function exportMetadata(config: ResolvedConfig, info: ModelInfo): Record<string, string> {
+/**
+ * metadata_props of an export: format, input size, preset, backbone, precision (and calibration of
+ * an int8 export), and thresholds/classes when known.
+ */
+export function exportMetadata(config: ResolvedConfig, info: ModelInfo, precision: Precision = 'float32', calibration?: CalibrationInfo): Record<string, string> {
   const m: Record<string, string> = {
     [METADATA_KEYS.format]: String(EXPORT_FORMAT_VERSION),
     [METADATA_KEYS.inputSize]: `${config.inputSize[0]},${config.inputSize[1]}`,
@@ -41,7 +49,13 @@ export function exportMetadata(config: ResolvedConfig, info: ModelInfo): Record<
     [METADATA_KEYS.inputRange]: config.inputRange,
     // how an image becomes `image` (the contract training used), so a KServe client can do the same
     ...preprocessingMetadata(),
+    [METADATA_KEYS.precision]: precision,
   };
+  if (calibration) {
+    m[METADATA_KEYS.calibrationImages] = String(calibration.images);
+    m[METADATA_KEYS.calibrationMethod] = calibration.method;
+    if (calibration.source !== undefined) m[METADATA_KEYS.calibrationSource] = calibration.source;
+  }
   const t = info.thresholds;
   if (t?.image !== undefined) m[METADATA_KEYS.thresholdImage] = String(t.image);
   if (t?.pixel !== undefined) m[METADATA_KEYS.thresholdPixel] = String(t.pixel);
@@ -57,6 +71,10 @@ export interface ExportedMetadata {
   readonly backbone: string;
   readonly thresholds: Thresholds;
   readonly classes: readonly string[];
+  /** float32 when the file does not say (files from before int8 export). */
+  readonly precision: Precision;
+  /** How an int8 export was calibrated. */
+  readonly calibration?: CalibrationInfo;
   /** Every metadata_props entry as written. */
   readonly raw: Readonly<Record<string, string>>;
 }
@@ -87,6 +105,16 @@ export function parseExportMetadata(raw: Readonly<Record<string, string>>, sourc
   const pixel = number(METADATA_KEYS.thresholdPixel);
   const thresholdSource = raw[METADATA_KEYS.thresholdSource];
   const classes = raw[METADATA_KEYS.classes];
+  const precision = raw[METADATA_KEYS.precision] ?? 'float32';
+  if (!isPrecision(precision)) throw new ExportError(`${source}: metadata ${METADATA_KEYS.precision} = "${precision}" is not one of ${PRECISIONS.join(', ')}`);
+  let calibration: CalibrationInfo | undefined;
+  const calibrated = raw[METADATA_KEYS.calibrationImages];
+  if (calibrated !== undefined) {
+    const images = Number(calibrated);
+    if (!Number.isSafeInteger(images) || images < 1) throw new ExportError(`${source}: metadata ${METADATA_KEYS.calibrationImages} = "${calibrated}" is not a positive integer`);
+    const calibrationSource = raw[METADATA_KEYS.calibrationSource];
+    calibration = { images, method: raw[METADATA_KEYS.calibrationMethod] ?? 'unknown', ...(calibrationSource !== undefined ? { source: calibrationSource } : {}) };
+  }
   return {
     format,
     inputSize: [Number(size[1]), Number(size[2])],
@@ -98,6 +126,8 @@ export function parseExportMetadata(raw: Readonly<Record<string, string>>, sourc
       ...(thresholdSource !== undefined ? { source: thresholdSource } : {}),
     },
     classes: classes === undefined || classes === '' ? [] : classes.split(','),
+    precision,
+    ...(calibration ? { calibration } : {}),
     raw,
   };
 }

@@ -134,6 +134,7 @@ describe('Triton / KServe model repository (small preset)', () => {
       'unias.preprocess.colour': 'rgb',
       'unias.preprocess.alpha': 'black',
       'unias.preprocess.range': '0,1',
+      'unias.precision': 'float32',
       'unias.threshold.image': '0.5',
       'unias.classes': 'bottle',
     });

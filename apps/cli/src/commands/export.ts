@@ -1,11 +1,32 @@
 import { resolve } from 'node:path';
-import { EXPORT_FORMATS, SAFETENSORS_LAYOUTS, WEIGHT_DTYPES, exportModel, isExportFormat, loadModelFiles, type LoadedModel, type ModelInfo, type SafetensorsLayout, type WeightDType } from '@unias/exporters';
-import { PRESET_NAMES, isPresetName, type ModelConfig } from '@unias/model';
+import { stat } from 'node:fs/promises';
+import {
+  CALIBRATION_METHODS,
+  EXPORT_FORMATS,
+  PRECISIONS,
+  SAFETENSORS_LAYOUTS,
+  WEIGHT_DTYPES,
+  exportModel,
+  isExportFormat,
+  isPrecision,
+  loadModelFiles,
+  type CalibrationImages,
+  type CalibrationMethod,
+  type LoadedModel,
+  type ModelInfo,
+  type SafetensorsLayout,
+  type WeightDType,
+} from '@unias/exporters';
+import { PRESET_NAMES, isPresetName, resolveConfig, type ModelConfig } from '@unias/model';
 import type { Command } from '../command.js';
 import { flag, list, num, parse, requireStr, str } from '../args.js';
 import { UsageError, UserError } from '../errors.js';
 import { suggestion } from '../config/suggest.js';
 import { modelFileOf } from '@unias/detector';
+import { loadCalibrationSet, runDataRoots } from '../engine/calibration.js';
+
+/** Calibration images by default: enough for stable ranges, few enough to take seconds. */
+const DEFAULT_CALIBRATION_IMAGES = 32;
 
 const USAGE = `usage: unias export --model RUN_DIR|MODEL.safetensors --format F --out PATH [options]
        unias export --preset P [--backbone ID] --weights FILE [--weights FILE ...] --format F --out PATH
@@ -34,6 +55,15 @@ output:
   --max-batch-size N    triton: max_batch_size (default 8)
   --instance-kind K     triton: cpu | gpu
   --overwrite           triton: replace an existing model folder
+precision (onnx; docs/benchmarks.md#int8-and-fp16-export):
+  --precision P         ${PRECISIONS.join(' | ')} (default float32). int8: static QDQ quantisation
+                        (int8 weights per channel, uint8 activations) calibrated on normal training
+                        images; fp16: float16 weights (half the file), float32 arithmetic; inputs
+                        and outputs stay float32
+  --calibration-data DIR  int8: dataset root(s) whose train/good images calibrate (repeatable;
+                        default: the run directory's own training data)
+  --calibration-images N  int8: images to calibrate on (default ${DEFAULT_CALIBRATION_IMAGES})
+  --calibration-method M  int8: ${CALIBRATION_METHODS.join(' | ')} (default minmax)
 metadata (on top of the model's own):
   --threshold X         pixel threshold       --image-threshold X   image-score threshold
   --classes A,B         class names`;
@@ -58,6 +88,10 @@ const OPTIONS = {
   'image-threshold': { type: 'string' },
   classes: { type: 'string' },
   quiet: { type: 'boolean' },
+  precision: { type: 'string' },
+  'calibration-data': { type: 'string', multiple: true },
+  'calibration-images': { type: 'string' },
+  'calibration-method': { type: 'string' },
 } as const;
 
 function overridesOf(backbone: string | undefined, inputSize: number | undefined, sets: readonly string[]): Partial<ModelConfig> {
@@ -90,6 +124,18 @@ export const command: Command = {
     if (dtype !== undefined && !(WEIGHT_DTYPES as readonly string[]).includes(dtype)) throw new UsageError(`--dtype must be one of ${WEIGHT_DTYPES.join(', ')}, got "${dtype}"`);
     const kind = str(args, 'instance-kind');
     if (kind !== undefined && kind !== 'cpu' && kind !== 'gpu') throw new UsageError(`--instance-kind must be cpu or gpu, got "${kind}"`);
+    const precision = str(args, 'precision') ?? 'float32';
+    if (!isPrecision(precision)) throw new UsageError(`--precision must be one of ${PRECISIONS.join(', ')}, got "${precision}"${suggestion(precision, PRECISIONS)}`);
+    if (precision !== 'float32' && format !== 'onnx') throw new UsageError(`--precision ${precision} applies to --format onnx only`);
+    const calibrationMethod = str(args, 'calibration-method');
+    if (calibrationMethod !== undefined && !(CALIBRATION_METHODS as readonly string[]).includes(calibrationMethod)) {
+      throw new UsageError(`--calibration-method must be one of ${CALIBRATION_METHODS.join(', ')}, got "${calibrationMethod}"`);
+    }
+    const calibrationCount = num(args, 'calibration-images', { int: true, min: 1 });
+    const calibrationRoots = list(args, 'calibration-data').map((d) => resolve(d));
+    if (precision !== 'int8' && (calibrationMethod !== undefined || calibrationCount !== undefined || calibrationRoots.length > 0)) {
+      throw new UsageError('--calibration-data, --calibration-images and --calibration-method apply to --precision int8 only');
+    }
     const modelArg = str(args, 'model');
     const weights = list(args, 'weights').map((w) => resolve(w));
     const preset = str(args, 'preset');
@@ -125,6 +171,15 @@ export const command: Command = {
         : {}),
       ...(classes ? { classes } : {}),
     };
+    let calibration: CalibrationImages | undefined;
+    if (precision === 'int8') {
+      let roots = calibrationRoots;
+      if (roots.length === 0 && modelArg && (await stat(modelArg).catch(() => null))?.isDirectory()) roots = (await runDataRoots(resolve(modelArg))) ?? [];
+      if (roots.length === 0) throw new UsageError('--precision int8 needs --calibration-data DIR (a dataset root whose train/good images calibrate), or --model RUN_DIR whose run.json names its data');
+      const set = await loadCalibrationSet(roots, calibrationCount ?? DEFAULT_CALIBRATION_IMAGES, resolveConfig(model.config).inputSize);
+      if (!quiet) process.stderr.write(`int8 calibration: ${set.source}\n`);
+      calibration = { images: set.images, source: set.source, method: (calibrationMethod as CalibrationMethod | undefined) ?? 'minmax' };
+    }
     let result;
     try {
       result = await exportModel({
@@ -133,6 +188,8 @@ export const command: Command = {
         out,
         metadata,
         ...(onProgress ? { onProgress } : {}),
+        ...(precision !== 'float32' ? { precision } : {}),
+        ...(calibration ? { calibration } : {}),
         ...(layout !== undefined ? { layout: layout as SafetensorsLayout } : {}),
         ...(dtype !== undefined ? { dtype: dtype as WeightDType } : {}),
         ...(flag(args, 'require-complete') ? { requireComplete: true } : {}),
