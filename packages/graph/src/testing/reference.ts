@@ -63,34 +63,6 @@ function mapN(outShape: Shape, inputs: readonly RefTensor[], fn: (...v: number[]
 
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 
-const UNARY: Partial<Record<OpName, (v: number) => number>> = {
-  neg: (v) => -v,
-  abs: Math.abs,
-  sign: (v) => (v > 0 ? 1 : v < 0 ? -1 : 0),
-  exp: Math.exp,
-  log: Math.log,
-  sqrt: Math.sqrt,
-  relu: (v) => (v > 0 ? v : 0),
-  sigmoid,
-  tanh: Math.tanh,
-  erf: erf64,
-  gelu: (v) => 0.5 * v * (1 + erf64(v / Math.SQRT2)),
-  silu: (v) => v * sigmoid(v),
-};
-
-const BINARY: Partial<Record<OpName, (a: number, b: number) => number>> = {
-  add: (a, b) => a + b,
-  sub: (a, b) => a - b,
-  mul: (a, b) => a * b,
-  div: (a, b) => a / b,
-  pow: (a, b) => a ** b,
-  maximum: Math.max,
-  minimum: Math.min,
-  greater: (a, b) => (a > b ? 1 : 0),
-  less: (a, b) => (a < b ? 1 : 0),
-  equal: (a, b) => (a === b ? 1 : 0),
-};
-
 function reduce(x: RefTensor, attrs: OpAttrMap['reduceSum'], kind: 'sum' | 'mean' | 'max'): RefTensor {
   const keptShape = x.shape.map((d, i) => (attrs.axes.includes(i) ? 1 : d));
   const acc = new Float64Array(sizeOf(keptShape)).fill(kind === 'max' ? -Infinity : 0);
@@ -422,67 +394,75 @@ function cast(x: RefTensor, to: OpAttrMap['cast']['to']): RefTensor {
   return ref(x.shape, x.data.map(fn));
 }
 
+type Rule<K extends OpName> = (args: RefTensor[], attrs: OpAttrMap[K], outShape: readonly number[]) => RefTensor;
+
+const unaryRule =
+  (fn: (v: number) => number): Rule<OpName> =>
+  (args) =>
+    ref(args[0]!.shape, args[0]!.data.map(fn));
+const binaryRule =
+  (fn: (a: number, b: number) => number): Rule<OpName> =>
+  (args, _attrs, outShape) =>
+    mapN(outShape, args, fn);
+
+/**
+ * One rule per op, as a mapped type over the op set: an op added to `OpAttrMap` without a rule
+ * here fails to compile (a switch with a default would only fail at run time).
+ */
+const RULES: { readonly [K in OpName]: Rule<K> } = {
+  neg: unaryRule((v) => -v),
+  abs: unaryRule(Math.abs),
+  sign: unaryRule((v) => (v > 0 ? 1 : v < 0 ? -1 : 0)),
+  exp: unaryRule(Math.exp),
+  log: unaryRule(Math.log),
+  sqrt: unaryRule(Math.sqrt),
+  relu: unaryRule((v) => (v > 0 ? v : 0)),
+  sigmoid: unaryRule(sigmoid),
+  tanh: unaryRule(Math.tanh),
+  erf: unaryRule(erf64),
+  gelu: unaryRule((v) => 0.5 * v * (1 + erf64(v / Math.SQRT2))),
+  silu: unaryRule((v) => v * sigmoid(v)),
+  clip: ([x], { min, max }) => ref(x!.shape, x!.data.map((v) => Math.min(Math.max(v, min), max))),
+  cast: ([x], { to }) => cast(x!, to),
+  add: binaryRule((a, b) => a + b),
+  sub: binaryRule((a, b) => a - b),
+  mul: binaryRule((a, b) => a * b),
+  div: binaryRule((a, b) => a / b),
+  pow: binaryRule((a, b) => a ** b),
+  maximum: binaryRule(Math.max),
+  minimum: binaryRule(Math.min),
+  greater: binaryRule((a, b) => (a > b ? 1 : 0)),
+  less: binaryRule((a, b) => (a < b ? 1 : 0)),
+  equal: binaryRule((a, b) => (a === b ? 1 : 0)),
+  where: (args, _a, outShape) => mapN(outShape, args, (c, a, b) => (c ? a : b)),
+  reduceSum: ([x], attrs) => reduce(x!, attrs, 'sum'),
+  reduceMean: ([x], attrs) => reduce(x!, attrs, 'mean'),
+  reduceMax: ([x], attrs) => reduce(x!, attrs, 'max'),
+  reshape: ([x], attrs) => ref(resolveReshape(x!.shape, attrs.shape), x!.data),
+  transpose: ([x], attrs) => transpose(x!, attrs.perm),
+  concat: (args, attrs, outShape) => concat(args, attrs.axis, outShape),
+  slice: ([x], attrs, outShape) => slice(x!, attrs, outShape),
+  pad: ([x], attrs, outShape) => pad(x!, attrs, outShape),
+  broadcastTo: ([x], _a, outShape) => mapN(outShape, [x!], (v) => v),
+  matmul: ([x, w], _a, outShape) => matmul(x!, w!, outShape),
+  conv2d: ([x, w, b], attrs, outShape) => conv2d(x!, w!, b, attrs, outShape),
+  convTranspose2d: ([x, w, b], attrs, outShape) => convTranspose2d(x!, w!, b, attrs, outShape),
+  avgPool2d: ([x], attrs, outShape) => pool(x!, attrs, outShape, 'avg'),
+  maxPool2d: ([x], attrs, outShape) => pool(x!, attrs, outShape, 'max'),
+  resizeBilinear: ([x], attrs, outShape) => resizeBilinear(x!, attrs, outShape),
+  softmax: ([x], attrs) => softmax(x!, attrs.axis),
+  layerNorm: ([x, g, b], attrs) => layerNorm(x!, g!, b!, attrs.eps),
+  groupNorm: ([x, g, b], attrs) => groupNorm(x!, g!, b!, attrs),
+  batchNorm: ([x, scale, bias, mean, variance], attrs) => batchNorm(x!, scale!, bias!, mean!, variance!, attrs.eps),
+  cosineSimilarity: ([a, b], attrs) => cosine(a!, b!, attrs),
+};
+
 function evalOp(node: Extract<Node, { kind: 'op' }>, args: RefTensor[]): RefTensor {
-  const x = args[0]!;
   // Output shapes from the actual arguments, so a graph runs at another batch size.
   const spec = OP_SPECS[node.op] as OpSpec<typeof node.op>;
   const outShape = spec.infer(args.map((a, i) => ({ shape: a.shape, dtype: node.inputs[i]!.dtype })), node.attrs).shape;
-  const unary = UNARY[node.op];
-  if (unary) return ref(x.shape, x.data.map(unary));
-  const binary = BINARY[node.op];
-  if (binary) return mapN(outShape, args, binary);
-  switch (node.op) {
-    case 'clip': {
-      const { min, max } = node.attrs;
-      return ref(x.shape, x.data.map((v) => Math.min(Math.max(v, min), max)));
-    }
-    case 'cast':
-      return cast(x, node.attrs.to);
-    case 'where':
-      return mapN(outShape, args, (c, a, b) => (c ? a : b));
-    case 'reduceSum':
-      return reduce(x, node.attrs, 'sum');
-    case 'reduceMean':
-      return reduce(x, node.attrs, 'mean');
-    case 'reduceMax':
-      return reduce(x, node.attrs, 'max');
-    case 'reshape':
-      return ref(resolveReshape(x.shape, node.attrs.shape), x.data);
-    case 'transpose':
-      return transpose(x, node.attrs.perm);
-    case 'concat':
-      return concat(args, node.attrs.axis, outShape);
-    case 'slice':
-      return slice(x, node.attrs, outShape);
-    case 'pad':
-      return pad(x, node.attrs, outShape);
-    case 'broadcastTo':
-      return mapN(outShape, [x], (v) => v);
-    case 'matmul':
-      return matmul(x, args[1]!, outShape);
-    case 'conv2d':
-      return conv2d(x, args[1]!, args[2], node.attrs, outShape);
-    case 'convTranspose2d':
-      return convTranspose2d(x, args[1]!, args[2], node.attrs, outShape);
-    case 'avgPool2d':
-      return pool(x, node.attrs, outShape, 'avg');
-    case 'maxPool2d':
-      return pool(x, node.attrs, outShape, 'max');
-    case 'resizeBilinear':
-      return resizeBilinear(x, node.attrs, outShape);
-    case 'softmax':
-      return softmax(x, node.attrs.axis);
-    case 'layerNorm':
-      return layerNorm(x, args[1]!, args[2]!, node.attrs.eps);
-    case 'groupNorm':
-      return groupNorm(x, args[1]!, args[2]!, node.attrs);
-    case 'batchNorm':
-      return batchNorm(x, args[1]!, args[2]!, args[3]!, args[4]!, node.attrs.eps);
-    case 'cosineSimilarity':
-      return cosine(x, args[1]!, node.attrs);
-    default:
-      throw new Error(`reference evaluator has no rule for op "${node.op}"`);
-  }
+  const rule = RULES[node.op] as Rule<typeof node.op>;
+  return rule(args, node.attrs as never, outShape);
 }
 
 /**
