@@ -52,7 +52,7 @@ function decodeError(e: unknown): HttpError {
   return badRequest(`cannot decode the image: ${message}`);
 }
 
-export async function decodeImage(bytes: Buffer, height: number, width: number, limits: DecodeLimits): Promise<DecodedImage> {
+export async function decodeUpload(bytes: Buffer, height: number, width: number, limits: DecodeLimits): Promise<DecodedImage> {
   if (bytes.length === 0) throw badRequest('the image is empty (0 bytes)');
   const sniffed = sniffImageFormat(bytes);
   if (sniffed === null) {

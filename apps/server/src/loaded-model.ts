@@ -19,7 +19,7 @@ export interface TensorSpec {
   readonly shape: readonly number[];
 }
 
-export interface Thresholds {
+export interface ServedThresholds {
   readonly image: number | null;
   readonly pixel: number | null;
   readonly source: string | null;
@@ -33,12 +33,12 @@ export interface UniasContract {
   readonly mapOutput: string;
   /** The score output, or null when the score is the map's maximum computed here. */
   readonly scoreOutput: string | null;
-  readonly thresholds: Thresholds;
+  readonly thresholds: ServedThresholds;
   /** The exported pipeline's precision (`unias.precision`: float32, int8); float32 when not written. */
   readonly precision: string;
 }
 
-export interface LoadedModel {
+export interface ServedModel {
   readonly name: string;
   readonly version: string;
   /** The file it came from, or `<bytes>`. */
@@ -163,7 +163,7 @@ export function readContract(
   };
 }
 
-export async function loadModel(source: ModelSource, settings: SessionSettings = {}): Promise<LoadedModel> {
+export async function loadModel(source: ModelSource, settings: SessionSettings = {}): Promise<ServedModel> {
   const name = modelNameOf(source);
   const where = 'path' in source ? source.path : '<bytes>';
   if (!NAME_PATTERN.test(name)) {

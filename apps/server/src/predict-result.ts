@@ -38,7 +38,7 @@ export interface PredictResult {
   readonly map: { readonly png: string; readonly min: number; readonly max: number; readonly width: number; readonly height: number };
 }
 
-/** Thresholds a request may give (query parameters), overriding the model's. */
+/** ServedThresholds a request may give (query parameters), overriding the model's. */
 export interface ThresholdOverrides {
   readonly image: number | null;
   readonly pixel: number | null;

@@ -9,9 +9,9 @@ import { createAccessControl } from './access-control.js';
 import { HttpError, badRequest } from './errors.js';
 import { parseContentType, readBody } from './http-body.js';
 import { clientErrorStatus } from './http-errors.js';
-import { decodeImage } from './image-input.js';
+import { decodeUpload } from './image-input.js';
 import { createJsonParser } from './json-body.js';
-import { loadModel, modelNameOf, type LoadedModel, type ModelSource, type SessionSettings, type TensorSpec } from './loaded-model.js';
+import { loadModel, modelNameOf, type ServedModel, type ModelSource, type SessionSettings, type TensorSpec } from './loaded-model.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetricsRegistry, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import { resolveLimits, type ResolvedLimits, type ServerOptions } from './options.js';
@@ -64,7 +64,7 @@ export interface UniasServer {
 }
 
 interface ModelEntry {
-  readonly model: LoadedModel;
+  readonly model: ServedModel;
   readonly batcher: Batcher;
   /** Set for a model from --model-repository: its config.pbtxt, honoured. */
   readonly configured?: ConfiguredModel;
@@ -346,7 +346,7 @@ export function createServer(options: ServerOptions): UniasServer {
       release = admit();
       if (body.length === 0) throw badRequest('the request body is empty; send an image');
       const image = await withDeadline(
-        decodeImage(body, contract.height, contract.width, { maxInputPixels: limits.maxInputPixels, timeoutMs: dl.remainingMs() }),
+        decodeUpload(body, contract.height, contract.width, { maxInputPixels: limits.maxInputPixels, timeoutMs: dl.remainingMs() }),
         dl.signal,
       );
       const t = ticket;
@@ -503,7 +503,7 @@ export function createServer(options: ServerOptions): UniasServer {
   });
 
   /** A batcher for one model; a repository model batches by its config (max_batch_size, dynamic_batching). */
-  function addEntry(model: LoadedModel, configured?: ConfiguredModel): void {
+  function addEntry(model: ServedModel, configured?: ConfiguredModel): void {
     const batcher = createBatcher({
       maxBatchSize: configured ? Math.max(1, configured.maxBatchSize) : limits.maxBatchSize,
       maxWaitMs: configured ? configured.maxQueueDelayMs : limits.maxBatchWaitMs,

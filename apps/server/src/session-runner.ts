@@ -1,7 +1,7 @@
 /** Runs one (possibly stacked) batch on a model's onnxruntime session, typed arrays in and out. */
 import type * as ort from 'onnxruntime-node';
 import type { TensorMap } from './batcher.js';
-import type { LoadedModel, TensorSpec } from './loaded-model.js';
+import type { ServedModel, TensorSpec } from './loaded-model.js';
 
 function ortTypeOf(spec: TensorSpec): ort.Tensor.Type {
   switch (spec.datatype) {
@@ -35,7 +35,7 @@ function ortTypeOf(spec: TensorSpec): ort.Tensor.Type {
 }
 
 /** Runs one batch on the model's worker session; inputs and outputs as plain typed arrays with dims. */
-export function sessionRunner(model: LoadedModel): (inputs: TensorMap) => Promise<TensorMap> {
+export function sessionRunner(model: ServedModel): (inputs: TensorMap) => Promise<TensorMap> {
   const types: Record<string, ort.Tensor.Type> = {};
   for (const spec of model.inputs) types[spec.name] = ortTypeOf(spec);
   return async (inputs) => {

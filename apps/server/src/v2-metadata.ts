@@ -1,11 +1,11 @@
 /** The v2 model metadata response and Triton's model configuration for a loaded model. */
-import type { LoadedModel, TensorSpec } from './loaded-model.js';
+import type { ServedModel, TensorSpec } from './loaded-model.js';
 import type { ResolvedLimits } from './options.js';
 
 export const PLATFORM = 'onnxruntime_onnx';
 
 /** `versions`: every version served under the name (default: this one). */
-export function modelMetadata(m: LoadedModel, versions: readonly string[] = [m.version]): unknown {
+export function modelMetadata(m: ServedModel, versions: readonly string[] = [m.version]): unknown {
   const tensor = (t: TensorSpec) => ({ name: t.name, datatype: t.datatype, shape: [...t.shape] });
   return {
     name: m.name,
@@ -21,7 +21,7 @@ export function modelMetadata(m: LoadedModel, versions: readonly string[] = [m.v
  * with max_batch_size > 0 the dims leave out the batch axis. `parameters` carries the model's
  * metadata_props (thresholds, input size, preset) as Triton string parameters.
  */
-export function modelConfig(m: LoadedModel, limits: Pick<ResolvedLimits, 'maxBatchSize' | 'maxBatchWaitMs'>): unknown {
+export function modelConfig(m: ServedModel, limits: Pick<ResolvedLimits, 'maxBatchSize' | 'maxBatchWaitMs'>): unknown {
   const batched = m.batchable && limits.maxBatchSize > 1;
   const tensor = (t: TensorSpec) => ({ name: t.name, data_type: `TYPE_${t.datatype === 'BYTES' ? 'STRING' : t.datatype}`, dims: batched ? t.shape.slice(1) : [...t.shape] });
   return {

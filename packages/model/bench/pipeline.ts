@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { createRng, initParams, type Backend, type Graph, type TensorData } from '@unias/graph';
 import { createOnnxBackend } from '@unias/backend-onnx';
 import { createTfjsBackend } from '@unias/backend-tfjs';
-import { PRESETS, buildInferenceGraph, countFlops, resolveConfig, type PresetName } from '../src/index.js';
+import { PRESETS, buildInferenceGraph, countModelFlops, resolveConfig, type PresetName } from '../src/index.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -50,7 +50,7 @@ const wasm = await createTfjsBackend({ prefer: ['tfjs-wasm'] });
 for (const preset of ['paper', 'small', 'cpu'] as PresetName[]) {
   const config = resolveConfig(PRESETS[preset]);
   const graph = buildInferenceGraph(config);
-  const flops = countFlops(graph);
+  const flops = countModelFlops(graph);
   const gflop = flops.total / 1e9;
   const row: Record<string, unknown> = {
     preset,

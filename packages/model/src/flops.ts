@@ -4,7 +4,7 @@ import { countFlops as countGraphFlops, type FlopCount, type Graph } from '@unia
 export type { FlopCount };
 
 /** Groups: "backbone", "features", "sem_seg_head.pixel_decoder", "sem_seg_head.predictor", "anomaly_map". */
-export function countFlops(graph: Graph): FlopCount {
+export function countModelFlops(graph: Graph): FlopCount {
   return countGraphFlops(graph, {
     groupBy: (scope) => {
       const parts = scope.split('.');

@@ -33,6 +33,6 @@ export {
   type TrainingLoss,
   type TrainingLossOptions,
 } from './build.js';
-export { countFlops, type FlopCount } from './flops.js';
+export { countModelFlops, type FlopCount } from './flops.js';
 export { buildFullGraph, extraStateDictKeys, stateDictListing, type StateDictListing } from './state-dict.js';
 export { readWeightFiles, bindWeights, type BindOptions } from './weights.js';

@@ -1,7 +1,7 @@
 import { createGraph } from '@unias/graph';
 import { describe, expect, it } from 'vitest';
 import { STATE_DICT_SHAPES } from '../test/fixture-data.js';
-import { PRESETS, buildInferenceGraph, countFlops, resolveConfig, stateDictListing } from './index.js';
+import { PRESETS, buildInferenceGraph, countModelFlops, resolveConfig, stateDictListing } from './index.js';
 
 describe('official state_dict layout', () => {
   for (const preset of ['paper', 'small'] as const) {
@@ -36,17 +36,17 @@ describe('compute cost counted from the graph', () => {
     const y = b.conv2d(x, b.param('w', [4, 3, 3, 3], { kind: 'zeros' }), null, { padding: 1 });
     const z = b.matmul(b.reshape(y, [0, 4, 64]), b.param('m', [64, 5], { kind: 'zeros' }));
     b.output('z', b.relu(z));
-    const f = countFlops(b.build());
+    const f = countModelFlops(b.build());
     expect(f.total).toBe(2 * (2 * 4 * 64 * 27) + 2 * (2 * 4 * 5 * 64));
   });
 
   it('paper head: 80.9 GFLOP per image, as hooks on the official model count', () => {
-    const f = countFlops(buildInferenceGraph(PRESETS.paper));
+    const f = countModelFlops(buildInferenceGraph(PRESETS.paper));
     const head = (f.byScope['sem_seg_head.pixel_decoder'] ?? 0) + (f.byScope['sem_seg_head.predictor'] ?? 0);
     console.log(`GFLOP per 224x224 image: ${Object.entries(f.byScope).map(([k, v]) => `${k} ${(v / 1e9).toFixed(3)}`).join(', ')}; total ${(f.total / 1e9).toFixed(2)}`);
     expect(head / 1e9).toBeCloseTo(80.9, 1);
     for (const preset of ['small', 'cpu'] as const) {
-      const g = countFlops(buildInferenceGraph(PRESETS[preset]));
+      const g = countModelFlops(buildInferenceGraph(PRESETS[preset]));
       console.log(`${preset}: ${(g.total / 1e9).toFixed(3)} GFLOP per image (${resolveConfig(PRESETS[preset]).backbone.id})`);
       expect(g.total).toBeLessThan(f.total / 10);
     }

@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createBatchLoader, createSampleReader, type BatchLoaderState, type Sample } from '@unias/datasets';
-import { buildInferenceGraph, buildTrainingGraph, countFlops, resolveConfig, type ResolvedConfig } from '@unias/model';
+import { buildInferenceGraph, buildTrainingGraph, countModelFlops, resolveConfig, type ResolvedConfig } from '@unias/model';
 import { checkWeights, initParams, removeStaleTempFiles, syncDirectory, writeFileAtomic, type Backend, type TensorData } from '@unias/graph';
 import {
   adamw,
@@ -151,7 +151,7 @@ function totalStepsOf(settings: TrainSettings, batchesPerEpoch: number): number 
  * 12% (cpu preset) and 14% (small preset), so 'auto' caches only from 25% on.
  */
 export function backboneShare(config: ResolvedConfig): number {
-  const f = countFlops(buildInferenceGraph(config));
+  const f = countModelFlops(buildInferenceGraph(config));
   const backbone = f.byScope['backbone'] ?? 0;
   return backbone / (backbone + 3 * (f.total - backbone));
 }

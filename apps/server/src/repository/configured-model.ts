@@ -10,7 +10,7 @@ import type { TritonModelConfig, TritonTensorConfig } from '@unias/triton-config
 import type { TensorMap } from '../batcher.js';
 import type { V2Datatype } from '../datatypes.js';
 import { badRequest } from '../errors.js';
-import { readContract, type LoadedModel, type TensorSpec } from '../loaded-model.js';
+import { readContract, type ServedModel, type TensorSpec } from '../loaded-model.js';
 import { RepositoryError } from './scan-repository.js';
 
 /** How a tensor's shape differs between the API and the model (null: the same). */
@@ -24,7 +24,7 @@ interface Reshape {
 
 export interface ConfiguredModel {
   /** The model as the API presents it: config names, shapes and version. */
-  readonly model: LoadedModel;
+  readonly model: ServedModel;
   /** config max_batch_size (0: no batch axis, requests are whole tensors). */
   readonly maxBatchSize: number;
   /** Batching across requests (config dynamic_batching). */
@@ -133,7 +133,7 @@ function reshapeMap(values: TensorMap, reshapes: readonly Reshape[], batched: bo
 }
 
 /** `model` (loaded from a repository version folder) configured by `config`; `where` names the config file in errors. */
-export function configureModel(model: LoadedModel, config: TritonModelConfig, version: string, where: string): ConfiguredModel {
+export function configureModel(model: ServedModel, config: TritonModelConfig, version: string, where: string): ConfiguredModel {
   const maxBatchSize = config.max_batch_size ?? 0;
   const batched = maxBatchSize > 0;
   const ins = tensorsOf('input', config.input, model.inputs, batched, where);
@@ -141,7 +141,7 @@ export function configureModel(model: LoadedModel, config: TritonModelConfig, ve
   const served = new Set(outs.specs.map((t) => t.name));
   const { contract, problem } = readContract(ins.specs, outs.specs, model.metadata);
   const parameters = Object.fromEntries(Object.entries(config.parameters ?? {}).map(([k, v]) => [k, v.string_value ?? '']));
-  const apiModel: LoadedModel = {
+  const apiModel: ServedModel = {
     ...model,
     version,
     inputs: ins.specs,
