@@ -6,7 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FIXTURES } from '@unias/test-fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, tempDir, tinyDataset } from './test/helpers.js';
+import { runCli, tempDir, tinyDataset } from './testing/helpers.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let data: string;

@@ -17,7 +17,7 @@ import sharp from 'sharp';
 import { writeFileAtomic } from '@unias/graph';
 import { percentile, repoRoot, round, startServerProcess } from './bench-support.js';
 import { sessionOptionsFor } from '../src/index.js';
-import { anomalyTestModel, convCostModel, convCostModelFlops } from '../src/test-support/test-models.js';
+import { anomalyTestModel, convCostModel, convCostModelFlops } from '../src/testing/test-models.js';
 
 const H = 224;
 const W = 224;

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { writeFileAtomic } from '@unias/graph';
 import { percentile, repoRoot, round, startServerProcess } from './bench-support.js';
-import { convCostModel } from '../src/test-support/test-models.js';
+import { convCostModel } from '../src/testing/test-models.js';
 
 const H = 64;
 const W = 64;

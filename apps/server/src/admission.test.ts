@@ -6,8 +6,8 @@
 import { connect, type Socket } from 'node:net';
 import { request } from 'node:http';
 import { describe, expect, it, vi } from 'vitest';
-import { binaryInferBody, errorMessage, postJson, startTestServer, TEST_SIZE } from './test-support/harness.js';
-import { anomalyTestModel } from './test-support/test-models.js';
+import { binaryInferBody, errorMessage, postJson, startTestServer, TEST_SIZE } from './testing/harness.js';
+import { anomalyTestModel } from './testing/test-models.js';
 
 const { height: H, width: W } = TEST_SIZE;
 const goodJson = () => JSON.stringify({ inputs: [{ name: 'image', shape: [1, 3, H, W], datatype: 'FP32', data: new Array(3 * H * W).fill(0.25) }], outputs: [{ name: 'score' }] });

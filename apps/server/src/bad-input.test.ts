@@ -4,8 +4,8 @@
  */
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { corruptAfterHeader, pngBomb, truncated } from './test-support/bad-images.js';
-import { errorMessage, patternPixels, pngOf, postJson, startTestServer, TEST_SIZE, type RunningServer } from './test-support/harness.js';
+import { corruptAfterHeader, pngBomb, truncated } from './testing/bad-images.js';
+import { errorMessage, patternPixels, pngOf, postJson, startTestServer, TEST_SIZE, type RunningServer } from './testing/harness.js';
 
 const { height: H, width: W } = TEST_SIZE;
 

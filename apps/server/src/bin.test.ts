@@ -9,8 +9,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseServeArgs } from './cli-args.js';
-import { postJson, TEST_SIZE } from './test-support/harness.js';
-import { anomalyTestModel } from './test-support/test-models.js';
+import { postJson, TEST_SIZE } from './testing/harness.js';
+import { anomalyTestModel } from './testing/test-models.js';
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tmp = mkdtempSync(join(tmpdir(), 'unias-server-bin-'));

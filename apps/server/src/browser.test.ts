@@ -7,8 +7,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nchwOf, patternPixels, pngOf, startTestServer, TEST_SIZE, type RunningServer } from './test-support/harness.js';
-import { referenceAnomalyMap } from './test-support/test-models.js';
+import { nchwOf, patternPixels, pngOf, startTestServer, TEST_SIZE, type RunningServer } from './testing/harness.js';
+import { referenceAnomalyMap } from './testing/test-models.js';
 
 // The callbacks below run in the page; the package compiles without the DOM library, so they use
 // these minimal structural types.

@@ -15,7 +15,7 @@ import { parseServeArgs } from './cli-args.js';
 import type { ServerOptions } from './options.js';
 import { matchRoute, type Route } from './routes.js';
 import { createServer } from './server.js';
-import { anomalyTestModel } from './test-support/test-models.js';
+import { anomalyTestModel } from './testing/test-models.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const read = (path: string) => readFile(join(ROOT, path), 'utf8');

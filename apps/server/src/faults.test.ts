@@ -6,8 +6,8 @@ import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from './logger.js';
 import { createSupervisedSession, type SupervisorEvent } from './supervised-session.js';
-import { binaryInferBody, errorMessage, postJson, startTestServer, TEST_SIZE, untilInflight, untilStatus, type RunningServer } from './test-support/harness.js';
-import { convCostModel } from './test-support/test-models.js';
+import { binaryInferBody, errorMessage, postJson, startTestServer, TEST_SIZE, untilInflight, untilStatus, type RunningServer } from './testing/harness.js';
+import { convCostModel } from './testing/test-models.js';
 import { WorkerCrashError, type WorkerSession } from './worker-session.js';
 
 const { height: H, width: W } = TEST_SIZE;

@@ -7,7 +7,7 @@
  */
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { binaryInferBody, patternPixels, pngOf, startTestServer, TEST_SIZE, type RunningServer } from './test-support/harness.js';
+import { binaryInferBody, patternPixels, pngOf, startTestServer, TEST_SIZE, type RunningServer } from './testing/harness.js';
 
 const { height: H, width: W } = TEST_SIZE;
 const SEED = 0x5eed13;

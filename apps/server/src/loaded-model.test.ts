@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadModel, modelNameOf, readContract, type TensorSpec } from './loaded-model.js';
-import { addTestModel, anomalyTestModel, contractMetadata } from './test-support/test-models.js';
+import { addTestModel, anomalyTestModel, contractMetadata } from './testing/test-models.js';
 
 describe('loadModel', () => {
   it('describes a contract model: specs with -1 for N, batchable, thresholds from metadata', async () => {

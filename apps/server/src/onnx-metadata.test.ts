@@ -1,7 +1,7 @@
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { OnnxFormatError, readOnnxMetadataProps } from './onnx-metadata.js';
-import { anomalyTestModel, contractMetadata } from './test-support/test-models.js';
+import { anomalyTestModel, contractMetadata } from './testing/test-models.js';
 
 describe('readOnnxMetadataProps', () => {
   it('reads what onnx-proto wrote, without decoding the graph', () => {

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from './logger.js';
 import { createServer } from './server.js';
-import { errorMessage, postJson, startTestServer, TEST_SIZE, untilInflight } from './test-support/harness.js';
-import { anomalyTestModel } from './test-support/test-models.js';
+import { errorMessage, postJson, startTestServer, TEST_SIZE, untilInflight } from './testing/harness.js';
+import { anomalyTestModel } from './testing/test-models.js';
 
 const { height: H, width: W } = TEST_SIZE;
 const tensor = { name: 'image', shape: [1, 3, H, W], datatype: 'FP32', data: new Array(3 * H * W).fill(0.25) };

@@ -18,8 +18,8 @@ import {
   TEST_SIZE,
   type PredictResult,
   type RunningServer,
-} from './test-support/harness.js';
-import { anomalyTestModel, contractMetadata, DEFAULT_TEST_THRESHOLDS, referenceAnomalyMap } from './test-support/test-models.js';
+} from './testing/harness.js';
+import { anomalyTestModel, contractMetadata, DEFAULT_TEST_THRESHOLDS, referenceAnomalyMap } from './testing/test-models.js';
 
 const { height: H, width: W } = TEST_SIZE;
 

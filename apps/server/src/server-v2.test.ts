@@ -4,8 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchInfo } from './batcher.js';
-import { postJson, startTestServer, TEST_SIZE, type RunningServer } from './test-support/harness.js';
-import { addTestModel, anomalyTestModel, referenceAnomalyMap } from './test-support/test-models.js';
+import { postJson, startTestServer, TEST_SIZE, type RunningServer } from './testing/harness.js';
+import { addTestModel, anomalyTestModel, referenceAnomalyMap } from './testing/test-models.js';
 
 const { height: H, width: W } = TEST_SIZE;
 

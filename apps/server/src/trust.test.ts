@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseServeArgs } from './cli-args.js';
 import { createServer } from './server.js';
-import { errorMessage, startTestServer } from './test-support/harness.js';
-import { anomalyTestModel } from './test-support/test-models.js';
+import { errorMessage, startTestServer } from './testing/harness.js';
+import { anomalyTestModel } from './testing/test-models.js';
 
 const KEY = 'k3y-for-tests-0123';
 const tmp = mkdtempSync(join(tmpdir(), 'unias-server-trust-'));

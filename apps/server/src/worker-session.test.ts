@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { sessionOptionsFor } from './loaded-model.js';
-import { anomalyTestModel, convCostModel, referenceAnomalyMap } from './test-support/test-models.js';
+import { anomalyTestModel, convCostModel, referenceAnomalyMap } from './testing/test-models.js';
 import { createWorkerSession } from './worker-session.js';
 
 describe('createWorkerSession', () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { efficientNetPlan, roundFilters, EFFICIENTNET_VARIANTS } from './efficientnet.js';
 import { getBackbone } from './registry.js';
 import { buildBackboneGraph } from './weights/check.js';
-import { convIn, paramShapes, readJson, tapShapes } from './test-helpers.js';
+import { convIn, paramShapes, readJson, tapShapes } from './testing/helpers.js';
 
 interface StateDictShapes {
   paper: { trainable_params: { backbone: number }; state_dict: Record<string, number[]> };

@@ -15,7 +15,7 @@ import {
 } from './pretrained/nsfwjs-mobilenet-v2.js';
 import { buildBackboneGraph, checkBackboneWeights } from './weights/check.js';
 import type { WeightMap } from './weights/names.js';
-import { paramShapes, sameValues, tapShapes } from './test-helpers.js';
+import { paramShapes, sameValues, tapShapes } from './testing/helpers.js';
 
 let model: NsfwjsModel;
 let cacheDir: string;

@@ -13,7 +13,7 @@ import { convertNsfwjsMobileNetV2, parseNsfwjsFiles, readNsfwjsFiles, type Nsfwj
 import { decodeTfjsWeights } from './weights/tfjs-layers.js';
 import { buildBackboneGraph } from './weights/check.js';
 import type { WeightMap } from './weights/names.js';
-import { noise } from './test-helpers.js';
+import { noise } from './testing/helpers.js';
 
 const TAPS = ['res1', 'res2', 'res3', 'res4'] as const;
 const LAYERS = TAPS.map((t) => MOBILENET_V2.taps.find((s) => s.name === t)!.description);

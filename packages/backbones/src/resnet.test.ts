@@ -5,7 +5,7 @@ import { evaluateReference, maxRelError } from '@unias/graph/testing';
 import { describe, expect, it } from 'vitest';
 import { getBackbone } from './registry.js';
 import { buildBackboneGraph } from './weights/check.js';
-import { formulaWeights, packageRoot, paramShapes, readJson, tapShapes } from './test-helpers.js';
+import { formulaWeights, packageRoot, paramShapes, readJson, tapShapes } from './testing/helpers.js';
 
 const fixtures = resolve(packageRoot, 'test/fixtures');
 const ARCHS = ['resnet18', 'resnet34', 'resnet50', 'wide_resnet50_2'] as const;

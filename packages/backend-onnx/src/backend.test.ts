@@ -2,7 +2,7 @@ import { BackendRegistry, createGraph, createRng, initParams, type TensorData } 
 import { evaluateReference, maxRelError, uniform } from '@unias/graph/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createOnnxBackend, onnxBackendCandidates, type OnnxBackend } from './index.js';
-import { buildTestNet } from './test-net.js';
+import { buildTestNet } from './testing/test-net.js';
 
 let backend: OnnxBackend;
 beforeAll(async () => {

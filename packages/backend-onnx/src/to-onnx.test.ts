@@ -8,7 +8,7 @@ import type { onnx as OnnxTypes } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BATCH_DIM, createOnnxBackend, lowerGraph, OPSET, toOnnxModel, writeOnnxFile } from './index.js';
-import { buildTestNet } from './test-net.js';
+import { buildTestNet } from './testing/test-net.js';
 
 const { onnx } = onnxProto;
 /** A decoded model's graph (decoding fills every repeated field). */

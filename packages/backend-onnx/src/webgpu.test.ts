@@ -8,7 +8,7 @@ import { maxRelError, uniform } from '@unias/graph/testing';
 import { describe, expect, it } from 'vitest';
 import { chooseOnnxDevice, createOnnxBackend, formatPlacement, openOnnxDevice, type PlacementReport } from './index.js';
 import { swiftshaderMissing, useSwiftshader } from './swiftshader.js';
-import { buildTestNet } from './test-net.js';
+import { buildTestNet } from './testing/test-net.js';
 
 const missing = swiftshaderMissing();
 if (!missing) useSwiftshader();

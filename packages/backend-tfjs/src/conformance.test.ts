@@ -7,7 +7,7 @@ import { OP_CASES, caseGraph, evaluateReference, maxRelError } from '@unias/grap
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTfjsBackend, type TfjsBackend } from './backend.js';
 import { TF_KERNELS } from './kernels/index.js';
-import { numTensors } from './test-utils.js';
+import { numTensors } from './testing/utils.js';
 
 describe('coverage', () => {
   it('has a kernel and at least one case for every op, and no kernel for an unknown op', () => {

@@ -9,7 +9,7 @@ import { evaluateReference, maxRelError, uniform } from '@unias/graph/testing';
 import { createRng } from '@unias/graph';
 import { describe, expect, it } from 'vitest';
 import { createTfjsBackend } from './backend.js';
-import { numTensors } from './test-utils.js';
+import { numTensors } from './testing/utils.js';
 
 const kaiming = { kind: 'kaimingUniform', a: Math.sqrt(5) } as const;
 

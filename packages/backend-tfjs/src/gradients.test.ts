@@ -13,7 +13,7 @@ import { OP_CASES, caseGraph, evaluateReference, toRef, type OpCase, type RefTen
 import { afterAll, describe, expect, it } from 'vitest';
 import { toTensor } from './convert.js';
 import { runGraphTf } from './interpreter.js';
-import { numTensors, useRuntime, values } from './test-utils.js';
+import { numTensors, useRuntime, values } from './testing/utils.js';
 
 const H = 1e-6;
 const COORDS = 12;

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { GraphBuilder, zeros, type Sym } from '@unias/graph';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTfRunner, runGraphTf } from './interpreter.js';
-import { numTensors, useRuntime, values } from './test-utils.js';
+import { numTensors, useRuntime, values } from './testing/utils.js';
 
 describe('runGraphTf', () => {
   beforeAll(async () => {

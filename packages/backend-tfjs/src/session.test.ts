@@ -2,7 +2,7 @@ import { GraphBuilder, initParams, tensor, zeros, type Graph, type TensorData } 
 import { evaluateReference, maxRelError } from '@unias/graph/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTfjsBackend, type TfjsBackend } from './backend.js';
-import { numTensors, values } from './test-utils.js';
+import { numTensors, values } from './testing/utils.js';
 
 const f32 = (shape: number[], seed: number): TensorData => tensor(shape, values(shape.reduce((p, d) => p * d, 1), seed));
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conv2dFilterGradient } from './wasm-gradients.js';
 import { maxRelError as maxRel } from '@unias/graph/testing';
-import { numTensors, useRuntime, values } from './test-utils.js';
+import { numTensors, useRuntime, values } from './testing/utils.js';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { TensorData } from '@unias/graph';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { canonicalJson, createFeatureCache, type FeatureCacheKey } from './feature-cache.js';
-import { makeTempDir } from './test-fixtures.js';
+import { makeTempDir } from './testing/fixtures.js';
 
 let dir = '';
 let cleanup: () => Promise<void> = async () => {};

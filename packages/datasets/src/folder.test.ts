@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { combineDatasets, loadDatasets } from './combine.js';
 import { loadFolder } from './folder.js';
-import { gradient, makeTempDir, rectMask, writeMvtecTree, writePng } from './test-fixtures.js';
+import { gradient, makeTempDir, rectMask, writeMvtecTree, writePng } from './testing/fixtures.js';
 
 let root = '';
 let cleanup: () => Promise<void> = async () => {};

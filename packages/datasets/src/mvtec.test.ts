@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DatasetError } from './errors.js';
 import { loadMvtec } from './mvtec.js';
-import { gradient, makeTempDir, rectMask, writeJpeg, writeMvtecTree, writePng } from './test-fixtures.js';
+import { gradient, makeTempDir, rectMask, writeJpeg, writeMvtecTree, writePng } from './testing/fixtures.js';
 
 let root = '';
 let cleanup: () => Promise<void> = async () => {};

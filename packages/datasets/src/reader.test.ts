@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSampleReader, IMAGENET_MEAN, IMAGENET_STD } from './reader.js';
-import { makeTempDir, rectMask, solid, writePng } from './test-fixtures.js';
+import { makeTempDir, rectMask, solid, writePng } from './testing/fixtures.js';
 import type { Sample } from './types.js';
 
 let dir = '';

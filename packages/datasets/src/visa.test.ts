@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DatasetError } from './errors.js';
-import { gradient, makeTempDir, rectMask, writeJpeg, writePng } from './test-fixtures.js';
+import { gradient, makeTempDir, rectMask, writeJpeg, writePng } from './testing/fixtures.js';
 import { loadVisa } from './visa.js';
 
 let root = '';

@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from '@unias/image';
 import { createDetector, DetectorInputError, type Detection, type Detector } from '@unias/detector';
-import { TINY_INPUT, texture, texturePng, tinyModelFiles, type TinyModelFiles } from './test-support.js';
+import { TINY_INPUT, texture, texturePng, tinyModelFiles, type TinyModelFiles } from './testing/tiny-model.js';
 
 const [H, W] = TINY_INPUT;
 /** The image's own size: non-square, larger than the model's 64 x 32 in both axes, in another aspect ratio. */

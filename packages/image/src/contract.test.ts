@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { PREPROCESSING_METADATA_KEYS, preprocessingMetadata, preprocessingMismatch, RESIZE_KERNEL } from './contract.js';
 import { decodeImageBytes } from './decode.js';
-import { pngBytes } from './test-support.js';
+import { pngBytes } from './testing/images.js';
 
 describe('image contract', () => {
   it('decodes with the linear kernel by default, which other kernels do not match', async () => {

@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, decodeImageBytes } from './decode.js';
 import { ImageDecodeError } from './errors.js';
-import { makeTempDir, pngBytes } from './test-support.js';
+import { makeTempDir, pngBytes } from './testing/images.js';
 
 let dir = '';
 let cleanup: () => Promise<void> = async () => {};

@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage, decodeMask, readImageHeader, resizeNearest } from './decode.js';
 import { ImageDecodeError } from './errors.js';
-import { makeTempDir, writeJpeg, writePng } from './test-support.js';
+import { makeTempDir, writeJpeg, writePng } from './testing/images.js';
 
 let dir = '';
 let cleanup: () => Promise<void> = async () => {};

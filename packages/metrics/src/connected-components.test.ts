@@ -1,7 +1,7 @@
 import { createRng } from '@unias/graph';
 import { describe, expect, it } from 'vitest';
 import { labelComponents } from './connected-components.js';
-import { floodFillRegions } from './test-support/brute-force.js';
+import { floodFillRegions } from './testing/brute-force.js';
 
 describe('labelComponents', () => {
   it('a diagonal is one region with 8-connectivity and three with 4', () => {

@@ -15,7 +15,7 @@ import {
   bruteDscIou,
   bruteF1Max,
   bruteUniasThreshold,
-} from './test-support/brute-force.js';
+} from './testing/brute-force.js';
 
 type ScoreKind = 'continuous' | 'one-bucket' | 'ties' | 'signed';
 

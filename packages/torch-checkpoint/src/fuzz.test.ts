@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SafetensorsError } from '@unias/graph';
 import { TorchCheckpointError, checkpointTensorData, readTorchCheckpoint } from './index.js';
-import { seeded, writeStoredZip } from './test-support.js';
+import { seeded, writeStoredZip } from './testing/stored-zip.js';
 import { readZip } from './zip.js';
 
 const fixture = async (name: string): Promise<Uint8Array> => new Uint8Array(await readFile(fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url))));

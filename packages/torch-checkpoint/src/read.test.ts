@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeSafetensors, entryToFloat32, type SafetensorsEntry } from '@unias/graph';
 import { PyDict, TorchTensor, TorchCheckpointError, checkpointAsSafetensors, checkpointTensorData, isTorchCheckpointPath, readTorchCheckpoint, readTorchCheckpointFile } from './index.js';
 
-import { writeStoredZip } from './test-support.js';
+import { writeStoredZip } from './testing/stored-zip.js';
 import { ELEMENT_SIZE, storageFor } from './torch-globals.js';
 import { PyGlobal } from './py-values.js';
 import { readZip } from './zip.js';

@@ -7,7 +7,7 @@ import { createOnnxBackend } from '@unias/backend-onnx';
 import { activateRuntime, loadRuntime, runGraphTf } from '@unias/backend-tfjs';
 import { evaluateReference, maxRelError, OP_CASES } from '@unias/graph/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildGradCase, WorstPerKey } from './test-support/grad-cases.js';
+import { buildGradCase, WorstPerKey } from './testing/grad-cases.js';
 
 const CASES = OP_CASES.filter((c) => c.differentiable !== false);
 const TOLERANCE = 1e-4;

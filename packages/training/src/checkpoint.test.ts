@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadTrainingState, saveTrainingState } from './checkpoint.js';
 import { adamw } from './optimizers.js';
 import { createTrainingStep } from './training-step.js';
-import { smallBatch, smallModel } from './test-support/small-model.js';
+import { smallBatch, smallModel } from './testing/small-model.js';
 
 const dirPromise = mkdtemp(join(tmpdir(), 'unias-ckpt-'));
 afterAll(async () => rm(await dirPromise, { recursive: true, force: true }));

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { adamw, sgd, type OptimizerSpec } from './optimizers.js';
 import { stepLr, type Schedule } from './schedules.js';
 import { createTrainingStep } from './training-step.js';
-import { createReferenceBackend } from './test-support/reference-backend.js';
-import { AdamW64, clipGradNorm64, Sgd64 } from './test-support/torch-optim.js';
+import { createReferenceBackend } from './testing/reference-backend.js';
+import { AdamW64, clipGradNorm64, Sgd64 } from './testing/torch-optim.js';
 
 /**
  * L = sum_p 0.5 sum(c_p (p - t_p)^2), so dL/dp = c_p (p - t_p) is known in closed form. c and t are

@@ -6,8 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { adamw, sgd } from './optimizers.js';
 import { warmupCosineLr } from './schedules.js';
 import { buildStepGraph, createTrainingStep, type TrainingStepOptions } from './training-step.js';
-import { createReferenceBackend } from './test-support/reference-backend.js';
-import { keyBias, smallBatch, smallModel, worstParamError } from './test-support/small-model.js';
+import { createReferenceBackend } from './testing/reference-backend.js';
+import { keyBias, smallBatch, smallModel, worstParamError } from './testing/small-model.js';
 
 const modelGraph = (() => {
   const b = createGraph({ training: true });

@@ -11,7 +11,7 @@ import { maxRelError } from '@unias/graph/testing';
 import { describe, expect, it } from 'vitest';
 import { adamw } from './optimizers.js';
 import { createTrainingStep } from './training-step.js';
-import { keyBias, smallBatch, smallModel, worstParamError } from './test-support/small-model.js';
+import { keyBias, smallBatch, smallModel, worstParamError } from './testing/small-model.js';
 
 const missing = swiftshaderMissing();
 if (!missing) useSwiftshader();

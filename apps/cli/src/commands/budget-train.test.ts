@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensorsFile } from '@unias/graph';
 import type { RunRecord } from '../engine/train-run.js';
-import { runCli, tempDir, tinyConfigFile, tinyDataset } from '../test/helpers.js';
+import { runCli, tempDir, tinyConfigFile, tinyDataset } from '../testing/helpers.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let config: string;

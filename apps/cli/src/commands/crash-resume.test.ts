@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRng, readSafetensorsFile } from '@unias/graph';
-import { runCli, tempDir, tinyConfigFile, tinyDataset } from '../test/helpers.js';
+import { runCli, tempDir, tinyConfigFile, tinyDataset } from '../testing/helpers.js';
 
 const cliDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const STEPS = 10;

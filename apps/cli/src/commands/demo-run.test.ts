@@ -1,7 +1,7 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, tempDir } from '../test/helpers.js';
+import { runCli, tempDir } from '../testing/helpers.js';
 import { DEMO_MARKER, clearDemoRun, markDemoRun } from './demo.js';
 
 describe('the demo deletes only a run folder it made', () => {

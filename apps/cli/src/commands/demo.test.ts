@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseHtml } from 'node-html-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, tempDir } from '../test/helpers.js';
+import { runCli, tempDir } from '../testing/helpers.js';
 
 describe('unias demo --quick', () => {
   let tmp: Awaited<ReturnType<typeof tempDir>>;

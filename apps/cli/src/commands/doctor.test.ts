@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { chooseOnnxDevice, INSTALL_HINTS } from '@unias/backend-onnx';
 import { SWIFTSHADER_ICD, swiftshaderMissing } from '@unias/backend-onnx/testing';
-import { runCli } from '../test/helpers.js';
+import { runCli } from '../testing/helpers.js';
 
 async function withVulkanDrivers<T>(icd: string, fn: () => Promise<T>): Promise<T> {
   const saved = process.env['VK_ICD_FILENAMES'];

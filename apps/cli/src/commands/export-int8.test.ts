@@ -9,7 +9,7 @@ import { FIXTURES } from '@unias/test-fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { calibrationSamples } from '../engine/calibration.js';
 import { loadData } from '../engine/data.js';
-import { runCli, tempDir, tinyDataset } from '../test/helpers.js';
+import { runCli, tempDir, tinyDataset } from '../testing/helpers.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let data: string;

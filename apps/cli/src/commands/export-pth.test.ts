@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensorsFile, type SafetensorsEntry } from '@unias/graph';
 import { FIXTURES } from '@unias/test-fixtures';
 import { writeTorchCheckpoint } from '@unias/torch-checkpoint/testing';
-import { runCli, tempDir } from '../test/helpers.js';
+import { runCli, tempDir } from '../testing/helpers.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let ckpt: string;

@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { entryToFloat32, readSafetensorsFile, type SafetensorsFile } from '@unias/graph';
 import { FIXTURES } from '@unias/test-fixtures';
-import { runCli, tempDir } from '../test/helpers.js';
+import { runCli, tempDir } from '../testing/helpers.js';
 
 const MEAN = [0.485, 0.456, 0.406];
 const STD = [0.229, 0.224, 0.225];

@@ -19,7 +19,7 @@ import { toOnnxModel } from '@unias/backend-onnx';
 import { createSampleReader } from '@unias/datasets';
 import { createGraph } from '@unias/graph';
 import { decodeImage, preprocessingMetadata, quantize, rangeOf, renderMap, type ImageSize } from '@unias/image';
-import { runCli, startServe, tempDir, type ServeChild } from '../test/helpers.js';
+import { runCli, startServe, tempDir, type ServeChild } from '../testing/helpers.js';
 
 const H = 32;
 const W = 48;

@@ -13,7 +13,7 @@ import { createSampleReader, loadMvtec, type Sample } from '@unias/datasets';
 import { KNN_BANK, KNN_BANK_SQNORM, bindWeights, buildInferenceGraph, buildKnnEmbeddingGraph } from '@unias/model';
 import { loadStoredModel } from '@unias/detector';
 import { DEFAULT_METHOD_NOTE } from './train.js';
-import { runCli, startServe, tempDir, tinyConfigFile, tinyDataset } from '../test/helpers.js';
+import { runCli, startServe, tempDir, tinyConfigFile, tinyDataset } from '../testing/helpers.js';
 
 const SIZE = 32;
 let tmp: Awaited<ReturnType<typeof tempDir>>;

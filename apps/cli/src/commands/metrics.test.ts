@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeSafetensorsFile } from '@unias/graph';
-import { runCli, tempDir } from '../test/helpers.js';
+import { runCli, tempDir } from '../testing/helpers.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 beforeAll(async () => {

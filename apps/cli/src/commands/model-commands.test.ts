@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSampleReader, loadMvtec, type Sample } from '@unias/datasets';
 import { readSafetensorsFile, writeSafetensorsFile } from '@unias/graph';
 import { METRIC_KEYS } from '@unias/metrics';
-import { runCli, startServe, tempDir, tinyConfigFile, tinyDataset } from '../test/helpers.js';
+import { runCli, startServe, tempDir, tinyConfigFile, tinyDataset } from '../testing/helpers.js';
 
 const SIZE = 32;
 

@@ -1,7 +1,7 @@
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../test/helpers.js';
+import { tempDir } from '../testing/helpers.js';
 import { outputNames } from './output-names.js';
 import { collectImages } from './predict.js';
 

@@ -5,7 +5,7 @@ import { readSafetensorsFile } from '@unias/graph';
 import { loadTrainingState } from '@unias/training';
 import { parse } from '../args.js';
 import { runTraining } from '../engine/train-run.js';
-import { runCli, tempDir, tinyConfigFile, tinyDataset } from '../test/helpers.js';
+import { runCli, tempDir, tinyConfigFile, tinyDataset } from '../testing/helpers.js';
 import { TRAIN_OPTIONS, settingsFromArgs } from './train.js';
 
 interface LogLine {

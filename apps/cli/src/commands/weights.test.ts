@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readSafetensorsFile } from '@unias/graph';
 import { readTorchCheckpointFile } from '@unias/torch-checkpoint';
-import { runCli, tempDir, tinyDataset } from '../test/helpers.js';
+import { runCli, tempDir, tinyDataset } from '../testing/helpers.js';
 import { pretrainedWeightsFile } from '../engine/weights-cache.js';
 import { KNOWN_WEIGHTS } from '../engine/weights-registry.js';
 

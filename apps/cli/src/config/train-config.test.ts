@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PRESETS } from '@unias/model';
 import { parse } from '../args.js';
 import { TRAIN_OPTIONS, settingsFromArgs } from '../commands/train.js';
-import { tempDir } from '../test/helpers.js';
+import { tempDir } from '../testing/helpers.js';
 import { closest, editDistance } from './suggest.js';
 import { readTrainConfigFile, resolveTrainSettings, TRAIN_DEFAULTS } from './train-config.js';
 

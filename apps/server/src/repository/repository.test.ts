@@ -14,8 +14,8 @@ import { createGraph } from '@unias/graph';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type UniasServer } from '../server.js';
 import { parseServeArgs } from '../cli-args.js';
-import { untilStatus } from '../test-support/harness.js';
-import { contractMetadata, referenceAnomalyMap } from '../test-support/test-models.js';
+import { untilStatus } from '../testing/harness.js';
+import { contractMetadata, referenceAnomalyMap } from '../testing/test-models.js';
 import { loadModelRepository, scanModelRepository, servedVersions } from './index.js';
 
 const H = 8;

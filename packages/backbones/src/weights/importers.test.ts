@@ -6,7 +6,7 @@ import { bf16ToFloat, encodeSafetensors, floatToBf16, floatToHalf, halfToFloat, 
 import onnxProto from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getBackbone } from '../registry.js';
-import { noise, sameValues } from '../test-helpers.js';
+import { noise, sameValues } from '../testing/helpers.js';
 import { buildBackboneGraph, checkBackboneWeights } from './check.js';
 import { importOnnx } from './onnx.js';
 import { importSafetensors } from './safetensors.js';

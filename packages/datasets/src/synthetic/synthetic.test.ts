@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBatchLoader } from '../batch-loader.js';
 import { loadMvtec } from '../mvtec.js';
 import { createSampleReader } from '../reader.js';
-import { makeTempDir } from '../test-fixtures.js';
+import { makeTempDir } from '../testing/fixtures.js';
 import { DEFECT_TYPES, SYNTHETIC_CLASSES } from './classes.js';
 import { generateSyntheticDataset, type SyntheticOptions } from './generate.js';
 import { renderSyntheticSample, VISIBILITY_THRESHOLD } from './render.js';

@@ -6,7 +6,7 @@
  */
 import type { SafetensorsEntry } from '@unias/graph';
 import { ELEMENT_SIZE, STORAGE_TYPES } from '../torch-globals.js';
-import { writeStoredZip } from '../test-support.js';
+import { writeStoredZip } from './stored-zip.js';
 import type { TorchDType } from '../py-values.js';
 
 /** A value to pickle: plain data, a tensor (a safetensors-shaped entry), or a dict (ordered when `Map`). */

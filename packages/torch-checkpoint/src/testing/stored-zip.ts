@@ -1,5 +1,5 @@
 /** Test support (not exported): a minimal STORED zip writer, to re-pack a checkpoint after editing an entry. */
-import { crc32 } from './crc32.js';
+import { crc32 } from '../crc32.js';
 
 export function writeStoredZip(entries: ReadonlyArray<readonly [string, Uint8Array]>): Uint8Array {
   const enc = new TextEncoder();

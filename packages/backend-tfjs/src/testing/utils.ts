@@ -1,6 +1,6 @@
 /** Helpers shared by this package's tests (not exported from the package). */
 import * as tf from '@tensorflow/tfjs';
-import { activateRuntime, loadRuntime, type TfjsRuntimeName } from './runtimes.js';
+import { activateRuntime, loadRuntime, type TfjsRuntimeName } from '../runtimes.js';
 
 /** Makes the runtime current (loading it on first use). */
 export async function useRuntime(name: TfjsRuntimeName): Promise<void> {

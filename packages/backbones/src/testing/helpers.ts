@@ -3,8 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sizeOf, type Graph, type OpNode, type TensorData } from '@unias/graph';
-import type { Backbone } from './backbone.js';
-import { buildBackboneGraph } from './weights/check.js';
+import type { Backbone } from '../backbone.js';
+import { buildBackboneGraph } from '../weights/check.js';
 
 export const packageRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
 
