@@ -11,7 +11,7 @@ const root = resolve(import.meta.dirname, '../..');
 const args = process.argv.slice(2);
 const jsonAt = args.indexOf('--json');
 const jsonFile = jsonAt >= 0 ? resolve(args[jsonAt + 1]) : null;
-const only = args.filter((a, i) => a !== '--json' && i !== jsonAt + 1);
+const only = args.filter((a, i) => a !== "--json" && (jsonAt < 0 || i !== jsonAt + 1));
 
 const packages = ['packages', 'apps']
   .flatMap((top) => readdirSync(join(root, top)).map((d) => join(root, top, d)))
@@ -49,16 +49,9 @@ for (const { manifest } of packages) {
     run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], consumer);
     const exported = run('node', ['--input-type=module', '-e', `const m = await import(${JSON.stringify(name)}); console.log(Object.keys(m).length);`], consumer).trim();
     if (!(Number(exported) > 0)) throw new Error(`import('${name}') has no exports`);
-    const tree = JSON.parse(run('npm', ['ls', '--all', '--json', '--omit=dev'], consumer));
-    const installed = new Set();
-    const walk = (deps) => {
-      for (const [dep, info] of Object.entries(deps ?? {})) {
-        if (installed.has(dep)) continue;
-        installed.add(dep);
-        walk(info.dependencies);
-      }
-    };
-    walk(tree.dependencies?.[name]?.dependencies);
+    // Everything npm put under node_modules for it (nested copies included), but the package itself.
+    const paths = run('npm', ['ls', '--all', '--parseable', '--omit=dev'], consumer).trim().split('\n');
+    const installed = new Set(paths.filter((p) => p.includes('node_modules')).map((p) => p.slice(p.lastIndexOf('node_modules/') + 13)).filter((d) => d !== name));
     results.push({ name, ok: true, exports: Number(exported), seconds: (Date.now() - t0) / 1000, installs: [...installed].sort() });
     console.log(`ok   ${name}: ${exported} exports; installs ${installed.size} packages (${[...installed].filter((d) => !d.startsWith('@unias/')).length} outside @unias)`);
   } catch (e) {
