@@ -6,7 +6,7 @@ import { sizeOf, type Graph, type OpNode, type TensorData } from '@unias/graph';
 import type { Backbone } from '../backbone.js';
 import { buildBackboneGraph } from '../weights/check.js';
 
-export const packageRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..');
+export const packageRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
 
 /** Output shapes of the taps for an input of size x size. */
 export function tapShapes(backbone: Backbone, size: number, taps?: readonly string[]): Record<string, number[]> {
