@@ -10,9 +10,12 @@ import {
   TRAIN_DEFAULTS,
   type RawConfig,
   type TrainSettings,
-} from '../config/train-config.js';
-import { fmt, runTraining, type TrainRunResult } from '../engine/train-run.js';
+  fmt,
+  runTraining,
+  type TrainRunResult,
+} from '@unias/engine';
 import { deviceArg } from './runtime-args.js';
+import { progressBars } from '../progress.js';
 import { metricsTable } from '../report/table.js';
 
 const USAGE = `usage: unias train [--config FILE] --data DIR [--data DIR ...] [options]
@@ -264,6 +267,8 @@ export const command: Command = {
     const quiet = flag(args, 'quiet');
     const log = (l: string) => process.stderr.write(`${l}\n`);
     const stop = gracefulStop();
+    const bars = quiet ? null : progressBars();
+    const callbacks = { onLog: log, ...(bars ? { onProgress: bars.onProgress } : {}) };
     try {
       let result: TrainRunResult;
       if (resume) {
@@ -280,18 +285,18 @@ export const command: Command = {
           ...(stopAfter !== undefined ? { stopAfter } : {}),
           ...(device !== undefined ? { device } : {}),
           signal: stop.signal,
-          log,
-          progress: !quiet,
+          callbacks,
         });
       } else {
         if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
         const settings = await settingsFromArgs(args);
         if (settings.methodFrom === 'default') log(DEFAULT_METHOD_NOTE);
-        result = await runTraining({ settings, ...(stopAfter !== undefined ? { stopAfter } : {}), signal: stop.signal, log, progress: !quiet });
+        result = await runTraining({ settings, ...(stopAfter !== undefined ? { stopAfter } : {}), signal: stop.signal, callbacks });
       }
       printResult(result);
       return result.completed || stopAfter !== undefined ? 0 : 130;
     } finally {
+      bars?.close();
       stop.release();
     }
   },

@@ -34,9 +34,9 @@ import {
   type TrainingStep,
 } from '@unias/training';
 import type { MetricsReport } from '@unias/metrics';
-import { UserError } from '../errors.js';
-import { createProgress, type Progress } from '../progress.js';
-import type { TrainSettings } from '../config/train-config.js';
+import { EngineInputError } from './errors.js';
+import type { TrainCallbacks } from './callbacks.js';
+import type { TrainSettings } from './settings/train-settings.js';
 import type { DeviceRequest } from '@unias/backend-onnx';
 import { openBackend, MODEL_FILE, saveModel, type StoredThresholds, createGraphPredictor, type Predictor } from '@unias/detector';
 import { augmentationPolicy, loadData } from './data.js';
@@ -45,8 +45,7 @@ import { createFeatureSource, type FeatureSource } from './features.js';
 import { normalThresholds } from './thresholds.js';
 import { loadModelWeights, type ModelWeights } from './weights.js';
 import { runKnnFit } from './knn-run.js';
-import { formatBudget, median, planBudget } from './budget.js';
-import { formatDuration } from '../progress.js';
+import { formatBudget, formatDuration, median, planBudget } from './budget.js';
 
 export const RUN_FORMAT = 'unias-run/1';
 export const RUN_JSON = 'run.json';
@@ -81,12 +80,8 @@ export interface TrainRunOptions {
   readonly stopAfter?: number;
   /** Graceful stop: checkpoint after the current step. */
   readonly signal?: AbortSignal;
-  /** Lines for the person at the terminal. */
-  readonly log?: (line: string) => void;
-  /** Progress bars on stderr (default true). */
-  readonly progress?: boolean;
-  /** Called after every step (tests use it to simulate a crash). */
-  readonly onStep?: (step: number) => void | Promise<void>;
+  /** Progress, steps, evaluations, checkpoints, the end, and lines for a person. */
+  readonly callbacks?: TrainCallbacks;
   /** Evaluate the untrained model first (the demo's "before" number). */
   readonly evalBefore?: boolean;
   /** Skip the final evaluation (thresholds and model are still written). */
@@ -128,7 +123,7 @@ async function readJson<T>(path: string, what: string): Promise<T> {
     return JSON.parse(await readFile(path, 'utf8')) as T;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`${what} ${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message.split('\n')[0]}`);
+    throw new EngineInputError(`${what} ${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message.split('\n')[0]}`);
   }
 }
 
@@ -254,14 +249,15 @@ async function newestIntactCheckpoint(
     }
   }
   if (problems.length > 0) {
-    throw new UserError(`no usable checkpoint in ${ckRoot}: ${problems.join('; ')} (move the checkpoints away to start the run over)`);
+    throw new EngineInputError(`no usable checkpoint in ${ckRoot}: ${problems.join('; ')} (move the checkpoints away to start the run over)`);
   }
   return null;
 }
 
 export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
-  const log = o.log ?? (() => undefined);
-  const showProgress = o.progress ?? true;
+  const cb = o.callbacks ?? {};
+  const log = (line: string) => cb.onLog?.(line);
+  const progress = cb.onProgress ?? (() => undefined);
   const tStart = performance.now();
 
   // ---- run directory and settings
@@ -271,7 +267,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   if (o.resumeDir) {
     runDir = resolve(o.resumeDir);
     record = await readJson<RunRecord>(join(runDir, RUN_JSON), 'run settings');
-    if (record.format !== RUN_FORMAT) throw new UserError(`${join(runDir, RUN_JSON)}: not a unias run (format ${JSON.stringify(record.format)})`);
+    if (record.format !== RUN_FORMAT) throw new EngineInputError(`${join(runDir, RUN_JSON)}: not a unias run (format ${JSON.stringify(record.format)})`);
     settings = record.settings;
     if (o.device !== undefined) settings = { ...settings, device: o.device };
     if (o.extend?.epochs !== undefined || o.extend?.steps !== undefined) {
@@ -285,22 +281,21 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     settings = o.settings;
     runDir = resolve(settings.output.dir);
     if (await exists(join(runDir, RUN_JSON))) {
-      throw new UserError(`${runDir} already holds a run; continue it with --resume ${runDir}, or choose another --out`);
+      throw new EngineInputError(`${runDir} already holds a run; continue it with --resume ${runDir}, or choose another --out`);
     }
   }
 
   if ((settings.method ?? 'unias') === 'knn') {
-    if (o.resumeDir) throw new UserError(`${runDir} is a knn detector: it is fitted in one pass, there is nothing to resume (fit it again with --out)`);
+    if (o.resumeDir) throw new EngineInputError(`${runDir} is a knn detector: it is fitted in one pass, there is nothing to resume (fit it again with --out)`);
     const k = await runKnnFit(settings, {
-      log,
-      progress: showProgress,
+      callbacks: cb,
       ...(o.skipFinalEval ? { skipFinalEval: true } : {}),
       runJson: async (dir) => {
         const rec: RunRecord = { format: RUN_FORMAT, settings, fixed: { lrStepSteps: 0, batchesPerEpoch: 0 }, created: new Date().toISOString() };
         await writeFileAtomic(join(dir, RUN_JSON), `${JSON.stringify(rec, null, 2)}\n`);
       },
     });
-    return {
+    const result: TrainRunResult = {
       runDir: k.runDir,
       step: 0,
       totalSteps: 0,
@@ -316,6 +311,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       testSamples: [],
       knn: { bankSize: k.bankSize, patchesSeen: k.patchesSeen },
     };
+    await cb.onEnd?.(result);
+    return result;
   }
 
   // ---- on resume, the checkpoint first: a run that cannot resume fails before any heavy work
@@ -331,17 +328,17 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   try {
     config = resolveConfig(settings.model);
   } catch (e) {
-    throw new UserError((e as Error).message);
+    throw new EngineInputError((e as Error).message);
   }
   const { dataset, formats } = await loadData(settings.data);
   const train = dataset.samples.filter((s) => s.split === 'train' && s.label === 0);
   const test = dataset.samples.filter((s) => s.split === 'test');
   const bs = settings.train.batchSize;
-  if (train.length < bs) throw new UserError(`batch size ${bs} is larger than the ${train.length} training images`);
+  if (train.length < bs) throw new EngineInputError(`batch size ${bs} is larger than the ${train.length} training images`);
   const policy = augmentationPolicy(settings.data.augmentation, formats.values());
   const [h, w] = config.inputSize;
   if (h !== w && dataset.classes.some((c) => policy[c]?.rotate)) {
-    throw new UserError(`rotation augmentation needs a square input, got ${h}x${w}; use a square model.inputSize or --augment none`);
+    throw new EngineInputError(`rotation augmentation needs a square input, got ${h}x${w}; use a square model.inputSize or --augment none`);
   }
   const weights: ModelWeights = await loadModelWeights(config, { files: settings.weights, backboneWeights: settings.backboneWeights, seed: settings.train.seed });
   // The device line waits for the run's summary: a setup error after it stays one line.
@@ -380,7 +377,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   try {
     checkWeights(graph, given, { allowExtra: true, allowMissing: (n) => n.startsWith('sem_seg_head.') });
   } catch (e) {
-    throw new UserError(`weights (${settings.weights.join(', ')}): ${(e as Error).message}`);
+    throw new EngineInputError(`weights (${settings.weights.join(', ')}): ${(e as Error).message}`);
   }
   const params = initParams(graph, settings.train.seed, given);
   const t = settings.train;
@@ -460,7 +457,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     try {
       await trainer.setState(state);
     } catch (e) {
-      throw new UserError(`checkpoint ${dir} does not fit this run's model: ${(e as Error).message.split('\n')[0]}`);
+      throw new EngineInputError(`checkpoint ${dir} does not fit this run's model: ${(e as Error).message.split('\n')[0]}`);
     }
     loaderResume = lc.loader;
     imagesBefore = lc.images;
@@ -475,7 +472,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   try {
     loader = createBatchLoader({ ...loaderOptions, ...(loaderResume ? { resume: loaderResume } : {}) });
   } catch (e) {
-    throw new UserError(`cannot resume the data loader: ${(e as Error).message} (was the dataset changed?)`);
+    throw new EngineInputError(`cannot resume the data loader: ${(e as Error).message} (was the dataset changed?)`);
   }
 
   const step0 = (await trainer.getState()).step;
@@ -507,10 +504,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
 
   const evalWith = async (label: string, predictor: Predictor): Promise<Evaluation | null> => {
     if (test.length === 0) return null;
-    const bar = showProgress ? createProgress({ total: test.length, label }) : null;
-    const e = await evaluate({ predictor, samples: test, onProgress: (d) => bar?.update(d) });
-    bar?.done();
-    return e;
+    return evaluate({ predictor, samples: test, onProgress: (d) => progress(label, d, test.length) });
   };
   const evalOn = async (label: string, params: ReadonlyMap<string, TensorData>): Promise<Evaluation | null> => {
     if (test.length === 0) return null;
@@ -548,12 +542,16 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       if (old !== name) await rm(join(ckRoot, old), { recursive: true, force: true });
     }
     await writeLog({ type: 'checkpoint', step, dir: join(CHECKPOINTS, name) });
+    await cb.onCheckpoint?.({ step, dir });
   };
 
   let before: Evaluation | null = null;
   if (o.evalBefore && step0 === 0) {
     before = await evalOn('eval (untrained)', await fullParams());
-    if (before) await writeLog({ type: 'eval', step: 0, epoch: 0, label: 'untrained', ...summaryOf(before) });
+    if (before) {
+      await writeLog({ type: 'eval', step: 0, epoch: 0, label: 'untrained', ...summaryOf(before) });
+      await cb.onEvaluation?.({ kind: 'untrained', step: 0, epoch: 0, evaluation: before });
+    }
   }
 
   // ---- the loop
@@ -561,7 +559,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   let images = imagesBefore;
   let ranHere = 0;
   let emaLoss: number | null = null;
-  const bar: Progress | null = showProgress && step < totalSteps ? createProgress({ total: totalSteps, label: record?.fixed.budget ? `train (budget ${formatBudget(record.fixed.budget.seconds)})` : 'train', start: step }) : null;
+  const trainStage = record?.fixed.budget ? `train (budget ${formatBudget(record.fixed.budget.seconds)})` : 'train';
+  if (step < totalSteps) progress(trainStage, step, totalSteps);
   const tLoop = performance.now();
   let evalSeconds = 0;
   let stopped = false;
@@ -577,11 +576,11 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       step = r.step;
       ranHere++;
       images += bs;
-      if (!Number.isFinite(r.loss)) throw new UserError(`the loss became ${r.loss} at step ${step}; lower the learning rate (--lr)`);
+      if (!Number.isFinite(r.loss)) throw new EngineInputError(`the loss became ${r.loss} at step ${step}; lower the learning rate (--lr)`);
       emaLoss = emaLoss === null ? r.loss : 0.9 * emaLoss + 0.1 * r.loss;
       const elapsed = (performance.now() - tLoop) / 1000 - evalSeconds;
       const ips = (ranHere * bs) / Math.max(elapsed, 1e-9);
-      bar?.update(step, { loss: emaLoss, 'img/s': ips, epoch: batch.epoch + 1 });
+      progress(trainStage, step, totalSteps, { loss: emaLoss, 'img/s': ips, epoch: batch.epoch + 1 });
       if (step % settings.output.logEvery === 0 || step === totalSteps) {
         await writeLog({
           type: 'step',
@@ -594,21 +593,30 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
           images_per_s: Number(ips.toFixed(3)),
         });
       }
-      await o.onStep?.(step);
+      await cb.onStep?.({
+        step,
+        totalSteps,
+        epoch: batch.epoch + 1,
+        loss: r.loss,
+        smoothedLoss: emaLoss,
+        lr: r.lr,
+        ...(r.gradNorm !== undefined ? { gradNorm: r.gradNorm } : {}),
+        images,
+        imagesPerSecond: ips,
+      });
       if (step % settings.output.checkpointEvery === 0 && step < totalSteps) await checkpoint(step, images);
       const ev = settings.output.evalEvery;
       if (batch.lastInEpoch && ev > 0 && (batch.epoch + 1) % ev === 0 && step < totalSteps) {
-        bar?.done();
         const te = performance.now();
         const e = await evalOn(`eval epoch ${batch.epoch + 1}`, await fullParams());
         evalSeconds += (performance.now() - te) / 1000;
         if (e) {
           await writeLog({ type: 'eval', step, epoch: batch.epoch + 1, ...summaryOf(e) });
+          await cb.onEvaluation?.({ kind: 'epoch', step, epoch: batch.epoch + 1, evaluation: e });
           log(`epoch ${batch.epoch + 1}: pixel AP ${fmt(e.report.mean.pixel_ap)}, pixel AUROC ${fmt(e.report.mean.pixel_auroc)}, image AUROC ${fmt(e.report.mean.image_auroc)}`);
         }
       }
     }
-    bar?.done();
   } finally {
     await loader.close();
   }
@@ -631,7 +639,9 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     if (ranHere > 0) await checkpoint(step, images);
     await trainer.dispose();
     await writeLog({ type: 'stop', step });
-    return { ...base, step, completed: false, modelPath: null, final: null, thresholds: null, seconds: (performance.now() - tStart) / 1000 };
+    const result: TrainRunResult = { ...base, step, completed: false, modelPath: null, final: null, thresholds: null, seconds: (performance.now() - tStart) / 1000 };
+    await cb.onEnd?.(result);
+    return result;
   }
 
   // ---- the end: final checkpoint, thresholds, evaluation, model
@@ -644,15 +654,13 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   let final: Evaluation | null = null;
   const modelPath = join(runDir, MODEL_FILE);
   try {
-    const tb = showProgress ? createProgress({ total: train.length, label: 'thresholds' }) : null;
     thresholds = await normalThresholds({
       predictor,
       samples: train,
       imageQuantile: settings.thresholds.imageQuantile,
       pixelQuantile: settings.thresholds.pixelQuantile,
-      onProgress: (d) => tb?.update(d),
+      onProgress: (d) => progress('thresholds', d, train.length),
     });
-    tb?.done();
     const graphParamNames = new Set(buildInferenceGraph(config).params.keys());
     await saveModel(modelPath, {
       preset: settings.preset,
@@ -666,13 +674,16 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       if (final) {
         await writeFileAtomic(join(runDir, 'metrics.json'), `${JSON.stringify(withoutCurves(final.report), null, 2)}\n`);
         await writeLog({ type: 'eval', step, epoch: Math.ceil(step / batchesPerEpoch), label: 'final', ...summaryOf(final) });
+        await cb.onEvaluation?.({ kind: 'final', step, epoch: Math.ceil(step / batchesPerEpoch), evaluation: final });
       }
     }
   } finally {
     await predictor.dispose();
   }
   await writeLog({ type: 'end', step, thresholds, images_per_s: Number(imagesPerSecond.toFixed(3)), seconds: Number(((performance.now() - tStart) / 1000).toFixed(1)) });
-  return { ...base, step, completed: true, modelPath, final, thresholds, seconds: (performance.now() - tStart) / 1000 };
+  const result: TrainRunResult = { ...base, step, completed: true, modelPath, final, thresholds, seconds: (performance.now() - tStart) / 1000 };
+  await cb.onEnd?.(result);
+  return result;
 }
 
 /** Inference per image as a fraction of a training step per image (forward only, no backward). */
