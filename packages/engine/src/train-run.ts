@@ -12,60 +12,36 @@
  * Resuming restores the parameters, the optimizer moments, the step, the Rng that draws dropout and
  * jitter, and the batch loader's position, so N steps give the same parameters whether or not the
  * run was interrupted.
+ *
+ * The pieces live beside: run-files.ts (run.json, train.jsonl), checkpoints.ts, train-plan.ts
+ * (length, schedule, measured speed).
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { createBatchLoader, createSampleReader, type BatchLoaderState, type Sample } from '@unias/datasets';
-import { buildInferenceGraph, buildTrainingGraph, countModelFlops, resolveConfig, type ResolvedConfig } from '@unias/model';
-import { checkWeights, initParams, removeStaleTempFiles, syncDirectory, writeFileAtomic, type Backend, type TensorData } from '@unias/graph';
-import {
-  adamw,
-  chainedLr,
-  constantLr,
-  cosineAnnealingLr,
-  createTrainingStep,
-  linearLr,
-  loadTrainingState,
-  saveTrainingState,
-  stepLr,
-  type Schedule,
-  type TrainingState,
-  type TrainingStep,
-} from '@unias/training';
+import { mkdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { createBatchLoader, createSampleReader, type BatchLoader, type BatchLoaderState, type Sample } from '@unias/datasets';
+import { buildInferenceGraph, buildTrainingGraph, resolveConfig, type ResolvedConfig } from '@unias/model';
+import { checkWeights, initParams, writeFileAtomic, type Backend, type TensorData } from '@unias/graph';
+import { adamw, createTrainingStep, type TrainingStep } from '@unias/training';
 import type { MetricsReport } from '@unias/metrics';
-import { EngineInputError } from './errors.js';
-import type { TrainCallbacks } from './callbacks.js';
-import type { TrainSettings } from './settings/train-settings.js';
 import type { DeviceRequest } from '@unias/backend-onnx';
 import { openBackend, MODEL_FILE, saveModel, type StoredThresholds, createGraphPredictor, type Predictor } from '@unias/detector';
+import type { ProgressCallback, TrainCallbacks } from './callbacks.js';
+import { CHECKPOINTS, LOG_FILE, RUN_FORMAT, createLog, openRun, summaryOf, truncateLog, writeRunRecord, type OpenedRun } from './run-files.js';
+import { newestIntactCheckpoint, removeStaleTempFilesUnder, writeCheckpoint } from './checkpoints.js';
+import { AUTO_CACHE_SHARE, INFER_FRACTION, backboneShare, measureStepSeconds, scheduleOf, stepPeriodOf, totalStepsOf } from './train-plan.js';
+import { EngineInputError } from './errors.js';
+import type { TrainSettings } from './settings/train-settings.js';
 import { augmentationPolicy, loadData } from './data.js';
 import { evaluate, withoutCurves, type Evaluation } from './evaluate.js';
 import { createFeatureSource, type FeatureSource } from './features.js';
 import { normalThresholds } from './thresholds.js';
 import { loadModelWeights, type ModelWeights } from './weights.js';
 import { runKnnFit } from './knn-run.js';
-import { formatBudget, formatDuration, median, planBudget } from './budget.js';
+import { formatBudget, formatDuration, planBudget } from './budget.js';
 
-export const RUN_FORMAT = 'unias-run/1';
-export const RUN_JSON = 'run.json';
-export const LOG_FILE = 'train.jsonl';
-export const CHECKPOINTS = 'checkpoints';
-export const LATEST = 'latest.json';
-
-/** What the first invocation fixed, so that a resumed or extended run behaves the same. */
-export interface RunRecord {
-  readonly format: typeof RUN_FORMAT;
-  readonly settings: TrainSettings;
-  readonly fixed: {
-    /** StepLR period in optimizer steps. */
-    readonly lrStepSteps: number;
-    readonly batchesPerEpoch: number;
-    /** A run sized to a time budget: the budget, the measured step time, the steps chosen. */
-    readonly budget?: { readonly seconds: number; readonly stepSeconds: number; readonly steps: number; readonly evaluations: number };
-  };
-  readonly created: string;
-}
+// the run directory's names and record, and the plan's pieces, are part of the engine's API
+export { CHECKPOINTS, LATEST, LOG_FILE, RUN_FORMAT, RUN_JSON, type RunRecord } from './run-files.js';
+export { AUTO_CACHE_SHARE, backboneShare } from './train-plan.js';
 
 export interface TrainRunOptions {
   /** Settings of a new run; ignored on resume (the run's own are used). */
@@ -107,223 +83,81 @@ export interface TrainRunResult {
   readonly knn?: { readonly bankSize: number; readonly patchesSeen: number };
 }
 
-interface LoaderCheckpoint {
-  readonly step: number;
-  readonly loader: BatchLoaderState;
-  readonly images: number;
-  readonly savedAt: string;
-}
-
-async function exists(p: string): Promise<boolean> {
-  return (await stat(p).catch(() => null)) !== null;
-}
-
-async function readJson<T>(path: string, what: string): Promise<T> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as T;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new EngineInputError(`${what} ${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message.split('\n')[0]}`);
-  }
-}
-
-const STEP_DIR = /^step-\d{8}$/;
-
-function stepDirName(step: number): string {
-  return `step-${String(step).padStart(8, '0')}`;
-}
-
-/** The length of the run in steps. */
-function totalStepsOf(settings: TrainSettings, batchesPerEpoch: number): number {
-  if (settings.train.steps !== null) return settings.train.steps;
-  return (settings.train.epochs ?? 1) * batchesPerEpoch;
-}
-
 /**
- * The frozen backbone's share of a training step's FLOPs (backbone forward against the head's
- * forward and backward, about 3x its forward). The feature cache saves at most that share and costs
- * a disk read per image: measured on onnxruntime (bench-results/cli-train.json) it saves nothing at
- * 12% (cpu preset) and 14% (small preset), so 'auto' caches only from 25% on.
+ * A run in four pieces: open the run directory (`openRun`), prepare everything the loop needs and
+ * fix the run's length (`prepareRun`), the loop (`trainLoop`), then the end: the final checkpoint,
+ * thresholds, evaluation and model (`finishRun`), or only a checkpoint when the run was stopped.
  */
-export function backboneShare(config: ResolvedConfig): number {
-  const f = countModelFlops(buildInferenceGraph(config));
-  const backbone = f.byScope['backbone'] ?? 0;
-  return backbone / (backbone + 3 * (f.total - backbone));
-}
-
-export const AUTO_CACHE_SHARE = 0.25;
-
-function scheduleOf(s: TrainSettings, lrStepSteps: number, totalSteps: number): Schedule {
-  const t = s.train;
-  let main: Schedule;
-  if (t.schedule === 'constant') main = constantLr(t.lr);
-  else if (t.schedule === 'cosine') main = cosineAnnealingLr({ lr: t.lr, tMax: Math.max(1, totalSteps) });
-  else main = stepLr({ lr: t.lr, stepSize: lrStepSteps, gamma: t.lrGamma });
-  if (t.warmupSteps <= 0) return main;
-  return chainedLr(t.lr, [
-    { schedule: linearLr({ lr: t.lr, startFactor: 0.01, endFactor: 1, totalIters: t.warmupSteps }), baseLr: t.lr },
-    { schedule: main, baseLr: t.lr },
-  ]);
-}
-
-/** The JSONL log: one object per line, appended. */
-function createLog(path: string) {
-  return async (entry: Record<string, unknown>) => {
-    await writeFile(path, `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`, { flag: 'a' });
-  };
-}
-
-/** On resume, drop log lines of steps after the checkpoint (they will be logged again). */
-async function truncateLog(path: string, step: number): Promise<void> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  const kept = text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .filter((l) => {
-      try {
-        const v = JSON.parse(l) as { step?: number };
-        return typeof v.step !== 'number' || v.step <= step;
-      } catch {
-        return false;
-      }
-    });
-  await writeFileAtomic(path, kept.length > 0 ? `${kept.join('\n')}\n` : '');
-}
-
-function summaryOf(e: Evaluation): Record<string, unknown> {
-  const r = withoutCurves(e.report);
-  return { mean: r.mean, classes: r.classes, seconds: Number(e.seconds.toFixed(2)) };
-}
-
-/** The temporary files of interrupted atomic writes in the run directory and its checkpoints. */
-async function removeStaleTempFilesUnder(runDir: string): Promise<string[]> {
-  const ckRoot = join(runDir, CHECKPOINTS);
-  const steps = (await readdir(ckRoot).catch(() => [] as string[])).filter((n) => STEP_DIR.test(n));
-  const removed: string[] = [];
-  for (const dir of [runDir, ckRoot, ...steps.map((n) => join(ckRoot, n))]) removed.push(...(await removeStaleTempFiles(dir)));
-  return removed;
-}
-
-const CHECKPOINT_FILES = ['state.safetensors', 'loader.json'];
-
-/** A checkpoint folder whose state and loader position both read back whole and agree. */
-async function readCheckpoint(dir: string, step: number): Promise<{ state: TrainingState; loader: LoaderCheckpoint }> {
-  const state = await loadTrainingState(join(dir, 'state.safetensors'));
-  if (state.step !== step) throw new Error(`${join(dir, 'state.safetensors')}: holds step ${state.step}, the folder is for step ${step}`);
-  const path = join(dir, 'loader.json');
-  const lc = await readJson<LoaderCheckpoint>(path, 'checkpoint');
-  if (typeof lc !== 'object' || lc === null || lc.step !== step || typeof lc.loader !== 'object' || lc.loader === null || !Number.isSafeInteger(lc.images)) {
-    throw new Error(`${path}: not the loader position of step ${step}`);
-  }
-  return { state, loader: lc };
-}
-
-/**
- * The newest checkpoint that reads back whole. A folder that is incomplete, or whose files are
- * damaged (a power loss, a bad disk), is passed over, saying why, for the next older one.
- * Checkpoints that exist but are all damaged are an error naming each, never a silent restart from
- * step 0.
- */
-async function newestIntactCheckpoint(
-  ckRoot: string,
-  log: (line: string) => void,
-): Promise<{ dir: string; state: TrainingState; loader: LoaderCheckpoint } | null> {
-  const names = (await readdir(ckRoot).catch(() => [] as string[])).filter((n) => STEP_DIR.test(n)).sort().reverse();
-  const problems: string[] = [];
-  for (const name of names) {
-    const dir = join(ckRoot, name);
-    const files = await readdir(dir).catch(() => [] as string[]);
-    const lacking = CHECKPOINT_FILES.filter((f) => !files.includes(f));
-    if (lacking.length > 0) {
-      // what a kill mid-checkpoint left before checkpoints were written as whole folders
-      log(`checkpoint ${dir} is incomplete (no ${lacking.join(', ')}); trying the one before`);
-      continue;
-    }
-    try {
-      const found = await readCheckpoint(dir, Number(name.slice('step-'.length)));
-      return { dir, ...found };
-    } catch (e) {
-      const reason = (e as Error).message.split('\n')[0]!;
-      problems.push(reason);
-      log(`checkpoint ${dir} is unusable (${reason}); trying the one before`);
-    }
-  }
-  if (problems.length > 0) {
-    throw new EngineInputError(`no usable checkpoint in ${ckRoot}: ${problems.join('; ')} (move the checkpoints away to start the run over)`);
-  }
-  return null;
-}
-
 export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
-  const cb = o.callbacks ?? {};
-  const log = (line: string) => cb.onLog?.(line);
-  const progress = cb.onProgress ?? (() => undefined);
   const tStart = performance.now();
+  const opened = await openRun(o);
+  if ((opened.settings.method ?? 'unias') === 'knn') return fitKnnRun(o, opened);
+  const run = await prepareRun(o, opened, tStart);
+  const before = o.evalBefore && run.step0 === 0 ? await evaluateUntrained(run) : null;
+  const loop = await trainLoop(run);
+  return loop.stopped ? stopRun(run, loop, before) : finishRun(run, loop, before);
+}
 
-  // ---- run directory and settings
-  let runDir: string;
-  let record: RunRecord | null = null;
-  let settings: TrainSettings;
-  if (o.resumeDir) {
-    runDir = resolve(o.resumeDir);
-    record = await readJson<RunRecord>(join(runDir, RUN_JSON), 'run settings');
-    if (record.format !== RUN_FORMAT) throw new EngineInputError(`${join(runDir, RUN_JSON)}: not a unias run (format ${JSON.stringify(record.format)})`);
-    settings = record.settings;
-    if (o.device !== undefined) settings = { ...settings, device: o.device };
-    if (o.extend?.epochs !== undefined || o.extend?.steps !== undefined) {
-      settings = {
-        ...settings,
-        train: { ...settings.train, epochs: o.extend.epochs ?? null, steps: o.extend.steps ?? null },
-      };
-    }
-  } else {
-    if (!o.settings) throw new Error('runTraining: settings or resumeDir is needed');
-    settings = o.settings;
-    runDir = resolve(settings.output.dir);
-    if (await exists(join(runDir, RUN_JSON))) {
-      throw new EngineInputError(`${runDir} already holds a run; continue it with --resume ${runDir}, or choose another --out`);
-    }
-  }
+/** The knn method: fitted in one pass, in a run directory laid out like a training run. */
+async function fitKnnRun(o: TrainRunOptions, { runDir, record, settings }: OpenedRun): Promise<TrainRunResult> {
+  if (record) throw new EngineInputError(`${runDir} is a knn detector: it is fitted in one pass, there is nothing to resume (fit it again with --out)`);
+  const cb = o.callbacks ?? {};
+  const k = await runKnnFit(settings, {
+    callbacks: cb,
+    ...(o.skipFinalEval ? { skipFinalEval: true } : {}),
+    runJson: (dir) => writeRunRecord(dir, { format: RUN_FORMAT, settings, fixed: { lrStepSteps: 0, batchesPerEpoch: 0 }, created: new Date().toISOString() }),
+  });
+  const result: TrainRunResult = {
+    runDir: k.runDir,
+    step: 0,
+    totalSteps: 0,
+    completed: true,
+    modelPath: k.modelPath,
+    before: null,
+    final: k.final,
+    thresholds: k.thresholds,
+    imagesPerSecond: 0,
+    seconds: k.seconds,
+    featureCache: null,
+    classes: k.classes,
+    testSamples: [],
+    knn: { bankSize: k.bankSize, patchesSeen: k.patchesSeen },
+  };
+  await cb.onEnd?.(result);
+  return result;
+}
 
-  if ((settings.method ?? 'unias') === 'knn') {
-    if (o.resumeDir) throw new EngineInputError(`${runDir} is a knn detector: it is fitted in one pass, there is nothing to resume (fit it again with --out)`);
-    const k = await runKnnFit(settings, {
-      callbacks: cb,
-      ...(o.skipFinalEval ? { skipFinalEval: true } : {}),
-      runJson: async (dir) => {
-        const rec: RunRecord = { format: RUN_FORMAT, settings, fixed: { lrStepSteps: 0, batchesPerEpoch: 0 }, created: new Date().toISOString() };
-        await writeFileAtomic(join(dir, RUN_JSON), `${JSON.stringify(rec, null, 2)}\n`);
-      },
-    });
-    const result: TrainRunResult = {
-      runDir: k.runDir,
-      step: 0,
-      totalSteps: 0,
-      completed: true,
-      modelPath: k.modelPath,
-      before: null,
-      final: k.final,
-      thresholds: k.thresholds,
-      imagesPerSecond: 0,
-      seconds: k.seconds,
-      featureCache: null,
-      classes: k.classes,
-      testSamples: [],
-      knn: { bankSize: k.bankSize, patchesSeen: k.patchesSeen },
-    };
-    await cb.onEnd?.(result);
-    return result;
-  }
+/** Everything the loop and the end share: fixed once the run is prepared. */
+interface PreparedRun {
+  readonly o: TrainRunOptions;
+  readonly cb: TrainCallbacks;
+  readonly log: (line: string) => void;
+  readonly progress: ProgressCallback;
+  readonly tStart: number;
+  readonly runDir: string;
+  readonly ckRoot: string;
+  readonly settings: TrainSettings;
+  readonly config: ResolvedConfig;
+  readonly classes: readonly string[];
+  readonly train: readonly Sample[];
+  readonly test: readonly Sample[];
+  readonly batchesPerEpoch: number;
+  readonly totalSteps: number;
+  /** The progress stage of the loop ('train', or 'train (budget 30m)'). */
+  readonly trainStage: string;
+  readonly weights: ModelWeights;
+  readonly backend: Backend;
+  readonly trainer: TrainingStep;
+  readonly features: FeatureSource | null;
+  readonly loader: BatchLoader;
+  /** The step the loop starts at (past 0 on resume) and the images seen before it. */
+  readonly step0: number;
+  readonly imagesBefore: number;
+  readonly writeLog: (entry: Record<string, unknown>) => Promise<void>;
+}
 
-  // ---- on resume, the checkpoint first: a run that cannot resume fails before any heavy work
-  const ckRoot = join(runDir, CHECKPOINTS);
-  let resumeFrom: Awaited<ReturnType<typeof newestIntactCheckpoint>> = null;
-  if (o.resumeDir) {
-    for (const removed of await removeStaleTempFilesUnder(runDir)) log(`removed ${removed}, left by an interrupted write`);
-    resumeFrom = await newestIntactCheckpoint(ckRoot, log);
-  }
-
-  // ---- model, data, weights
+/** The model's configuration, the data and the checks on them that fail before any heavy work. */
+async function resolveInputs(settings: TrainSettings) {
   let config: ResolvedConfig;
   try {
     config = resolveConfig(settings.model);
@@ -340,6 +174,34 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   if (h !== w && dataset.classes.some((c) => policy[c]?.rotate)) {
     throw new EngineInputError(`rotation augmentation needs a square input, got ${h}x${w}; use a square model.inputSize or --augment none`);
   }
+  return { config, dataset, train, test, policy };
+}
+
+/**
+ * The run's plan: the checkpoint to resume from (first, so a run that cannot resume fails early),
+ * model, data, weights and backend, the trainer, the run's length (a new run measures its speed
+ * first: to say how long it will take and, with a time budget, to choose its length), the resumed
+ * state, and the batch loader.
+ */
+async function prepareRun(o: TrainRunOptions, opened: OpenedRun, tStart: number): Promise<PreparedRun> {
+  const cb = o.callbacks ?? {};
+  const log = (line: string) => cb.onLog?.(line);
+  const progress: ProgressCallback = cb.onProgress ?? (() => undefined);
+  const { runDir } = opened;
+  let { record, settings } = opened;
+
+  // ---- on resume, the checkpoint first: a run that cannot resume fails before any heavy work
+  const ckRoot = join(runDir, CHECKPOINTS);
+  let resumeFrom: Awaited<ReturnType<typeof newestIntactCheckpoint>> = null;
+  if (o.resumeDir) {
+    for (const removed of await removeStaleTempFilesUnder(runDir)) log(`removed ${removed}, left by an interrupted write`);
+    resumeFrom = await newestIntactCheckpoint(ckRoot, log);
+  }
+
+  // ---- model, data, weights, backend
+  const { config, dataset, train, test, policy } = await resolveInputs(settings);
+  const bs = settings.train.batchSize;
+  const [h, w] = config.inputSize;
   const weights: ModelWeights = await loadModelWeights(config, { files: settings.weights, backboneWeights: settings.backboneWeights, seed: settings.train.seed });
   // The device line waits for the run's summary: a setup error after it stays one line.
   const deviceLines: string[] = [];
@@ -347,29 +209,24 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const deviceLog = (line: string) => (announced ? log(line) : deviceLines.push(line));
   const backend: Backend = await openBackend(settings.backend, { threads: settings.train.threads, device: settings.device ?? 'auto', log: deviceLog });
 
+  // ---- the run's length and record
   const batchesPerEpoch = Math.floor(train.length / bs);
   // A new run with a time budget and no length: the length comes from measured speed (below).
   const budgetSeconds = !record && settings.train.steps === null && settings.train.epochs === null ? settings.train.timeBudget : null;
-  const stepPeriodOf = (s: TrainSettings) =>
-    s.train.lrStepEpochs !== null ? s.train.lrStepEpochs * batchesPerEpoch : Math.max(1, Math.round(0.4 * totalStepsOf(s, batchesPerEpoch)));
-  let lrStepSteps = record?.fixed.lrStepSteps ?? stepPeriodOf(settings);
+  let lrStepSteps = record?.fixed.lrStepSteps ?? stepPeriodOf(settings, batchesPerEpoch);
   let totalSteps = totalStepsOf(settings, batchesPerEpoch);
-  const writeRecord = async (r: RunRecord) => {
-    await mkdir(runDir, { recursive: true });
-    await writeFileAtomic(join(runDir, RUN_JSON), `${JSON.stringify(r, null, 2)}\n`);
-  };
   if (!record) {
     await mkdir(runDir, { recursive: true });
     if (budgetSeconds === null) {
       record = { format: RUN_FORMAT, settings, fixed: { lrStepSteps, batchesPerEpoch }, created: new Date().toISOString() };
-      await writeRecord(record);
+      await writeRunRecord(runDir, record);
     }
   } else if (record.settings !== settings) {
-    await writeFileAtomic(join(runDir, RUN_JSON), `${JSON.stringify({ ...record, settings }, null, 2)}\n`);
+    await writeRunRecord(runDir, { ...record, settings });
   }
   const writeLog = createLog(join(runDir, LOG_FILE));
 
-  // ---- training graph and initial params
+  // ---- training graph, initial params, trainer
   const share = backboneShare(config);
   const useCache = settings.train.featureCache === 'auto' ? share >= AUTO_CACHE_SHARE : settings.train.featureCache;
   const graph = buildTrainingGraph(config, { batchSize: bs, from: useCache ? 'features' : 'image' });
@@ -429,7 +286,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       });
       settings = { ...settings, train: { ...settings.train, steps: plan.steps } };
       totalSteps = plan.steps;
-      lrStepSteps = stepPeriodOf(settings);
+      lrStepSteps = stepPeriodOf(settings, batchesPerEpoch);
       schedule = scheduleOf(settings, lrStepSteps, totalSteps);
       record = {
         format: RUN_FORMAT,
@@ -437,7 +294,8 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
         fixed: { lrStepSteps, batchesPerEpoch, budget: { seconds: budgetSeconds, stepSeconds: Number(stepSeconds.toFixed(4)), steps: plan.steps, evaluations: plan.evaluations } },
         created: new Date().toISOString(),
       };
-      await writeRecord(record);
+      await mkdir(runDir, { recursive: true });
+      await writeRunRecord(runDir, record);
       const ends = new Date(Date.now() + 1000 * (plan.predicted.train + plan.predicted.evals + plan.predicted.end));
       log(
         `time budget ${formatBudget(budgetSeconds)}: ${stepSeconds.toFixed(2)} s per step measured -> ${plan.steps} steps (${plan.epochs.toFixed(1)} epochs), ` +
@@ -468,7 +326,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     log(`no checkpoint in ${runDir} yet: starting from step 0`);
   }
 
-  let loader;
+  let loader: BatchLoader;
   try {
     loader = createBatchLoader({ ...loaderOptions, ...(loaderResume ? { resume: loaderResume } : {}) });
   } catch (e) {
@@ -502,65 +360,97 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   announced = true;
   for (const line of deviceLines.splice(0)) log(line);
 
-  const evalWith = async (label: string, predictor: Predictor): Promise<Evaluation | null> => {
-    if (test.length === 0) return null;
-    return evaluate({ predictor, samples: test, onProgress: (d) => progress(label, d, test.length) });
+  const budget = record?.fixed.budget;
+  return {
+    o,
+    cb,
+    log,
+    progress,
+    tStart,
+    runDir,
+    ckRoot,
+    settings,
+    config,
+    classes: dataset.classes,
+    train,
+    test,
+    batchesPerEpoch,
+    totalSteps,
+    trainStage: budget ? `train (budget ${formatBudget(budget.seconds)})` : 'train',
+    weights,
+    backend,
+    trainer,
+    features,
+    loader,
+    step0,
+    imagesBefore,
+    writeLog,
   };
-  const evalOn = async (label: string, params: ReadonlyMap<string, TensorData>): Promise<Evaluation | null> => {
-    if (test.length === 0) return null;
-    const predictor = await createGraphPredictor({ backend, config, params });
-    try {
-      return await evalWith(label, predictor);
-    } finally {
-      await predictor.dispose();
-    }
-  };
-  const fullParams = async (): Promise<Map<string, TensorData>> => {
-    const s = await trainer.getState();
-    return new Map<string, TensorData>([...weights.backbone, ...s.params]);
-  };
+}
 
-  /**
-   * A checkpoint folder appears whole or not at all: its files are written (each fsynced) into a
-   * temporary folder that is then renamed to `step-N`; `latest.json` follows, then old folders go.
-   */
-  const checkpoint = async (step: number, images: number): Promise<void> => {
-    const name = stepDirName(step);
-    const dir = join(ckRoot, name);
-    const tmp = join(ckRoot, `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-    await mkdir(tmp, { recursive: true });
-    await saveTrainingState(join(tmp, 'state.safetensors'), await trainer.getState());
-    const lc: LoaderCheckpoint = { step, loader: loader.state(), images, savedAt: new Date().toISOString() };
-    await writeFileAtomic(join(tmp, 'loader.json'), `${JSON.stringify(lc, null, 2)}\n`);
-    // a folder of this step from before a resume (one that was passed over as damaged)
-    await rm(dir, { recursive: true, force: true });
-    await rename(tmp, dir);
-    await syncDirectory(ckRoot);
-    await writeFileAtomic(join(ckRoot, LATEST), `${JSON.stringify({ step, dir: name })}\n`);
-    const all = (await readdir(ckRoot)).filter((n) => STEP_DIR.test(n)).sort();
-    for (const old of all.slice(0, Math.max(0, all.length - settings.output.keepCheckpoints))) {
-      if (old !== name) await rm(join(ckRoot, old), { recursive: true, force: true });
-    }
-    await writeLog({ type: 'checkpoint', step, dir: join(CHECKPOINTS, name) });
-    await cb.onCheckpoint?.({ step, dir });
-  };
+/** The backbone's and the trained head's parameters: what an inference graph needs. */
+async function fullParams(run: PreparedRun): Promise<Map<string, TensorData>> {
+  const s = await run.trainer.getState();
+  return new Map<string, TensorData>([...run.weights.backbone, ...s.params]);
+}
 
-  let before: Evaluation | null = null;
-  if (o.evalBefore && step0 === 0) {
-    before = await evalOn('eval (untrained)', await fullParams());
-    if (before) {
-      await writeLog({ type: 'eval', step: 0, epoch: 0, label: 'untrained', ...summaryOf(before) });
-      await cb.onEvaluation?.({ kind: 'untrained', step: 0, epoch: 0, evaluation: before });
-    }
+async function evaluateWith(run: PreparedRun, label: string, predictor: Predictor): Promise<Evaluation | null> {
+  if (run.test.length === 0) return null;
+  return evaluate({ predictor, samples: run.test, onProgress: (d) => run.progress(label, d, run.test.length) });
+}
+
+async function evaluateParams(run: PreparedRun, label: string, params: ReadonlyMap<string, TensorData>): Promise<Evaluation | null> {
+  if (run.test.length === 0) return null;
+  const predictor = await createGraphPredictor({ backend: run.backend, config: run.config, params });
+  try {
+    return await evaluateWith(run, label, predictor);
+  } finally {
+    await predictor.dispose();
   }
+}
 
-  // ---- the loop
-  let step = step0;
-  let images = imagesBefore;
+/** The demo's "before" number: the untrained model on the test split. */
+async function evaluateUntrained(run: PreparedRun): Promise<Evaluation | null> {
+  const before = await evaluateParams(run, 'eval (untrained)', await fullParams(run));
+  if (before) {
+    await run.writeLog({ type: 'eval', step: 0, epoch: 0, label: 'untrained', ...summaryOf(before) });
+    await run.cb.onEvaluation?.({ kind: 'untrained', step: 0, epoch: 0, evaluation: before });
+  }
+  return before;
+}
+
+async function checkpoint(run: PreparedRun, step: number, images: number): Promise<void> {
+  const dir = await writeCheckpoint(run.ckRoot, {
+    step,
+    state: await run.trainer.getState(),
+    loader: () => run.loader.state(),
+    images,
+    keep: run.settings.output.keepCheckpoints,
+  });
+  await run.writeLog({ type: 'checkpoint', step, dir: join(CHECKPOINTS, basename(dir)) });
+  await run.cb.onCheckpoint?.({ step, dir });
+}
+
+interface LoopResult {
+  readonly step: number;
+  readonly images: number;
+  /** Steps run by this invocation. */
+  readonly ranHere: number;
+  /** Stopped by the signal or stopAfter before the run's length. */
+  readonly stopped: boolean;
+  readonly imagesPerSecond: number;
+  readonly featureCache: TrainRunResult['featureCache'];
+}
+
+/** Steps until the run's length, a stop request or an error; checkpoints and periodic evaluations on the way. */
+async function trainLoop(run: PreparedRun): Promise<LoopResult> {
+  const { o, cb, settings, totalSteps, trainStage, loader, features, trainer } = run;
+  const bs = settings.train.batchSize;
+  let step = run.step0;
+  let images = run.imagesBefore;
   let ranHere = 0;
   let emaLoss: number | null = null;
-  const trainStage = record?.fixed.budget ? `train (budget ${formatBudget(record.fixed.budget.seconds)})` : 'train';
-  if (step < totalSteps) progress(trainStage, step, totalSteps);
+  if (step < totalSteps) run.progress(trainStage, step, totalSteps);
   const tLoop = performance.now();
   let evalSeconds = 0;
   let stopped = false;
@@ -580,9 +470,9 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
       emaLoss = emaLoss === null ? r.loss : 0.9 * emaLoss + 0.1 * r.loss;
       const elapsed = (performance.now() - tLoop) / 1000 - evalSeconds;
       const ips = (ranHere * bs) / Math.max(elapsed, 1e-9);
-      progress(trainStage, step, totalSteps, { loss: emaLoss, 'img/s': ips, epoch: batch.epoch + 1 });
+      run.progress(trainStage, step, totalSteps, { loss: emaLoss, 'img/s': ips, epoch: batch.epoch + 1 });
       if (step % settings.output.logEvery === 0 || step === totalSteps) {
-        await writeLog({
+        await run.writeLog({
           type: 'step',
           step,
           epoch: batch.epoch,
@@ -604,16 +494,16 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
         images,
         imagesPerSecond: ips,
       });
-      if (step % settings.output.checkpointEvery === 0 && step < totalSteps) await checkpoint(step, images);
+      if (step % settings.output.checkpointEvery === 0 && step < totalSteps) await checkpoint(run, step, images);
       const ev = settings.output.evalEvery;
       if (batch.lastInEpoch && ev > 0 && (batch.epoch + 1) % ev === 0 && step < totalSteps) {
         const te = performance.now();
-        const e = await evalOn(`eval epoch ${batch.epoch + 1}`, await fullParams());
+        const e = await evaluateParams(run, `eval epoch ${batch.epoch + 1}`, await fullParams(run));
         evalSeconds += (performance.now() - te) / 1000;
         if (e) {
-          await writeLog({ type: 'eval', step, epoch: batch.epoch + 1, ...summaryOf(e) });
+          await run.writeLog({ type: 'eval', step, epoch: batch.epoch + 1, ...summaryOf(e) });
           await cb.onEvaluation?.({ kind: 'epoch', step, epoch: batch.epoch + 1, evaluation: e });
-          log(`epoch ${batch.epoch + 1}: pixel AP ${fmt(e.report.mean.pixel_ap)}, pixel AUROC ${fmt(e.report.mean.pixel_auroc)}, image AUROC ${fmt(e.report.mean.image_auroc)}`);
+          run.log(`epoch ${batch.epoch + 1}: pixel AP ${fmt(e.report.mean.pixel_ap)}, pixel AUROC ${fmt(e.report.mean.pixel_auroc)}, image AUROC ${fmt(e.report.mean.image_auroc)}`);
         }
       }
     }
@@ -625,92 +515,90 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const imagesPerSecond = ranHere > 0 ? (ranHere * bs) / loopSeconds : 0;
   const cacheStats = features ? features.cache.stats() : null;
   await features?.dispose();
-
-  const base = {
-    runDir,
-    totalSteps,
-    before,
+  return {
+    step,
+    images,
+    ranHere,
+    stopped,
     imagesPerSecond,
     featureCache: cacheStats ? { hits: cacheStats.hits, misses: cacheStats.misses, writes: cacheStats.writes } : null,
-    classes: dataset.classes,
-    testSamples: test,
   };
-  if (stopped) {
-    if (ranHere > 0) await checkpoint(step, images);
-    await trainer.dispose();
-    await writeLog({ type: 'stop', step });
-    const result: TrainRunResult = { ...base, step, completed: false, modelPath: null, final: null, thresholds: null, seconds: (performance.now() - tStart) / 1000 };
-    await cb.onEnd?.(result);
-    return result;
-  }
+}
 
-  // ---- the end: final checkpoint, thresholds, evaluation, model
-  if (ranHere > 0) await checkpoint(step, images);
-  const finalParams = await fullParams();
-  await trainer.dispose();
+/** What every result of a unias run holds, completed or stopped. */
+function resultBase(run: PreparedRun, loop: LoopResult, before: Evaluation | null) {
+  return {
+    runDir: run.runDir,
+    totalSteps: run.totalSteps,
+    before,
+    imagesPerSecond: loop.imagesPerSecond,
+    featureCache: loop.featureCache,
+    classes: run.classes,
+    testSamples: run.test,
+    step: loop.step,
+  };
+}
+
+/** A stopped run: a checkpoint of its last step, so that it resumes there. */
+async function stopRun(run: PreparedRun, loop: LoopResult, before: Evaluation | null): Promise<TrainRunResult> {
+  if (loop.ranHere > 0) await checkpoint(run, loop.step, loop.images);
+  await run.trainer.dispose();
+  await run.writeLog({ type: 'stop', step: loop.step });
+  const result: TrainRunResult = { ...resultBase(run, loop, before), completed: false, modelPath: null, final: null, thresholds: null, seconds: (performance.now() - run.tStart) / 1000 };
+  await run.cb.onEnd?.(result);
+  return result;
+}
+
+/** The end: final checkpoint, thresholds on the normal training images, the model, the final evaluation. */
+async function finishRun(run: PreparedRun, loop: LoopResult, before: Evaluation | null): Promise<TrainRunResult> {
+  const { settings, config } = run;
+  const step = loop.step;
+  if (loop.ranHere > 0) await checkpoint(run, step, loop.images);
+  const finalParams = await fullParams(run);
+  await run.trainer.dispose();
   // one session for the thresholds and the final evaluation
-  const predictor = await createGraphPredictor({ backend, config, params: finalParams });
+  const predictor = await createGraphPredictor({ backend: run.backend, config, params: finalParams });
   let thresholds: StoredThresholds;
   let final: Evaluation | null = null;
-  const modelPath = join(runDir, MODEL_FILE);
+  const modelPath = join(run.runDir, MODEL_FILE);
   try {
     thresholds = await normalThresholds({
       predictor,
-      samples: train,
+      samples: run.train,
       imageQuantile: settings.thresholds.imageQuantile,
       pixelQuantile: settings.thresholds.pixelQuantile,
-      onProgress: (d) => progress('thresholds', d, train.length),
+      onProgress: (d) => run.progress('thresholds', d, run.train.length),
     });
     const graphParamNames = new Set(buildInferenceGraph(config).params.keys());
     await saveModel(modelPath, {
       preset: settings.preset,
       config: settings.model,
-      classes: dataset.classes,
+      classes: run.classes,
       thresholds,
       params: new Map([...finalParams].filter(([n]) => graphParamNames.has(n))),
     });
-    if (!o.skipFinalEval) {
-      final = await evalWith('eval (final)', predictor);
+    if (!run.o.skipFinalEval) {
+      final = await evaluateWith(run, 'eval (final)', predictor);
       if (final) {
-        await writeFileAtomic(join(runDir, 'metrics.json'), `${JSON.stringify(withoutCurves(final.report), null, 2)}\n`);
-        await writeLog({ type: 'eval', step, epoch: Math.ceil(step / batchesPerEpoch), label: 'final', ...summaryOf(final) });
-        await cb.onEvaluation?.({ kind: 'final', step, epoch: Math.ceil(step / batchesPerEpoch), evaluation: final });
+        const epoch = Math.ceil(step / run.batchesPerEpoch);
+        await writeFileAtomic(join(run.runDir, 'metrics.json'), `${JSON.stringify(withoutCurves(final.report), null, 2)}\n`);
+        await run.writeLog({ type: 'eval', step, epoch, label: 'final', ...summaryOf(final) });
+        await run.cb.onEvaluation?.({ kind: 'final', step, epoch, evaluation: final });
       }
     }
   } finally {
     await predictor.dispose();
   }
-  await writeLog({ type: 'end', step, thresholds, images_per_s: Number(imagesPerSecond.toFixed(3)), seconds: Number(((performance.now() - tStart) / 1000).toFixed(1)) });
-  const result: TrainRunResult = { ...base, step, completed: true, modelPath, final, thresholds, seconds: (performance.now() - tStart) / 1000 };
-  await cb.onEnd?.(result);
+  await run.writeLog({
+    type: 'end',
+    step,
+    thresholds,
+    images_per_s: Number(loop.imagesPerSecond.toFixed(3)),
+    seconds: Number(((performance.now() - run.tStart) / 1000).toFixed(1)),
+  });
+  const result: TrainRunResult = { ...resultBase(run, loop, before), completed: true, modelPath, final, thresholds, seconds: (performance.now() - run.tStart) / 1000 };
+  await run.cb.onEnd?.(result);
   return result;
-}
-
-/** Inference per image as a fraction of a training step per image (forward only, no backward). */
-const INFER_FRACTION = 0.45;
-const CALIBRATION_STEPS = 6;
-
-/**
- * Seconds per step of the training loop (batch loading included), the median of the steps after
- * the first; the trainer is put back to its initial state afterwards, so the run is exactly the
- * one it would have been without measuring.
- */
-async function measureStepSeconds(trainer: TrainingStep, loader: ReturnType<typeof createBatchLoader>, features: FeatureSource | null): Promise<number> {
-  const initial = await trainer.getState();
-  const times: number[] = [];
-  try {
-    for (let i = 0; i < CALIBRATION_STEPS; i++) {
-      const t0 = performance.now();
-      const batch = await loader.next();
-      const feeds: Record<string, TensorData> = features ? features.take(batch.paths, batch.augmentations) : { image: batch.images };
-      await trainer.step(feeds);
-      times.push((performance.now() - t0) / 1000);
-    }
-  } finally {
-    await loader.close();
-    await trainer.setState(initial);
-  }
-  return median(times.slice(1));
 }
 
 export function fmt(v: number | null | undefined, digits = 3): string {
