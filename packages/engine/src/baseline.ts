@@ -12,7 +12,7 @@ import type { Sample } from '@unias/datasets';
 import { writeFileAtomic, type Backend, type TensorData } from '@unias/graph';
 import { meanOverClasses, type MetricsReport, type MetricValues } from '@unias/metrics';
 import { buildKnnEmbeddingGraph, resolveConfig, type ModelConfig } from '@unias/model';
-import type { ProgressCallback } from './callbacks.js';
+import { stageProgress, type ProgressCallback } from './callbacks.js';
 import { userCacheDir } from './cache-dir.js';
 import { evaluate, withoutCurves } from './evaluate.js';
 import { fitKnn, knnModelConfig, type KnnSettings } from './knn-fit.js';
@@ -81,7 +81,6 @@ export async function knnBaseline(o: BaselineOptions): Promise<BaselineResult> {
   const cached = await readFile(path, 'utf8').then((t) => JSON.parse(t) as { report: BaselineReport; description: string }).catch(() => null);
   if (cached) return { report: cached.report, description: cached.description, cached: true, path };
 
-  const progress = o.onProgress ?? (() => undefined);
   // One bank per class (PatchCore's protocol, and the strongest form of the baseline: no class's
   // patches crowd another's out of the bank).
   const classes = [...new Set(o.test.map((s) => s.className))].sort();
@@ -105,11 +104,11 @@ export async function knnBaseline(o: BaselineOptions): Promise<BaselineResult> {
       backboneParams: o.backboneParams,
       samples: train,
       knn: o.knn,
-      onEmbed: (d) => progress(`baseline ${cls}: embed`, d, train.length),
+      onEmbed: stageProgress(o.onProgress, `baseline ${cls}: embed`, train.length),
     });
     const predictor = await createGraphPredictor({ backend: o.backend, config: fitted.config, params: fitted.params });
     try {
-      const e = await evaluate({ predictor, samples: test, curvePoints: 0, onProgress: (d) => progress(`baseline ${cls}: eval`, d, test.length) });
+      const e = await evaluate({ predictor, samples: test, curvePoints: 0, onProgress: stageProgress(o.onProgress, `baseline ${cls}: eval`, test.length) });
       merged.classes[cls] = e.report.classes[cls]!;
       merged.thresholds[cls] = e.report.thresholds[cls]!;
       merged.counts[cls] = e.report.counts[cls]!;

@@ -14,6 +14,16 @@ import type { TrainRunResult } from './train-run.js';
  */
 export type ProgressCallback = (stage: string, done: number, total: number, fields?: Readonly<Record<string, string | number>>) => void;
 
+/**
+ * A stage's reporter: says where the stage starts (0) at once, so that a bar's rate counts the
+ * first batch too, then reports each `done`.
+ */
+export function stageProgress(progress: ProgressCallback | undefined, stage: string, total: number): (done: number) => void {
+  if (!progress) return () => undefined;
+  progress(stage, 0, total);
+  return (done) => progress(stage, done, total);
+}
+
 export interface StepEvent {
   readonly step: number;
   readonly totalSteps: number;

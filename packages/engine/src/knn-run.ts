@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { resolveConfig } from '@unias/model';
 import { writeFileAtomic } from '@unias/graph';
 import { EngineInputError } from './errors.js';
-import type { TrainCallbacks } from './callbacks.js';
+import { stageProgress, type TrainCallbacks } from './callbacks.js';
 import type { TrainSettings } from './settings/train-settings.js';
 import { openBackend, MODEL_FILE, saveModel, type StoredThresholds, createGraphPredictor } from '@unias/detector';
 import { loadData } from './data.js';
@@ -67,7 +67,7 @@ export async function runKnnFit(
     samples: train,
     knn: settings.knn,
     seed: settings.train.seed,
-    onEmbed: (d) => progress('embed', d, train.length),
+    onEmbed: stageProgress(cb.onProgress, 'embed', train.length),
     onSubsample: (d, total) => progress('coreset', d, total),
   });
   await writeLog({ type: 'fit', bank_size: fitted.bank.size, patches_seen: fitted.bank.seen, embed_s: fitted.seconds.embed, subsample_s: fitted.seconds.subsample });
@@ -82,11 +82,11 @@ export async function runKnnFit(
       samples: train,
       imageQuantile: settings.thresholds.imageQuantile,
       pixelQuantile: settings.thresholds.pixelQuantile,
-      onProgress: (d) => progress('thresholds', d, train.length),
+      onProgress: stageProgress(cb.onProgress, 'thresholds', train.length),
     });
     await saveModel(modelPath, { preset: settings.preset, config: fitted.model, classes: dataset.classes, thresholds, params: fitted.params });
     if (!o.skipFinalEval && test.length > 0) {
-      final = await evaluate({ predictor, samples: test, onProgress: (d) => progress('eval (final)', d, test.length) });
+      final = await evaluate({ predictor, samples: test, onProgress: stageProgress(cb.onProgress, 'eval (final)', test.length) });
       await writeFileAtomic(join(runDir, 'metrics.json'), `${JSON.stringify(withoutCurves(final.report), null, 2)}\n`);
       await writeLog({ type: 'eval', label: 'final', mean: withoutCurves(final.report).mean, classes: withoutCurves(final.report).classes });
       await cb.onEvaluation?.({ kind: 'final', step: 0, epoch: 0, evaluation: final });

@@ -25,7 +25,7 @@ import { adamw, createTrainingStep, type TrainingStep } from '@unias/training';
 import type { MetricsReport } from '@unias/metrics';
 import type { DeviceRequest } from '@unias/backend-onnx';
 import { openBackend, MODEL_FILE, saveModel, type StoredThresholds, createGraphPredictor, type Predictor } from '@unias/detector';
-import type { ProgressCallback, TrainCallbacks } from './callbacks.js';
+import { stageProgress, type ProgressCallback, type TrainCallbacks } from './callbacks.js';
 import { CHECKPOINTS, LOG_FILE, RUN_FORMAT, createLog, openRun, summaryOf, truncateLog, writeRunRecord, type OpenedRun } from './run-files.js';
 import { newestIntactCheckpoint, removeStaleTempFilesUnder, writeCheckpoint } from './checkpoints.js';
 import { AUTO_CACHE_SHARE, INFER_FRACTION, backboneShare, measureStepSeconds, scheduleOf, stepPeriodOf, totalStepsOf } from './train-plan.js';
@@ -396,7 +396,7 @@ async function fullParams(run: PreparedRun): Promise<Map<string, TensorData>> {
 
 async function evaluateWith(run: PreparedRun, label: string, predictor: Predictor): Promise<Evaluation | null> {
   if (run.test.length === 0) return null;
-  return evaluate({ predictor, samples: run.test, onProgress: (d) => run.progress(label, d, run.test.length) });
+  return evaluate({ predictor, samples: run.test, onProgress: stageProgress(run.progress, label, run.test.length) });
 }
 
 async function evaluateParams(run: PreparedRun, label: string, params: ReadonlyMap<string, TensorData>): Promise<Evaluation | null> {
@@ -567,7 +567,7 @@ async function finishRun(run: PreparedRun, loop: LoopResult, before: Evaluation 
       samples: run.train,
       imageQuantile: settings.thresholds.imageQuantile,
       pixelQuantile: settings.thresholds.pixelQuantile,
-      onProgress: (d) => run.progress('thresholds', d, run.train.length),
+      onProgress: stageProgress(run.progress, 'thresholds', run.train.length),
     });
     const graphParamNames = new Set(buildInferenceGraph(config).params.keys());
     await saveModel(modelPath, {
