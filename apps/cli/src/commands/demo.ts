@@ -5,7 +5,7 @@ import { writeFileAtomic } from '@unias/graph';
 import type { Command } from '../command.js';
 import { flag, num, parse, str } from '../args.js';
 import { UserError } from '../errors.js';
-import { resolveTrainSettings, type RawConfig, fmt, runTraining } from '@unias/engine';
+import { resolveTrainSettings, type RawConfig, fmt, train } from '@unias/engine';
 import { evaluateAndReport } from '../report/eval-report.js';
 import { openPredictor } from '@unias/detector';
 import { metricsTable } from '../report/table.js';
@@ -132,7 +132,7 @@ export const command: Command = {
     const bars = quiet ? null : progressBars();
     let result;
     try {
-      result = await runTraining({ settings, evalBefore: true, signal: stop.signal, callbacks: { onLog: say, ...(bars ? { onProgress: bars.onProgress } : {}) } });
+      result = await train(settings, { evalBefore: true, signal: stop.signal, callbacks: { onLog: say, ...(bars ? { onProgress: bars.onProgress } : {}) } });
     } finally {
       bars?.close();
       stop.release();

@@ -11,7 +11,8 @@ import {
   type RawConfig,
   type TrainSettings,
   fmt,
-  runTraining,
+  resume as resumeRun,
+  train as trainRun,
   type TrainRunResult,
 } from '@unias/engine';
 import { deviceArg } from './runtime-args.js';
@@ -279,8 +280,7 @@ export const command: Command = {
         const epochs = num(args, 'epochs', { int: true, min: 1 });
         const steps = num(args, 'steps', { int: true, min: 1 });
         if (epochs !== undefined && steps !== undefined) throw new UsageError('give --epochs or --steps, not both');
-        result = await runTraining({
-          resumeDir: resume,
+        result = await resumeRun(resume, {
           ...(epochs !== undefined || steps !== undefined ? { extend: { ...(epochs !== undefined ? { epochs } : {}), ...(steps !== undefined ? { steps } : {}) } } : {}),
           ...(stopAfter !== undefined ? { stopAfter } : {}),
           ...(device !== undefined ? { device } : {}),
@@ -291,7 +291,7 @@ export const command: Command = {
         if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
         const settings = await settingsFromArgs(args);
         if (settings.methodFrom === 'default') log(DEFAULT_METHOD_NOTE);
-        result = await runTraining({ settings, ...(stopAfter !== undefined ? { stopAfter } : {}), signal: stop.signal, callbacks });
+        result = await trainRun(settings, { ...(stopAfter !== undefined ? { stopAfter } : {}), signal: stop.signal, callbacks });
       }
       printResult(result);
       return result.completed || stopAfter !== undefined ? 0 : 130;
