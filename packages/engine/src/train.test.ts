@@ -7,7 +7,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDetector } from '@unias/detector';
-import { predict, resume, train, type TrainRunResult } from './index.js';
+import { exportModel, predict, resume, train, type TrainRunResult } from './index.js';
 import { tempDir, tinyDataset, tinySettings } from './testing/tiny-run.js';
 
 describe('train through @unias/engine', () => {
@@ -20,7 +20,7 @@ describe('train through @unias/engine', () => {
   });
   afterAll(async () => tmp.cleanup());
 
-  it('trains a tiny model: steps, checkpoints, the final evaluation and the end are called back in order', async () => {
+  it('trains a tiny model: steps, checkpoints, the final evaluation and the end are called back in order; the model predicts and exports', async () => {
     const events: string[] = [];
     const stages = new Set<string>();
     const lines: string[] = [];
@@ -67,6 +67,14 @@ describe('train through @unias/engine', () => {
     const many = [];
     for await (const d of predict(out, result.testSamples.slice(0, 2).map((s) => s.path), { device: 'cpu' })) many.push(d);
     expect(many.map((d) => d.name)).toEqual(result.testSamples.slice(0, 2).map((s) => s.path));
+
+    // exported to ONNX from the run directory, the model scores the image as the run's own does
+    const onnx = join(tmp.dir, 'straight.onnx');
+    const exported = await exportModel(out, { format: 'onnx', out: onnx });
+    expect(exported.files).toEqual([onnx]);
+    const fromOnnx = [];
+    for await (const d of predict(onnx, [many[0]!.name], { device: 'cpu' })) fromOnnx.push(d);
+    expect(fromOnnx[0]!.score).toBeCloseTo(many[0]!.score, 4);
   });
 
   it('stops on its signal with a checkpoint of the last step, and resume finishes the run', async () => {
