@@ -19,14 +19,19 @@ import { generateSyntheticDataset } from '@unias/datasets';
 import { writeFileAtomic } from '@unias/graph';
 import type { MetricValues } from '@unias/metrics';
 import { resolveConfig, type ModelConfig } from '@unias/model';
-import { evaluate } from '../src/engine/evaluate.js';
+import {
+  evaluate,
+  resolveTrainSettings,
+  type RawConfig,
+  knnBaseline,
+  fitKnn,
+  knnModelConfig,
+  loadData,
+  parseDuration,
+  runTraining,
+} from '@unias/engine';
+import { progressBars } from '../src/progress.js';
 import { createGraphPredictor, loadStoredModel, openBackend } from '@unias/detector';
-import { resolveTrainSettings, type RawConfig } from '../src/config/train-config.js';
-import { knnBaseline } from '../src/engine/baseline.js';
-import { fitKnn, knnModelConfig } from '../src/engine/knn-fit.js';
-import { loadData } from '../src/engine/data.js';
-import { parseDuration } from '../src/engine/budget.js';
-import { runTraining } from '../src/engine/train-run.js';
 
 const repo = resolve(import.meta.dirname, '../../..');
 const { values } = parseArgs({
@@ -40,6 +45,8 @@ const { values } = parseArgs({
   },
 });
 const log = (m: string) => process.stderr.write(`${m}\n`);
+// bars on a terminal only: a redirected log stays one line per result
+const bars = process.stderr.isTTY ? progressBars() : null;
 const budget = parseDuration(values.budget!);
 if (budget === null) throw new Error(`--budget: not a duration: ${values.budget}`);
 const work = resolve(values.out!);
@@ -80,7 +87,8 @@ if (values['eval-only']) {
 } else {
   await rm(runDir, { recursive: true, force: true });
   const t0 = performance.now();
-  const trained = await runTraining({ settings, progress: process.stderr.isTTY, log, skipFinalEval: true });
+  const trained = await runTraining({ settings, callbacks: { onLog: log, ...(bars ? { onProgress: bars.onProgress } : {}) }, skipFinalEval: true });
+bars?.close();
   trainSeconds = (performance.now() - t0) / 1000;
   imagesPerSecond = trained.imagesPerSecond;
   steps = trained.totalSteps;
@@ -116,8 +124,9 @@ const knn = await knnBaseline({
   test,
   knn: settings.knn,
   cacheDir: join(work, 'baseline-cache'),
-  progress: process.stderr.isTTY,
+  ...(bars ? { onProgress: bars.onProgress } : {}),
 });
+bars?.close();
 const knnSeconds = (performance.now() - t1) / 1000;
 
 // The unified form of the same detector: ONE bank for every class, no class label at inference,

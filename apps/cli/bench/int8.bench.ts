@@ -22,9 +22,7 @@ import { buildOnnxModel, buildQuantizedOnnxModel, loadModelFiles, type Calibrati
 import { createRng, initParams, writeFileAtomic } from '@unias/graph';
 import { PRESETS, buildInferenceGraph, resolveConfig, type PresetName } from '@unias/model';
 import * as ort from 'onnxruntime-node';
-import { loadCalibrationSet, runDataRoots } from '../src/engine/calibration.js';
-import { loadData } from '../src/engine/data.js';
-import { evaluate } from '../src/engine/evaluate.js';
+import { loadCalibrationSet, runDataRoots, loadData, evaluate } from '@unias/engine';
 import { modelFileOf, openPredictor } from '@unias/detector';
 
 const repo = resolve(import.meta.dirname, '../../..');

@@ -16,9 +16,7 @@ import { createSampleReader, generateSyntheticDataset, loadMvtec, type Sample } 
 import { createGraph, writeFileAtomic, type TensorData } from '@unias/graph';
 import { createMetricsAccumulator, type MetricValues } from '@unias/metrics';
 import { buildFeatureGraph, resolveConfig } from '@unias/model';
-import { resolveTrainSettings, type RawConfig } from '../src/config/train-config.js';
-import { runTraining } from '../src/engine/train-run.js';
-import { loadModelWeights } from '../src/engine/weights.js';
+import { resolveTrainSettings, type RawConfig, runTraining, loadModelWeights } from '@unias/engine';
 import { resizeMap } from '@unias/image';
 import { DEMO } from '../src/commands/demo.js';
 
@@ -52,7 +50,7 @@ async function throughput(c: ModelCase, steps: number): Promise<Record<string, u
       output: { dir, logEvery: 1000, evalEvery: 0, checkpointEvery: 1000 },
     } as RawConfig;
     loads.push(loadavg()[0]!);
-    const r = await runTraining({ settings: resolveTrainSettings(raw), progress: false, skipFinalEval: true });
+    const r = await runTraining({ settings: resolveTrainSettings(raw), skipFinalEval: true });
     rates[mode]!.push(r.imagesPerSecond);
     log(`${c.name} ${mode}: ${r.imagesPerSecond.toFixed(2)} images/s`);
   }

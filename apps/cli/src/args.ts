@@ -1,7 +1,7 @@
 /** Typed access to parsed command-line options, with errors that name the flag. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from './errors.js';
-import { closest } from './config/suggest.js';
+import { closest } from '@unias/engine';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createProgress, formatDuration } from './progress.js';
-import { quantile } from './engine/thresholds.js';
+import { quantile } from '@unias/engine';
 
 function fakeStream(tty: boolean): { stream: NodeJS.WriteStream; text: () => string } {
   let text = '';

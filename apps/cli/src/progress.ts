@@ -2,6 +2,11 @@
  * A one-line progress bar on stderr (redrawn in place on a TTY, one line every few seconds
  * otherwise, so CI logs stay readable).
  */
+import { formatDuration, type ProgressCallback } from '@unias/engine';
+
+// moved to the engine (its plan line says how long a run takes); re-exported for the bars' users
+export { formatDuration };
+
 export interface ProgressOptions {
   total: number;
   label: string;
@@ -15,17 +20,6 @@ export interface ProgressOptions {
 export interface Progress {
   update(done: number, fields?: Record<string, string | number>): void;
   done(message?: string): void;
-}
-
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '--:--';
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const r = s % 60;
-  const mm = String(m).padStart(2, '0');
-  const ss = String(r).padStart(2, '0');
-  return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
 }
 
 function formatField(v: string | number): string {
@@ -68,5 +62,30 @@ export function createProgress(o: ProgressOptions): Progress {
       if (tty) stream.write('\n');
       if (message) stream.write(`${message}\n`);
     },
+  };
+}
+
+/**
+ * The engine's progress reports drawn as bars: one bar per stage, the current one finished when
+ * its stage completes or the next stage begins. `close()` finishes a bar left open (a stopped run).
+ */
+export function progressBars(stream?: NodeJS.WriteStream): { readonly onProgress: ProgressCallback; close(): void } {
+  let current: { stage: string; bar: Progress; total: number } | null = null;
+  const close = () => {
+    current?.bar.done();
+    current = null;
+  };
+  return {
+    onProgress(stage, done, total, fields) {
+      if (current?.stage !== stage || current.total !== total) {
+        close();
+        // the first report says where the stage starts (past 0 on a resumed run): the ETA counts from there
+        current = { stage, total, bar: createProgress({ total, label: stage, start: done, ...(stream ? { stream } : {}) }) };
+        if (done === 0) return;
+      }
+      current.bar.update(done, fields ? { ...fields } : {});
+      if (done >= total) close();
+    },
+    close,
   };
 }

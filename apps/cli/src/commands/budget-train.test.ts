@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensorsFile } from '@unias/graph';
-import type { RunRecord } from '../engine/train-run.js';
+import type { RunRecord } from '@unias/engine';
 import { runCli, tempDir, tinyConfigFile, tinyDataset } from '../testing/helpers.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;

@@ -5,12 +5,11 @@ import { writeFileAtomic } from '@unias/graph';
 import type { Command } from '../command.js';
 import { flag, num, parse, str } from '../args.js';
 import { UserError } from '../errors.js';
-import { resolveTrainSettings, type RawConfig } from '../config/train-config.js';
-import { evaluateAndReport } from '../engine/eval-report.js';
+import { resolveTrainSettings, type RawConfig, fmt, train } from '@unias/engine';
+import { evaluateAndReport } from '../report/eval-report.js';
 import { openPredictor } from '@unias/detector';
-import { fmt, runTraining } from '../engine/train-run.js';
 import { metricsTable } from '../report/table.js';
-import { createProgress } from '../progress.js';
+import { createProgress, progressBars } from '../progress.js';
 import { gracefulStop } from './train.js';
 
 /** The file that says a run folder was made by `unias demo`, so that a later demo may delete it. */
@@ -130,10 +129,12 @@ export const command: Command = {
 
     say(`[2/4] training (${quick ? 'quick' : 'full'} demo); the untrained model is evaluated first`);
     const stop = gracefulStop();
+    const bars = quiet ? null : progressBars();
     let result;
     try {
-      result = await runTraining({ settings, evalBefore: true, log: say, progress: !quiet, signal: stop.signal });
+      result = await train(settings, { evalBefore: true, signal: stop.signal, callbacks: { onLog: say, ...(bars ? { onProgress: bars.onProgress } : {}) } });
     } finally {
+      bars?.close();
       stop.release();
     }
     if (!result.completed || !result.modelPath || !result.final) {

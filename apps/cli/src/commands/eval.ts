@@ -3,14 +3,24 @@ import { join, resolve } from 'node:path';
 import type { Command } from '../command.js';
 import { flag, list, num, parse, requireStr, str } from '../args.js';
 import { UsageError, UserError } from '../errors.js';
-import { DATA_FORMATS, type BackendName, type DataFormat } from '../config/train-config.js';
-import { loadData } from '../engine/data.js';
-import { evaluateAndReport } from '../engine/eval-report.js';
+import {
+  DATA_FORMATS,
+  type BackendName,
+  type DataFormat,
+  loadData,
+  RUN_JSON,
+  fmt,
+  type RunRecord,
+  baselineForModel,
+  isBaseline,
+  type BaselineResult,
+  KNN_DEFAULTS,
+  type KnnSettings,
+} from '@unias/engine';
+import { evaluateAndReport } from '../report/eval-report.js';
+import { progressBars } from '../progress.js';
 import { createDetector, loadStoredModel, modelFileOf, openBackend, updateThresholds } from '@unias/detector';
-import { RUN_JSON, fmt, type RunRecord } from '../engine/train-run.js';
 import { comparisonTable, metricsTable } from '../report/table.js';
-import { baselineForModel, isBaseline, type BaselineResult } from '../engine/baseline.js';
-import { KNN_DEFAULTS, type KnnSettings } from '../engine/knn-fit.js';
 import type { Sample } from '@unias/datasets';
 import { presetConfig, type InputRange, type ModelConfig } from '@unias/model';
 import { readExportMetadata } from '@unias/exporters';
@@ -181,5 +191,10 @@ async function modelBaseline(o: {
     config = { ...presetConfig('cpu'), backbone: meta.backbone, inputSize: meta.inputSize, inputRange: (meta.raw['unias.input_range'] ?? 'backbone') as InputRange };
   }
   const backend = await openBackend(o.backend, { threads: o.threads, device: o.device });
-  return baselineForModel({ model: config, params, train: o.train, test: o.test, knn: o.knn, backend, progress: o.progress });
+  const bars = o.progress ? progressBars() : null;
+  try {
+    return await baselineForModel({ model: config, params, train: o.train, test: o.test, knn: o.knn, backend, ...(bars ? { onProgress: bars.onProgress } : {}) });
+  } finally {
+    bars?.close();
+  }
 }

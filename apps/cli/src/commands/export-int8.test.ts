@@ -7,8 +7,7 @@ import { join } from 'node:path';
 import { readExportMetadata } from '@unias/exporters';
 import { FIXTURES } from '@unias/test-fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { calibrationSamples } from '../engine/calibration.js';
-import { loadData } from '../engine/data.js';
+import { calibrationSamples, loadData } from '@unias/engine';
 import { runCli, tempDir, tinyDataset } from '../testing/helpers.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;

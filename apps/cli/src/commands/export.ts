@@ -21,9 +21,8 @@ import { PRESET_NAMES, isPresetName, resolveConfig, type ModelConfig } from '@un
 import type { Command } from '../command.js';
 import { flag, list, num, parse, requireStr, str } from '../args.js';
 import { UsageError, UserError } from '../errors.js';
-import { suggestion } from '../config/suggest.js';
+import { suggestion, loadCalibrationSet, runDataRoots } from '@unias/engine';
 import { modelFileOf } from '@unias/detector';
-import { loadCalibrationSet, runDataRoots } from '../engine/calibration.js';
 
 /** Calibration images by default: enough for stable ranges, few enough to take seconds. */
 const DEFAULT_CALIBRATION_IMAGES = 32;

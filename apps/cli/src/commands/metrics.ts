@@ -5,7 +5,7 @@ import { writeFileAtomic } from '@unias/graph';
 import type { Command } from '../command.js';
 import { flag, num, parse, requireStr, str } from '../args.js';
 import { UserError } from '../errors.js';
-import { withoutCurves } from '../engine/evaluate.js';
+import { withoutCurves } from '@unias/engine';
 import { metricsTable } from '../report/table.js';
 
 const USAGE = `usage: unias metrics --input MAPS.safetensors [--out FILE] [--table]

@@ -1,8 +1,7 @@
 /** `--backend` and `--device`, shared by the commands that run a model. */
 import { DEVICES, isDeviceRequest, type DeviceRequest } from '@unias/backend-onnx';
 import { UsageError } from '../errors.js';
-import { BACKENDS, type BackendName } from '../config/train-config.js';
-import { suggestion } from '../config/suggest.js';
+import { BACKENDS, type BackendName, suggestion } from '@unias/engine';
 
 export function backendArg(v: string | undefined): BackendName {
   const b = v ?? 'onnx';

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensorsFile } from '@unias/graph';
 import { loadTrainingState } from '@unias/training';
 import { parse } from '../args.js';
-import { runTraining } from '../engine/train-run.js';
+import { runTraining } from '@unias/engine';
 import { runCli, tempDir, tinyConfigFile, tinyDataset } from '../testing/helpers.js';
 import { TRAIN_OPTIONS, settingsFromArgs } from './train.js';
 
@@ -115,9 +115,10 @@ describe('unias train', () => {
     await expect(
       runTraining({
         settings,
-        progress: false,
-        onStep: (step) => {
-          if (step === 5) throw new Error('simulated crash');
+        callbacks: {
+          onStep: ({ step }) => {
+            if (step === 5) throw new Error('simulated crash');
+          },
         },
       }),
     ).rejects.toThrow('simulated crash');

@@ -10,9 +10,13 @@ import {
   TRAIN_DEFAULTS,
   type RawConfig,
   type TrainSettings,
-} from '../config/train-config.js';
-import { fmt, runTraining, type TrainRunResult } from '../engine/train-run.js';
+  fmt,
+  resume as resumeRun,
+  train as trainRun,
+  type TrainRunResult,
+} from '@unias/engine';
 import { deviceArg } from './runtime-args.js';
+import { progressBars } from '../progress.js';
 import { metricsTable } from '../report/table.js';
 
 const USAGE = `usage: unias train [--config FILE] --data DIR [--data DIR ...] [options]
@@ -264,6 +268,8 @@ export const command: Command = {
     const quiet = flag(args, 'quiet');
     const log = (l: string) => process.stderr.write(`${l}\n`);
     const stop = gracefulStop();
+    const bars = quiet ? null : progressBars();
+    const callbacks = { onLog: log, ...(bars ? { onProgress: bars.onProgress } : {}) };
     try {
       let result: TrainRunResult;
       if (resume) {
@@ -274,24 +280,23 @@ export const command: Command = {
         const epochs = num(args, 'epochs', { int: true, min: 1 });
         const steps = num(args, 'steps', { int: true, min: 1 });
         if (epochs !== undefined && steps !== undefined) throw new UsageError('give --epochs or --steps, not both');
-        result = await runTraining({
-          resumeDir: resume,
+        result = await resumeRun(resume, {
           ...(epochs !== undefined || steps !== undefined ? { extend: { ...(epochs !== undefined ? { epochs } : {}), ...(steps !== undefined ? { steps } : {}) } } : {}),
           ...(stopAfter !== undefined ? { stopAfter } : {}),
           ...(device !== undefined ? { device } : {}),
           signal: stop.signal,
-          log,
-          progress: !quiet,
+          callbacks,
         });
       } else {
         if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
         const settings = await settingsFromArgs(args);
         if (settings.methodFrom === 'default') log(DEFAULT_METHOD_NOTE);
-        result = await runTraining({ settings, ...(stopAfter !== undefined ? { stopAfter } : {}), signal: stop.signal, log, progress: !quiet });
+        result = await trainRun(settings, { ...(stopAfter !== undefined ? { stopAfter } : {}), signal: stop.signal, callbacks });
       }
       printResult(result);
       return result.completed || stopAfter !== undefined ? 0 : 130;
     } finally {
+      bars?.close();
       stop.release();
     }
   },

@@ -14,8 +14,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { readSafetensorsFile } from '@unias/graph';
 import { readTorchCheckpointFile } from '@unias/torch-checkpoint';
 import { runCli, tempDir, tinyDataset } from '../testing/helpers.js';
-import { pretrainedWeightsFile } from '../engine/weights-cache.js';
-import { KNOWN_WEIGHTS } from '../engine/weights-registry.js';
+import { pretrainedWeightsFile, KNOWN_WEIGHTS } from '@unias/engine';
 
 const FIXTURE = createRequire(import.meta.url).resolve('@unias/torch-checkpoint/fixtures/official-layout.pth.tar');
 let body: Buffer;

@@ -4,9 +4,16 @@ import { readTorchCheckpointFile } from '@unias/torch-checkpoint';
 import type { Command } from '../command.js';
 import { flag, parse, str } from '../args.js';
 import { UsageError, UserError } from '../errors.js';
-import { convertedFile, downloadedFile, isFile, weightsDir } from '../engine/weights-cache.js';
-import { downloadVerified } from '../engine/weights-download.js';
-import { KNOWN_WEIGHTS, findKnownWeights, type KnownWeights } from '../engine/weights-registry.js';
+import {
+  convertedFile,
+  downloadedFile,
+  isFile,
+  weightsDir,
+  downloadVerified,
+  KNOWN_WEIGHTS,
+  findKnownWeights,
+  type KnownWeights,
+} from '@unias/engine';
 
 const USAGE = `usage: unias weights list
        unias weights fetch ID [--url URL] [--sha256 HEX] [--force] [--quiet]

@@ -4,7 +4,7 @@
  * image, the heat-map overlay and the thresholded prediction with the true mask's outline.
  */
 import { createSampleReader, type Sample } from '@unias/datasets';
-import type { ImageResult } from '../engine/evaluate.js';
+import type { ImageResult } from '@unias/engine';
 import type { Predictor } from '@unias/detector';
 import { encodePng, heatmapRgb, overlayRgb, planarToRgb, quantize } from '@unias/image';
 import { maskOverlayRgb } from './heatmap.js';

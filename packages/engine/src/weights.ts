@@ -2,14 +2,14 @@
  * Model weights from files, by name (official UniAS state_dict keys): `backbone.*` and
  * `sem_seg_head.*`. The backbone comes from those files, from a bare backbone file, from the
  * backbone's bundled weights (MobileNetV2), or random (tests). Every problem is a one-line
- * UserError naming the file.
+ * EngineInputError naming the file.
  */
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { checkBackboneWeights, importWeights, loadBackboneWeights } from '@unias/backbones';
 import { buildFeatureGraph, buildKnnEmbeddingGraph, type ResolvedConfig } from '@unias/model';
 import { initParams, type TensorData } from '@unias/graph';
-import { UserError } from '../errors.js';
+import { EngineInputError } from './errors.js';
 import { pretrainedWeightsFile } from './weights-cache.js';
 
 export const BACKBONE_SCOPE = 'backbone';
@@ -39,8 +39,8 @@ export interface WeightSources {
 
 async function mustExist(path: string, what: string): Promise<void> {
   const st = await stat(path).catch(() => null);
-  if (!st) throw new UserError(`${what} ${path}: no such file`);
-  if (st.isDirectory()) throw new UserError(`${what} ${path}: is a folder, expected a file`);
+  if (!st) throw new EngineInputError(`${what} ${path}: no such file`);
+  if (st.isDirectory()) throw new EngineInputError(`${what} ${path}: is a folder, expected a file`);
 }
 
 function firstLine(e: unknown): string {
@@ -58,19 +58,19 @@ async function readFiles(files: readonly string[]): Promise<{ backbone: WeightMa
     try {
       weights = await importWeights(file);
     } catch (e) {
-      throw new UserError(`weights file ${file}: ${firstLine(e).replace(`${file}: `, '')}`);
+      throw new EngineInputError(`weights file ${file}: ${firstLine(e).replace(`${file}: `, '')}`);
     }
     const stray: string[] = [];
     for (const [name, t] of weights) {
       const seen = from.get(name);
-      if (seen) throw new UserError(`weights: tensor "${name}" is in both ${seen} and ${file}`);
+      if (seen) throw new EngineInputError(`weights: tensor "${name}" is in both ${seen} and ${file}`);
       from.set(name, file);
       if (name.startsWith(`${BACKBONE_SCOPE}.`)) backbone.set(name, t);
       else if (name.startsWith(`${HEAD_SCOPE}.`)) head.set(name, t);
       else stray.push(name);
     }
     if (stray.length > 0) {
-      throw new UserError(
+      throw new EngineInputError(
         `weights file ${file}: ${stray.length} tensor(s) outside the official layout (backbone.*, sem_seg_head.*), e.g. "${stray[0]}"; a bare backbone file goes with --backbone-weights`,
       );
     }
@@ -102,7 +102,7 @@ export async function loadModelWeights(config: ResolvedConfig, sources: WeightSo
     try {
       checkBackboneWeights(bb, fromFiles, { taps, scope: BACKBONE_SCOPE });
     } catch (e) {
-      throw new UserError(`weights (${sources.files.join(', ')}): ${firstLine(e)}`);
+      throw new EngineInputError(`weights (${sources.files.join(', ')}): ${firstLine(e)}`);
     }
     backbone = fromFiles;
     backboneSource = `files: ${sources.files.join(', ')}`;
@@ -116,12 +116,12 @@ export async function loadModelWeights(config: ResolvedConfig, sources: WeightSo
       backboneSource = `random (seed ${sources.seed ?? 0})`;
     } else if (choice === 'default') {
       if (!bb.defaultWeights) {
-        throw new UserError(`backbone "${bb.id}" has no bundled weights: give them with --weights FILE (official layout, backbone.* keys) or --backbone-weights FILE`);
+        throw new EngineInputError(`backbone "${bb.id}" has no bundled weights: give them with --weights FILE (official layout, backbone.* keys) or --backbone-weights FILE`);
       }
       try {
         backbone = await loadBackboneWeights(bb, { taps, scope: BACKBONE_SCOPE });
       } catch (e) {
-        throw new UserError(`bundled weights of backbone "${bb.id}": ${firstLine(e)}`);
+        throw new EngineInputError(`bundled weights of backbone "${bb.id}": ${firstLine(e)}`);
       }
       backboneSource = bb.defaultWeights.source;
     } else {
@@ -135,7 +135,7 @@ export async function loadModelWeights(config: ResolvedConfig, sources: WeightSo
           nameMap: (n) => (n.startsWith(`${HEAD_SCOPE}.`) ? null : n),
         });
       } catch (e) {
-        throw new UserError(`backbone weights file ${choice}: ${firstLine(e).replace(`${choice}: `, '')}`);
+        throw new EngineInputError(`backbone weights file ${choice}: ${firstLine(e).replace(`${choice}: `, '')}`);
       }
       backboneSource = `file: ${choice}`;
     }

@@ -10,9 +10,9 @@ import {
   type Dataset,
   type DatasetSource,
 } from '@unias/datasets';
-import { UserError } from '../errors.js';
-import { suggestion } from '../config/suggest.js';
-import type { AugmentationName, DataFormat } from '../config/train-config.js';
+import { EngineInputError } from './errors.js';
+import { suggestion } from './settings/suggest.js';
+import type { AugmentationName, DataFormat } from './settings/train-settings.js';
 
 async function isDir(p: string): Promise<boolean> {
   return (await stat(p).catch(() => null))?.isDirectory() ?? false;
@@ -35,8 +35,8 @@ export async function loadData(o: { roots: readonly string[]; format: DataFormat
   for (const r of o.roots) {
     const root = resolve(r);
     const st = await stat(root).catch(() => null);
-    if (!st) throw new UserError(`dataset ${r}: no such folder`);
-    if (!st.isDirectory()) throw new UserError(`dataset ${r}: not a folder`);
+    if (!st) throw new EngineInputError(`dataset ${r}: no such folder`);
+    if (!st.isDirectory()) throw new EngineInputError(`dataset ${r}: not a folder`);
     const format = o.format === 'auto' ? await detectFormat(root) : o.format;
     formats.set(root, format);
     if (format === 'mvtec' && o.classes) {
@@ -53,10 +53,10 @@ export async function loadData(o: { roots: readonly string[]; format: DataFormat
     const missing = o.classes.filter((c) => !found.has(c));
     if (!visaRoots && missing.length > 0) {
       const known = await knownClasses(o.roots);
-      throw new UserError(`class "${missing[0]}" is in none of the dataset roots${suggestion(missing[0]!, known)}`);
+      throw new EngineInputError(`class "${missing[0]}" is in none of the dataset roots${suggestion(missing[0]!, known)}`);
     }
   }
-  if (sources.length === 0) throw new UserError('no classes to load');
+  if (sources.length === 0) throw new EngineInputError('no classes to load');
   const dataset = await loadDatasets(sources);
   return { dataset, formats };
 }

@@ -3,7 +3,7 @@
  * errors that name the file and the dotted path of the field ("train.lr: expected a number > 0,
  * got \"fast\""). Unknown keys are errors that suggest the closest known key.
  */
-import { UserError } from '../errors.js';
+import { EngineInputError } from '../errors.js';
 import { suggestion } from './suggest.js';
 
 export type Schema =
@@ -22,7 +22,7 @@ export const arr = (of: Schema, length?: number): Schema => (length !== undefine
 export const obj = (fields: Record<string, Schema>): Schema => ({ kind: 'object', fields });
 export const oneOf = (description: string, ...options: Schema[]): Schema => ({ kind: 'oneOf', options, description });
 
-export class ConfigFileError extends UserError {
+export class ConfigFileError extends EngineInputError {
   constructor(source: string, path: string, message: string) {
     super(`${source}: ${path ? `${path}: ` : ''}${message}`);
     this.name = 'ConfigFileError';

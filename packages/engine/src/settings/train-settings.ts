@@ -11,9 +11,9 @@ import { parse as parseYaml } from 'yaml';
 import { SUBSAMPLINGS, type Subsampling } from '@unias/knn';
 import { DEVICES, type DeviceRequest } from '@unias/backend-onnx';
 import { BACKENDS, type BackendName } from '@unias/detector';
-import { UserError } from '../errors.js';
-import { KNN_DEFAULTS, type KnnSettings } from '../engine/knn-fit.js';
-import { parseDuration } from '../engine/budget.js';
+import { EngineInputError } from '../errors.js';
+import { KNN_DEFAULTS, type KnnSettings } from '../knn-fit.js';
+import { parseDuration } from '../budget.js';
 import { arr, bool, check, ConfigFileError, int, leafPaths, num, obj, oneOf, schemaAt, str, type Schema } from './schema.js';
 import { suggestion } from './suggest.js';
 
@@ -203,14 +203,14 @@ export async function readTrainConfigFile(path: string): Promise<RawConfig> {
     text = await readFile(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`config file ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder' : (e as Error).message}`);
+    throw new EngineInputError(`config file ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder' : (e as Error).message}`);
   }
   let value: unknown;
   const ext = extname(path).toLowerCase();
   try {
     value = ext === '.json' ? JSON.parse(text) : parseYaml(text, { prettyErrors: false });
   } catch (e) {
-    throw new UserError(`config file ${path}: not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`);
+    throw new EngineInputError(`config file ${path}: not valid ${ext === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`);
   }
   if (value === null || value === undefined) value = {};
   check(value, TRAIN_SCHEMA, path, '');
@@ -258,7 +258,7 @@ export function setPath(raw: RawConfig, path: string, value: Json, source: strin
 /** `--set key=value`: the value is read as YAML (numbers, booleans, [lists], strings). */
 export function parseSetFlag(text: string): { path: string; value: Json } {
   const eq = text.indexOf('=');
-  if (eq <= 0) throw new UserError(`--set expects key=value, got "${text}"`);
+  if (eq <= 0) throw new EngineInputError(`--set expects key=value, got "${text}"`);
   const path = text.slice(0, eq).trim();
   const rawValue = text.slice(eq + 1);
   let value: Json;
@@ -304,7 +304,7 @@ export function defaultMethod(raw: RawConfig, train: Record<string, Json>): { me
 /** Fills the defaults and checks what the schema cannot (combinations). */
 export function resolveTrainSettings(raw: RawConfig): TrainSettings {
   const presetName = typeof raw['preset'] === 'string' ? raw['preset'] : TRAIN_DEFAULTS.preset;
-  if (!isPresetName(presetName)) throw new UserError(`unknown preset "${presetName}"${suggestion(presetName, PRESET_NAMES)}`);
+  if (!isPresetName(presetName)) throw new EngineInputError(`unknown preset "${presetName}"${suggestion(presetName, PRESET_NAMES)}`);
   const overrides = section(raw, 'model') as Partial<ModelConfig>;
   const presetModel = presetConfig(presetName);
   const model: ModelConfig = {
@@ -315,22 +315,22 @@ export function resolveTrainSettings(raw: RawConfig): TrainSettings {
   };
   const data = section(raw, 'data');
   const roots = strings(data['roots']);
-  if (roots.length === 0) throw new UserError('no dataset: give --data DIR (repeatable) or data.roots in the config file');
+  if (roots.length === 0) throw new EngineInputError('no dataset: give --data DIR (repeatable) or data.roots in the config file');
   const train = section(raw, 'train');
   const output = section(raw, 'output');
   const thresholds = section(raw, 'thresholds');
   const n = (v: Json | undefined, d: number): number => (typeof v === 'number' ? v : d);
   const epochs = typeof train['epochs'] === 'number' ? train['epochs'] : null;
   const steps = typeof train['steps'] === 'number' ? train['steps'] : null;
-  if (epochs !== null && steps !== null) throw new UserError('give train.epochs or train.steps, not both');
+  if (epochs !== null && steps !== null) throw new EngineInputError('give train.epochs or train.steps, not both');
   let timeBudget: number | null = null;
   const tb = train['timeBudget'];
   if (typeof tb === 'number') timeBudget = tb;
   else if (typeof tb === 'string') {
     timeBudget = parseDuration(tb);
-    if (timeBudget === null || timeBudget <= 0) throw new UserError(`train.timeBudget: expected seconds or a duration such as "30m", got ${JSON.stringify(tb)}`);
+    if (timeBudget === null || timeBudget <= 0) throw new EngineInputError(`train.timeBudget: expected seconds or a duration such as "30m", got ${JSON.stringify(tb)}`);
   }
-  if (timeBudget !== null && (epochs !== null || steps !== null)) throw new UserError('give a time budget or train.epochs/train.steps, not both');
+  if (timeBudget !== null && (epochs !== null || steps !== null)) throw new EngineInputError('give a time budget or train.epochs/train.steps, not both');
   if (epochs === null && steps === null && timeBudget === null) timeBudget = TRAIN_DEFAULTS.timeBudget;
   const betas = Array.isArray(train['betas']) ? (train['betas'] as number[]) : TRAIN_DEFAULTS.betas;
   const k = section(raw, 'knn');

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { stat } from 'node:fs/promises';
-import { UserError } from '../errors.js';
+import { EngineInputError } from './errors.js';
 import { userCacheDir } from './cache-dir.js';
 import { findKnownWeights, type KnownWeights } from './weights-registry.js';
 
@@ -27,14 +27,14 @@ async function isFile(path: string): Promise<boolean> {
 }
 
 /**
- * The cached, converted weights of a backbone (for `--backbone-weights pretrained`), or a UserError
+ * The cached, converted weights of a backbone (for `--backbone-weights pretrained`), or a EngineInputError
  * that says how to fetch them.
  */
 export async function pretrainedWeightsFile(backboneId: string, env?: NodeJS.ProcessEnv): Promise<string> {
   const known = findKnownWeights(backboneId);
-  if (!known) throw new UserError(`no known pretrained weights for backbone "${backboneId}"; \`unias weights list\` shows the known ones, or pass a weights file`);
+  if (!known) throw new EngineInputError(`no known pretrained weights for backbone "${backboneId}"; \`unias weights list\` shows the known ones, or pass a weights file`);
   const path = convertedFile(backboneId, env);
-  if (!(await isFile(path))) throw new UserError(`pretrained weights for "${backboneId}" are not in the cache (${path}); fetch them once with \`unias weights fetch ${backboneId}\``);
+  if (!(await isFile(path))) throw new EngineInputError(`pretrained weights for "${backboneId}" are not in the cache (${path}); fetch them once with \`unias weights fetch ${backboneId}\``);
   return path;
 }
 

@@ -2,10 +2,10 @@
 import { join } from 'node:path';
 import type { Sample } from '@unias/datasets';
 import { writeFileAtomic } from '@unias/graph';
-import { buildExamples } from '../report/examples.js';
-import { renderReport } from '../report/html-report.js';
+import { buildExamples } from './examples.js';
+import { renderReport } from './html-report.js';
 import { createProgress } from '../progress.js';
-import { evaluate, withoutCurves, type Evaluation } from './evaluate.js';
+import { evaluate, withoutCurves, type Evaluation } from '@unias/engine';
 import type { Predictor } from '@unias/detector';
 
 export interface EvalReportOptions {

@@ -8,7 +8,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { UserError } from '../errors.js';
+import { EngineInputError } from './errors.js';
 
 export interface DownloadOptions {
   readonly url: string;
@@ -43,7 +43,7 @@ export async function downloadVerified(o: DownloadOptions): Promise<DownloadResu
   try {
     response = await fetch(o.url, { headers: have > 0 ? { Range: `bytes=${have}-` } : {}, redirect: 'follow' });
   } catch (e) {
-    throw new UserError(`cannot download ${o.url}: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}`);
+    throw new EngineInputError(`cannot download ${o.url}: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}`);
   }
   let total: number | undefined;
   let complete = false;
@@ -51,7 +51,7 @@ export async function downloadVerified(o: DownloadOptions): Promise<DownloadResu
     const range = contentRange(response.headers.get('content-range'));
     if (!range || range[0] !== have) {
       await response.body?.cancel();
-      throw new UserError(`${o.url}: the server resumed at a different offset than the ${have} bytes of ${part}; delete it and fetch again`);
+      throw new EngineInputError(`${o.url}: the server resumed at a different offset than the ${have} bytes of ${part}; delete it and fetch again`);
     }
     total = range[1];
   } else if (response.status === 416 && have > 0) {
@@ -64,7 +64,7 @@ export async function downloadVerified(o: DownloadOptions): Promise<DownloadResu
     total = length !== null ? Number(length) : undefined;
   } else {
     await response.body?.cancel();
-    throw new UserError(`cannot download ${o.url}: HTTP ${response.status} ${response.statusText}`);
+    throw new EngineInputError(`cannot download ${o.url}: HTTP ${response.status} ${response.statusText}`);
   }
 
   const hash = createHash('sha256');
@@ -73,7 +73,7 @@ export async function downloadVerified(o: DownloadOptions): Promise<DownloadResu
   if (!complete) {
     const file = await open(part, have > 0 ? 'a' : 'w');
     try {
-      if (!response.body) throw new UserError(`${o.url}: the response has no body`);
+      if (!response.body) throw new EngineInputError(`${o.url}: the response has no body`);
       const reader = response.body.getReader();
       try {
         for (;;) {
@@ -96,12 +96,12 @@ export async function downloadVerified(o: DownloadOptions): Promise<DownloadResu
   const sha256 = hash.digest('hex');
   if (!sha256.startsWith(o.sha256Prefix.toLowerCase())) {
     await rm(part, { force: true });
-    throw new UserError(`${o.url}: SHA-256 ${sha256} does not start with the expected ${o.sha256Prefix}; refused and deleted (a corrupt or substituted file)`);
+    throw new EngineInputError(`${o.url}: SHA-256 ${sha256} does not start with the expected ${o.sha256Prefix}; refused and deleted (a corrupt or substituted file)`);
   }
   await rename(part, o.dest);
   return { bytes: have + received, sha256, resumedFrom: have };
 }
 
-function interrupted(o: DownloadOptions, part: string, got: number, total: number | undefined, why: string): UserError {
-  return new UserError(`download of ${o.url} stopped after ${got}${total !== undefined ? ` of ${total}` : ''} bytes (${why}); nothing was cached, the partial ${part} is kept so the same command resumes`);
+function interrupted(o: DownloadOptions, part: string, got: number, total: number | undefined, why: string): EngineInputError {
+  return new EngineInputError(`download of ${o.url} stopped after ${got}${total !== undefined ? ` of ${total}` : ''} bytes (${why}); nothing was cached, the partial ${part} is kept so the same command resumes`);
 }

@@ -1,7 +1,7 @@
 import { mkdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir, tinyDataset } from '../testing/helpers.js';
+import { tempDir, tinyDataset } from './testing/tiny-run.js';
 import { loadData } from './data.js';
 
 describe('loadData', () => {

@@ -6,13 +6,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeImage, type Dataset, type Sample } from '@unias/datasets';
-import { UserError } from '../errors.js';
+import { EngineInputError } from './errors.js';
 import { loadData } from './data.js';
 
 /** `count` normal training samples, spread evenly over the (path-sorted) list so every class is seen. */
 export function calibrationSamples(dataset: Dataset, count: number): Sample[] {
   const normal = dataset.samples.filter((s) => s.split === 'train' && s.label === 0).sort((a, b) => a.path.localeCompare(b.path));
-  if (normal.length === 0) throw new UserError(`no normal training images (train/good) in ${dataset.roots.join(', ')} to calibrate on`);
+  if (normal.length === 0) throw new EngineInputError(`no normal training images (train/good) in ${dataset.roots.join(', ')} to calibrate on`);
   const n = Math.min(count, normal.length);
   return Array.from({ length: n }, (_, i) => normal[Math.floor((i * normal.length) / n)]!);
 }
@@ -40,6 +40,6 @@ export async function runDataRoots(runDir: string): Promise<string[] | null> {
     const roots = (JSON.parse(text) as { settings?: { data?: { roots?: unknown } } }).settings?.data?.roots;
     return Array.isArray(roots) && roots.every((r) => typeof r === 'string') && roots.length > 0 ? roots : null;
   } catch {
-    throw new UserError(`${join(runDir, 'run.json')}: not valid JSON`);
+    throw new EngineInputError(`${join(runDir, 'run.json')}: not valid JSON`);
   }
 }

@@ -12,7 +12,7 @@ import type { Sample } from '@unias/datasets';
 import { writeFileAtomic, type Backend, type TensorData } from '@unias/graph';
 import { meanOverClasses, type MetricsReport, type MetricValues } from '@unias/metrics';
 import { buildKnnEmbeddingGraph, resolveConfig, type ModelConfig } from '@unias/model';
-import { createProgress } from '../progress.js';
+import { stageProgress, type ProgressCallback } from './callbacks.js';
 import { userCacheDir } from './cache-dir.js';
 import { evaluate, withoutCurves } from './evaluate.js';
 import { fitKnn, knnModelConfig, type KnnSettings } from './knn-fit.js';
@@ -39,7 +39,7 @@ export interface BaselineOptions {
   readonly test: readonly Sample[];
   readonly knn: KnnSettings;
   readonly cacheDir?: string;
-  readonly progress?: boolean;
+  readonly onProgress?: ProgressCallback;
 }
 
 async function filesKey(samples: readonly Sample[]): Promise<string[]> {
@@ -81,7 +81,6 @@ export async function knnBaseline(o: BaselineOptions): Promise<BaselineResult> {
   const cached = await readFile(path, 'utf8').then((t) => JSON.parse(t) as { report: BaselineReport; description: string }).catch(() => null);
   if (cached) return { report: cached.report, description: cached.description, cached: true, path };
 
-  const show = o.progress ?? true;
   // One bank per class (PatchCore's protocol, and the strongest form of the baseline: no class's
   // patches crowd another's out of the bank).
   const classes = [...new Set(o.test.map((s) => s.className))].sort();
@@ -99,14 +98,17 @@ export async function knnBaseline(o: BaselineOptions): Promise<BaselineResult> {
       merged.warnings.push(`class ${cls}: no normal training images, no baseline`);
       continue;
     }
-    const bar = show ? createProgress({ total: train.length, label: `baseline ${cls}: embed` }) : null;
-    const fitted = await fitKnn({ backend: o.backend, model: config, backboneParams: o.backboneParams, samples: train, knn: o.knn, onEmbed: (d) => bar?.update(d) });
-    bar?.done();
+    const fitted = await fitKnn({
+      backend: o.backend,
+      model: config,
+      backboneParams: o.backboneParams,
+      samples: train,
+      knn: o.knn,
+      onEmbed: stageProgress(o.onProgress, `baseline ${cls}: embed`, train.length),
+    });
     const predictor = await createGraphPredictor({ backend: o.backend, config: fitted.config, params: fitted.params });
     try {
-      const eb = show ? createProgress({ total: test.length, label: `baseline ${cls}: eval` }) : null;
-      const e = await evaluate({ predictor, samples: test, curvePoints: 0, onProgress: (d) => eb?.update(d) });
-      eb?.done();
+      const e = await evaluate({ predictor, samples: test, curvePoints: 0, onProgress: stageProgress(o.onProgress, `baseline ${cls}: eval`, test.length) });
       merged.classes[cls] = e.report.classes[cls]!;
       merged.thresholds[cls] = e.report.thresholds[cls]!;
       merged.counts[cls] = e.report.counts[cls]!;
@@ -133,7 +135,7 @@ export interface ModelBaselineOptions {
   readonly test: readonly Sample[];
   readonly knn: KnnSettings;
   readonly backend: Backend;
-  readonly progress?: boolean;
+  readonly onProgress?: ProgressCallback;
   readonly cacheDir?: string;
 }
 

@@ -3,10 +3,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PRESETS } from '@unias/model';
 import { parse } from '../args.js';
-import { TRAIN_OPTIONS, settingsFromArgs } from '../commands/train.js';
+import { TRAIN_OPTIONS, settingsFromArgs } from './train.js';
 import { tempDir } from '../testing/helpers.js';
-import { closest, editDistance } from './suggest.js';
-import { readTrainConfigFile, resolveTrainSettings, TRAIN_DEFAULTS } from './train-config.js';
+import { closest, editDistance, readTrainConfigFile, resolveTrainSettings, TRAIN_DEFAULTS } from '@unias/engine';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 beforeAll(async () => {

@@ -1,0 +1,78 @@
+/**
+ * The length and pace of a run: steps from epochs, the learning-rate schedule, the backbone's share
+ * of a step (whether caching its features pays), and the measured seconds per step that size a run
+ * to a time budget.
+ */
+import type { BatchLoader } from '@unias/datasets';
+import type { TensorData } from '@unias/graph';
+import { buildInferenceGraph, countModelFlops, type ResolvedConfig } from '@unias/model';
+import { chainedLr, constantLr, cosineAnnealingLr, linearLr, stepLr, type Schedule, type TrainingStep } from '@unias/training';
+import { median } from './budget.js';
+import type { FeatureSource } from './features.js';
+import type { TrainSettings } from './settings/train-settings.js';
+
+/** The length of the run in steps. */
+export function totalStepsOf(settings: TrainSettings, batchesPerEpoch: number): number {
+  if (settings.train.steps !== null) return settings.train.steps;
+  return (settings.train.epochs ?? 1) * batchesPerEpoch;
+}
+
+/** The StepLR period in optimizer steps: the given epochs, else 40% of the run. */
+export function stepPeriodOf(s: TrainSettings, batchesPerEpoch: number): number {
+  return s.train.lrStepEpochs !== null ? s.train.lrStepEpochs * batchesPerEpoch : Math.max(1, Math.round(0.4 * totalStepsOf(s, batchesPerEpoch)));
+}
+
+/**
+ * The frozen backbone's share of a training step's FLOPs (backbone forward against the head's
+ * forward and backward, about 3x its forward). The feature cache saves at most that share and costs
+ * a disk read per image: measured on onnxruntime (bench-results/cli-train.json) it saves nothing at
+ * 12% (cpu preset) and 14% (small preset), so 'auto' caches only from 25% on.
+ */
+export function backboneShare(config: ResolvedConfig): number {
+  const f = countModelFlops(buildInferenceGraph(config));
+  const backbone = f.byScope['backbone'] ?? 0;
+  return backbone / (backbone + 3 * (f.total - backbone));
+}
+
+export const AUTO_CACHE_SHARE = 0.25;
+
+export function scheduleOf(s: TrainSettings, lrStepSteps: number, totalSteps: number): Schedule {
+  const t = s.train;
+  let main: Schedule;
+  if (t.schedule === 'constant') main = constantLr(t.lr);
+  else if (t.schedule === 'cosine') main = cosineAnnealingLr({ lr: t.lr, tMax: Math.max(1, totalSteps) });
+  else main = stepLr({ lr: t.lr, stepSize: lrStepSteps, gamma: t.lrGamma });
+  if (t.warmupSteps <= 0) return main;
+  return chainedLr(t.lr, [
+    { schedule: linearLr({ lr: t.lr, startFactor: 0.01, endFactor: 1, totalIters: t.warmupSteps }), baseLr: t.lr },
+    { schedule: main, baseLr: t.lr },
+  ]);
+}
+
+/** Inference per image as a fraction of a training step per image (forward only, no backward). */
+export const INFER_FRACTION = 0.45;
+const CALIBRATION_STEPS = 6;
+
+/**
+ * Seconds per step of the training loop (batch loading included), the median of the steps after
+ * the first; the trainer is put back to its initial state afterwards, so the run is exactly the
+ * one it would have been without measuring.
+ */
+export async function measureStepSeconds(trainer: TrainingStep, loader: BatchLoader, features: FeatureSource | null): Promise<number> {
+  const initial = await trainer.getState();
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < CALIBRATION_STEPS; i++) {
+      const t0 = performance.now();
+      const batch = await loader.next();
+      const feeds: Record<string, TensorData> = features ? features.take(batch.paths, batch.augmentations) : { image: batch.images };
+      await trainer.step(feeds);
+      times.push((performance.now() - t0) / 1000);
+    }
+  } finally {
+    await loader.close();
+    await trainer.setState(initial);
+  }
+  return median(times.slice(1));
+}
+
