@@ -19,17 +19,7 @@ import { generateSyntheticDataset } from '@unias/datasets';
 import { writeFileAtomic } from '@unias/graph';
 import type { MetricValues } from '@unias/metrics';
 import { resolveConfig, type ModelConfig } from '@unias/model';
-import {
-  evaluate,
-  resolveTrainSettings,
-  type RawConfig,
-  knnBaseline,
-  fitKnn,
-  knnModelConfig,
-  loadData,
-  parseDuration,
-  runTraining,
-} from '@unias/engine';
+import { evaluate, resolveTrainSettings, type RawConfig, knnBaseline, fitKnn, knnModelConfig, loadData, parseDuration, runTraining } from '@unias/engine';
 import { progressBars } from '../src/progress.js';
 import { createGraphPredictor, loadStoredModel, openBackend } from '@unias/detector';
 
@@ -54,7 +44,8 @@ const work = resolve(values.out!);
 async function defaultRoots(): Promise<string[]> {
   const shared = resolve(repo, '..', 'shared', 'datasets');
   const roots: string[] = [];
-  for (const name of ['ksdd', 'hazelnut-toy', 'mvtec-grid-mini']) if ((await stat(join(shared, name)).catch(() => null))?.isDirectory()) roots.push(join(shared, name));
+  for (const name of ['ksdd', 'hazelnut-toy', 'mvtec-grid-mini'])
+    if ((await stat(join(shared, name)).catch(() => null))?.isDirectory()) roots.push(join(shared, name));
   if (!values['no-synthetic']) {
     const synthetic = join(work, 'synthetic');
     await generateSyntheticDataset({ root: synthetic, size: 128, seed: 0, ifExists: 'reuse' });
@@ -64,7 +55,14 @@ async function defaultRoots(): Promise<string[]> {
 }
 
 const env = process.env['UNIAS_ACCURACY_DATA'];
-const roots = values.data?.length ? values.data.map((d) => resolve(d)) : env ? env.split(':').filter(Boolean).map((d) => resolve(d)) : await defaultRoots();
+const roots = values.data?.length
+  ? values.data.map((d) => resolve(d))
+  : env
+    ? env
+        .split(':')
+        .filter(Boolean)
+        .map((d) => resolve(d))
+    : await defaultRoots();
 if (roots.length === 0) throw new Error('no data: give --data DIR or UNIAS_ACCURACY_DATA');
 log(`accuracy bench: ${roots.join(', ')}; budget ${values.budget}`);
 
@@ -88,7 +86,7 @@ if (values['eval-only']) {
   await rm(runDir, { recursive: true, force: true });
   const t0 = performance.now();
   const trained = await runTraining({ settings, callbacks: { onLog: log, ...(bars ? { onProgress: bars.onProgress } : {}) }, skipFinalEval: true });
-bars?.close();
+  bars?.close();
   trainSeconds = (performance.now() - t0) / 1000;
   imagesPerSecond = trained.imagesPerSecond;
   steps = trained.totalSteps;
@@ -147,7 +145,11 @@ const sharedSeconds = (performance.now() - t2) / 1000;
 
 const KEYS = ['pixel_auroc', 'pixel_ap', 'pixel_f1_max', 'dsc', 'aupro', 'image_auroc', 'image_ap'] as const;
 const pick = (m: MetricValues | undefined) => Object.fromEntries(KEYS.map((k) => [k, m?.[k] ?? null]));
-const classes = Object.fromEntries(Object.keys(u.classes).sort().map((c) => [c, { unias: pick(u.classes[c]), knn: pick(knn.report.classes[c]), knn_shared: pick(shared.classes[c]) }]));
+const classes = Object.fromEntries(
+  Object.keys(u.classes)
+    .sort()
+    .map((c) => [c, { unias: pick(u.classes[c]), knn: pick(knn.report.classes[c]), knn_shared: pick(shared.classes[c]) }]),
+);
 const result = {
   bench: 'accuracy',
   date: new Date().toISOString(),
@@ -163,11 +165,24 @@ const result = {
     images_per_s: Number(imagesPerSecond.toFixed(2)),
   },
   unias_map_variants: Object.fromEntries(
-    Object.entries(variants).map(([k, r]) => [k, { mean: pick(r.mean), classes: Object.fromEntries(Object.keys(r.classes).sort().map((c) => [c, pick(r.classes[c])])) }]),
+    Object.entries(variants).map(([k, r]) => [
+      k,
+      {
+        mean: pick(r.mean),
+        classes: Object.fromEntries(
+          Object.keys(r.classes)
+            .sort()
+            .map((c) => [c, pick(r.classes[c])]),
+        ),
+      },
+    ]),
   ),
   knn: { description: knn.description, settings: settings.knn, seconds: Number(knnSeconds.toFixed(1)) },
   classes,
-  knn_shared: { description: `the same detector with one bank of ${settings.knn.bankSize} patches for all classes (${settings.knn.subsampling})`, seconds: Number(sharedSeconds.toFixed(1)) },
+  knn_shared: {
+    description: `the same detector with one bank of ${settings.knn.bankSize} patches for all classes (${settings.knn.subsampling})`,
+    seconds: Number(sharedSeconds.toFixed(1)),
+  },
   mean: { unias: pick(u.mean), knn: pick(knn.report.mean), knn_shared: pick(shared.mean) },
   train_seconds: Number(trainSeconds.toFixed(1)),
   knn_seconds: Number(knnSeconds.toFixed(1)),

@@ -24,7 +24,14 @@ async function* levelMaps(split: 'train' | 'test') {
     const out = await session.run({ image: batch.images as TensorData<'float32'> });
     for (let i = 0; i < batch.images.shape[0]!; i++) {
       const { maps: lv, h, w } = levelMapsAt(out, i, L);
-      yield { lv, h, w, cls: batch.classNames[i]!, path: batch.paths[i]!, mask: split === 'test' ? (batch.masks.data as Uint8Array).subarray(i * H * W, (i + 1) * H * W) : undefined };
+      yield {
+        lv,
+        h,
+        w,
+        cls: batch.classNames[i]!,
+        path: batch.paths[i]!,
+        mask: split === 'test' ? (batch.masks.data as Uint8Array).subarray(i * H * W, (i + 1) * H * W) : undefined,
+      };
     }
   }
 }
@@ -38,15 +45,25 @@ for await (const { lv, cls } of levelMaps('train')) {
   const a = perClass.get(cls) ?? newAcc();
   perClass.set(cls, a);
   for (const acc of [pooled, a]) {
-    for (let l = 0; l < L; l++) for (const v of lv[l]!) { acc.s[l]! += v; acc.q[l]! += v * v; }
+    for (let l = 0; l < L; l++)
+      for (const v of lv[l]!) {
+        acc.s[l]! += v;
+        acc.q[l]! += v * v;
+      }
     acc.n += lv[0]!.length;
   }
 }
-const stats = (a: Acc) => a.s.map((s, l) => { const mu = s / a.n; return { mu, sd: Math.sqrt(Math.max(a.q[l]! / a.n - mu * mu, 1e-12)) }; });
+const stats = (a: Acc) =>
+  a.s.map((s, l) => {
+    const mu = s / a.n;
+    return { mu, sd: Math.sqrt(Math.max(a.q[l]! / a.n - mu * mu, 1e-12)) };
+  });
 const pooledStats = stats(pooled);
 console.error(JSON.stringify(pooledStats));
-const z = (lv: Float32Array[], st: { mu: number; sd: number }[], idx: number[]) => lv[0]!.map((_, p) => idx.reduce((acc, l) => acc + (lv[l]![p]! - st[l]!.mu) / st[l]!.sd, 0));
-const zmax = (lv: Float32Array[], st: { mu: number; sd: number }[], idx: number[]) => lv[0]!.map((_, p) => Math.max(...idx.map((l) => (lv[l]![p]! - st[l]!.mu) / st[l]!.sd)));
+const z = (lv: Float32Array[], st: { mu: number; sd: number }[], idx: number[]) =>
+  lv[0]!.map((_, p) => idx.reduce((acc, l) => acc + (lv[l]![p]! - st[l]!.mu) / st[l]!.sd, 0));
+const zmax = (lv: Float32Array[], st: { mu: number; sd: number }[], idx: number[]) =>
+  lv[0]!.map((_, p) => Math.max(...idx.map((l) => (lv[l]![p]! - st[l]!.mu) / st[l]!.sd)));
 const all = [...Array(L).keys()];
 const combos: Record<string, (lv: Float32Array[], cls: string) => Float32Array> = {
   product_all: (lv) => lv[0]!.map((_, p) => all.reduce((a, i) => a * lv[i]![p]!, 1)),
@@ -59,7 +76,8 @@ const combos: Record<string, (lv: Float32Array[], cls: string) => Float32Array> 
 };
 const accs = Object.fromEntries(Object.keys(combos).map((k) => [k, createMetricsAccumulator({})]));
 for await (const { lv, h, w, cls, path, mask } of levelMaps('test')) {
-  for (const [k, f] of Object.entries(combos)) accs[k]!.add(cls, { scores: resizeMap(f(lv, cls), { width: w, height: h }, { width: W, height: H }), mask: mask!, height: H, width: W }, path);
+  for (const [k, f] of Object.entries(combos))
+    accs[k]!.add(cls, { scores: resizeMap(f(lv, cls), { width: w, height: h }, { width: W, height: H }), mask: mask!, height: H, width: W }, path);
 }
 await session.dispose();
 printStudy(accs, { mean: true });

@@ -22,14 +22,24 @@ async function* maps(split: 'train' | 'test') {
     const outs = await Promise.all(sessions.map((s) => s.run({ image: batch.images as TensorData<'float32'> })));
     for (let i = 0; i < batch.images.shape[0]!; i++) {
       const mm = outs.map((o) => Float32Array.from((o['anomaly_map']!.data as Float32Array).subarray(i * H * W, (i + 1) * H * W)));
-      yield { mm, cls: batch.classNames[i]!, path: batch.paths[i]!, mask: split === 'test' ? (batch.masks.data as Uint8Array).subarray(i * H * W, (i + 1) * H * W) : undefined };
+      yield {
+        mm,
+        cls: batch.classNames[i]!,
+        path: batch.paths[i]!,
+        mask: split === 'test' ? (batch.masks.data as Uint8Array).subarray(i * H * W, (i + 1) * H * W) : undefined,
+      };
     }
   }
 }
-const s = [0, 0], q = [0, 0];
+const s = [0, 0],
+  q = [0, 0];
 let n = 0;
 for await (const { mm } of maps('train')) {
-  for (let k = 0; k < 2; k++) for (const v of mm[k]!) { s[k]! += v; q[k]! += v * v; }
+  for (let k = 0; k < 2; k++)
+    for (const v of mm[k]!) {
+      s[k]! += v;
+      q[k]! += v * v;
+    }
   n += mm[0]!.length;
 }
 const st = s.map((x, k) => ({ mu: x / n, sd: Math.sqrt(q[k]! / n - (x / n) ** 2) }));
@@ -41,5 +51,6 @@ const combos: Record<string, (mm: Float32Array[]) => Float32Array> = {
   zsum: (mm) => mm[0]!.map((v, p) => (v - st[0]!.mu) / st[0]!.sd + (mm[1]![p]! - st[1]!.mu) / st[1]!.sd),
 };
 const accs = Object.fromEntries(Object.keys(combos).map((k) => [k, createMetricsAccumulator({})]));
-for await (const { mm, cls, path, mask } of maps('test')) for (const [k, f] of Object.entries(combos)) accs[k]!.add(cls, { scores: f(mm), mask: mask!, height: H, width: W }, path);
+for await (const { mm, cls, path, mask } of maps('test'))
+  for (const [k, f] of Object.entries(combos)) accs[k]!.add(cls, { scores: f(mm), mask: mask!, height: H, width: W }, path);
 printStudy(accs, { mean: true });

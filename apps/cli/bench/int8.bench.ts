@@ -39,7 +39,12 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 /** Median ms per image of each session at batch 1, runs interleaved. */
 async function timeSideBySide(models: Record<string, Uint8Array>, size: readonly [number, number]): Promise<Record<string, number>> {
   const sessions = Object.fromEntries(
-    await Promise.all(Object.entries(models).map(async ([k, bytes]) => [k, await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' })] as const)),
+    await Promise.all(
+      Object.entries(models).map(
+        async ([k, bytes]) =>
+          [k, await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' })] as const,
+      ),
+    ),
   );
   const image = createRng(1).fillUniform(new Float32Array(3 * size[0] * size[1]), 0, 1);
   const feed = { image: new ort.Tensor('float32', image, [1, 3, size[0], size[1]]) };
@@ -59,7 +64,11 @@ async function timeSideBySide(models: Record<string, Uint8Array>, size: readonly
   return Object.fromEntries(Object.entries(times).map(([k, t]) => [k, +t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!.toFixed(2)]));
 }
 
-async function exportsOf(model: ExportableModel, roots: readonly string[], name: string): Promise<{ float32: OnnxModel; int8: OnnxModel; fp16: OnnxModel; calibration: string }> {
+async function exportsOf(
+  model: ExportableModel,
+  roots: readonly string[],
+  name: string,
+): Promise<{ float32: OnnxModel; int8: OnnxModel; fp16: OnnxModel; calibration: string }> {
   const size = resolveConfig(model.config).inputSize;
   const set = await loadCalibrationSet(roots, calImages, size);
   const float32 = buildOnnxModel({ model });
@@ -108,7 +117,10 @@ for (const dir of runDirs) {
     testImages: test.length,
     accuracy,
     deltaPoints: Object.fromEntries(
-      (['int8', 'fp16'] as const).map((p) => [p, Object.fromEntries(METRICS.map((k) => [k, +((accuracy[p]![k]! - accuracy['float32']![k]!) * 100).toFixed(2)]))]),
+      (['int8', 'fp16'] as const).map((p) => [
+        p,
+        Object.fromEntries(METRICS.map((k) => [k, +((accuracy[p]![k]! - accuracy['float32']![k]!) * 100).toFixed(2)])),
+      ]),
     ),
     msPerImage: ms,
     speedup: { int8: +(ms['float32']! / ms['int8']!).toFixed(2), fp16: +(ms['float32']! / ms['fp16']!).toFixed(2) },

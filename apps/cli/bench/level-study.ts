@@ -34,10 +34,19 @@ if (L >= 3) {
   combos['sum_0_1_2'] = sum([0, 1, 2]);
   combos['product_1_2_3'] = prod([1, 2, 3].filter((i) => i < L));
 }
-const rawCombos: Record<string, (lv: Float32Array[]) => Float32Array> = { no_post_gaussian_product_all: prod([...Array(L).keys()]), ...(L >= 2 ? { no_post_gaussian_product_0_1: prod([0, 1]) } : {}) };
+const rawCombos: Record<string, (lv: Float32Array[]) => Float32Array> = {
+  no_post_gaussian_product_all: prod([...Array(L).keys()]),
+  ...(L >= 2 ? { no_post_gaussian_product_0_1: prod([0, 1]) } : {}),
+};
 const accs = Object.fromEntries([...Object.keys(combos), ...Object.keys(rawCombos)].map((k) => [k, createMetricsAccumulator({})]));
 const test = ds.samples.filter((s) => s.split === 'test');
-const loader = createBatchLoader({ samples: test, reader: createSampleReader({ size: { width: W, height: H }, normalize: 'none' }), batchSize: 8, shuffle: false, maskDtype: 'uint8' });
+const loader = createBatchLoader({
+  samples: test,
+  reader: createSampleReader({ size: { width: W, height: H }, normalize: 'none' }),
+  batchSize: 8,
+  shuffle: false,
+  maskDtype: 'uint8',
+});
 for await (const batch of loader.epoch()) {
   const out = await session.run({ image: batch.images as TensorData<'float32'> });
   const outRaw = await rawSession.run({ image: batch.images as TensorData<'float32'> });
@@ -45,9 +54,19 @@ for await (const batch of loader.epoch()) {
   for (let i = 0; i < n; i++) {
     const { maps: lv, h, w } = levelMapsAt(out, i, L);
     const mask = (batch.masks.data as Uint8Array).subarray(i * H * W, (i + 1) * H * W);
-    for (const [k, f] of Object.entries(combos)) accs[k]!.add(batch.classNames[i]!, { scores: resizeMap(f(lv), { width: w, height: h }, { width: W, height: H }), mask, height: H, width: W }, batch.paths[i]!);
+    for (const [k, f] of Object.entries(combos))
+      accs[k]!.add(
+        batch.classNames[i]!,
+        { scores: resizeMap(f(lv), { width: w, height: h }, { width: W, height: H }), mask, height: H, width: W },
+        batch.paths[i]!,
+      );
     const lvRaw = levelMapsAt(outRaw, i, L).maps;
-    for (const [k, f] of Object.entries(rawCombos)) accs[k]!.add(batch.classNames[i]!, { scores: resizeMap(f(lvRaw), { width: w, height: h }, { width: W, height: H }), mask, height: H, width: W }, batch.paths[i]!);
+    for (const [k, f] of Object.entries(rawCombos))
+      accs[k]!.add(
+        batch.classNames[i]!,
+        { scores: resizeMap(f(lvRaw), { width: w, height: h }, { width: W, height: H }), mask, height: H, width: W },
+        batch.paths[i]!,
+      );
   }
 }
 await session.dispose();

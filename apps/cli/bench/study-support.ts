@@ -16,7 +16,9 @@ type Session = Awaited<ReturnType<Awaited<ReturnType<typeof openBackend>>['prepa
 /** An onnxruntime session of a stored model, batch-generic; `postGaussian` is an eval-time switch on the same weights. */
 export async function openStudySession(m: Stored, options: { debugOutputs?: boolean; postGaussian?: boolean } = {}): Promise<Session> {
   const backend = await openBackend('onnx', { threads: null });
-  const graph = buildInferenceGraph(options.postGaussian === undefined ? m.config : { ...m.config, postGaussian: options.postGaussian }, { debugOutputs: options.debugOutputs ?? false });
+  const graph = buildInferenceGraph(options.postGaussian === undefined ? m.config : { ...m.config, postGaussian: options.postGaussian }, {
+    debugOutputs: options.debugOutputs ?? false,
+  });
   return backend.prepare(graph, { params: bindWeights(graph, m.params), dynamicBatch: true });
 }
 

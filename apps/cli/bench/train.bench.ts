@@ -66,7 +66,14 @@ async function throughput(c: ModelCase, steps: number): Promise<Record<string, u
 /** Nearest-normal-patch distances on ORT: scores [Q] = min over the bank of ||q - m||. */
 async function nearestPatch(): Promise<Record<string, unknown>> {
   const backend = await createOnnxBackend();
-  const config = resolveConfig({ ...(DEMO.full.config['model'] as object), backbone: 'mobilenet_v2', convDim: 32, hidden: 32, maskDim: 16, dimFeedforward: 64 } as never);
+  const config = resolveConfig({
+    ...(DEMO.full.config['model'] as object),
+    backbone: 'mobilenet_v2',
+    convDim: 32,
+    hidden: 32,
+    maskDim: 16,
+    dimFeedforward: 64,
+  } as never);
   const weights = await loadModelWeights(config, { files: [] });
   const features = await backend.prepare(buildFeatureGraph(config), { params: weights.backbone });
   const [H, W] = config.inputSize;

@@ -29,5 +29,9 @@ export function isUserFacing(e: unknown): e is Error {
   if (!(e instanceof Error)) return false;
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOTDIR') return true;
-  return /^(SafetensorsError|DatasetError|ImageDecodeError|ConfigError|ConfigFileError|MetricsInputError|WeightsError|ExportError|BackendUnavailableError)$/.test(e.name) || e.name.endsWith('InputError');
+  return (
+    /^(SafetensorsError|DatasetError|ImageDecodeError|ConfigError|ConfigFileError|MetricsInputError|WeightsError|ExportError|BackendUnavailableError)$/.test(
+      e.name,
+    ) || e.name.endsWith('InputError')
+  );
 }

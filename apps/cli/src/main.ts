@@ -3,15 +3,39 @@ import type { CommandEntry } from './command.js';
 import { isUserFacing, UsageError } from './errors.js';
 
 export const COMMANDS: readonly CommandEntry[] = [
-  { name: 'demo', summary: 'generate a synthetic dataset, train, evaluate and report (the README demo)', load: async () => (await import('./commands/demo.js')).command },
+  {
+    name: 'demo',
+    summary: 'generate a synthetic dataset, train, evaluate and report (the README demo)',
+    load: async () => (await import('./commands/demo.js')).command,
+  },
   { name: 'train', summary: 'train a unified model on one or more datasets', load: async () => (await import('./commands/train.js')).command },
-  { name: 'eval', summary: 'evaluate a trained model: metrics table, metrics.json, HTML report', load: async () => (await import('./commands/eval.js')).command },
+  {
+    name: 'eval',
+    summary: 'evaluate a trained model: metrics table, metrics.json, HTML report',
+    load: async () => (await import('./commands/eval.js')).command,
+  },
   { name: 'predict', summary: 'anomaly maps, scores and masks for images or folders', load: async () => (await import('./commands/predict.js')).command },
-  { name: 'export', summary: 'export to ONNX, a Triton/KServe repository or official-layout safetensors', load: async () => (await import('./commands/export.js')).command },
-  { name: 'metrics', summary: 'metrics of any model\'s maps stored in a safetensors file', load: async () => (await import('./commands/metrics.js')).command },
-  { name: 'weights', summary: 'list, download, verify and cache known pretrained backbone weights', load: async () => (await import('./commands/weights.js')).command },
-  { name: 'doctor', summary: 'runtimes and devices found here (onnxruntime providers, Vulkan, CUDA, tfjs) and what to install', load: async () => (await import('./commands/doctor.js')).command },
-  { name: 'serve', summary: 'serve exported models over HTTP (KServe v2, /predict, a browser page)', load: async () => (await import('./commands/serve.js')).command },
+  {
+    name: 'export',
+    summary: 'export to ONNX, a Triton/KServe repository or official-layout safetensors',
+    load: async () => (await import('./commands/export.js')).command,
+  },
+  { name: 'metrics', summary: "metrics of any model's maps stored in a safetensors file", load: async () => (await import('./commands/metrics.js')).command },
+  {
+    name: 'weights',
+    summary: 'list, download, verify and cache known pretrained backbone weights',
+    load: async () => (await import('./commands/weights.js')).command,
+  },
+  {
+    name: 'doctor',
+    summary: 'runtimes and devices found here (onnxruntime providers, Vulkan, CUDA, tfjs) and what to install',
+    load: async () => (await import('./commands/doctor.js')).command,
+  },
+  {
+    name: 'serve',
+    summary: 'serve exported models over HTTP (KServe v2, /predict, a browser page)',
+    load: async () => (await import('./commands/serve.js')).command,
+  },
 ];
 
 function version(): string {
@@ -28,7 +52,7 @@ export function helpText(): string {
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'options for every command: --debug (show stack traces), --help',
-    'run `unias <command> --help` for a command\'s options.',
+    "run `unias <command> --help` for a command's options.",
   ].join('\n');
 }
 

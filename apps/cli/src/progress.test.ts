@@ -6,7 +6,9 @@ import { quantile } from '@unias/engine';
 function fakeStream(tty: boolean): { stream: NodeJS.WriteStream; text: () => string } {
   let text = '';
   // A real stream that records what it is given (and says whether it is a terminal).
-  const stream = Object.assign(new Writable({ write: (chunk: Buffer, _enc, done) => ((text += chunk.toString()), done()) }), { isTTY: tty }) as NodeJS.WriteStream;
+  const stream = Object.assign(new Writable({ write: (chunk: Buffer, _enc, done) => ((text += chunk.toString()), done()) }), {
+    isTTY: tty,
+  }) as NodeJS.WriteStream;
   return { stream, text: () => text };
 }
 
@@ -42,7 +44,12 @@ describe('progress bar', () => {
 describe('quantile (numpy linear interpolation)', () => {
   it('matches the closed form', () => {
     expect(quantile([4, 1, 3, 2], 0.5)).toBe(2.5);
-    expect(quantile(Array.from({ length: 101 }, (_, i) => i), 0.99)).toBeCloseTo(99, 12);
+    expect(
+      quantile(
+        Array.from({ length: 101 }, (_, i) => i),
+        0.99,
+      ),
+    ).toBeCloseTo(99, 12);
     expect(quantile([1, 2], 0.25)).toBeCloseTo(1.25, 12);
     expect(quantile([7], 0.99)).toBe(7);
   });

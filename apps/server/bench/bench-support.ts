@@ -33,7 +33,21 @@ export async function startServerProcess(modelPath: string, extraArgs: readonly 
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--conditions=@unias/source', 'src/bin.ts', '--model', modelPath, '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn', ...extraArgs],
+    [
+      '--import',
+      'tsx',
+      '--conditions=@unias/source',
+      'src/bin.ts',
+      '--model',
+      modelPath,
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--log-level',
+      'warn',
+      ...extraArgs,
+    ],
     // The server's logs go to stderr: stdout carries only the bench's JSON.
     { cwd: packageDir, stdio: ['ignore', 2, 2] },
   );

@@ -248,7 +248,9 @@ async function benchModel(name: string, bytes: Uint8Array, plan: BenchPlan): Pro
         rgb[p + 2] = Math.min(255, 120 - disc / 2 + ((noise >> 6) & 7));
       }
     }
-    const jpeg = await sharp(rgb, { raw: { width: 512, height: 512, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+    const jpeg = await sharp(rgb, { raw: { width: 512, height: 512, channels: 3 } })
+      .jpeg({ quality: 90 })
+      .toBuffer();
     const specs: Record<string, RequestSpec> = {
       'infer-json': { path: `/v2/models/${name}/infer`, headers: { 'Content-Type': 'application/json' }, body: json },
       'infer-binary': {

@@ -64,12 +64,24 @@ async function kinds(): Promise<Kind[]> {
   const json = (v: unknown) => Buffer.from(JSON.stringify(v));
   const header = json({ inputs: [{ ...tensor, parameters: { binary_data_size: image.byteLength } }], outputs: [{ name: 'score' }] });
   const pixels = Buffer.from(Array.from({ length: H * W * 3 }, (_, i) => (i * 31) % 256));
-  const png = await sharp(pixels, { raw: { width: W, height: H, channels: 3 } }).png().toBuffer();
-  const jpeg = await sharp(pixels, { raw: { width: W, height: H, channels: 3 } }).jpeg().toBuffer();
+  const png = await sharp(pixels, { raw: { width: W, height: H, channels: 3 } })
+    .png()
+    .toBuffer();
+  const jpeg = await sharp(pixels, { raw: { width: W, height: H, channels: 3 } })
+    .jpeg()
+    .toBuffer();
   const infer = '/v2/models/soak/infer';
   const jsonHeaders = { 'Content-Type': 'application/json' };
   return [
-    { name: 'infer-json', weight: 20, expect: [200], method: 'POST', path: infer, headers: jsonHeaders, body: json({ inputs: [{ ...tensor, data: Array.from(image) }], outputs: [{ name: 'score' }] }) },
+    {
+      name: 'infer-json',
+      weight: 20,
+      expect: [200],
+      method: 'POST',
+      path: infer,
+      headers: jsonHeaders,
+      body: json({ inputs: [{ ...tensor, data: Array.from(image) }], outputs: [{ name: 'score' }] }),
+    },
     {
       name: 'infer-binary',
       weight: 20,
@@ -83,14 +95,70 @@ async function kinds(): Promise<Kind[]> {
     { name: 'predict-jpeg', weight: 5, expect: [200], method: 'POST', path: '/predict', headers: { 'Content-Type': 'image/jpeg' }, body: jpeg },
     { name: 'health', weight: 5, expect: [200], method: 'GET', path: '/v2/health/ready', headers: {}, body: Buffer.alloc(0) },
     { name: 'metadata', weight: 3, expect: [200], method: 'GET', path: '/v2/models/soak', headers: {}, body: Buffer.alloc(0) },
-    { name: 'malformed-json', weight: 5, expect: [400], method: 'POST', path: infer, headers: jsonHeaders, body: Buffer.from('{"inputs": [{"name": "image", "data": [1, 2,') },
-    { name: 'wrong-shape', weight: 4, expect: [400], method: 'POST', path: infer, headers: jsonHeaders, body: json({ inputs: [{ ...tensor, shape: [1, 3, 8, 8], data: new Array(192).fill(0) }] }) },
-    { name: 'batch-over-limit', weight: 3, expect: [400], method: 'POST', path: infer, headers: jsonHeaders, body: json({ inputs: [{ ...tensor, shape: [9, 3, H, W], data: new Array(9 * 3 * H * W).fill(0) }] }) },
-    { name: 'json-too-deep', weight: 2, expect: [400], method: 'POST', path: infer, headers: jsonHeaders, body: Buffer.from(`{"inputs":${'['.repeat(200)}${']'.repeat(200)}}`) },
+    {
+      name: 'malformed-json',
+      weight: 5,
+      expect: [400],
+      method: 'POST',
+      path: infer,
+      headers: jsonHeaders,
+      body: Buffer.from('{"inputs": [{"name": "image", "data": [1, 2,'),
+    },
+    {
+      name: 'wrong-shape',
+      weight: 4,
+      expect: [400],
+      method: 'POST',
+      path: infer,
+      headers: jsonHeaders,
+      body: json({ inputs: [{ ...tensor, shape: [1, 3, 8, 8], data: new Array(192).fill(0) }] }),
+    },
+    {
+      name: 'batch-over-limit',
+      weight: 3,
+      expect: [400],
+      method: 'POST',
+      path: infer,
+      headers: jsonHeaders,
+      body: json({ inputs: [{ ...tensor, shape: [9, 3, H, W], data: new Array(9 * 3 * H * W).fill(0) }] }),
+    },
+    {
+      name: 'json-too-deep',
+      weight: 2,
+      expect: [400],
+      method: 'POST',
+      path: infer,
+      headers: jsonHeaders,
+      body: Buffer.from(`{"inputs":${'['.repeat(200)}${']'.repeat(200)}}`),
+    },
     { name: 'json-too-large', weight: 2, expect: [413], method: 'POST', path: infer, headers: jsonHeaders, body: Buffer.alloc(MAX_JSON_BODY + 1, 0x20) },
-    { name: 'bad-image-bytes', weight: 4, expect: [400], method: 'POST', path: '/predict', headers: { 'Content-Type': 'image/png' }, body: Buffer.concat([png.subarray(0, 40), Buffer.alloc(200, 7)]) },
-    { name: 'svg', weight: 2, expect: [415], method: 'POST', path: '/predict', headers: { 'Content-Type': 'image/svg+xml' }, body: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>') },
-    { name: 'form-type', weight: 3, expect: [415], method: 'POST', path: '/predict', headers: { 'Content-Type': 'multipart/form-data; boundary=x' }, body: Buffer.from('--x--') },
+    {
+      name: 'bad-image-bytes',
+      weight: 4,
+      expect: [400],
+      method: 'POST',
+      path: '/predict',
+      headers: { 'Content-Type': 'image/png' },
+      body: Buffer.concat([png.subarray(0, 40), Buffer.alloc(200, 7)]),
+    },
+    {
+      name: 'svg',
+      weight: 2,
+      expect: [415],
+      method: 'POST',
+      path: '/predict',
+      headers: { 'Content-Type': 'image/svg+xml' },
+      body: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"/>'),
+    },
+    {
+      name: 'form-type',
+      weight: 3,
+      expect: [415],
+      method: 'POST',
+      path: '/predict',
+      headers: { 'Content-Type': 'multipart/form-data; boundary=x' },
+      body: Buffer.from('--x--'),
+    },
     { name: 'unknown-model', weight: 3, expect: [404], method: 'POST', path: '/v2/models/ghost/infer', headers: jsonHeaders, body: Buffer.from('{}') },
     { name: 'wrong-method', weight: 2, expect: [405], method: 'GET', path: infer, headers: {}, body: Buffer.alloc(0) },
   ];
@@ -185,7 +253,12 @@ async function main(): Promise<void> {
       unexpected: { total: Object.values(unexpected).reduce((a, b) => a + b, 0), byClass: unexpected, examples },
       byKind: Object.fromEntries(byKind),
       latencyMs: { p50: round(percentile(sorted, 50), 1), p99: round(percentile(sorted, 99), 1), max: round(sorted.at(-1) ?? NaN, 1) },
-      rssMiB: { start: round(rssStart / 2 ** 20, 1), end: round(rssEnd / 2 ** 20, 1), peak: round(Math.max(rssPeak, rssEnd) / 2 ** 20, 1), growth: round((rssEnd - rssStart) / 2 ** 20, 1) },
+      rssMiB: {
+        start: round(rssStart / 2 ** 20, 1),
+        end: round(rssEnd / 2 ** 20, 1),
+        peak: round(Math.max(rssPeak, rssEnd) / 2 ** 20, 1),
+        growth: round((rssEnd - rssStart) / 2 ** 20, 1),
+      },
       // Every 5 s: a leak keeps climbing, allocator high-water flattens out.
       rssSamples,
     };

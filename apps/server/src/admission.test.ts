@@ -10,7 +10,8 @@ import { binaryInferBody, errorMessage, postJson, startTestServer, TEST_SIZE } f
 import { anomalyTestModel } from './testing/test-models.js';
 
 const { height: H, width: W } = TEST_SIZE;
-const goodJson = () => JSON.stringify({ inputs: [{ name: 'image', shape: [1, 3, H, W], datatype: 'FP32', data: new Array(3 * H * W).fill(0.25) }], outputs: [{ name: 'score' }] });
+const goodJson = () =>
+  JSON.stringify({ inputs: [{ name: 'image', shape: [1, 3, H, W], datatype: 'FP32', data: new Array(3 * H * W).fill(0.25) }], outputs: [{ name: 'score' }] });
 
 function open(url: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -51,7 +52,9 @@ describe('admission and limits', () => {
       const slow = await open(s.url);
       const slowReply = new Promise<string>((resolve) => slow.once('data', (d) => resolve(d.toString())));
       const body = goodJson();
-      slow.write(`POST /v2/models/anomaly/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 100)}`);
+      slow.write(
+        `POST /v2/models/anomaly/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 100)}`,
+      );
       await new Promise((r) => setTimeout(r, 100));
       const res = await postJson(`${s.url}/v2/models/anomaly/infer`, body);
       expect(res.status).toBe(200);
@@ -146,7 +149,9 @@ describe('admission and limits', () => {
       const n = 2 * 3 * size * size;
       // Long spellings of 0.125 (exactly representable): 30 MiB of body in fewer numbers keeps the test short.
       const v = '0.1250000000000000001';
-      const body = Buffer.from(`{"inputs":[{"name":"image","shape":[2,3,${size},${size}],"datatype":"FP32","data":[${`${v},`.repeat(n - 1)}${v}]}],"outputs":[{"name":"score"}]}`);
+      const body = Buffer.from(
+        `{"inputs":[{"name":"image","shape":[2,3,${size},${size}],"datatype":"FP32","data":[${`${v},`.repeat(n - 1)}${v}]}],"outputs":[{"name":"score"}]}`,
+      );
       expect(body.length).toBeGreaterThan(30 * 2 ** 20);
       // What parsing this body on the event loop would stall it for, on this machine right now:
       // timed on an eighth of the numbers (parse time is linear in them), times eight.
@@ -157,7 +162,13 @@ describe('admission and limits', () => {
       const answer = new Promise<{ status: number; text: string }>((resolve, reject) => {
         const { port } = new URL(s.url);
         const req = request(
-          { host: '127.0.0.1', port, method: 'POST', path: '/v2/models/big/infer', headers: { 'Content-Type': 'application/json', 'Content-Length': body.length } },
+          {
+            host: '127.0.0.1',
+            port,
+            method: 'POST',
+            path: '/v2/models/big/infer',
+            headers: { 'Content-Type': 'application/json', 'Content-Length': body.length },
+          },
           (res) => {
             let text = '';
             res.on('data', (d) => (text += d));
@@ -206,7 +217,10 @@ describe('admission and limits', () => {
       // A third was too tight under CI load: one GC/scheduling stall of 282 ms against a bound of 287 ms.
       const bound = Math.max(100, 0.6 * inlineParseMs);
       const slowest = Math.max(...probes.map((p) => p.ms));
-      expect(slowest, JSON.stringify({ inlineParseMs: Math.round(inlineParseMs), maxGap: Math.round(maxGap), probes: probes.map((p) => Math.round(p.ms)) })).toBeLessThan(bound);
+      expect(
+        slowest,
+        JSON.stringify({ inlineParseMs: Math.round(inlineParseMs), maxGap: Math.round(maxGap), probes: probes.map((p) => Math.round(p.ms)) }),
+      ).toBeLessThan(bound);
     } finally {
       await s.close();
     }

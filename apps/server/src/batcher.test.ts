@@ -49,7 +49,10 @@ describe('createBatcher', () => {
     const runs: number[][] = [];
     const b = createBatcher({ maxBatchSize: 8, maxWaitMs: 20, waitPolicy: 'fixed', batchable: true, run: fakeRun(runs) });
     const [a, c, d] = await Promise.all([b.submit(input([1, 2])), b.submit(input([3, 4, 5], 3)), b.submit(input([6, 7]))]);
-    expect(runs).toEqual([[1, 2, 6, 7], [3, 4, 5]]);
+    expect(runs).toEqual([
+      [1, 2, 6, 7],
+      [3, 4, 5],
+    ]);
     expect(Array.from(a!['y']!.data as Float32Array)).toEqual([2, 4]);
     expect(Array.from(c!['y']!.data as Float32Array)).toEqual([6, 8, 10]);
     expect(Array.from(d!['y']!.data as Float32Array)).toEqual([12, 14]);
@@ -59,7 +62,10 @@ describe('createBatcher', () => {
     const runs: number[][] = [];
     const b = createBatcher({ maxBatchSize: 8, maxWaitMs: 20, waitPolicy: 'fixed', batchable: false, run: fakeRun(runs) });
     await Promise.all([b.submit(input([1, 1])), b.submit(input([2, 2]))]);
-    expect(runs).toEqual([[1, 1], [2, 2]]);
+    expect(runs).toEqual([
+      [1, 1],
+      [2, 2],
+    ]);
   });
 
   it('adaptive: a lone request does not wait; it waits while others are announced', async () => {
@@ -77,7 +83,10 @@ describe('createBatcher', () => {
     expect(b.queuedRequests).toBe(1);
     const p2 = b.submit(input([3, 3]), { ticket: t2 });
     await Promise.all([p1, p2]);
-    expect(infos.map((i) => [i.requests, i.reason])).toEqual([[1, 'no-other-requests'], [2, 'no-other-requests']]);
+    expect(infos.map((i) => [i.requests, i.reason])).toEqual([
+      [1, 'no-other-requests'],
+      [2, 'no-other-requests'],
+    ]);
 
     // An announced request that fails before submitting releases the waiting one.
     const t3 = b.expect();
@@ -95,7 +104,10 @@ describe('createBatcher', () => {
     const first = b.submit(input([1, 1]));
     const rest = [2, 3, 4].map((v) => b.submit(input([v, v])));
     await Promise.all([first, ...rest]);
-    expect(runs).toEqual([[1, 1], [2, 2, 3, 3, 4, 4]]);
+    expect(runs).toEqual([
+      [1, 1],
+      [2, 2, 3, 3, 4, 4],
+    ]);
     expect(infos.map((i) => i.reason)).toEqual(['no-other-requests', 'after-run']);
   });
 

@@ -16,7 +16,10 @@ const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tmp = mkdtempSync(join(tmpdir(), 'unias-server-bin-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function startBin(args: string[], env: NodeJS.ProcessEnv = process.env): { child: ChildProcessWithoutNullStreams; lines: Record<string, unknown>[]; stderr: () => string } {
+function startBin(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): { child: ChildProcessWithoutNullStreams; lines: Record<string, unknown>[]; stderr: () => string } {
   const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@unias/source', 'src/bin.ts', ...args], { cwd: packageDir, env });
   const lines: Record<string, unknown>[] = [];
   let buffer = '';
@@ -48,12 +51,30 @@ describe('unias-serve', () => {
   it('serves a model file and shuts down gracefully on SIGTERM', async () => {
     const model = join(tmp, 'widget.onnx');
     writeFileSync(model, anomalyTestModel(TEST_SIZE));
-    const { child, lines, stderr } = startBin(['--model', model, '--port', '0', '--threads', '1', '--batch-wait-policy', 'fixed', '--max-batch-wait-ms', '600']);
+    const { child, lines, stderr } = startBin([
+      '--model',
+      model,
+      '--port',
+      '0',
+      '--threads',
+      '1',
+      '--batch-wait-policy',
+      'fixed',
+      '--max-batch-wait-ms',
+      '600',
+    ]);
     try {
       const ready = await until(() => lines.find((l) => l['msg'] === 'ready'), 'the ready log line', child);
       const url = String(ready['url']);
       const inflight = postJson(`${url}/v2/models/widget/infer`, {
-        inputs: [{ name: 'image', shape: [1, 3, TEST_SIZE.height, TEST_SIZE.width], datatype: 'FP32', data: new Array(3 * TEST_SIZE.height * TEST_SIZE.width).fill(1) }],
+        inputs: [
+          {
+            name: 'image',
+            shape: [1, 3, TEST_SIZE.height, TEST_SIZE.width],
+            datatype: 'FP32',
+            data: new Array(3 * TEST_SIZE.height * TEST_SIZE.width).fill(1),
+          },
+        ],
         outputs: [{ name: 'score' }],
       });
       // Once the request waits in the 600 ms batch window, stop the server.
@@ -86,7 +107,10 @@ describe('unias-serve', () => {
   it('--device webgpu without a Vulkan driver exits 1 with one line saying so', async () => {
     const model = join(tmp, 'gadget.onnx');
     writeFileSync(model, anomalyTestModel(TEST_SIZE));
-    const { child, stderr } = startBin(['--model', model, '--port', '0', '--device', 'webgpu'], { ...process.env, VK_ICD_FILENAMES: join(tmp, 'no-such-driver.json') });
+    const { child, stderr } = startBin(['--model', model, '--port', '0', '--device', 'webgpu'], {
+      ...process.env,
+      VK_ICD_FILENAMES: join(tmp, 'no-such-driver.json'),
+    });
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     expect(code).toBe(1);
     expect(stderr()).toMatch(/^unias-serve: device webgpu is not available: no Vulkan (loader|driver) [^\n]*\n$/);
@@ -104,10 +128,37 @@ describe('unias-serve', () => {
 describe('parseServeArgs', () => {
   it('reads every option into ServerOptions', () => {
     const c = parseServeArgs([
-      '--model', 'a.onnx', '--model', 'b=dir/c.onnx', '--model', 'x/y=z.onnx', '--port', '9000', '--host', '0.0.0.0',
-      '--max-batch-size', '4', '--max-batch-wait-ms', '0', '--max-concurrent-requests', '10', '--max-body-bytes', '1000',
-      '--max-input-pixels', '500', '--request-timeout-ms', '100', '--shutdown-timeout-ms', '0', '--log-level', 'warn', '--threads', '2', '--spinning',
-      '--device', 'cpu',
+      '--model',
+      'a.onnx',
+      '--model',
+      'b=dir/c.onnx',
+      '--model',
+      'x/y=z.onnx',
+      '--port',
+      '9000',
+      '--host',
+      '0.0.0.0',
+      '--max-batch-size',
+      '4',
+      '--max-batch-wait-ms',
+      '0',
+      '--max-concurrent-requests',
+      '10',
+      '--max-body-bytes',
+      '1000',
+      '--max-input-pixels',
+      '500',
+      '--request-timeout-ms',
+      '100',
+      '--shutdown-timeout-ms',
+      '0',
+      '--log-level',
+      'warn',
+      '--threads',
+      '2',
+      '--spinning',
+      '--device',
+      'cpu',
     ]);
     expect(c).toEqual({
       help: false,

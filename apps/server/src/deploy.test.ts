@@ -99,7 +99,7 @@ describe('Dockerfile', () => {
     expect(one('EXPOSE')).toBe(String(options.port));
   });
 
-  it('the healthcheck asks the server\'s readiness route on the exposed port', () => {
+  it("the healthcheck asks the server's readiness route on the exposed port", () => {
     const m = /^(?:--\S+\s+)*CMD\s+(\[.*\])$/.exec(one('HEALTHCHECK'));
     expect(m).not.toBeNull();
     const probe = execForm(m![1]!, 'HEALTHCHECK CMD').join(' ');
@@ -114,7 +114,7 @@ describe('Dockerfile', () => {
 describe('KServe InferenceService (unias-serve image)', () => {
   const container = () => unias.spec.predictor.containers[0];
 
-  it('is a v1beta1 InferenceService whose container serves KServe\'s model folder on its port', () => {
+  it("is a v1beta1 InferenceService whose container serves KServe's model folder on its port", () => {
     expect(unias.apiVersion).toBe('serving.kserve.io/v1beta1');
     expect(unias.kind).toBe('InferenceService');
     const options = serveOptions(container().args);
@@ -124,7 +124,7 @@ describe('KServe InferenceService (unias-serve image)', () => {
     expect(container().env.find((e: { name: string }) => e.name === 'STORAGE_URI')?.value).toMatch(/^\w+:\/\//);
   });
 
-  it('probes the server\'s readiness and liveness routes on that port', () => {
+  it("probes the server's readiness and liveness routes on that port", () => {
     const options = serveOptions(container().args);
     expect(container().readinessProbe.httpGet.port).toBe(options.port);
     expect(routeOf(container().readinessProbe.httpGet.path)).toBe('ready');
@@ -134,7 +134,7 @@ describe('KServe InferenceService (unias-serve image)', () => {
 });
 
 describe('Triton examples', () => {
-  it('KServe\'s Triton runtime gets the same repository over v2', () => {
+  it("KServe's Triton runtime gets the same repository over v2", () => {
     expect(triton.apiVersion).toBe('serving.kserve.io/v1beta1');
     expect(triton.kind).toBe('InferenceService');
     const model = triton.spec.predictor.model;
@@ -178,7 +178,7 @@ describe('docs/deploy.md', () => {
   });
 });
 
-describe('the image\'s command line serves what the exporter writes', () => {
+describe("the image's command line serves what the exporter writes", () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'unias-deploy-'));

@@ -85,7 +85,9 @@ describe('model worker faults', () => {
       await untilStatus(`${s.url}/v2/health/ready`, 503);
       expect((await fetch(`${s.url}/v2/health/live`)).status).toBe(200); // still restarting
       await untilStatus(`${s.url}/v2/health/live`, 503, 30_000);
-      const res = await postJson(`${s.url}/v2/models/anomaly/infer`, { inputs: [{ name: 'image', shape: [1, 3, H, W], datatype: 'FP32', data: new Array(3 * H * W).fill(0.5) }] });
+      const res = await postJson(`${s.url}/v2/models/anomaly/infer`, {
+        inputs: [{ name: 'image', shape: [1, 3, H, W], datatype: 'FP32', data: new Array(3 * H * W).fill(0.5) }],
+      });
       expect(res.status).toBe(503);
       expect(await errorMessage(res)).toMatch(/could not be restarted \(5 attempts\)/);
     } finally {
@@ -102,7 +104,11 @@ describe('model worker faults', () => {
       logger: createLogger({ level: 'error', write: (l) => logged.push(JSON.parse(l) as Record<string, unknown>) }),
     });
     try {
-      const res = await postJson(`${s.url}/v2/models/reshape/infer`, { inputs: [{ name: 'x', shape: [2, 4], datatype: 'FP32', data: new Array(8).fill(1) }] }, { 'X-Request-Id': 'req-77' });
+      const res = await postJson(
+        `${s.url}/v2/models/reshape/infer`,
+        { inputs: [{ name: 'x', shape: [2, 4], datatype: 'FP32', data: new Array(8).fill(1) }] },
+        { 'X-Request-Id': 'req-77' },
+      );
       expect(res.status).toBe(500);
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
       const message = await errorMessage(res);
@@ -119,7 +125,9 @@ describe('model worker faults', () => {
 
   it('close() has a deadline: a request still in progress then gets 503, and close() does not wait for it', async () => {
     const s = await startTestServer({ shutdownTimeoutMs: 200, batchWaitPolicy: 'fixed', maxBatchWaitMs: 5_000 });
-    const inflight = postJson(`${s.url}/v2/models/anomaly/infer`, { inputs: [{ name: 'image', shape: [1, 3, H, W], datatype: 'FP32', data: new Array(3 * H * W).fill(0.5) }] });
+    const inflight = postJson(`${s.url}/v2/models/anomaly/infer`, {
+      inputs: [{ name: 'image', shape: [1, 3, H, W], datatype: 'FP32', data: new Array(3 * H * W).fill(0.5) }],
+    });
     await untilInflight(s.url, 1);
     const t0 = performance.now();
     await s.close();

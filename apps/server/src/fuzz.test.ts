@@ -30,8 +30,32 @@ const int = (rng: Rng, n: number): number => Math.floor(rng() * n);
 const pick = <T>(rng: Rng, items: readonly T[]): T => items[int(rng, items.length)]!;
 
 const ODD_VALUES: readonly unknown[] = [
-  null, true, false, 0, -1, 1e308, -1e308, 2 ** 53 + 1, 1.5, 'FP32', '', 'x'.repeat(300), [], {}, [[]], [1, 2, 3], { a: 1 },
-  [-1, 3, H, W], [1e12, 3, H, W], [1, 3, H], [0, 3, H, W], [2 ** 31, 2 ** 31, 2 ** 31, 2 ** 31], 'image', 'INT64', 'BYTES', 'FP16',
+  null,
+  true,
+  false,
+  0,
+  -1,
+  1e308,
+  -1e308,
+  2 ** 53 + 1,
+  1.5,
+  'FP32',
+  '',
+  'x'.repeat(300),
+  [],
+  {},
+  [[]],
+  [1, 2, 3],
+  { a: 1 },
+  [-1, 3, H, W],
+  [1e12, 3, H, W],
+  [1, 3, H],
+  [0, 3, H, W],
+  [2 ** 31, 2 ** 31, 2 ** 31, 2 ** 31],
+  'image',
+  'INT64',
+  'BYTES',
+  'FP16',
 ];
 const ODD_TOKENS = ['[', ']', '{', '}', '"', ',', ':', '1e999', '-', 'null', '\\u0000', '\\ud800', '9'.repeat(400), '[[[[[[[[[[', '"\\', '\u0000', '\uffff'];
 
@@ -72,14 +96,30 @@ function mutateStructure(rng: Rng, request: Record<string, unknown>): Record<str
   const input = r.inputs[0]!;
   const value = pick(rng, ODD_VALUES);
   switch (int(rng, 9)) {
-    case 0: input['shape'] = value; break;
-    case 1: input['datatype'] = value; break;
-    case 2: input['name'] = value; break;
-    case 3: input['data'] = value; break;
-    case 4: input['parameters'] = value === null ? { binary_data_size: 12 } : value; break;
-    case 5: r.outputs = value; break;
-    case 6: r.parameters = value; break;
-    case 7: r.id = value; break;
+    case 0:
+      input['shape'] = value;
+      break;
+    case 1:
+      input['datatype'] = value;
+      break;
+    case 2:
+      input['name'] = value;
+      break;
+    case 3:
+      input['data'] = value;
+      break;
+    case 4:
+      input['parameters'] = value === null ? { binary_data_size: 12 } : value;
+      break;
+    case 5:
+      r.outputs = value;
+      break;
+    case 6:
+      r.parameters = value;
+      break;
+    case 7:
+      r.id = value;
+      break;
     default: {
       const data = input['data'] as unknown[];
       data[int(rng, data.length)] = value;
@@ -124,7 +164,10 @@ describe('fuzzing requests (seeded)', () => {
       const headers = { ...validBinary.headers };
       let body = validBinary.body;
       const how = int(rng, 4);
-      if (how === 0) headers['Inference-Header-Content-Length'] = String(pick(rng, [0, -1, 1, headerLength - 1, headerLength + 1, body.length, body.length + 1, 2 ** 53, 'abc', '1e3', ' ']));
+      if (how === 0)
+        headers['Inference-Header-Content-Length'] = String(
+          pick(rng, [0, -1, 1, headerLength - 1, headerLength + 1, body.length, body.length + 1, 2 ** 53, 'abc', '1e3', ' ']),
+        );
       else if (how === 1) body = mutateBytes(rng, body.subarray(0, headerLength));
       else if (how === 2) body = Buffer.concat([mutateBytes(rng, body.subarray(0, headerLength)), body.subarray(headerLength)]);
       else body = mutateBytes(rng, body, headerLength);

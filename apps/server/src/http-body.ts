@@ -18,9 +18,7 @@ export function readBody(req: IncomingMessage, options: ReadBodyOptions): Promis
   const declared = req.headers['content-length'];
   const limitName = options.limitName ?? 'max-body-bytes';
   if (declared !== undefined && Number(declared) > options.maxBytes) {
-    return Promise.reject(
-      new HttpError(413, `the body is ${declared} bytes; the limit is ${options.maxBytes} bytes (${limitName})`),
-    );
+    return Promise.reject(new HttpError(413, `the body is ${declared} bytes; the limit is ${options.maxBytes} bytes (${limitName})`));
   }
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];

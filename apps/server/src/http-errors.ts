@@ -11,7 +11,11 @@ export interface ClientErrorAnswer {
 export function clientErrorStatus(err: NodeJS.ErrnoException): ClientErrorAnswer {
   switch (err.code) {
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return { status: 408, reason: 'Request Timeout', message: 'the request headers or body did not arrive in time (headers-timeout-ms / request-timeout-ms)' };
+      return {
+        status: 408,
+        reason: 'Request Timeout',
+        message: 'the request headers or body did not arrive in time (headers-timeout-ms / request-timeout-ms)',
+      };
     case 'HPE_HEADER_OVERFLOW':
       return { status: 431, reason: 'Request Header Fields Too Large', message: 'the request headers are larger than the server accepts (16 KiB)' };
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':

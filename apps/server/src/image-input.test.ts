@@ -22,7 +22,10 @@ describe('decodeUpload', () => {
     const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>');
     await expect(decodeUpload(svg, 8, 8, { maxInputPixels: 1e6 })).rejects.toMatchObject({ status: 415 });
     const png = await raw().png().toBuffer();
-    await expect(decodeUpload(png, 8, 8, { maxInputPixels: 1e6, timeoutMs: 0 })).rejects.toMatchObject({ status: 504, message: expect.stringMatching(/no time was left/) });
+    await expect(decodeUpload(png, 8, 8, { maxInputPixels: 1e6, timeoutMs: 0 })).rejects.toMatchObject({
+      status: 504,
+      message: expect.stringMatching(/no time was left/),
+    });
     const ok = await decodeUpload(png, 4, 4, { maxInputPixels: 1e6, timeoutMs: 5_000 });
     expect(ok.tensor.every((v) => Math.abs(v - 100 / 255) < 1e-6)).toBe(true);
   });

@@ -74,10 +74,7 @@ export async function decodeUpload(bytes: Buffer, height: number, width: number,
   }
   const { width: w, height: h } = header;
   if (w * h > limits.maxInputPixels) {
-    throw new HttpError(
-      413,
-      `the image is ${w}x${h} = ${w * h} pixels; the limit is ${limits.maxInputPixels} (max-input-pixels)`,
-    );
+    throw new HttpError(413, `the image is ${w}x${h} = ${w * h} pixels; the limit is ${limits.maxInputPixels} (max-input-pixels)`);
   }
   let decoded: ContractImage;
   try {

@@ -40,7 +40,20 @@ describe('createJsonParser', () => {
   it('gives the same value on and off the event loop (numbers packed off it), and the same errors', async () => {
     const parser = createJsonParser({ maxDepth: 8, offThreadBytes: 64, workerHeapMb: 64 });
     try {
-      const value = { id: 'x', inputs: [{ shape: [2, 2], data: [[0.1, 2, -3e-7, 4, 5, 6, 7, 8], [5, 6, 7, 8, 9, 1e300, 0, -0.5, 2 ** 60]], mixed: [1, 'a', 2, 3, 4, 5, 6, 7] }], deep: [[[1]]] };
+      const value = {
+        id: 'x',
+        inputs: [
+          {
+            shape: [2, 2],
+            data: [
+              [0.1, 2, -3e-7, 4, 5, 6, 7, 8],
+              [5, 6, 7, 8, 9, 1e300, 0, -0.5, 2 ** 60],
+            ],
+            mixed: [1, 'a', 2, 3, 4, 5, 6, 7],
+          },
+        ],
+        deep: [[[1]]],
+      };
       const text = JSON.stringify(value);
       expect(text.length).toBeGreaterThan(64);
       const off = await parser.parse(Buffer.from(text), 'the body');
@@ -49,8 +62,10 @@ describe('createJsonParser', () => {
       const small = await parser.parse(Buffer.from('[1,2]'), 'the body');
       expect(small).toEqual([1, 2]);
       await expect(parser.parse(Buffer.from('{"a": [1, 2' + ' '.repeat(100)), 'the body')).rejects.toThrow(/malformed JSON in the body/);
-      await expect(parser.parse(Buffer.from('[' .repeat(9) + ']'.repeat(9) + ' '.repeat(100)), 'the body')).rejects.toThrow(/nests arrays or objects deeper than 8 levels/);
-      await expect(parser.parse(Buffer.from('[' .repeat(9) + ']'.repeat(9)), 'the body')).rejects.toThrow(/deeper than 8 levels/);
+      await expect(parser.parse(Buffer.from('['.repeat(9) + ']'.repeat(9) + ' '.repeat(100)), 'the body')).rejects.toThrow(
+        /nests arrays or objects deeper than 8 levels/,
+      );
+      await expect(parser.parse(Buffer.from('['.repeat(9) + ']'.repeat(9)), 'the body')).rejects.toThrow(/deeper than 8 levels/);
     } finally {
       await parser.close();
     }

@@ -129,7 +129,10 @@ export function createJsonParser(options: JsonParserOptions): JsonParser {
         const oom = error !== null && (error as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
         job.reject(
           oom
-            ? new HttpError(413, `parsing ${job.what} needs more than the JSON parser's ${options.workerHeapMb} MB; send the tensors as binary data (Inference-Header-Content-Length)`)
+            ? new HttpError(
+                413,
+                `parsing ${job.what} needs more than the JSON parser's ${options.workerHeapMb} MB; send the tensors as binary data (Inference-Header-Content-Length)`,
+              )
             : new Error(`the JSON parser thread stopped: ${error?.message ?? 'exited'}`),
         );
       }
@@ -149,7 +152,9 @@ export function createJsonParser(options: JsonParserOptions): JsonParser {
     // Transfer only when the bytes own their buffer; a view into a shared pool buffer is copied.
     const own = job.bytes.byteOffset === 0 && job.bytes.byteLength === job.bytes.buffer.byteLength && job.bytes.buffer instanceof ArrayBuffer;
     const data = own ? job.bytes : Buffer.from(job.bytes);
-    worker.postMessage({ id: job.id, buffer: data.buffer, offset: data.byteOffset, length: data.byteLength, maxDepth: options.maxDepth }, [data.buffer as ArrayBuffer]);
+    worker.postMessage({ id: job.id, buffer: data.buffer, offset: data.byteOffset, length: data.byteLength, maxDepth: options.maxDepth }, [
+      data.buffer as ArrayBuffer,
+    ]);
   };
 
   return {

@@ -25,7 +25,9 @@ describe('loadModel', () => {
 
   it('fails loudly, naming the key, on a malformed threshold or input size', async () => {
     const bad = (metadata: Record<string, string>) => loadModel({ bytes: anomalyTestModel({ height: 8, width: 8, metadata }), name: 'bad' });
-    await expect(bad({ ...contractMetadata(8, 8), 'unias.threshold.image': 'high' })).rejects.toThrow(/unias\.threshold\.image = 'high' is not a finite number/);
+    await expect(bad({ ...contractMetadata(8, 8), 'unias.threshold.image': 'high' })).rejects.toThrow(
+      /unias\.threshold\.image = 'high' is not a finite number/,
+    );
     await expect(bad({ ...contractMetadata(8, 8), 'unias.input_size': '8x8' })).rejects.toThrow(/unias\.input_size = '8x8' is not 'H,W'/);
     await expect(bad(contractMetadata(16, 16))).rejects.toThrow(/unias\.input_size = '16,16' disagrees with input 'image'/);
   });
@@ -44,7 +46,7 @@ describe('loadModel', () => {
     }
   });
 
-  it('opens the worker process\'s session on the execution providers it is given (the server\'s --device)', async () => {
+  it("opens the worker process's session on the execution providers it is given (the server's --device)", async () => {
     const m = await loadModel({ bytes: addTestModel(), name: 'add' }, { threads: 1, executionProviders: ['cpu'] });
     await m.session.release();
     // A provider this onnxruntime does not know fails inside the worker, so the list reached it.
@@ -65,7 +67,13 @@ describe('readContract', () => {
 
   it('takes the size from metadata when the graph leaves H and W dynamic', () => {
     const r = readContract([image], [map], { 'unias.input_size': '64,32' });
-    expect(r.contract).toMatchObject({ height: 64, width: 32, scoreOutput: null, thresholds: { image: null, pixel: null, source: null }, precision: 'float32' });
+    expect(r.contract).toMatchObject({
+      height: 64,
+      width: 32,
+      scoreOutput: null,
+      thresholds: { image: null, pixel: null, source: null },
+      precision: 'float32',
+    });
   });
 
   it('reports the precision of an int8 export from its metadata', () => {

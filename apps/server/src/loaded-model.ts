@@ -125,7 +125,8 @@ export function readContract(
   }
   const map = outputs.find((t) => t.name === 'anomaly_map');
   if (map === undefined) return fail(`has no output named 'anomaly_map' (outputs: ${outputs.map((t) => t.name).join(', ')})`);
-  if (map.datatype !== 'FP32' || map.shape.length !== 4) return fail(`output 'anomaly_map' must be FP32 [N,1,H,W], is ${map.datatype} [${map.shape.join(',')}]`);
+  if (map.datatype !== 'FP32' || map.shape.length !== 4)
+    return fail(`output 'anomaly_map' must be FP32 [N,1,H,W], is ${map.datatype} [${map.shape.join(',')}]`);
   const score = outputs.find((t) => t.name === 'score');
   let height = input.shape[2]!;
   let width = input.shape[3]!;

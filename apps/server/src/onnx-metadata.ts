@@ -37,12 +37,7 @@ function readVarint(bytes: Uint8Array, cur: Cursor, end: number): number {
 }
 
 /** Calls `onField(field, start, end)` for each length-delimited field; skips the others. */
-function walkFields(
-  bytes: Uint8Array,
-  start: number,
-  end: number,
-  onField: (field: number, start: number, end: number) => void,
-): void {
+function walkFields(bytes: Uint8Array, start: number, end: number, onField: (field: number, start: number, end: number) => void): void {
   const cur: Cursor = { pos: start };
   while (cur.pos < end) {
     const tag = readVarint(bytes, cur, end);

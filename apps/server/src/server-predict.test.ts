@@ -117,17 +117,35 @@ describe('POST /predict', () => {
     }
     // SVG is refused by its bytes whatever the declared type (libvips would parse it and could fetch
     // what it references); GIF is readable by sharp but not documented.
-    const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}"><image href="http://127.0.0.1:1/x.png" width="${W}" height="${H}"/></svg>`);
-    const gif = await sharp(Buffer.from(pixels), { raw: { width: W, height: H, channels: 3 } }).gif().toBuffer();
-    for (const [what, bytes, type] of [['svg', svg, 'image/svg+xml'], ['svg as png', svg, 'image/png'], ['gif', gif, 'image/gif']] as const) {
+    const svg = Buffer.from(
+      `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}"><image href="http://127.0.0.1:1/x.png" width="${W}" height="${H}"/></svg>`,
+    );
+    const gif = await sharp(Buffer.from(pixels), { raw: { width: W, height: H, channels: 3 } })
+      .gif()
+      .toBuffer();
+    for (const [what, bytes, type] of [
+      ['svg', svg, 'image/svg+xml'],
+      ['svg as png', svg, 'image/png'],
+      ['gif', gif, 'image/gif'],
+    ] as const) {
       const res = await predict(s.url, bytes, type);
       expect(res.status, what).toBe(415);
       expect(await errorMessage(res), what).toMatch(/the image is not PNG, JPEG, WebP or TIFF/);
     }
     // The documented ones all decode to the same score (lossless: PNG, WebP lossless, TIFF).
     for (const [what, bytes] of [
-      ['webp', await sharp(Buffer.from(pixels), { raw: { width: W, height: H, channels: 3 } }).webp({ lossless: true }).toBuffer()],
-      ['tiff', await sharp(Buffer.from(pixels), { raw: { width: W, height: H, channels: 3 } }).tiff({ compression: 'lzw' }).toBuffer()],
+      [
+        'webp',
+        await sharp(Buffer.from(pixels), { raw: { width: W, height: H, channels: 3 } })
+          .webp({ lossless: true })
+          .toBuffer(),
+      ],
+      [
+        'tiff',
+        await sharp(Buffer.from(pixels), { raw: { width: W, height: H, channels: 3 } })
+          .tiff({ compression: 'lzw' })
+          .toBuffer(),
+      ],
     ] as const) {
       const res = await predict(s.url, bytes, 'application/octet-stream');
       expect(res.status, what).toBe(200);
@@ -140,7 +158,9 @@ describe('POST /predict', () => {
     // A solid colour stays solid through any resize: score = mean |c/255 - 0.5| in closed form.
     const colour = { r: 200, g: 10, b: 128 };
     const expected = (Math.abs(200 / 255 - 0.5) + Math.abs(10 / 255 - 0.5) + Math.abs(128 / 255 - 0.5)) / 3;
-    const big = await sharp({ create: { width: 97, height: 61, channels: 3, background: colour } }).png().toBuffer();
+    const big = await sharp({ create: { width: 97, height: 61, channels: 3, background: colour } })
+      .png()
+      .toBuffer();
     const r1 = (await (await predict(s.url, big)).json()) as PredictResult;
     expect(Math.abs(r1.score - expected)).toBeLessThan(1e-6);
     expect(r1.image).toEqual({ width: 97, height: 61, format: 'png' });
@@ -148,17 +168,24 @@ describe('POST /predict', () => {
 
     // The image contract composites alpha over black: c/255 * alpha, alpha as stored in the file (at
     // the model's size: a resize of RGBA goes through sharp's premultiplied alpha, which rounds).
-    const translucent = await sharp({ create: { width: W, height: H, channels: 4, background: { ...colour, alpha: 0.5 } } }).png().toBuffer();
+    const translucent = await sharp({ create: { width: W, height: H, channels: 4, background: { ...colour, alpha: 0.5 } } })
+      .png()
+      .toBuffer();
     const alpha = (await sharp(translucent).raw().toBuffer())[3]! / 255;
     const overBlack = [200, 10, 128].reduce((a, c) => a + Math.abs((c / 255) * alpha - 0.5), 0) / 3;
     const rA = (await (await predict(s.url, translucent)).json()) as PredictResult;
     expect(Math.abs(rA.score - overBlack)).toBeLessThan(1e-6);
 
-    const grey = await sharp({ create: { width: 20, height: 40, channels: 3, background: { r: 51, g: 51, b: 51 } } }).greyscale().png().toBuffer();
+    const grey = await sharp({ create: { width: 20, height: 40, channels: 3, background: { r: 51, g: 51, b: 51 } } })
+      .greyscale()
+      .png()
+      .toBuffer();
     const r2 = (await (await predict(s.url, grey)).json()) as PredictResult;
     expect(Math.abs(r2.score - Math.abs(51 / 255 - 0.5))).toBeLessThan(1e-6);
 
-    const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: colour } }).jpeg({ quality: 95 }).toBuffer();
+    const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: colour } })
+      .jpeg({ quality: 95 })
+      .toBuffer();
     const r3 = (await (await predict(s.url, jpeg, 'image/jpeg')).json()) as PredictResult;
     expect(r3.image.format).toBe('jpeg');
     expect(Math.abs(r3.score - expected)).toBeLessThan(0.02); // JPEG is lossy

@@ -139,7 +139,10 @@ describe('Open Inference Protocol v2', () => {
     const header = Buffer.from(
       JSON.stringify({
         inputs: [{ name: 'image', shape: [1, 3, H, W], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }],
-        outputs: [{ name: 'anomaly_map', parameters: { binary_data: true } }, { name: 'score', parameters: { binary_data: false } }],
+        outputs: [
+          { name: 'anomaly_map', parameters: { binary_data: true } },
+          { name: 'score', parameters: { binary_data: false } },
+        ],
       }),
     );
     const res = await fetch(`${s.url}/v2/models/anomaly/infer`, {
@@ -162,7 +165,15 @@ describe('Open Inference Protocol v2', () => {
   it('serves models outside the contract: two inputs, an INT64 output', async () => {
     const res = await postJson(`${s.url}/v2/models/add/infer`, {
       inputs: [
-        { name: 'a', shape: [2, 4], datatype: 'FP32', data: [[1, 2, 3, 4], [0, 0, 9, 0]] },
+        {
+          name: 'a',
+          shape: [2, 4],
+          datatype: 'FP32',
+          data: [
+            [1, 2, 3, 4],
+            [0, 0, 9, 0],
+          ],
+        },
         { name: 'b', shape: [2, 4], datatype: 'FP32', data: [10, 0, 0, 0, 0, 5, 0, 0] },
       ],
     });
@@ -211,7 +222,9 @@ describe('Open Inference Protocol v2', () => {
       [0, 1].map(() => postJson(`${s.url}/v2/models/fixed/infer`, { inputs: [{ name: 'image', shape: [1, 3, H, W], datatype: 'FP32', data: Array.from(x) }] })),
     );
     for (const r of results) expect(r.status).toBe(200);
-    const bad = await postJson(`${s.url}/v2/models/fixed/infer`, { inputs: [{ name: 'image', shape: [2, 3, H, W], datatype: 'FP32', data: Array.from(randomImage(2, 1)) }] });
+    const bad = await postJson(`${s.url}/v2/models/fixed/infer`, {
+      inputs: [{ name: 'image', shape: [2, 3, H, W], datatype: 'FP32', data: Array.from(randomImage(2, 1)) }],
+    });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toMatch(/model expects \[1, 3, 32, 32\]/);
   });

@@ -73,7 +73,6 @@ interface ModelEntry {
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128];
 
-
 function isLoopback(address: string): boolean {
   return address === '::1' || address.startsWith('127.') || address === '::ffff:127.0.0.1';
 }
@@ -146,14 +145,16 @@ export function createServer(options: ServerOptions): UniasServer {
     for (const e of entries.values()) depth.set(e.model.name, (depth.get(e.model.name) ?? 0) + e.batcher.queuedRequests);
     for (const [model, n] of depth) g.set({ model }, n);
   });
-  registry.gauge('unias_worker_restarts', 'Restarts of a model\'s onnxruntime worker (crashes, watchdog kills).', ['model'], (g) => {
+  registry.gauge('unias_worker_restarts', "Restarts of a model's onnxruntime worker (crashes, watchdog kills).", ['model'], (g) => {
     // Versions of one model add up under its name.
     const restarts = new Map<string, number>();
     for (const e of entries.values()) restarts.set(e.model.name, (restarts.get(e.model.name) ?? 0) + e.model.session.restarts);
     for (const [model, n] of restarts) g.set({ model }, n);
   });
   registry.gauge('unias_inflight_requests', 'Inference requests (/infer, /predict) in progress.', [], (g) => g.set({}, inflightInference));
-  registry.gauge('unias_ready', '1 when the models are loaded and the server accepts inference.', [], (g) => g.set({}, state === 'ready' && allHealthy() ? 1 : 0));
+  registry.gauge('unias_ready', '1 when the models are loaded and the server accepts inference.', [], (g) =>
+    g.set({}, state === 'ready' && allHealthy() ? 1 : 0),
+  );
   registry.gauge('process_resident_memory_bytes', 'Resident memory of the server process.', [], (g) => g.set({}, process.memoryUsage.rss()));
 
   const httpServer = createHttpServer({
@@ -531,7 +532,8 @@ export function createServer(options: ServerOptions): UniasServer {
       onWorkerEvent: (event: SupervisorEvent) => {
         if (event.kind === 'crashed') logger.error('model worker died', { ...labels, error: event.error.message });
         else if (event.kind === 'restarted') logger.warn('model worker restarted', { ...labels, restarts: event.restarts, pid: event.pid });
-        else if (event.kind === 'restart-failed') logger.error('model worker restart failed', { ...labels, attempt: event.attempt, nextDelayMs: event.nextDelayMs, error: event.error.message });
+        else if (event.kind === 'restart-failed')
+          logger.error('model worker restart failed', { ...labels, attempt: event.attempt, nextDelayMs: event.nextDelayMs, error: event.error.message });
         else logger.error('model worker cannot be restarted; liveness is now failing', { ...labels, error: event.error.message });
       },
     };
@@ -558,9 +560,13 @@ export function createServer(options: ServerOptions): UniasServer {
       });
     }
     if (options.modelRepository !== undefined) {
-      const configured = await loadModelRepository(options.modelRepository, (name, version) => sessionSettings({ model: name, version }, device.executionProviders), (p) => {
-        logger.info('model loaded', { model: p.name, version: p.version, source: p.path, ms: p.ms, ...(p.notes.length > 0 ? { notes: p.notes } : {}) });
-      });
+      const configured = await loadModelRepository(
+        options.modelRepository,
+        (name, version) => sessionSettings({ model: name, version }, device.executionProviders),
+        (p) => {
+          logger.info('model loaded', { model: p.name, version: p.version, source: p.path, ms: p.ms, ...(p.notes.length > 0 ? { notes: p.notes } : {}) });
+        },
+      );
       for (const [i, c] of configured.entries()) {
         try {
           addEntry(c.model, c);
@@ -595,9 +601,15 @@ export function createServer(options: ServerOptions): UniasServer {
       const address = httpServer.address() as AddressInfo;
       const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       listenInfo = { host: address.address, port: address.port, url: `http://${shownHost}:${address.port}` };
-      logger.info('listening', { url: listenInfo.url, models: names, ...(options.modelRepository !== undefined ? { modelRepository: options.modelRepository } : {}) });
+      logger.info('listening', {
+        url: listenInfo.url,
+        models: names,
+        ...(options.modelRepository !== undefined ? { modelRepository: options.modelRepository } : {}),
+      });
       if (!isLoopback(address.address) && options.apiKey === undefined) {
-        logger.warn('listening beyond loopback without an API key: anyone who can reach this address can run inference and read the models\' metadata', { url: listenInfo.url });
+        logger.warn("listening beyond loopback without an API key: anyone who can reach this address can run inference and read the models' metadata", {
+          url: listenInfo.url,
+        });
       }
       try {
         await loadAll();

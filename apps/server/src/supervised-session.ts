@@ -74,7 +74,12 @@ export async function createSupervisedSession(start: () => Promise<WorkerSession
           if (released) return;
           const error = e instanceof Error ? e : new Error(String(e));
           const last = attempt + 1 >= maxFailures;
-          options.onEvent?.({ kind: 'restart-failed', error, attempt: attempt + 1, nextDelayMs: last ? null : Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt + 1)) });
+          options.onEvent?.({
+            kind: 'restart-failed',
+            error,
+            attempt: attempt + 1,
+            nextDelayMs: last ? null : Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt + 1)),
+          });
           if (last) {
             live = false;
             failure = new WorkerCrashError(`the worker could not be restarted (${maxFailures} attempts): ${error.message}`);

@@ -85,7 +85,7 @@ describe('trust', () => {
     }
   });
 
-  it('sends no CORS headers by default; with --cors ORIGIN answers that origin\'s preflight and only that origin', async () => {
+  it("sends no CORS headers by default; with --cors ORIGIN answers that origin's preflight and only that origin", async () => {
     const origin = 'https://app.example.com';
     const plain = await startTestServer();
     try {
@@ -116,7 +116,10 @@ describe('trust', () => {
       expect(res.headers.get('vary')).toBe('Origin');
       const other = await fetch(`${s.url}/v2`, { headers: { Origin: 'https://evil.example', Authorization: `Bearer ${KEY}` } });
       expect(other.headers.get('access-control-allow-origin')).toBeNull();
-      const otherPreflight = await fetch(`${s.url}/v2`, { method: 'OPTIONS', headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'GET' } });
+      const otherPreflight = await fetch(`${s.url}/v2`, {
+        method: 'OPTIONS',
+        headers: { Origin: 'https://evil.example', 'Access-Control-Request-Method': 'GET' },
+      });
       expect(otherPreflight.headers.get('access-control-allow-origin')).toBeNull();
       await otherPreflight.arrayBuffer();
     } finally {
@@ -128,8 +131,24 @@ describe('trust', () => {
     const keyFile = join(tmp, 'key');
     writeFileSync(keyFile, `${KEY}\n`);
     const cmd = parseServeArgs([
-      '--model', 'm.onnx', '--api-key-file', keyFile, '--allowed-host', 'a.local', '--allowed-host', 'b.local:80', '--cors', 'https://x.example',
-      '--max-json-body-bytes', '1000', '--max-connections', '9', '--headers-timeout-ms', '700', '--run-timeout-ms', '900',
+      '--model',
+      'm.onnx',
+      '--api-key-file',
+      keyFile,
+      '--allowed-host',
+      'a.local',
+      '--allowed-host',
+      'b.local:80',
+      '--cors',
+      'https://x.example',
+      '--max-json-body-bytes',
+      '1000',
+      '--max-connections',
+      '9',
+      '--headers-timeout-ms',
+      '700',
+      '--run-timeout-ms',
+      '900',
     ]);
     expect(cmd.help).toBe(false);
     if (cmd.help) return;

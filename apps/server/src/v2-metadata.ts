@@ -23,7 +23,11 @@ export function modelMetadata(m: ServedModel, versions: readonly string[] = [m.v
  */
 export function modelConfig(m: ServedModel, limits: Pick<ResolvedLimits, 'maxBatchSize' | 'maxBatchWaitMs'>): unknown {
   const batched = m.batchable && limits.maxBatchSize > 1;
-  const tensor = (t: TensorSpec) => ({ name: t.name, data_type: `TYPE_${t.datatype === 'BYTES' ? 'STRING' : t.datatype}`, dims: batched ? t.shape.slice(1) : [...t.shape] });
+  const tensor = (t: TensorSpec) => ({
+    name: t.name,
+    data_type: `TYPE_${t.datatype === 'BYTES' ? 'STRING' : t.datatype}`,
+    dims: batched ? t.shape.slice(1) : [...t.shape],
+  });
   return {
     name: m.name,
     platform: PLATFORM,

@@ -28,11 +28,32 @@ function errorOf(fn: () => unknown): HttpError {
 describe('parseInferRequest', () => {
   it('accepts flat and nested data in row-major order', () => {
     const flat = parseInferRequest(body({ inputs: [{ name: 'image', shape: [1, 2, 3], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6] }] }), null, model);
-    const nested = parseInferRequest(body({ inputs: [{ name: 'image', shape: [1, 2, 3], datatype: 'FP32', data: [[[1, 2, 3], [4, 5, 6]]] }] }), null, model);
+    const nested = parseInferRequest(
+      body({
+        inputs: [
+          {
+            name: 'image',
+            shape: [1, 2, 3],
+            datatype: 'FP32',
+            data: [
+              [
+                [1, 2, 3],
+                [4, 5, 6],
+              ],
+            ],
+          },
+        ],
+      }),
+      null,
+      model,
+    );
     expect(Array.from(flat.inputs['image']!.data as Float32Array)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(Array.from(nested.inputs['image']!.data as Float32Array)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(nested.inputs['image']!.dims).toEqual([1, 2, 3]);
-    expect(flat.outputs).toEqual([{ name: 'map', binary: false }, { name: 'ids', binary: false }]);
+    expect(flat.outputs).toEqual([
+      { name: 'map', binary: false },
+      { name: 'ids', binary: false },
+    ]);
   });
 
   it('reads binary tensors after the JSON header (binary_data_size)', () => {
@@ -61,7 +82,11 @@ describe('parseInferRequest', () => {
     ['negative dim', { inputs: [{ name: 'image', shape: [-1, 2, 3], datatype: 'FP32', data: [] }] }, /shape\[0\] = -1 is not a non-negative integer/],
     ['empty batch', { inputs: [{ name: 'image', shape: [0, 2, 3], datatype: 'FP32', data: [] }] }, /batch .* is empty/],
     ['no data', { inputs: [{ name: 'image', shape: [1, 2, 3], datatype: 'FP32' }] }, /has no "data"/],
-    ['unknown output', { inputs: [{ name: 'image', shape: [1, 2, 3], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6] }], outputs: [{ name: 'nope' }] }, /unknown output 'nope'/],
+    [
+      'unknown output',
+      { inputs: [{ name: 'image', shape: [1, 2, 3], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6] }], outputs: [{ name: 'nope' }] },
+      /unknown output 'nope'/,
+    ],
     ['twice', { inputs: [1, 2].map(() => ({ name: 'image', shape: [1, 2, 3], datatype: 'FP32', data: [1, 2, 3, 4, 5, 6] })) }, /given twice/],
   ])('rejects %s with a 400 that names the problem', (_what, payload, message) => {
     const e = errorOf(() => parseInferRequest(typeof payload === 'string' ? Buffer.from(payload) : body(payload), null, model));
@@ -83,7 +108,18 @@ describe('encodeInferResponse', () => {
   };
 
   it('writes JSON outputs in the requested order with the request id', () => {
-    const r = encodeInferResponse(model, { id: 'r1', inputs: {}, outputs: [{ name: 'ids', binary: false }, { name: 'map', binary: false }] }, outputs);
+    const r = encodeInferResponse(
+      model,
+      {
+        id: 'r1',
+        inputs: {},
+        outputs: [
+          { name: 'ids', binary: false },
+          { name: 'map', binary: false },
+        ],
+      },
+      outputs,
+    );
     expect(r.contentType).toBe('application/json');
     expect(JSON.parse(r.body.toString())).toEqual({
       model_name: 'm',

@@ -315,11 +315,7 @@ export interface EncodedResponse {
 }
 
 /** The inference response: plain JSON, or JSON header + binary tensors when any output asks for binary. */
-export function encodeInferResponse(
-  model: ModelTensors,
-  request: InferRequest,
-  outputs: TensorMap,
-): EncodedResponse {
+export function encodeInferResponse(model: ModelTensors, request: InferRequest, outputs: TensorMap): EncodedResponse {
   const binaryParts: Buffer[] = [];
   const responseOutputs = request.outputs.map((wanted) => {
     const value = outputs[wanted.name];
@@ -328,7 +324,9 @@ export function encodeInferResponse(
     const base = { name: wanted.name, datatype: spec.datatype, shape: [...value.dims] };
     if (!wanted.binary) {
       if (spec.datatype === 'FP16' || spec.datatype === 'BYTES') {
-        throw badRequest(`output '${wanted.name}' is ${spec.datatype}, which this server returns only as binary data; ask for it with parameters.binary_data = true`);
+        throw badRequest(
+          `output '${wanted.name}' is ${spec.datatype}, which this server returns only as binary data; ask for it with parameters.binary_data = true`,
+        );
       }
       return { ...base, data: jsonData(value.data, spec.datatype) };
     }

@@ -42,7 +42,9 @@ describe('createWorkerSession', () => {
   it('reports run errors without dying, and load errors as rejections', async () => {
     const session = await createWorkerSession(anomalyTestModel({ height: 4, width: 5 }), sessionOptionsFor({ threads: 1 }), 'small');
     try {
-      await expect(session.run({ image: { data: new Float32Array(3 * 9), dims: [1, 3, 3, 3] } }, { image: 'float32' })).rejects.toThrow(/dimension|shape|Got invalid/i);
+      await expect(session.run({ image: { data: new Float32Array(3 * 9), dims: [1, 3, 3, 3] } }, { image: 'float32' })).rejects.toThrow(
+        /dimension|shape|Got invalid/i,
+      );
       expect(session.healthy).toBe(true);
       const ok = await session.run({ image: { data: new Float32Array(60), dims: [1, 3, 4, 5] } }, { image: 'float32' });
       expect(ok['score']!.dims).toEqual([1]);

@@ -92,7 +92,11 @@ export function tapSpec(backbone: Pick<Backbone, 'id' | 'taps'>, name: string): 
 }
 
 /** Picks the requested taps out of every named feature map a build produced. */
-export function pickTaps(backbone: Pick<Backbone, 'id' | 'taps' | 'defaultTaps'>, all: ReadonlyMap<string, Sym>, taps?: readonly string[]): Record<string, Sym> {
+export function pickTaps(
+  backbone: Pick<Backbone, 'id' | 'taps' | 'defaultTaps'>,
+  all: ReadonlyMap<string, Sym>,
+  taps?: readonly string[],
+): Record<string, Sym> {
   const out: Record<string, Sym> = {};
   for (const name of resolveTaps(backbone, taps)) {
     const s = all.get(name);

@@ -76,7 +76,11 @@ describe('EfficientNet taps and static padding', () => {
     for (const v of EFFICIENTNET_VARIANTS) {
       const bb = getBackbone(`efficientnet-${v.name}`);
       for (const size of [224, 160]) {
-        const shapes = tapShapes(bb, size, bb.taps.map((t) => t.name));
+        const shapes = tapShapes(
+          bb,
+          size,
+          bb.taps.map((t) => t.name),
+        );
         for (const t of bb.taps) expect(shapes[t.name], `${bb.id} ${t.name} @${size}`).toEqual([1, t.channels, size / t.stride, size / t.stride]);
       }
     }

@@ -10,14 +10,7 @@ export {
   type InputNormalization,
   type TapSpec,
 } from './backbone.js';
-export {
-  BUILTIN_BACKBONES,
-  createBackboneRegistry,
-  getBackbone,
-  listBackbones,
-  registerBackbone,
-  type BackboneRegistry,
-} from './registry.js';
+export { BUILTIN_BACKBONES, createBackboneRegistry, getBackbone, listBackbones, registerBackbone, type BackboneRegistry } from './registry.js';
 export {
   EFFICIENTNETS,
   EFFICIENTNET_VARIANTS,

@@ -64,9 +64,13 @@ function expectedParam(w: ManifestWeight): [string, number[]] {
 }
 
 describe('MobileNetV2 key layout (vs the Keras model in nsfwjs)', () => {
-  it('declares every Keras layer weight of the feature trunk (Conv1..Conv_1_bn) plus Keras Applications\' Logits', () => {
+  it("declares every Keras layer weight of the feature trunk (Conv1..Conv_1_bn) plus Keras Applications' Logits", () => {
     const { full } = buildBackboneGraph(MOBILENET_V2, { size: 224 });
-    const expected = new Map(manifest().filter((w) => !w.name.startsWith('dense_')).map(expectedParam));
+    const expected = new Map(
+      manifest()
+        .filter((w) => !w.name.startsWith('dense_'))
+        .map(expectedParam),
+    );
     expected.set('Logits.weight', [1000, 1280]);
     expected.set('Logits.bias', [1000]);
     const ours = paramShapes(full);
@@ -95,7 +99,11 @@ describe('MobileNetV2 taps', () => {
       ['res4', 'block_10_project_BN', 96, 16],
     ]);
     for (const size of [224, 160]) {
-      const shapes = tapShapes(MOBILENET_V2, size, MOBILENET_V2.taps.map((t) => t.name));
+      const shapes = tapShapes(
+        MOBILENET_V2,
+        size,
+        MOBILENET_V2.taps.map((t) => t.name),
+      );
       for (const t of MOBILENET_V2.taps) expect(shapes[t.name], `${t.name} @${size}`).toEqual([1, t.channels, size / t.stride, size / t.stride]);
     }
   });
@@ -129,7 +137,7 @@ describe('MobileNetV2 default weights (nsfwjs, converted and cached)', () => {
     expect(w.data[((5 * 3 + 0) * 3 + 1) * 3 + 2]).toBe(Math.fround(byte * q.scale! + q.min!));
   });
 
-  it('expect [0, 1] input: bn_Conv1\'s moving mean matches the ImageNet mean pixel scaled to [0, 1], not [-1, 1]', () => {
+  it("expect [0, 1] input: bn_Conv1's moving mean matches the ImageNet mean pixel scaled to [0, 1], not [-1, 1]", () => {
     // Conv1 is linear without bias, so its output mean is sum_k w * E[input]; the BN statistics recorded it.
     const w = weights.get('Conv1.weight')!.data;
     const mean = weights.get('bn_Conv1.running_mean')!.data;
@@ -152,7 +160,7 @@ describe('MobileNetV2 default weights (nsfwjs, converted and cached)', () => {
     expect(MOBILENET_V2.inputNormalization).toEqual({ mean: [0, 0, 0], std: [1, 1, 1] });
   });
 
-  it('convert once: the second load reads the cache file named by the sources\' SHA-256', async () => {
+  it("convert once: the second load reads the cache file named by the sources' SHA-256", async () => {
     expect(messages.some((m) => m.startsWith('converting'))).toBe(true);
     const files = await readNsfwjsFiles();
     const file = mobileNetV2CacheFile(cacheDir, files.sha256);

@@ -83,7 +83,7 @@ function tfjsTaps(image: TensorData<'float32'>, model: tf.LayersModel = tapModel
 }
 
 describe('MobileNetV2 (nsfwjs weights) vs tf.loadLayersModel on the same files', () => {
-  it('our decoding of the quantised shard equals tfjs\'s, bit for bit', () => {
+  it("our decoding of the quantised shard equals tfjs's, bit for bit", () => {
     const ours = decodeTfjsWeights(nsfw.modelJson, nsfw.weightData, 'nsfwjs');
     const specs = nsfw.modelJson.weightsManifest.flatMap((g) => g.weights) as tf.io.WeightsManifestEntry[];
     const data = nsfw.weightData;

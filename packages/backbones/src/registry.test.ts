@@ -21,15 +21,30 @@ const tiny: Backbone = {
     const taps = resolveTaps(tiny, options.taps);
     const c1 = frozenConv(b, 'c1', image, { out: 4, kernel: 2, stride: 2 });
     const c2 = frozenConv(b, 'c2', c1, { out: 8, kernel: 2, stride: 2 });
-    return pickTaps(tiny, new Map<string, Sym>([['res1', c1], ['res2', c2]]), taps);
+    return pickTaps(
+      tiny,
+      new Map<string, Sym>([
+        ['res1', c1],
+        ['res2', c2],
+      ]),
+      taps,
+    );
   },
 };
 
 describe('backbone registry', () => {
   it('lists the built-in backbones by id', () => {
     expect(listBackbones().map((b) => b.id)).toEqual([
-      'efficientnet-b0', 'efficientnet-b1', 'efficientnet-b2', 'efficientnet-b3', 'efficientnet-b4',
-      'resnet18', 'resnet34', 'resnet50', 'wide_resnet50_2', 'mobilenet_v2',
+      'efficientnet-b0',
+      'efficientnet-b1',
+      'efficientnet-b2',
+      'efficientnet-b3',
+      'efficientnet-b4',
+      'resnet18',
+      'resnet34',
+      'resnet50',
+      'wide_resnet50_2',
+      'mobilenet_v2',
     ]);
     for (const bb of BUILTIN_BACKBONES) {
       expect(bb.defaultTaps).toEqual(['res1', 'res2', 'res3', 'res4']);
@@ -66,7 +81,7 @@ describe('backbone registry', () => {
     expect(out['res1']!.data[0]).toBeCloseTo(6, 12); // 12 inputs of 0.5 times weight 1
   });
 
-  it('builds under the caller\'s scope, every parameter frozen', () => {
+  it("builds under the caller's scope, every parameter frozen", () => {
     const b = createGraph();
     const image = b.input('image', [1, 3, 64, 64]);
     b.within('backbone', () => getBackbone('mobilenet_v2').build(b, image));

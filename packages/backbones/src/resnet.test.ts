@@ -33,12 +33,24 @@ describe('ResNet taps', () => {
     for (const arch of ARCHS) {
       const bb = getBackbone(arch);
       for (const size of [224, 160]) {
-        const shapes = tapShapes(bb, size, bb.taps.map((t) => t.name));
+        const shapes = tapShapes(
+          bb,
+          size,
+          bb.taps.map((t) => t.name),
+        );
         for (const t of bb.taps) expect(shapes[t.name], `${arch} ${t.name} @${size}`).toEqual([1, t.channels, size / t.stride, size / t.stride]);
       }
     }
-    expect(getBackbone('wide_resnet50_2').taps.filter((t) => /^res\d$/.test(t.name)).map((t) => [t.channels, t.stride])).toEqual([
-      [64, 2], [256, 4], [512, 8], [1024, 16], [2048, 32],
+    expect(
+      getBackbone('wide_resnet50_2')
+        .taps.filter((t) => /^res\d$/.test(t.name))
+        .map((t) => [t.channels, t.stride]),
+    ).toEqual([
+      [64, 2],
+      [256, 4],
+      [512, 8],
+      [1024, 16],
+      [2048, 32],
     ]);
   });
 

@@ -24,7 +24,10 @@ function convBlock(): { graph: Graph; flops: number } {
   for (const name of ['conv1', 'conv2']) {
     x = b.within(name, () => b.gelu(b.conv2d(x, b.param('weight', [c, c, 3, 3], kaiming), b.param('bias', [c], torchBiasInit(c * 9)), { padding: 1 })));
   }
-  b.output('y', b.within('head', () => b.conv2d(x, b.param('weight', [16, c, 1, 1], kaiming), null)));
+  b.output(
+    'y',
+    b.within('head', () => b.conv2d(x, b.param('weight', [16, c, 1, 1], kaiming), null)),
+  );
   const flops = 2 * (2 * n * c * c * 9 * h * w) + 2 * n * 16 * c * h * w;
   return { graph: b.build(), flops };
 }

@@ -114,7 +114,9 @@ describe('a small network on ONNX Runtime', () => {
   it('rejects a bound param of the wrong shape, naming it', async () => {
     const bad = new Map(params);
     bad.set('stem.weight', { dtype: 'float32', shape: [8, 3, 3, 2], data: new Float32Array(144) });
-    await expect(backend.prepare(graph2, { params: bad })).rejects.toThrow(/param "stem\.weight": bound value is float32 \[8,3,3,2\], the graph wants float32 \[8,3,3,3\]/);
+    await expect(backend.prepare(graph2, { params: bad })).rejects.toThrow(
+      /param "stem\.weight": bound value is float32 \[8,3,3,2\], the graph wants float32 \[8,3,3,3\]/,
+    );
   });
 });
 
@@ -190,4 +192,3 @@ describe('backend candidates', () => {
     await session.dispose();
   });
 });
-

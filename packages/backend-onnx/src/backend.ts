@@ -3,15 +3,7 @@
  * state (a training step's parameters and moments) stays as ort.Tensors between runs: the outputs
  * of one run are fed straight back as inputs of the next, never converted to JS arrays.
  */
-import {
-  formatShape,
-  type Backend,
-  type BackendCandidate,
-  type Graph,
-  type PrepareOptions,
-  type Session,
-  type TensorData,
-} from '@unias/graph';
+import { formatShape, type Backend, type BackendCandidate, type Graph, type PrepareOptions, type Session, type TensorData } from '@unias/graph';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import { chooseOnnxDevice, type DeviceChoice, type DeviceProbeOptions, type DeviceRequest } from './devices.js';
 import { fromOrtTensor, toOrtTensor, type OrtModule } from './ort-tensor.js';
@@ -130,8 +122,7 @@ function checkCarry(carry: Readonly<Record<string, string>>, inputs: readonly Io
 }
 
 function checkValue(spec: IoSpec, t: TensorData, what: string): void {
-  const fits =
-    t.shape.length === spec.shape.length && t.shape.every((d, i) => d === spec.shape[i] || (i === spec.batchAxis && Number.isInteger(d) && d >= 0));
+  const fits = t.shape.length === spec.shape.length && t.shape.every((d, i) => d === spec.shape[i] || (i === spec.batchAxis && Number.isInteger(d) && d >= 0));
   if (t.dtype !== spec.dtype || !fits) {
     const want = spec.shape.map((d, i) => (i === spec.batchAxis ? 'N' : String(d))).join(',');
     throw new Error(`${what} "${spec.name}": got ${t.dtype} ${formatShape(t.shape)}, expected ${spec.dtype} [${want}]`);

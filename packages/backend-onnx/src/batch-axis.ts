@@ -20,8 +20,7 @@ export function staticBatch(graph: Graph): number | null {
       first = inp.name;
     } else if (d !== batch) {
       throw new Error(
-        `dynamicBatch: inputs disagree on dim 0 ("${first}" has ${batch}, "${inp.name}" has ${d}); ` +
-          'every input of rank >= 1 must lead with the batch',
+        `dynamicBatch: inputs disagree on dim 0 ("${first}" has ${batch}, "${inp.name}" has ${d}); ` + 'every input of rank >= 1 must lead with the batch',
       );
     }
   }

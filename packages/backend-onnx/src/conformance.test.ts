@@ -23,7 +23,10 @@ describe('op conformance on ONNX Runtime (cpu)', () => {
   it('has a lowering and at least one case for every op', () => {
     for (const op of OP_NAMES) {
       expect(typeof LOWERINGS[op], op).toBe('function');
-      expect(OP_CASES.some((c) => c.op === op), `case for ${op}`).toBe(true);
+      expect(
+        OP_CASES.some((c) => c.op === op),
+        `case for ${op}`,
+      ).toBe(true);
     }
   });
 

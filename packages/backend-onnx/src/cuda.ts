@@ -9,7 +9,15 @@ import { dirname, join } from 'node:path';
 import { findLibrary, libraryDirs } from './library-search.js';
 
 /** What the CUDA provider of onnxruntime 1.30 loads (CUDA 12, cuDNN 9), with the driver first. */
-export const CUDA_LIBRARIES = ['libcuda.so.1', 'libcudart.so.12', 'libcublas.so.12', 'libcublasLt.so.12', 'libcufft.so.11', 'libcurand.so.10', 'libcudnn.so.9'] as const;
+export const CUDA_LIBRARIES = [
+  'libcuda.so.1',
+  'libcudart.so.12',
+  'libcublas.so.12',
+  'libcublasLt.so.12',
+  'libcufft.so.11',
+  'libcurand.so.10',
+  'libcudnn.so.9',
+] as const;
 
 export interface CudaInfo {
   /** ORT's libonnxruntime_providers_cuda.so beside the binding, or undefined (with `providerProblem`). */
@@ -44,13 +52,16 @@ export function detectCuda(options: { env?: Readonly<Record<string, string | und
   const file = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
   let provider: string | undefined;
   let providerProblem: string | undefined;
-  if (!bindingDir) providerProblem = 'onnxruntime-node\'s binding folder was not found';
+  if (!bindingDir) providerProblem = "onnxruntime-node's binding folder was not found";
   else if (existsSync(join(bindingDir, file))) provider = join(bindingDir, file);
   else providerProblem = `no ${file} beside the onnxruntime binding (install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12)`;
   const libraries = CUDA_LIBRARIES.map((name) => ({ name, path: findLibrary(name, dirs) }));
   let deviceNodes: string[] = [];
   try {
-    deviceNodes = readdirSync(join(root, 'dev')).filter((f) => /^nvidia\d+$/.test(f)).sort().map((f) => `/dev/${f}`);
+    deviceNodes = readdirSync(join(root, 'dev'))
+      .filter((f) => /^nvidia\d+$/.test(f))
+      .sort()
+      .map((f) => `/dev/${f}`);
   } catch {
     // no /dev
   }

@@ -6,7 +6,16 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { chooseOnnxDevice, CUDA_LIBRARIES, detectCuda, detectVulkan, DeviceUnavailableError, formatDeviceChoice, openOnnxDevice, shortOrtError } from './index.js';
+import {
+  chooseOnnxDevice,
+  CUDA_LIBRARIES,
+  detectCuda,
+  detectVulkan,
+  DeviceUnavailableError,
+  formatDeviceChoice,
+  openOnnxDevice,
+  shortOrtError,
+} from './index.js';
 
 const roots: string[] = [];
 afterAll(() => roots.forEach((r) => rmSync(r, { recursive: true, force: true })));
@@ -36,14 +45,20 @@ describe('detectVulkan', () => {
     });
     const v = detectVulkan({ env: envOf(root), root });
     expect(v.loader).toBe(join(root, LIB, 'libvulkan.so.1'));
-    expect(v.drivers).toEqual([{ manifest: join(root, 'usr/share/vulkan/icd.d/nvidia_icd.json'), library: 'libGLX_nvidia.so.0', vendor: 'NVIDIA', kind: 'hardware' }]);
+    expect(v.drivers).toEqual([
+      { manifest: join(root, 'usr/share/vulkan/icd.d/nvidia_icd.json'), library: 'libGLX_nvidia.so.0', vendor: 'NVIDIA', kind: 'hardware' },
+    ]);
     expect(v.deviceNodes).toEqual(['/dev/nvidia0']);
     expect(v.hardwareGpu).toBe(true);
     expect(v.how).toMatch(/hardware Vulkan driver NVIDIA .* and GPU device \/dev\/nvidia0/);
   });
 
   it('does not count a hardware driver without a GPU device node', () => {
-    const root = machine({ [`${LIB}/libvulkan.so.1`]: '', [`${LIB}/libvulkan_radeon.so`]: '', 'etc/vulkan/icd.d/radeon_icd.x86_64.json': icd('libvulkan_radeon.so') });
+    const root = machine({
+      [`${LIB}/libvulkan.so.1`]: '',
+      [`${LIB}/libvulkan_radeon.so`]: '',
+      'etc/vulkan/icd.d/radeon_icd.x86_64.json': icd('libvulkan_radeon.so'),
+    });
     const v = detectVulkan({ env: envOf(root), root });
     expect(v.drivers.map((d) => [d.vendor, d.kind])).toEqual([['AMD', 'hardware']]);
     expect(v.hardwareGpu).toBe(false);
@@ -124,7 +139,9 @@ describe('chooseOnnxDevice', () => {
 
   it('webgpu without the Vulkan loader names the package to install', async () => {
     const root = machine({});
-    await expect(chooseOnnxDevice('webgpu', { env: envOf(root), root })).rejects.toThrow(/no Vulkan loader \(libvulkan\.so\.1; Debian\/Ubuntu: apt-get install libvulkan1\)/);
+    await expect(chooseOnnxDevice('webgpu', { env: envOf(root), root })).rejects.toThrow(
+      /no Vulkan loader \(libvulkan\.so\.1; Debian\/Ubuntu: apt-get install libvulkan1\)/,
+    );
   });
 
   it('auto and the onnx-webgpu candidate skip a software driver; webgpu alone would try it', async () => {
@@ -147,7 +164,8 @@ describe('chooseOnnxDevice', () => {
   });
 
   it('shortens onnxruntime assertion messages to their reason', () => {
-    const raw = "/onnxruntime_src/onnxruntime/core/providers/webgpu/webgpu_context.cc:136 onnxruntime::webgpu::WebGpuContext::Initialize(const onnxruntime::webgpu::WebGpuContextConfig&)::<lambda()> adapter_result.status == wgpu::RequestAdapterStatus::Success was false. Failed to get a WebGPU adapter: No supported adapters\n";
+    const raw =
+      '/onnxruntime_src/onnxruntime/core/providers/webgpu/webgpu_context.cc:136 onnxruntime::webgpu::WebGpuContext::Initialize(const onnxruntime::webgpu::WebGpuContextConfig&)::<lambda()> adapter_result.status == wgpu::RequestAdapterStatus::Success was false. Failed to get a WebGPU adapter: No supported adapters\n';
     expect(shortOrtError(new Error(raw))).toBe('Failed to get a WebGPU adapter: No supported adapters');
     expect(shortOrtError(new Error('plain'))).toBe('plain');
   });

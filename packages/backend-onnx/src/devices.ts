@@ -98,7 +98,11 @@ function listed(ort: OrtModule, provider: string): { bundled: boolean } | undefi
 async function cudaProblem(ort: OrtModule, o: DeviceProbeOptions): Promise<string | undefined> {
   const entry = listed(ort, 'cuda');
   if (!entry) return 'this onnxruntime-node build has no CUDA provider';
-  const info = detectCuda({ ...(o.env ? { env: o.env } : {}), ...(o.root ? { root: o.root } : {}), ...(o.bindingDir !== undefined ? { bindingDir: o.bindingDir } : {}) });
+  const info = detectCuda({
+    ...(o.env ? { env: o.env } : {}),
+    ...(o.root ? { root: o.root } : {}),
+    ...(o.bindingDir !== undefined ? { bindingDir: o.bindingDir } : {}),
+  });
   // Checked before asking onnxruntime, which logs a load failure to stderr on every CPU machine.
   if (!entry.bundled && !info.provider) return info.providerProblem ?? 'the CUDA provider library is not installed';
   try {
@@ -114,7 +118,8 @@ async function cudaProblem(ort: OrtModule, o: DeviceProbeOptions): Promise<strin
  * is a software driver. With `hardwareOnly` (auto), software drivers are a reason to skip.
  */
 async function webgpuProblem(ort: OrtModule, o: DeviceProbeOptions, hardwareOnly: boolean): Promise<{ problem?: string; note: string }> {
-  if (!listed(ort, 'webgpu')) return { problem: 'this onnxruntime-node build has no WebGPU provider (onnxruntime-node >= 1.22 on linux-x64, win32 and macOS has one)', note: '' };
+  if (!listed(ort, 'webgpu'))
+    return { problem: 'this onnxruntime-node build has no WebGPU provider (onnxruntime-node >= 1.22 on linux-x64, win32 and macOS has one)', note: '' };
   const vulkan = detectVulkan({ ...(o.env ? { env: o.env } : {}), ...(o.root ? { root: o.root } : {}) });
   if (process.platform === 'linux') {
     if (!vulkan.loader) return { problem: 'no Vulkan loader (libvulkan.so.1; Debian/Ubuntu: apt-get install libvulkan1)', note: '' };

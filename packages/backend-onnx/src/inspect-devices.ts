@@ -40,7 +40,11 @@ export const INSTALL_HINTS = {
 export async function inspectOnnxDevices(options: DeviceProbeOptions = {}): Promise<OnnxDeviceReport> {
   const probe: DeviceProbeOptions = options;
   const vulkan = detectVulkan({ ...(options.env ? { env: options.env } : {}), ...(options.root ? { root: options.root } : {}) });
-  const cuda = detectCuda({ ...(options.env ? { env: options.env } : {}), ...(options.root ? { root: options.root } : {}), ...(options.bindingDir !== undefined ? { bindingDir: options.bindingDir } : {}) });
+  const cuda = detectCuda({
+    ...(options.env ? { env: options.env } : {}),
+    ...(options.root ? { root: options.root } : {}),
+    ...(options.bindingDir !== undefined ? { bindingDir: options.bindingDir } : {}),
+  });
   const install: string[] = [];
   if (!vulkan.loader) install.push(INSTALL_HINTS.vulkanLoader);
   if (!vulkan.hardwareGpu) install.push(INSTALL_HINTS.vulkanDriver);
@@ -51,7 +55,16 @@ export async function inspectOnnxDevices(options: DeviceProbeOptions = {}): Prom
     ort = await import('onnxruntime-node');
   } catch (e) {
     const loadError = (e as Error).message.split('\n')[0]!;
-    return { version: undefined, loadError, providers: [], devices: [], auto: undefined, vulkan, cuda, install: ['onnxruntime-node: pnpm install (ONNXRUNTIME_NODE_INSTALL=skip where NuGet is unreachable)', ...install] };
+    return {
+      version: undefined,
+      loadError,
+      providers: [],
+      devices: [],
+      auto: undefined,
+      vulkan,
+      cuda,
+      install: ['onnxruntime-node: pnpm install (ONNXRUNTIME_NODE_INSTALL=skip where NuGet is unreachable)', ...install],
+    };
   }
   const devices: DeviceStatus[] = [];
   for (const device of ['cpu', 'webgpu', 'cuda'] as const) {

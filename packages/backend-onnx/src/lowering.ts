@@ -30,8 +30,7 @@ function compare<K extends 'greater' | 'less' | 'equal'>(opType: 'Greater' | 'Le
 }
 
 function reduce<K extends 'reduceSum' | 'reduceMean' | 'reduceMax'>(opType: 'ReduceSum' | 'ReduceMean' | 'ReduceMax'): Lowering<K> {
-  return (ctx, n) =>
-    ctx.result(opType, [ctx.input(0), ctx.int64(n.attrs.axes)], { keepdims: attr.int(n.attrs.keepDims ? 1 : 0) });
+  return (ctx, n) => ctx.result(opType, [ctx.input(0), ctx.int64(n.attrs.axes)], { keepdims: attr.int(n.attrs.keepDims ? 1 : 0) });
 }
 
 /** A [C] per-channel vector reshaped to broadcast over axis 1 of a rank-`rank` tensor: [C, 1, ...]. */
@@ -146,15 +145,13 @@ export const LOWERINGS: LoweringTable = {
   reduceMax: reduce('ReduceMax'),
   reshape: (ctx, n) => ctx.result('Reshape', [ctx.input(0), ctx.int64(reshapeTarget(ctx, n))]),
   transpose: (ctx, n) => ctx.result('Transpose', [ctx.input(0)], { perm: attr.ints(n.attrs.perm) }),
-  concat: (ctx, n) => ctx.result('Concat', n.inputs.map((_, i) => ctx.input(i)), { axis: attr.int(n.attrs.axis) }),
-  slice: (ctx, n) =>
-    ctx.result('Slice', [
-      ctx.input(0),
-      ctx.int64(n.attrs.starts),
-      ctx.int64(n.attrs.ends),
-      ctx.int64(n.attrs.axes),
-      ctx.int64(n.attrs.steps),
-    ]),
+  concat: (ctx, n) =>
+    ctx.result(
+      'Concat',
+      n.inputs.map((_, i) => ctx.input(i)),
+      { axis: attr.int(n.attrs.axis) },
+    ),
+  slice: (ctx, n) => ctx.result('Slice', [ctx.input(0), ctx.int64(n.attrs.starts), ctx.int64(n.attrs.ends), ctx.int64(n.attrs.axes), ctx.int64(n.attrs.steps)]),
   pad: (ctx, n) => {
     const inputs = [ctx.input(0), ctx.int64(n.attrs.pads)];
     if (n.attrs.mode === 'constant') inputs.push(ctx.scalar(n.attrs.value, n.dtype));
@@ -198,7 +195,11 @@ export const LOWERINGS: LoweringTable = {
       group: attr.int(a.groups),
     };
     if (a.outputPadding[0] < a.strides[0] && a.outputPadding[1] < a.strides[1]) {
-      return ctx.result('ConvTranspose', n.inputs.map((_, i) => ctx.input(i)), { ...common, pads: attr.ints(a.pads), output_padding: attr.ints(a.outputPadding) });
+      return ctx.result(
+        'ConvTranspose',
+        n.inputs.map((_, i) => ctx.input(i)),
+        { ...common, pads: attr.ints(a.pads), output_padding: attr.ints(a.outputPadding) },
+      );
     }
     // ORT refuses output_padding >= stride (reachable when dilation > stride). Compute the full
     // scatter with no end pads, then cut or zero-extend each axis to the exact size, then add bias:
@@ -256,6 +257,10 @@ export const LOWERINGS: LoweringTable = {
     return ctx.result('Add', [scaled, channelVector(ctx, ctx.input(2), c, x.shape.length)]);
   },
   batchNorm: (ctx, n) =>
-    ctx.result('BatchNormalization', [0, 1, 2, 3, 4].map((i) => ctx.input(i)), { epsilon: attr.float(n.attrs.eps) }),
+    ctx.result(
+      'BatchNormalization',
+      [0, 1, 2, 3, 4].map((i) => ctx.input(i)),
+      { epsilon: attr.float(n.attrs.eps) },
+    ),
   cosineSimilarity,
 };

@@ -90,19 +90,19 @@ export class OnnxGraphWriter {
     });
   }
 
-  initializer(
-    name: string,
-    dataType: DataTypeCode,
-    dims: readonly number[],
-    data: Float32Array | Int32Array | Uint8Array | BigInt64Array,
-  ): void {
+  initializer(name: string, dataType: DataTypeCode, dims: readonly number[], data: Float32Array | Int32Array | Uint8Array | BigInt64Array): void {
     this.initializers.push({ name, dataType, dims: [...dims], rawData: bytesOf(data) });
   }
 
   /** An int64 initializer of the given values (shared between uses of equal content). */
   int64(values: readonly number[], shape: readonly number[] = [values.length]): string {
     return this.cached(`i64:${shape.join(',')}:${values.join(',')}`, 'const_i64', (name) => {
-      this.initializer(name, DataType.INT64, shape, BigInt64Array.from(values, (v) => BigInt(v)));
+      this.initializer(
+        name,
+        DataType.INT64,
+        shape,
+        BigInt64Array.from(values, (v) => BigInt(v)),
+      );
     });
   }
 

@@ -53,9 +53,13 @@ export function formatPlacement(r: PlacementReport): string {
   const parts = Object.entries(r.nodes)
     .sort((a, b) => b[1] - a[1])
     .map(([p, n], i) => {
-      const ops = p === CPU && Object.keys(r.cpuOps).length > 0
-        ? ` (${Object.entries(r.cpuOps).sort((a, b) => b[1] - a[1]).map(([op, k]) => `${op} x${k}`).join(', ')})`
-        : '';
+      const ops =
+        p === CPU && Object.keys(r.cpuOps).length > 0
+          ? ` (${Object.entries(r.cpuOps)
+              .sort((a, b) => b[1] - a[1])
+              .map(([op, k]) => `${op} x${k}`)
+              .join(', ')})`
+          : '';
       return `${n} ${i === 0 ? 'nodes ' : ''}on ${p}${ops}`;
     });
   const mb = (n: number) => (n / 1e6).toFixed(3);

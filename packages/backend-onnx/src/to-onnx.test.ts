@@ -96,7 +96,10 @@ describe('toOnnxModel', () => {
     expect(graphOf(model).output.map((o) => o.name)).toEqual(['y', 'y_again', 'x_out', 'p_out']);
     expect(graphOf(model).node.filter((n) => n.opType === 'Identity').length).toBe(3);
     const session = await ort.InferenceSession.create(toOnnxModel(b.build()));
-    const out = await session.run({ x: new ort.Tensor('float32', Float32Array.from([1, 2, 3]), [3]), p: new ort.Tensor('float32', Float32Array.from([1, 1, 1]), [3]) });
+    const out = await session.run({
+      x: new ort.Tensor('float32', Float32Array.from([1, 2, 3]), [3]),
+      p: new ort.Tensor('float32', Float32Array.from([1, 1, 1]), [3]),
+    });
     expect([...(out.y!.data as Float32Array)]).toEqual([2, 3, 4]);
     expect([...(out.y_again!.data as Float32Array)]).toEqual([2, 3, 4]);
     expect([...(out.x_out!.data as Float32Array)]).toEqual([1, 2, 3]);

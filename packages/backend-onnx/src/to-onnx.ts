@@ -76,9 +76,7 @@ function nodeBase(n: AnyOpNode): string {
 
 function checkBoundParam(name: string, node: Node, value: TensorData): void {
   if (value.dtype !== node.dtype || !shapesEqual(value.shape, node.shape)) {
-    throw new Error(
-      `param "${name}": bound value is ${value.dtype} ${formatShape(value.shape)}, the graph wants ${node.dtype} ${formatShape(node.shape)}`,
-    );
+    throw new Error(`param "${name}": bound value is ${value.dtype} ${formatShape(value.shape)}, the graph wants ${node.dtype} ${formatShape(node.shape)}`);
   }
   const expected = value.shape.reduce((p, d) => p * d, 1);
   if (value.data.length !== expected) {

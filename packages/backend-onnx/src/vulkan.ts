@@ -59,7 +59,6 @@ const KNOWN_DRIVERS: ReadonlyArray<{ pattern: RegExp; vendor: string; kind: 'har
   { pattern: /broadcom|v3dv|panvk|powervr|asahi|nouveau|virtio/i, vendor: 'Mesa GPU', kind: 'hardware' },
 ];
 
-
 function isDir(p: string): boolean {
   try {
     return statSync(p).isDirectory();
@@ -80,7 +79,11 @@ function manifestSources(env: VulkanProbeOptions['env'] & object, root: string):
   const configDirs = [env['XDG_CONFIG_HOME'] ?? join(home, '.config'), ...split(env['XDG_CONFIG_DIRS'] ?? '/etc/xdg')];
   const dataDirs = [env['XDG_DATA_HOME'] ?? join(home, '.local', 'share'), ...split(env['XDG_DATA_DIRS'] ?? '/usr/local/share:/usr/share')];
   const system = (p: string) => (p.startsWith('/') && root !== '/' ? join(root, p) : p);
-  const dirs = [...configDirs.map((d) => system(join(d, 'vulkan', 'icd.d'))), system('/etc/vulkan/icd.d'), ...dataDirs.map((d) => system(join(d, 'vulkan', 'icd.d')))];
+  const dirs = [
+    ...configDirs.map((d) => system(join(d, 'vulkan', 'icd.d'))),
+    system('/etc/vulkan/icd.d'),
+    ...dataDirs.map((d) => system(join(d, 'vulkan', 'icd.d'))),
+  ];
   return { paths: [...add, ...dirs], searched: 'the standard manifest folders (/etc/vulkan/icd.d, /usr/share/vulkan/icd.d, ...)' };
 }
 
@@ -159,7 +162,8 @@ export function detectVulkan(options: VulkanProbeOptions = {}): VulkanInfo {
   let how: string;
   if (drivers.length === 0) how = `no Vulkan driver manifest in ${searched}`;
   else if (hardware.length === 0) how = `only software Vulkan drivers (${software.map((d) => d.vendor).join(', ') || 'none usable'}) in ${searched}`;
-  else if (deviceNodes.length === 0) how = `hardware Vulkan driver ${hardware.map((d) => d.vendor).join(', ')} installed but no GPU device node (/dev/nvidia*, /dev/dri/renderD*)`;
+  else if (deviceNodes.length === 0)
+    how = `hardware Vulkan driver ${hardware.map((d) => d.vendor).join(', ')} installed but no GPU device node (/dev/nvidia*, /dev/dri/renderD*)`;
   else how = `hardware Vulkan driver ${hardware.map((d) => d.vendor).join(', ')} (${hardware[0]!.manifest}) and GPU device ${deviceNodes.join(', ')}`;
   return {
     loader,

@@ -29,7 +29,10 @@ function convBlock(): { graph: Graph; flops: number } {
   for (const name of ['conv1', 'conv2']) {
     x = b.within(name, () => b.gelu(b.conv2d(x, b.param('weight', [C, C, 3, 3], kaiming), b.param('bias', [C], torchBiasInit(C * 9)), { padding: 1 })));
   }
-  b.output('y', b.within('head', () => b.conv2d(x, b.param('weight', [16, C, 1, 1], kaiming), null)));
+  b.output(
+    'y',
+    b.within('head', () => b.conv2d(x, b.param('weight', [16, C, 1, 1], kaiming), null)),
+  );
   return { graph: b.build(), flops: 2 * (2 * N * C * C * 9 * H * W) + 2 * N * 16 * C * H * W };
 }
 
@@ -105,7 +108,17 @@ async function convBlockOnWasm(): Promise<void> {
   const xh = tf.transpose(xt, [0, 2, 3, 1]) as tf.Tensor4D;
   const interpMs = await median(() => settle(tf.tidy(() => runGraphTf(graph, { x: xt }, p)['y']!)));
   const handMs = await median(() => settle(tf.tidy(() => handBlock(xh, p))));
-  report({ bench: 'conv-block-forward', runtime: 'tfjs-wasm', shape: [N, C, H, W], gflop: flops / 1e9, sessionMs, runGraphTfMs: interpMs, handNhwcMs: handMs, gflopsSession: flops / 1e6 / sessionMs, overheadRatio: interpMs / handMs });
+  report({
+    bench: 'conv-block-forward',
+    runtime: 'tfjs-wasm',
+    shape: [N, C, H, W],
+    gflop: flops / 1e9,
+    sessionMs,
+    runGraphTfMs: interpMs,
+    handNhwcMs: handMs,
+    gflopsSession: flops / 1e6 / sessionMs,
+    overheadRatio: interpMs / handMs,
+  });
 
   const names = [...params.keys()];
   const cotangent = tf.tensor(uniform(createRng(3), [N, 16, H, W]).data, [N, 16, H, W]);
@@ -130,7 +143,15 @@ async function convBlockOnWasm(): Promise<void> {
     );
   const stepInterpMs = await median(stepInterp, 3);
   const stepHandMs = await median(stepHand, 3);
-  report({ bench: 'conv-block-train-step', runtime: 'tfjs-wasm', shape: [N, C, H, W], runGraphTfMs: stepInterpMs, handNhwcMs: stepHandMs, overheadRatio: stepInterpMs / stepHandMs, imgPerS: (N * 1000) / stepInterpMs });
+  report({
+    bench: 'conv-block-train-step',
+    runtime: 'tfjs-wasm',
+    shape: [N, C, H, W],
+    runGraphTfMs: stepInterpMs,
+    handNhwcMs: stepHandMs,
+    overheadRatio: stepInterpMs / stepHandMs,
+    imgPerS: (N * 1000) / stepInterpMs,
+  });
   tf.dispose([xt, xh, cotangent, cotNhwc, ...Object.values(p)]);
 }
 
@@ -146,12 +167,21 @@ async function linearStep(): Promise<void> {
   const w = tf.tensor(uniform(createRng(7), [dout, din]).data, [dout, din]);
   const cot = tf.tensor(uniform(createRng(8), [rows, dout]).data, [rows, dout]);
   const gelu = (y: tf.Tensor) => tf.mul(tf.mul(y, 0.5), tf.add(tf.erf(tf.mul(y, Math.SQRT1_2)), 1));
-  const interp = () => settle(tf.tidy(() => tf.grads((a: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(runGraphTf(graph, { x: a }, { w: c })['y']!, cot)))([x, w])));
+  const interp = () =>
+    settle(tf.tidy(() => tf.grads((a: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(runGraphTf(graph, { x: a }, { w: c })['y']!, cot)))([x, w])));
   const native = () => settle(tf.tidy(() => tf.grads((a: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(gelu(tf.matMul(a, c, false, true)), cot)))([x, w])));
   const flops = 3 * 2 * rows * din * dout;
   const interpMs = await median(interp);
   const nativeMs = await median(native);
-  report({ bench: 'linear-train-step', runtime: 'tfjs-wasm', shape: [rows, din, dout], runGraphTfMs: interpMs, tfjsOwnGradientMs: nativeMs, speedup: nativeMs / interpMs, gflopsRunGraphTf: flops / 1e6 / interpMs });
+  report({
+    bench: 'linear-train-step',
+    runtime: 'tfjs-wasm',
+    shape: [rows, din, dout],
+    runGraphTfMs: interpMs,
+    tfjsOwnGradientMs: nativeMs,
+    speedup: nativeMs / interpMs,
+    gflopsRunGraphTf: flops / 1e6 / interpMs,
+  });
   tf.dispose([x, w, cot]);
 }
 
@@ -164,7 +194,16 @@ async function filterGradient(): Promise<void> {
   const im2colMs = await median(() => settle(tf.tidy(() => conv2dFilterGradient(x, dy, info, 'im2col'))));
   const tapsMs = await median(() => settle(tf.tidy(() => conv2dFilterGradient(x, dy, info, 'taps'))));
   const forwardMs = await median(() => settle(tf.tidy(() => tf.conv2d(x as tf.Tensor4D, tf.ones([3, 3, C, C]) as tf.Tensor4D, 1, 'same'))));
-  report({ bench: 'wasm-conv2d-filter-gradient', shape: [N, H, W, C], kernel: [3, 3], im2colMs, tapsMs, forwardConvMs: forwardMs, gflopsIm2col: flops / 1e6 / im2colMs, gflopsForward: flops / 1e6 / forwardMs });
+  report({
+    bench: 'wasm-conv2d-filter-gradient',
+    shape: [N, H, W, C],
+    kernel: [3, 3],
+    im2colMs,
+    tapsMs,
+    forwardConvMs: forwardMs,
+    gflopsIm2col: flops / 1e6 / im2colMs,
+    gflopsForward: flops / 1e6 / forwardMs,
+  });
   tf.dispose([x, dy]);
 }
 

@@ -13,7 +13,10 @@ describe('coverage', () => {
   it('has a kernel and at least one case for every op, and no kernel for an unknown op', () => {
     for (const op of OP_NAMES) {
       expect(typeof TF_KERNELS[op], op).toBe('function');
-      expect(OP_CASES.some((c) => c.op === op), `case for ${op}`).toBe(true);
+      expect(
+        OP_CASES.some((c) => c.op === op),
+        `case for ${op}`,
+      ).toBe(true);
     }
     expect(Object.keys(TF_KERNELS).sort()).toEqual([...OP_NAMES].sort());
   });

@@ -10,7 +10,13 @@ export {
   type TfGraphRunner,
 } from './interpreter.js';
 export { toTensor, fromTensor } from './convert.js';
-export { registerWasmGradientKernels, type WasmGradientOptions, conv2dFilterGradient, depthwiseFilterGradient, depthwiseInputGradient } from './wasm-gradients.js';
+export {
+  registerWasmGradientKernels,
+  type WasmGradientOptions,
+  conv2dFilterGradient,
+  depthwiseFilterGradient,
+  depthwiseInputGradient,
+} from './wasm-gradients.js';
 export { loadRuntime, activateRuntime, onRuntime, wasmBinaryDir, RUNTIME_PRIORITY, type TfjsRuntime, type TfjsRuntimeName } from './runtimes.js';
 export { TfjsSession } from './session.js';
 export { createTfjsBackend, tfjsBackendCandidates, type TfjsBackend, type CreateTfjsBackendOptions } from './backend.js';

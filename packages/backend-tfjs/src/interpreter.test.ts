@@ -92,7 +92,10 @@ describe('runGraphTf', () => {
   it('keeps constants resident in a runner, across runs and under tf.grads', () => {
     const b = new GraphBuilder();
     const x = b.input('x', [1, 1, 5, 5]);
-    const blur = b.constant([1, 2, 1, 2, 4, 2, 1, 2, 1].map((v) => v / 16), [1, 1, 3, 3]);
+    const blur = b.constant(
+      [1, 2, 1, 2, 4, 2, 1, 2, 1].map((v) => v / 16),
+      [1, 1, 3, 3],
+    );
     b.output('y', b.mul(b.conv2d(x, blur, null, { padding: 1 }), 0.5));
     const graph = b.build();
     const feed = tf.tensor(values(25, 5), [1, 1, 5, 5]);
@@ -108,7 +111,7 @@ describe('runGraphTf', () => {
     const g = tf.grad((v: tf.Tensor) => tf.sum(runner.run({ x: v })['y']!))(feed);
     // d/dx sum(0.5 * blur(x)) = 0.5 * (sum of the kernel taps that reach each pixel)
     expect(g.dataSync()[12]).toBeCloseTo(0.5, 6);
-    expect(g.dataSync()[0]).toBeCloseTo(0.5 * (4 + 2 + 2 + 1) / 16, 6);
+    expect(g.dataSync()[0]).toBeCloseTo((0.5 * (4 + 2 + 2 + 1)) / 16, 6);
     tf.dispose([g, want]);
     runner.dispose();
     expect(numTensors()).toBe(before);

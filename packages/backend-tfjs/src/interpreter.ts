@@ -204,7 +204,12 @@ function checkFeedNames(graph: Graph, feeds: Readonly<Record<string, tf.Tensor>>
   }
 }
 
-function leafSource(feeds: Readonly<Record<string, tf.Tensor>>, params: TensorMap | undefined, dynamicBatch: boolean, constant: (n: ConstNode) => tf.Tensor): LeafSource {
+function leafSource(
+  feeds: Readonly<Record<string, tf.Tensor>>,
+  params: TensorMap | undefined,
+  dynamicBatch: boolean,
+  constant: (n: ConstNode) => tf.Tensor,
+): LeafSource {
   return {
     input: (node) => {
       const t = lookup(feeds, node.name);

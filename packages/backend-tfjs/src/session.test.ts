@@ -4,7 +4,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createTfjsBackend, type TfjsBackend } from './backend.js';
 import { numTensors, values } from './testing/utils.js';
 
-const f32 = (shape: number[], seed: number): TensorData => tensor(shape, values(shape.reduce((p, d) => p * d, 1), seed));
+const f32 = (shape: number[], seed: number): TensorData =>
+  tensor(
+    shape,
+    values(
+      shape.reduce((p, d) => p * d, 1),
+      seed,
+    ),
+  );
 
 /** conv (params w, b) -> relu -> global mean, plus a second head on another input. */
 function convGraph(batch = 2): Graph {
@@ -104,7 +111,10 @@ describe('TfjsSession', () => {
       const out = await session.run({ x: xv });
       sv = sv.map((v, i) => 0.5 * v + [1, 2, 3][i]!);
       wv = wv.map((v, i) => v - 0.1 * sv[i]!);
-      expect(out['y']!.data[0]).toBeCloseTo(sv.reduce((p, v, i) => p + v * wv[i]!, 0), 5);
+      expect(out['y']!.data[0]).toBeCloseTo(
+        sv.reduce((p, v, i) => p + v * wv[i]!, 0),
+        5,
+      );
       expect(numTensors()).toBe(steady);
     }
     const state = await session.getState();
@@ -124,7 +134,9 @@ describe('TfjsSession', () => {
     await expect(cpu.prepare(graph, { carry: { feat: 'q' } })).rejects.toThrow(/carry: "q" .* is not an input or param/);
     await expect(cpu.prepare(graph, { params: new Map([['w2', params.get('w')!]]) })).rejects.toThrow(/params: "w2" is not a param/);
     const before = numTensors();
-    await expect(cpu.prepare(graph, { params: new Map([['w', tensor([2], [1, 2])]]) })).rejects.toThrow(/param "w" is float32 \[2\], the graph expects float32 \[4,3,3,3\]/);
+    await expect(cpu.prepare(graph, { params: new Map([['w', tensor([2], [1, 2])]]) })).rejects.toThrow(
+      /param "w" is float32 \[2\], the graph expects float32 \[4,3,3,3\]/,
+    );
     expect(numTensors()).toBe(before);
     const s = await cpu.prepare(graph, { params, outputs: ['other'] });
     expect(s.inputNames).toEqual(['z']);

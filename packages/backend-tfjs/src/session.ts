@@ -5,15 +5,7 @@
  * runs synchronously right after the switch), so sessions on different runtimes can interleave.
  */
 import type * as tf from '@tensorflow/tfjs';
-import {
-  formatShape,
-  type Graph,
-  type InputNode,
-  type ParamNode,
-  type PrepareOptions,
-  type Session,
-  type TensorData,
-} from '@unias/graph';
+import { formatShape, type Graph, type InputNode, type ParamNode, type PrepareOptions, type Session, type TensorData } from '@unias/graph';
 import { fromTensor, toTensor } from './convert.js';
 import { checkLeaf, compileGraph, constTensor, executeProgram, type GraphProgram } from './interpreter.js';
 import { onRuntime, type TfjsRuntime } from './runtimes.js';

@@ -20,7 +20,18 @@ const CASES: Case[] = [
   { name: 'stride 2 same', x: [2, 7, 6, 3], k: [3, 3], strides: [2, 2], pad: 'same' },
   { name: 'stride 2 valid', x: [1, 9, 8, 4], k: [3, 3], strides: [2, 2], pad: 'valid' },
   { name: 'stride [2,1], 1x3 kernel', x: [2, 6, 7, 2], k: [1, 3], strides: [2, 1], pad: 'same' },
-  { name: 'explicit asymmetric pads', x: [2, 6, 5, 3], k: [3, 2], strides: [2, 2], pad: [[0, 0], [0, 1], [1, 0], [0, 0]] },
+  {
+    name: 'explicit asymmetric pads',
+    x: [2, 6, 5, 3],
+    k: [3, 2],
+    strides: [2, 2],
+    pad: [
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [0, 0],
+    ],
+  },
   { name: '5x5 stride 2 same (even input)', x: [1, 8, 8, 2], k: [5, 5], strides: [2, 2], pad: 'same' },
 ];
 
@@ -30,16 +41,34 @@ type GradFn = (x: tf.Tensor4D, f: tf.Tensor4D) => tf.Tensor;
 async function grads(backend: 'cpu' | 'tfjs-wasm', c: Case, filterShape: [number, number, number, number], op: GradFn): Promise<Float32Array[]> {
   await useRuntime(backend === 'cpu' ? 'tfjs-cpu' : 'tfjs-wasm');
   return tf.tidy(() => {
-    const x = tf.tensor4d(values(c.x.reduce((p, d) => p * d, 1), 1), c.x);
-    const f = tf.tensor4d(values(filterShape.reduce((p, d) => p * d, 1), 2), filterShape);
+    const x = tf.tensor4d(
+      values(
+        c.x.reduce((p, d) => p * d, 1),
+        1,
+      ),
+      c.x,
+    );
+    const f = tf.tensor4d(
+      values(
+        filterShape.reduce((p, d) => p * d, 1),
+        2,
+      ),
+      filterShape,
+    );
     const shape = op(x, f).shape;
-    const r = tf.tensor(values(shape.reduce((p, d) => p * d, 1), 3), shape);
+    const r = tf.tensor(
+      values(
+        shape.reduce((p, d) => p * d, 1),
+        3,
+      ),
+      shape,
+    );
     const g = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(op(a as tf.Tensor4D, b as tf.Tensor4D), r)));
     return g([x, f]).map((t) => Float32Array.from(t.dataSync()));
   });
 }
 
-describe('wasm gradient kernels match the cpu backend\'s native gradients', () => {
+describe("wasm gradient kernels match the cpu backend's native gradients", () => {
   beforeAll(async () => {
     await useRuntime('tfjs-wasm');
   });
@@ -84,7 +113,16 @@ describe('depthwise backprop kernels with dilation, against a float64 definition
   const xv = values(n * h * w * c, 4);
   const fv = values(kh * kw * c * m, 5);
   const dyv = values(n * oh * ow * c * m, 6);
-  const attrs = { strides: [sh, sw], dilations: [dh, dw], pad: [[0, 0], [pt, pb], [pl, pr], [0, 0]] };
+  const attrs = {
+    strides: [sh, sw],
+    dilations: [dh, dw],
+    pad: [
+      [0, 0],
+      [pt, pb],
+      [pl, pr],
+      [0, 0],
+    ],
+  };
 
   function reference(): { dx: Float64Array; dw: Float64Array } {
     const dx = new Float64Array(n * h * w * c);
@@ -133,7 +171,12 @@ describe('conv2d filter gradient strategies', () => {
     const xs: [number, number, number, number] = [2, 9, 8, 3];
     const fs: [number, number, number, number] = [3, 2, 3, 4];
     const ds: [number, number, number, number] = [2, 4, 4, 4];
-    const pad: Pad = [[0, 0], [1, 0], [0, 1], [0, 0]];
+    const pad: Pad = [
+      [0, 0],
+      [1, 0],
+      [0, 1],
+      [0, 0],
+    ];
     const attrs = { strides: [2, 2], pad, dataFormat: 'NHWC', filterShape: fs };
     const make = () => [tf.tensor4d(values(2 * 9 * 8 * 3, 7), xs), tf.tensor4d(values(2 * 4 * 4 * 4, 8), ds)] as const;
     await useRuntime('tfjs-cpu');

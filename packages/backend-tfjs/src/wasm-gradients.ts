@@ -75,7 +75,12 @@ function quadShape(t: tf.Tensor, what: string): Quad {
 function padOrCrop(x: tf.Tensor, top: number, left: number, bottom: number, right: number): tf.Tensor {
   let y = x;
   if (top > 0 || left > 0 || bottom > 0 || right > 0) {
-    y = tf.pad(y, [[0, 0], [Math.max(top, 0), Math.max(bottom, 0)], [Math.max(left, 0), Math.max(right, 0)], [0, 0]]);
+    y = tf.pad(y, [
+      [0, 0],
+      [Math.max(top, 0), Math.max(bottom, 0)],
+      [Math.max(left, 0), Math.max(right, 0)],
+      [0, 0],
+    ]);
   }
   if (top < 0 || left < 0 || bottom < 0 || right < 0) {
     const [n, h, w, c] = quadShape(y, 'padOrCrop');
@@ -136,12 +141,7 @@ function paddedChannelsFirst(x: tf.Tensor, info: tf.backend_util.Conv2DInfo): tf
  * the windows stacked as [taps * ci, rows] (im2col, channels first) times dy [rows, co], in one
  * matmul; above IM2COL_LIMIT elements one matmul per tap (same arithmetic, bounded memory).
  */
-export function conv2dFilterGradient(
-  x: tf.Tensor,
-  dy: tf.Tensor,
-  info: tf.backend_util.Conv2DInfo,
-  strategy: 'auto' | 'im2col' | 'taps' = 'auto',
-): tf.Tensor {
+export function conv2dFilterGradient(x: tf.Tensor, dy: tf.Tensor, info: tf.backend_util.Conv2DInfo, strategy: 'auto' | 'im2col' | 'taps' = 'auto'): tf.Tensor {
   const g = convGeometry(info);
   const [n, oh, ow, co] = quadShape(dy, 'dy');
   const ci = x.shape[3]!;
@@ -150,7 +150,10 @@ export function conv2dFilterGradient(
   const windows = taps(paddedChannelsFirst(x, info), g);
   const im2col = strategy === 'auto' ? windows.length * rows * ci <= IM2COL_LIMIT : strategy === 'im2col';
   if (im2col) {
-    const cols = tf.concat(windows.map((w) => tf.reshape(w(), [ci, rows])), 0);
+    const cols = tf.concat(
+      windows.map((w) => tf.reshape(w(), [ci, rows])),
+      0,
+    );
     return tf.reshape(tf.matMul(cols, dy2), info.filterShape);
   }
   const perTap = windows.map((w) => tf.tidy(() => tf.matMul(tf.reshape(w(), [ci, rows]), dy2)));

@@ -36,7 +36,13 @@ export interface GpuCheckOptions {
   /** Parity: the preset, input size, batch and training steps (default small, 224, 2, 5). */
   readonly parity?: { readonly preset?: PresetName; readonly size?: number; readonly batch?: number; readonly steps?: number };
   /** Timing: the preset and input size (default paper, 224), batches (default [1, 8]) and timed runs (default 3); null: no timing. */
-  readonly timing?: { readonly preset?: PresetName; readonly size?: number; readonly batches?: readonly number[]; readonly repeats?: number; readonly cpu?: boolean } | null;
+  readonly timing?: {
+    readonly preset?: PresetName;
+    readonly size?: number;
+    readonly batches?: readonly number[];
+    readonly repeats?: number;
+    readonly cpu?: boolean;
+  } | null;
   /** onnxruntime CPU threads (default: onnxruntime's choice, all cores). */
   readonly threads?: number;
   readonly log?: (line: string) => void;
@@ -51,7 +57,14 @@ export interface RunPlacement {
 export interface GpuCheckResult {
   readonly device: DeviceChoice;
   readonly vulkan: string;
-  readonly forward: { readonly preset: string; readonly size: number; readonly batch: number; readonly errors: Readonly<Record<string, number>>; readonly pass: boolean; readonly placement: RunPlacement | null };
+  readonly forward: {
+    readonly preset: string;
+    readonly size: number;
+    readonly batch: number;
+    readonly errors: Readonly<Record<string, number>>;
+    readonly pass: boolean;
+    readonly placement: RunPlacement | null;
+  };
   readonly training: {
     readonly preset: string;
     readonly size: number;
@@ -70,7 +83,12 @@ export interface GpuCheckResult {
     readonly preset: string;
     readonly size: number;
     readonly inference: ReadonlyArray<{ readonly batch: number; readonly device_ms_per_img: number; readonly cpu_ms_per_img: number | null }>;
-    readonly training_step: ReadonlyArray<{ readonly batch: number; readonly device_ms: number; readonly cpu_ms: number | null; readonly placement: RunPlacement | null }>;
+    readonly training_step: ReadonlyArray<{
+      readonly batch: number;
+      readonly device_ms: number;
+      readonly cpu_ms: number | null;
+      readonly placement: RunPlacement | null;
+    }>;
   };
   readonly tolerance: typeof GPU_CHECK_TOLERANCE;
   readonly pass: boolean;
@@ -142,7 +160,12 @@ export async function runGpuCheck(options: GpuCheckOptions = {}): Promise<GpuChe
   const lastPlacement = (before: number) => (placements.length > before ? placements.at(-1) : undefined);
 
   // ---- forward parity
-  const p = { preset: options.parity?.preset ?? 'small', size: options.parity?.size ?? 224, batch: options.parity?.batch ?? 2, steps: options.parity?.steps ?? 5 };
+  const p = {
+    preset: options.parity?.preset ?? 'small',
+    size: options.parity?.size ?? 224,
+    batch: options.parity?.batch ?? 2,
+    steps: options.parity?.steps ?? 5,
+  };
   const inference = buildInferenceGraph(resolveConfig(sized(p.preset, p.size)));
   const inferenceParams = initParams(inference, 1);
   const image = uniformTensor([p.batch, 3, p.size, p.size], 3, 0, 1);
@@ -160,7 +183,11 @@ export async function runGpuCheck(options: GpuCheckOptions = {}): Promise<GpuChe
   const errors: Record<string, number> = {};
   for (const k of Object.keys(fc)) errors[k] = maxRelError(fd[k]!.data, fc[k]!.data);
   const forwardPass = Object.values(errors).every((e) => e <= GPU_CHECK_TOLERANCE.maps);
-  log(`forward, ${p.preset} preset ${p.size}x${p.size} batch ${p.batch}: ${Object.entries(errors).map(([k, e]) => `${k} ${e.toExponential(2)}`).join(', ')} ${forwardPass ? 'PASS' : 'FAIL'}`);
+  log(
+    `forward, ${p.preset} preset ${p.size}x${p.size} batch ${p.batch}: ${Object.entries(errors)
+      .map(([k, e]) => `${k} ${e.toExponential(2)}`)
+      .join(', ')} ${forwardPass ? 'PASS' : 'FAIL'}`,
+  );
   if (forwardPlacement) log(`  placement: ${formatPlacement(forwardPlacement)}`);
 
   // ---- training parity
@@ -182,7 +209,13 @@ export async function runGpuCheck(options: GpuCheckOptions = {}): Promise<GpuChe
   // ---- timing
   let timing: GpuCheckResult['timing'] = null;
   if (options.timing !== null) {
-    const t = { preset: options.timing?.preset ?? 'paper', size: options.timing?.size ?? 224, batches: options.timing?.batches ?? [1, 8], repeats: options.timing?.repeats ?? 3, cpu: options.timing?.cpu ?? true };
+    const t = {
+      preset: options.timing?.preset ?? 'paper',
+      size: options.timing?.size ?? 224,
+      batches: options.timing?.batches ?? [1, 8],
+      repeats: options.timing?.repeats ?? 3,
+      cpu: options.timing?.cpu ?? true,
+    };
     const graph = buildInferenceGraph(resolveConfig(sized(t.preset, t.size)));
     const params = initParams(graph, 1);
     const inferenceRows: Array<{ batch: number; device_ms_per_img: number; cpu_ms_per_img: number | null }> = [];
@@ -199,7 +232,9 @@ export async function runGpuCheck(options: GpuCheckOptions = {}): Promise<GpuChe
     for (const batch of t.batches) {
       const row = { batch, device_ms_per_img: round(await perImage(gpu, batch)), cpu_ms_per_img: t.cpu ? round(await perImage(cpu, batch)) : null };
       inferenceRows.push(row);
-      log(`${t.preset} preset inference, batch ${batch}: ${row.device_ms_per_img} ms/img on ${device.device}${row.cpu_ms_per_img !== null ? `, ${row.cpu_ms_per_img} ms/img on the CPU` : ''}`);
+      log(
+        `${t.preset} preset inference, batch ${batch}: ${row.device_ms_per_img} ms/img on ${device.device}${row.cpu_ms_per_img !== null ? `, ${row.cpu_ms_per_img} ms/img on the CPU` : ''}`,
+      );
     }
     for (const batch of t.batches) {
       const g = buildTrainingGraph(sized(t.preset, t.size), { batchSize: batch });
@@ -209,7 +244,9 @@ export async function runGpuCheck(options: GpuCheckOptions = {}): Promise<GpuChe
       const placement = placementOf(lastPlacement(mark));
       const cpuMs = t.cpu ? (await trainSteps(cpu, g, init, 0, t.repeats)).ms : null;
       stepRows.push({ batch, device_ms: round(deviceMs), cpu_ms: cpuMs === null ? null : round(cpuMs), placement });
-      log(`${t.preset} preset training step, batch ${batch}: ${round(deviceMs)} ms on ${device.device}${cpuMs !== null ? `, ${round(cpuMs)} ms on the CPU` : ''}; ${placement ? `${(placement.bytes_copied_per_run / 1e6).toFixed(1)} MB copied per step` : ''}`);
+      log(
+        `${t.preset} preset training step, batch ${batch}: ${round(deviceMs)} ms on ${device.device}${cpuMs !== null ? `, ${round(cpuMs)} ms on the CPU` : ''}; ${placement ? `${(placement.bytes_copied_per_run / 1e6).toFixed(1)} MB copied per step` : ''}`,
+      );
     }
     timing = { preset: t.preset, size: t.size, inference: inferenceRows, training_step: stepRows };
   }

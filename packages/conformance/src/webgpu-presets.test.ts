@@ -50,7 +50,9 @@ describe.skipIf(missing !== undefined)(`presets on WebGPU vs the CPU provider${m
     };
     const [g, c] = [await run(gpu), await run(cpu)];
     const errors = Object.keys(c.out).map((k) => [k, maxRelError(g.out[k]!.data, c.out[k]!.data)] as const);
-    console.log(`${name} preset at ${SIZE}x${SIZE}, batch 2: ${errors.map(([k, e]) => `${k} ${e.toExponential(2)}`).join(', ')}; webgpu ${g.ms.toFixed(0)} ms (first run), cpu ${c.ms.toFixed(0)} ms; ${formatPlacement(placements.at(-1)!.report)}`);
+    console.log(
+      `${name} preset at ${SIZE}x${SIZE}, batch 2: ${errors.map(([k, e]) => `${k} ${e.toExponential(2)}`).join(', ')}; webgpu ${g.ms.toFixed(0)} ms (first run), cpu ${c.ms.toFixed(0)} ms; ${formatPlacement(placements.at(-1)!.report)}`,
+    );
     for (const [k, e] of errors) expect(e, k).toBeLessThanOrEqual(1e-4);
   });
 
@@ -58,7 +60,14 @@ describe.skipIf(missing !== undefined)(`presets on WebGPU vs the CPU provider${m
     const graph = buildTrainingGraph(small('cpu'), { batchSize: 2 });
     const init = initParams(graph, 0);
     const train = async (b: Backend) => {
-      const trainer = await createTrainingStep({ model: graph, params: init, optimizer: adamw({ lr: 1e-3, weightDecay: 1e-4 }), clipNorm: 0.1, backend: b, seed: 1 });
+      const trainer = await createTrainingStep({
+        model: graph,
+        params: init,
+        optimizer: adamw({ lr: 1e-3, weightDecay: 1e-4 }),
+        clipNorm: 0.1,
+        backend: b,
+        seed: 1,
+      });
       const feeds: Record<string, TensorData> = {};
       for (const n of trainer.feedNames) {
         const shape = graph.inputs.get(n)!.shape;
@@ -74,7 +83,9 @@ describe.skipIf(missing !== undefined)(`presets on WebGPU vs the CPU provider${m
     // The attention's key biases (zero true gradient) are compared apart, to 5 lr (see compareTrainedParams).
     const { worst, worstName, keyBiasMax } = compareTrainedParams(g.params, c.params);
     expect(keyBiasMax).toBeLessThan(5 * 1e-3);
-    console.log(`cpu preset training, 3 steps: losses ${maxRelError(g.losses, c.losses).toExponential(2)}, parameters ${worst.toExponential(2)} (${worstName}); ${formatPlacement(placements.at(-1)!.report)}`);
+    console.log(
+      `cpu preset training, 3 steps: losses ${maxRelError(g.losses, c.losses).toExponential(2)}, parameters ${worst.toExponential(2)} (${worstName}); ${formatPlacement(placements.at(-1)!.report)}`,
+    );
     expect(maxRelError(g.losses, c.losses)).toBeLessThanOrEqual(1e-4);
     expect(worst).toBeLessThanOrEqual(1e-3);
   });

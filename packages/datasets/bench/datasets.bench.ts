@@ -81,7 +81,12 @@ async function prefetchBench(samples: readonly Sample[], size: number, stepMs: n
 async function cacheBench(dir: string, samples: readonly Sample[]): Promise<Record<string, number>> {
   const cache = createFeatureCache({ dir: join(dir, 'cache'), key: { backbone: 'bench', weightsHash: 'x', inputSize: 224 } });
   // Roughly what a 4-tap backbone gives at 224 px: 256x56x56 + 512x28x28 + 1024x14x14 + 2048x7x7 floats would be 5.8 MB; use a quarter.
-  const shapes = [[64, 56, 56], [128, 28, 28], [256, 14, 14], [512, 7, 7]] as const;
+  const shapes = [
+    [64, 56, 56],
+    [128, 28, 28],
+    [256, 14, 14],
+    [512, 7, 7],
+  ] as const;
   const rng = createRng(1);
   const feats: Record<string, TensorData<'float32'>> = {};
   shapes.forEach((s, i) => {
@@ -96,14 +101,21 @@ async function cacheBench(dir: string, samples: readonly Sample[]): Promise<Reco
     for (let i = 0; i < n; i++) if (!(await cache.get({ path: samples[i]!.path }))) throw new Error('cache miss in bench');
   });
   const report = await cache.report();
-  return { entries: report.entries, bytesPerEntry: round(report.bytes / report.entries), writeMBps: round((n * bytes) / 1e6 / (w.ms / 1000)), readMBps: round((n * bytes) / 1e6 / (r.ms / 1000)) };
+  return {
+    entries: report.entries,
+    bytesPerEntry: round(report.bytes / report.entries),
+    writeMBps: round((n * bytes) / 1e6 / (w.ms / 1000)),
+    readMBps: round((n * bytes) / 1e6 / (r.ms / 1000)),
+  };
 }
 
 /** Area-averages an interleaved RGB image down by `f`. */
 function shrink(data: Float32Array, size: number, f: number): Float32Array {
   const s = size / f;
   const out = new Float32Array(s * s * 3);
-  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) for (let c = 0; c < 3; c++) out[(((y / f) | 0) * s + ((x / f) | 0)) * 3 + c] += data[c * size * size + y * size + x]! / (f * f);
+  for (let y = 0; y < size; y++)
+    for (let x = 0; x < size; x++)
+      for (let c = 0; c < 3; c++) out[(((y / f) | 0) * s + ((x / f) | 0)) * 3 + c] += data[c * size * size + y * size + x]! / (f * f);
   return out;
 }
 
@@ -125,21 +137,25 @@ function auroc(scores: readonly number[], labels: readonly number[]): number {
   let rankSum = 0;
   let pos = 0;
   // Average ranks over ties.
-  for (let i = 0; i < idx.length; ) {
+  for (let i = 0; i < idx.length;) {
     let j = i;
     while (j + 1 < idx.length && scores[idx[j + 1]!] === scores[idx[i]!]) j++;
     const rank = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) if (labels[idx[k]!] === 1) {
-      rankSum += rank;
-      pos++;
-    }
+    for (let k = i; k <= j; k++)
+      if (labels[idx[k]!] === 1) {
+        rankSum += rank;
+        pos++;
+      }
     i = j + 1;
   }
   const neg = labels.length - pos;
   return pos === 0 || neg === 0 ? NaN : (rankSum - (pos * (pos + 1)) / 2) / (pos * neg);
 }
 
-async function probe(ds: { samples: readonly Sample[]; classes: readonly string[] }, size: number): Promise<Record<string, { imageAUROC: number; pixelAUROC: number }>> {
+async function probe(
+  ds: { samples: readonly Sample[]; classes: readonly string[] },
+  size: number,
+): Promise<Record<string, { imageAUROC: number; pixelAUROC: number }>> {
   const reader = createSampleReader({ size, normalize: 'none' });
   const f = size / 32;
   const s = 32;
@@ -190,7 +206,10 @@ try {
   const gen64 = await timeIt(() => generateSyntheticDataset({ root: join(tmp, 'synth64'), size: 64, seed: 1 }));
   const ds = await loadMvtec({ root: join(tmp, 'synth128') });
   const decoding = [await decodeBench('synthetic 128px PNG', ds.samples, 128), await decodeBench('synthetic 128px PNG', ds.samples.slice(0, 120), 224)];
-  for (const [name, root] of [['mvtec-grid-mini 1024px grey PNG', join(shared, 'mvtec-grid-mini')], ['hazelnut-toy 512px JPEG', join(shared, 'hazelnut-toy')]] as const) {
+  for (const [name, root] of [
+    ['mvtec-grid-mini 1024px grey PNG', join(shared, 'mvtec-grid-mini')],
+    ['hazelnut-toy 512px JPEG', join(shared, 'hazelnut-toy')],
+  ] as const) {
     if (existsSync(root)) decoding.push(await decodeBench(name, (await loadMvtec({ root })).samples, 224));
   }
   const result = {

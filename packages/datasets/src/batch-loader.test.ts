@@ -8,7 +8,14 @@ const H = 2;
 const W = 2;
 
 function samples(n: number, className = 'bottle'): Sample[] {
-  return Array.from({ length: n }, (_, i) => ({ path: `/data/${className}/${String(i).padStart(3, '0')}.png`, className, split: 'train', label: (i % 5 === 4 ? 1 : 0) as 0 | 1, defectType: i % 5 === 4 ? 'crack' : 'good', maskPath: i % 5 === 4 ? `/m/${i}.png` : null }));
+  return Array.from({ length: n }, (_, i) => ({
+    path: `/data/${className}/${String(i).padStart(3, '0')}.png`,
+    className,
+    split: 'train',
+    label: (i % 5 === 4 ? 1 : 0) as 0 | 1,
+    defectType: i % 5 === 4 ? 'crack' : 'good',
+    maskPath: i % 5 === 4 ? `/m/${i}.png` : null,
+  }));
 }
 
 /** A reader without I/O: pixel values encode the sample index and augmentation; it counts calls. */
@@ -124,7 +131,9 @@ describe('createBatchLoader', () => {
     expect(augs).toMatch(/"quarterTurns":[123]/);
     await a.close();
     await b.close();
-    await expect(async () => createBatchLoader({ ...opts, batchSize: 4, reader: fakeReader(), resume: saved })).rejects.toThrow(/another sample list or batch size/);
+    await expect(async () => createBatchLoader({ ...opts, batchSize: 4, reader: fakeReader(), resume: saved })).rejects.toThrow(
+      /another sample list or batch size/,
+    );
   });
 
   it('hands a decode error to the consumer of that batch, naming the file', async () => {

@@ -197,11 +197,21 @@ export function createBatchLoader(options: BatchLoaderOptions): BatchLoader {
   if (options.resume) {
     const r = options.resume;
     if (r.version !== 1) throw new Error(`createBatchLoader: unknown state version ${String(r.version)}`);
-    if (r.fingerprint !== fingerprint) throw new Error(`createBatchLoader: saved state is for another sample list or batch size (${r.fingerprint}, here ${fingerprint})`);
+    if (r.fingerprint !== fingerprint)
+      throw new Error(`createBatchLoader: saved state is for another sample list or batch size (${r.fingerprint}, here ${fingerprint})`);
     if (!(r.batch >= 0 && r.batch < batchesPerEpoch)) throw new Error(`createBatchLoader: saved batch ${r.batch} is outside 0..${batchesPerEpoch - 1}`);
     start = { epoch: r.epoch, batch: r.batch, epochRng: r.epochRng };
   }
-  const planner = new Planner(samples.length, batchSize, batchesPerEpoch, options.shuffle ?? true, (i) => samples[i]!.className, options.augmentation ?? {}, fingerprint, start);
+  const planner = new Planner(
+    samples.length,
+    batchSize,
+    batchesPerEpoch,
+    options.shuffle ?? true,
+    (i) => samples[i]!.className,
+    options.augmentation ?? {},
+    fingerprint,
+    start,
+  );
   const prefetch = Math.max(0, Math.floor(options.prefetch ?? 2));
   const sem = new Semaphore(Math.max(1, options.concurrency ?? 4));
   const { height, width } = reader.size;
@@ -238,7 +248,9 @@ export function createBatchLoader(options: BatchLoaderOptions): BatchLoader {
       maskData.set(d.mask, k * plane);
     });
     const masks: TensorData<'float32'> | TensorData<'bool'> =
-      maskData instanceof Float32Array ? { dtype: 'float32', shape: [b, 1, height, width], data: maskData } : { dtype: 'bool', shape: [b, 1, height, width], data: maskData };
+      maskData instanceof Float32Array
+        ? { dtype: 'float32', shape: [b, 1, height, width], data: maskData }
+        : { dtype: 'bool', shape: [b, 1, height, width], data: maskData };
     return {
       images: { dtype: 'float32', shape: [b, 3, height, width], data: images },
       masks,

@@ -56,7 +56,13 @@ export function capabilitiesOf(samples: readonly Sample[]): DatasetCapabilities 
   };
 }
 
-export function describeDataset(format: DatasetFormat, roots: readonly string[], classes: readonly string[], samples: readonly Sample[], caps: DatasetCapabilities): string {
+export function describeDataset(
+  format: DatasetFormat,
+  roots: readonly string[],
+  classes: readonly string[],
+  samples: readonly Sample[],
+  caps: DatasetCapabilities,
+): string {
   const train = samples.filter((s) => s.split === 'train');
   const test = samples.filter((s) => s.split === 'test');
   const defective = test.filter((s) => s.label === 1);
@@ -71,7 +77,10 @@ export function describeDataset(format: DatasetFormat, roots: readonly string[],
   if (caps.pixelMetrics) parts.push('Image-level and pixel-level metrics are possible.');
   else if (defective.length === 0) parts.push('No defective test images: no anomaly metric can be computed.');
   else if (caps.pixelMasks === 'none') parts.push('No pixel masks: only image-level metrics are possible.');
-  else parts.push(`${defective.length - withMask} defective test images have no mask: pixel-level metrics only cover the ${withMask} that do; image-level metrics cover all.`);
+  else
+    parts.push(
+      `${defective.length - withMask} defective test images have no mask: pixel-level metrics only cover the ${withMask} that do; image-level metrics cover all.`,
+    );
   if (!caps.imageMetrics && defective.length > 0) parts.push('No normal test images: image-level AUROC cannot be computed.');
   return parts.join(' ');
 }

@@ -21,7 +21,10 @@ export function combineDatasets(datasets: readonly Dataset[]): Dataset {
       const prev = owner.get(c);
       const here = d.roots.join(', ');
       if (prev !== undefined && prev !== here) {
-        throw new DatasetError([{ file: here, problem: `class ${c} is also loaded from ${prev}; give one source a classPrefix`, action: 'skipped-class' }], 'combineDatasets');
+        throw new DatasetError(
+          [{ file: here, problem: `class ${c} is also loaded from ${prev}; give one source a classPrefix`, action: 'skipped-class' }],
+          'combineDatasets',
+        );
       }
       owner.set(c, here);
     }
@@ -61,4 +64,3 @@ export async function loadDatasets(sources: readonly DatasetSource[]): Promise<D
   }
   return combineDatasets(loaded);
 }
-

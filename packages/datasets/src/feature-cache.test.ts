@@ -62,13 +62,20 @@ describe('createFeatureCache', () => {
     expect(await cache.get({ path: img })).toBeNull();
     // Another backbone, weights or input size is another namespace: never read across.
     await cache.put({ path: img }, feats(4));
-    for (const key of [{ ...KEY, weightsHash: 'sha256:def' }, { ...KEY, inputSize: 256 }, { ...KEY, backbone: 'efficientnet_b4' }]) {
+    for (const key of [
+      { ...KEY, weightsHash: 'sha256:def' },
+      { ...KEY, inputSize: 256 },
+      { ...KEY, backbone: 'efficientnet_b4' },
+    ]) {
       const other = createFeatureCache({ dir: join(dir, 'cache'), key });
       expect(other.namespace).not.toBe(cache.namespace);
       expect(await other.get({ path: img })).toBeNull();
     }
     // Key field order does not matter.
-    const reordered = createFeatureCache({ dir: join(dir, 'cache'), key: { normalize: 'imagenet', inputSize: [224, 224], weightsHash: 'sha256:abc', backbone: 'wide_resnet50_2' } });
+    const reordered = createFeatureCache({
+      dir: join(dir, 'cache'),
+      key: { normalize: 'imagenet', inputSize: [224, 224], weightsHash: 'sha256:abc', backbone: 'wide_resnet50_2' },
+    });
     expect(reordered.namespace).toBe(cache.namespace);
     expect(await reordered.get({ path: img })).toEqual(feats(4));
   });
@@ -93,7 +100,9 @@ describe('createFeatureCache', () => {
     expect(report.entries).toBe(3);
     expect(report.bytes).toBeGreaterThan(3 * (24 + 5) * 4);
     expect(report.key).toEqual(JSON.parse(canonicalJson(KEY)));
-    expect(report.otherNamespaces).toEqual([{ namespace: old.namespace, key: expect.objectContaining({ weightsHash: 'old' }), entries: 1, bytes: expect.any(Number) }]);
+    expect(report.otherNamespaces).toEqual([
+      { namespace: old.namespace, key: expect.objectContaining({ weightsHash: 'old' }), entries: 1, bytes: expect.any(Number) },
+    ]);
     expect(JSON.parse(await readFile(join(cache.dir, 'key.json'), 'utf8'))).toEqual(JSON.parse(canonicalJson(KEY)));
     expect(await cache.pruneOtherNamespaces()).toBe(1);
     expect((await cache.report()).otherNamespaces).toEqual([]);

@@ -42,19 +42,36 @@ describe('loadFolder', () => {
     await writePng(join(root, 'dent-masks', 'x_mask.png'), rectMask(16, 16, 1, 1, 5, 5));
     await writePng(join(root, 'dent-masks', 'y.png'), rectMask(16, 16, 1, 1, 5, 5));
     await images('rust', ['z.png']);
-    const ds = await loadFolder({ root, className: 'part', normal: 'ok', normalTestFraction: 0.5, seed: 3, defects: { dent: { images: 'dents', masks: 'dent-masks' }, rust: 'rust' } });
-    expect(ds.samples.filter((s) => s.defectType === 'dent').map((s) => s.maskPath)).toEqual([join(root, 'dent-masks', 'x_mask.png'), join(root, 'dent-masks', 'y.png')]);
-    expect(ds.samples.filter((s) => s.label === 0).map((s) => s.split).sort()).toEqual(['test', 'train']);
+    const ds = await loadFolder({
+      root,
+      className: 'part',
+      normal: 'ok',
+      normalTestFraction: 0.5,
+      seed: 3,
+      defects: { dent: { images: 'dents', masks: 'dent-masks' }, rust: 'rust' },
+    });
+    expect(ds.samples.filter((s) => s.defectType === 'dent').map((s) => s.maskPath)).toEqual([
+      join(root, 'dent-masks', 'x_mask.png'),
+      join(root, 'dent-masks', 'y.png'),
+    ]);
+    expect(
+      ds.samples
+        .filter((s) => s.label === 0)
+        .map((s) => s.split)
+        .sort(),
+    ).toEqual(['test', 'train']);
     expect(ds.capabilities.pixelMasks).toBe('partial');
     expect(ds.capabilities.pixelMetrics).toBe(false);
     expect(ds.description).toMatch(/1 defective test images have no mask/);
   });
 
-  it('a promised mask folder that lacks an image\'s mask is an error', async () => {
+  it("a promised mask folder that lacks an image's mask is an error", async () => {
     await images('ok', ['a.png']);
     await images('dents', ['x.png', 'y.png']);
     await writePng(join(root, 'dent-masks', 'x_mask.png'), rectMask(16, 16, 1, 1, 5, 5));
-    await expect(loadFolder({ root, className: 'part', normal: 'ok', defects: { dent: { images: 'dents', masks: 'dent-masks' } } })).rejects.toThrow(/dents\/y\.png: defective image has no mask/);
+    await expect(loadFolder({ root, className: 'part', normal: 'ok', defects: { dent: { images: 'dents', masks: 'dent-masks' } } })).rejects.toThrow(
+      /dents\/y\.png: defective image has no mask/,
+    );
   });
 
   it('an empty normal folder is an empty class', async () => {

@@ -40,7 +40,8 @@ export async function loadFolder(options: FolderOptions): Promise<Dataset> {
   const issues = new IssueCollector(options.onBadInput ?? 'error');
   const { className } = options;
   const normalDir = at(options.normal);
-  if (!(await isDirectory(normalDir))) throw new DatasetError([{ file: normalDir, problem: 'normal-image folder does not exist', action: 'skipped-class' }], 'loadFolder');
+  if (!(await isDirectory(normalDir)))
+    throw new DatasetError([{ file: normalDir, problem: 'normal-image folder does not exist', action: 'skipped-class' }], 'loadFolder');
   const normal = await listFolder(normalDir);
   if (normal.others.length > 0) issues.note(`${normalDir}: ignored ${normal.others.length} non-image file(s)`);
   const samples: Sample[] = [];
@@ -55,7 +56,9 @@ export async function loadFolder(options: FolderOptions): Promise<Dataset> {
   if (options.normalTest !== undefined) {
     const dir = at(options.normalTest);
     if (!(await isDirectory(dir))) issues.skipSample(dir, 'normal test folder does not exist');
-    else for (const f of (await listFolder(dir)).images) samples.push({ path: join(dir, f), className, split: 'test', label: 0, defectType: 'good', maskPath: null });
+    else
+      for (const f of (await listFolder(dir)).images)
+        samples.push({ path: join(dir, f), className, split: 'test', label: 0, defectType: 'good', maskPath: null });
   }
   for (const [type, spec] of Object.entries(options.defects ?? {})) {
     const folder: DefectFolder = typeof spec === 'string' ? { images: spec } : spec;

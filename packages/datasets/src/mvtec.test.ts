@@ -25,7 +25,14 @@ describe('loadMvtec', () => {
     expect(bottleTrain.map((s) => s.path)).toEqual([0, 1, 2].map((i) => join(root, 'bottle', 'train', 'good', `00${i}.png`)));
     expect(bottleTrain.every((s) => s.label === 0 && s.maskPath === null && s.defectType === 'good')).toBe(true);
     const broken1 = ds.samples.find((s) => s.path === join(root, 'bottle', 'test', 'broken', '001.png'))!;
-    expect(broken1).toEqual({ path: broken1.path, className: 'bottle', split: 'test', label: 1, defectType: 'broken', maskPath: join(root, 'bottle', 'ground_truth', 'broken', '001_mask.png') });
+    expect(broken1).toEqual({
+      path: broken1.path,
+      className: 'bottle',
+      split: 'test',
+      label: 1,
+      defectType: 'broken',
+      maskPath: join(root, 'bottle', 'ground_truth', 'broken', '001_mask.png'),
+    });
     expect(ds.samples.filter((s) => s.split === 'test' && s.defectType === 'good').every((s) => s.label === 0 && s.maskPath === null)).toBe(true);
     expect(ds.capabilities).toEqual({ imageMetrics: true, pixelMetrics: true, pixelMasks: 'all' });
     expect(ds.description).toMatch(/2 classes \(bottle, grid\)/);
@@ -47,7 +54,9 @@ describe('loadMvtec', () => {
     const ds = await loadMvtec({ root: data });
     expect(ds.classes).toEqual(['bottle', 'grid']);
     expect(ds.samples.filter((s) => s.className === 'bottle')).toHaveLength(3 + 1 + 2);
-    expect(ds.samples.filter((s) => s.className === 'grid' && s.defectType === 'bent').map((s) => s.path)).toEqual([join(data, 'grid', 'test', 'bent', '000.png')]);
+    expect(ds.samples.filter((s) => s.className === 'grid' && s.defectType === 'bent').map((s) => s.path)).toEqual([
+      join(data, 'grid', 'test', 'bent', '000.png'),
+    ]);
     expect(ds.report.issues).toEqual([]);
   });
 
@@ -80,7 +89,9 @@ describe('loadMvtec', () => {
     // In skip mode the image is dropped and the report names it.
     const ds = await loadMvtec({ root, onBadInput: 'skip' });
     expect(ds.samples.some((s) => s.path.endsWith(join('scratch', '001.png')))).toBe(false);
-    expect(ds.report.issues).toEqual([{ file: join(root, 'screw', 'test', 'scratch', '001.png'), problem: expect.stringMatching(/no mask/), action: 'skipped-sample' }]);
+    expect(ds.report.issues).toEqual([
+      { file: join(root, 'screw', 'test', 'scratch', '001.png'), problem: expect.stringMatching(/no mask/), action: 'skipped-sample' },
+    ]);
   });
 
   it('refuses a mask of another size than its image', async () => {
@@ -125,7 +136,9 @@ describe('loadMvtec', () => {
     await writePng(join(root, 'pill', 'ground_truth', 'crack', '007_mask.png'), rectMask(16, 16, 0, 0, 2, 2));
     await expect(loadMvtec({ root })).rejects.toThrow(/007_mask\.png: mask matches no image/);
     const ds = await loadMvtec({ root, onBadInput: 'skip' });
-    expect(ds.report.issues).toEqual([{ file: join(root, 'pill', 'ground_truth', 'crack', '007_mask.png'), problem: expect.any(String), action: 'ignored-file' }]);
+    expect(ds.report.issues).toEqual([
+      { file: join(root, 'pill', 'ground_truth', 'crack', '007_mask.png'), problem: expect.any(String), action: 'ignored-file' },
+    ]);
   });
 
   it('notes non-image files and refuses masks for a defect type without test images', async () => {

@@ -45,7 +45,8 @@ export async function loadMvtec(options: MvtecOptions): Promise<Dataset> {
   } else {
     classes = [];
     for (const d of top.dirs) if ((await isDirectory(join(root, d, 'train'))) || (await isDirectory(join(root, d, 'test')))) classes.push(d);
-    if (classes.length === 0) throw new DatasetError([{ file: root, problem: 'no class folder with train/ or test/ inside', action: 'skipped-class' }], 'loadMvtec');
+    if (classes.length === 0)
+      throw new DatasetError([{ file: root, problem: 'no class folder with train/ or test/ inside', action: 'skipped-class' }], 'loadMvtec');
   }
   const samples: Sample[] = [];
   const classDirs = new Map<string, string>();
@@ -65,7 +66,8 @@ async function loadClass(dir: string, className: string, issues: IssueCollector)
   const out: Sample[] = [];
   const noteOthers = (folder: string, listing: { others: readonly string[]; dirs: readonly string[] }): void => {
     const skipped = [...listing.others, ...listing.dirs.map((d) => `${d}/`)];
-    if (skipped.length > 0) issues.note(`${folder}: ignored ${skipped.length} non-image entr${skipped.length === 1 ? 'y' : 'ies'}: ${skipped.slice(0, 5).join(', ')}`);
+    if (skipped.length > 0)
+      issues.note(`${folder}: ignored ${skipped.length} non-image entr${skipped.length === 1 ? 'y' : 'ies'}: ${skipped.slice(0, 5).join(', ')}`);
   };
 
   const trainDir = join(dir, 'train');
@@ -108,7 +110,8 @@ async function loadClass(dir: string, className: string, issues: IssueCollector)
       continue;
     }
     const paired = pairMasks(folder, listing.images, maskFolder, masks.images, issues);
-    for (const f of paired.missing) issues.skipSample(join(folder, f), `defective image has no mask in ${maskFolder} (expected ${f.replace(/\.[^.]+$/, '')}_mask.<ext>)`);
+    for (const f of paired.missing)
+      issues.skipSample(join(folder, f), `defective image has no mask in ${maskFolder} (expected ${f.replace(/\.[^.]+$/, '')}_mask.<ext>)`);
     for (const [f, m] of paired.masks) out.push({ path: join(folder, f), className, split: 'test', label: 1, defectType: type, maskPath: m });
   }
   for (const type of gt?.dirs ?? []) {

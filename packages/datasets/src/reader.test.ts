@@ -11,7 +11,14 @@ beforeAll(async () => {
 });
 afterAll(() => cleanup());
 
-const sample = (path: string, maskPath: string | null, label: 0 | 1 = maskPath ? 1 : 0): Sample => ({ path, className: 'c', split: 'test', label, defectType: label ? 'd' : 'good', maskPath });
+const sample = (path: string, maskPath: string | null, label: 0 | 1 = maskPath ? 1 : 0): Sample => ({
+  path,
+  className: 'c',
+  split: 'test',
+  label,
+  defectType: label ? 'd' : 'good',
+  maskPath,
+});
 
 describe('createSampleReader', () => {
   it('gives plain [0,1] RGB or ImageNet-normalised planes at the requested size', async () => {

@@ -61,11 +61,18 @@ export function createSampleReader(options: ReaderOptions): SampleReader {
     normalize,
     async read(sample, augmentation = IDENTITY_AUGMENTATION) {
       const [img, mask] = await Promise.all([
-        decodeImage(sample.path, { size, kernel: options.kernel ?? RESIZE_KERNEL, ...(options.alphaBackground ? { alphaBackground: options.alphaBackground } : {}) }),
+        decodeImage(sample.path, {
+          size,
+          kernel: options.kernel ?? RESIZE_KERNEL,
+          ...(options.alphaBackground ? { alphaBackground: options.alphaBackground } : {}),
+        }),
         sample.maskPath ? decodeMask(sample.maskPath, size) : Promise.resolve(null),
       ]);
       if (mask && (mask.source.width !== img.source.width || mask.source.height !== img.source.height)) {
-        throw new ImageDecodeError(sample.maskPath!, `mask is ${mask.source.width}x${mask.source.height} but its image ${sample.path} is ${img.source.width}x${img.source.height}`);
+        throw new ImageDecodeError(
+          sample.maskPath!,
+          `mask is ${mask.source.width}x${mask.source.height} but its image ${sample.path} is ${img.source.width}x${img.source.height}`,
+        );
       }
       if (sample.label === 0 && mask && mask.data.some((v) => v !== 0)) {
         throw new ImageDecodeError(sample.maskPath!, `normal image ${sample.path} has a non-empty mask`);

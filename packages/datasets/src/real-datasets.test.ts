@@ -27,7 +27,13 @@ describe.skipIf(!existsSync(hazelnut))(`hazelnut-toy (skipped: ${hazelnut} is ab
     const defective = ds.samples.filter((s) => s.label === 1);
     expect(defective.every((s) => s.path.endsWith('.jpg') && s.maskPath!.endsWith('_mask.png'))).toBe(true);
     expect(ds.capabilities.pixelMetrics).toBe(true);
-    const loader = createBatchLoader({ samples: defective, reader: createSampleReader({ size: 224 }), batchSize: 6, augmentation: MVTEC_AUGMENTATION, seed: 1 });
+    const loader = createBatchLoader({
+      samples: defective,
+      reader: createSampleReader({ size: 224 }),
+      batchSize: 6,
+      augmentation: MVTEC_AUGMENTATION,
+      seed: 1,
+    });
     let withMask = 0;
     for await (const b of loader.epoch()) {
       expect(b.images.shape).toEqual([b.paths.length, 3, 224, 224]);

@@ -36,14 +36,18 @@ export async function loadVisa(options: VisaOptions): Promise<Dataset> {
   try {
     text = await readFile(csvPath, 'utf8');
   } catch (e) {
-    throw new DatasetError([{ file: csvPath, problem: `cannot read the VisA split file (${(e as NodeJS.ErrnoException).code ?? String(e)})`, action: 'skipped-class' }], 'loadVisa');
+    throw new DatasetError(
+      [{ file: csvPath, problem: `cannot read the VisA split file (${(e as NodeJS.ErrnoException).code ?? String(e)})`, action: 'skipped-class' }],
+      'loadVisa',
+    );
   }
   const rows = parseCsv(text);
   const header = (rows[0] ?? []).map((h) => h.trim().toLowerCase());
   const col: Record<(typeof COLUMNS)[number], number> = { object: -1, split: -1, label: -1, image: -1, mask: -1 };
   for (const c of COLUMNS) {
     col[c] = header.indexOf(c);
-    if (col[c] < 0) throw new DatasetError([{ file: csvPath, problem: `header lacks column "${c}" (found: ${header.join(', ')})`, action: 'skipped-class' }], 'loadVisa');
+    if (col[c] < 0)
+      throw new DatasetError([{ file: csvPath, problem: `header lacks column "${c}" (found: ${header.join(', ')})`, action: 'skipped-class' }], 'loadVisa');
   }
   const issues = new IssueCollector(options.onBadInput ?? 'error');
   const wanted = options.classes ? new Set(options.classes) : null;

@@ -78,12 +78,12 @@ export function hybridDecoder(b: GraphBuilder, maps: readonly Sym[], o: HybridDe
         ? m
         : b.within('patch_embed', () =>
             b.within(i, () =>
-              b.within('proj', () => bareConv(b, m, { out: Math.floor((hidden * (i + 1)) / 2), kernel: patch, stride: patch, weightInit: XAVIER, biasInit: zeros })),
+              b.within('proj', () =>
+                bareConv(b, m, { out: Math.floor((hidden * (i + 1)) / 2), kernel: patch, stride: patch, weightInit: XAVIER, biasInit: zeros }),
+              ),
             ),
           );
-    const projected = b.within('input_proj', () =>
-      conv2dLayer(b, String(i), embedded, { out: hidden, kernel: 1, weightInit: C2_XAVIER, biasInit: zeros }),
-    );
+    const projected = b.within('input_proj', () => conv2dLayer(b, String(i), embedded, { out: hidden, kernel: 1, weightInit: C2_XAVIER, biasInit: zeros }));
     return b.add(toTokens(b, projected), b.slice(levelEmbed, 0, i, i + 1));
   });
   const pos = sinePositionTokens(b, gh, gw, hidden); // [Q, hidden]
@@ -93,9 +93,7 @@ export function hybridDecoder(b: GraphBuilder, maps: readonly Sym[], o: HybridDe
   const queryPos = b.param('spatial_query_embed.weight', [q, hidden], EMBEDDING);
   const queryFeat = b.param('spatial_query_feat.weight', [2 * q, hidden], EMBEDDING);
   const projected = conv2dLayer(b, 'feature_projector', maps[0]!, { out: hidden, kernel: 3, padding: 1 });
-  let output = b.within('query_processor', () =>
-    queryProcessor(b, projected, queryFeat, { hidden, adaptorHidden: o.queryAdaptorHidden ?? hidden }),
-  );
+  let output = b.within('query_processor', () => queryProcessor(b, projected, queryFeat, { hidden, adaptorHidden: o.queryAdaptorHidden ?? hidden }));
 
   const adaptor = createAdaptor(o.adaptor ?? 'mgg-cnn', { out: hidden, hidden: o.adaptorHidden ?? hidden });
   const attn = { numHeads: o.numHeads, dropout };
@@ -119,7 +117,10 @@ export function hybridDecoder(b: GraphBuilder, maps: readonly Sym[], o: HybridDe
       }),
     );
     // Adaptor on the token grid, no residual around it.
-    output = toTokens(b, b.within('layer_adaptors', () => adaptor.apply(b, String(i), fromTokens(b, output, gh, gw))));
+    output = toTokens(
+      b,
+      b.within('layer_adaptors', () => adaptor.apply(b, String(i), fromTokens(b, output, gh, gw))),
+    );
     recon.push(predictionHead(b, i, output, maps[i]!, gh, gw, o));
   }
   return recon;

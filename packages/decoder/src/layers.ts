@@ -34,15 +34,7 @@ export function attention(b: GraphBuilder, name: string, q: Sym, k: Sym, v: Sym,
 }
 
 /** `CrossAttentionLayer` (post-norm): LN(x + MHA(q = x + queryPos, k = memory + pos, v = memory)). */
-export function crossAttentionLayer(
-  b: GraphBuilder,
-  name: string,
-  x: Sym,
-  memory: Sym,
-  pos: Sym | null,
-  queryPos: Sym | null,
-  o: AttentionLayerOptions,
-): Sym {
+export function crossAttentionLayer(b: GraphBuilder, name: string, x: Sym, memory: Sym, pos: Sym | null, queryPos: Sym | null, o: AttentionLayerOptions): Sym {
   return b.within(name, () => {
     const a = attention(b, 'multihead_attn', withPos(b, x, queryPos), withPos(b, memory, pos), memory, o);
     return layerNormLayer(b, 'norm', b.add(x, b.dropout(a, o.dropout)));
@@ -126,6 +118,6 @@ export function bareConv(b: GraphBuilder, x: Sym, o: BareConvOptions): Sym {
   const inC = x.shape[1]!;
   const fanIn = inC * o.kernel * o.kernel;
   const w = b.param('weight', [o.out, inC, o.kernel, o.kernel], o.weightInit ?? { kind: 'kaimingUniform', a: Math.sqrt(5) });
-  const bias = o.bias ?? true ? b.param('bias', [o.out], o.biasInit ?? torchBiasInit(fanIn)) : null;
+  const bias = (o.bias ?? true) ? b.param('bias', [o.out], o.biasInit ?? torchBiasInit(fanIn)) : null;
   return b.conv2d(x, w, bias, { stride: o.stride ?? 1, padding: o.padding ?? 0 });
 }

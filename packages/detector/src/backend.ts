@@ -11,7 +11,6 @@ import { DetectorInputError } from './errors.js';
 export const BACKENDS = ['onnx', 'tfjs'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
-
 export interface OpenBackendOptions {
   readonly threads?: number | null;
   /** Default 'auto'. */
@@ -67,7 +66,8 @@ export async function openBackend(name: BackendName, options: OpenBackendOptions
     const { createTfjsBackend } = await import('@unias/backend-tfjs');
     const prefer = TFJS_RUNTIMES[device];
     const backend = await createTfjsBackend(prefer ? { prefer } : {});
-    if (device !== 'cpu' && backend.skipped.length > 0) log(`tfjs runtime ${backend.name}; skipped ${backend.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
+    if (device !== 'cpu' && backend.skipped.length > 0)
+      log(`tfjs runtime ${backend.name}; skipped ${backend.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`);
     return backend;
   } catch (e) {
     if (e instanceof DetectorInputError) throw e;

@@ -87,19 +87,23 @@ describe('createDetector reads every model format', () => {
   it.each([
     ['a run directory (onnx backend)', () => files.runDir, 'onnx'],
     ['a model.safetensors (tfjs backend)', () => files.safetensors, 'tfjs'],
-  ] as const)(`%s gives the .onnx file's score and map within ${GRAPH_VS_ONNX}`, async (_what, path, backend) => {
-    const ref = await onnxDetector.detect(imagePath);
-    const detector = await createDetector(path(), { device: 'cpu', backend, threads: 1 });
-    try {
-      expect(detector.classes).toEqual(['tiny']);
-      const d = await detector.detect(imagePath);
-      expect(Math.abs(d.score - ref.score)).toBeLessThan(GRAPH_VS_ONNX);
-      expect(maxAbsDiff(d.modelMap.data, ref.modelMap.data)).toBeLessThan(GRAPH_VS_ONNX);
-      expect(maxAbsDiff(d.map, ref.map)).toBeLessThan(GRAPH_VS_ONNX);
-    } finally {
-      await detector.dispose();
-    }
-  }, 120_000);
+  ] as const)(
+    `%s gives the .onnx file's score and map within ${GRAPH_VS_ONNX}`,
+    async (_what, path, backend) => {
+      const ref = await onnxDetector.detect(imagePath);
+      const detector = await createDetector(path(), { device: 'cpu', backend, threads: 1 });
+      try {
+        expect(detector.classes).toEqual(['tiny']);
+        const d = await detector.detect(imagePath);
+        expect(Math.abs(d.score - ref.score)).toBeLessThan(GRAPH_VS_ONNX);
+        expect(maxAbsDiff(d.modelMap.data, ref.modelMap.data)).toBeLessThan(GRAPH_VS_ONNX);
+        expect(maxAbsDiff(d.map, ref.map)).toBeLessThan(GRAPH_VS_ONNX);
+      } finally {
+        await detector.dispose();
+      }
+    },
+    120_000,
+  );
 });
 
 describe('detect', () => {
@@ -213,7 +217,10 @@ describe('detect', () => {
       await check(await d.heatmapPng(), 3);
       await check(await d.overlayPng(), 3);
       await check(await d.maskPng(), 1);
-      const mask = await sharp((await d.maskPng())!).extractChannel(0).raw().toBuffer();
+      const mask = await sharp((await d.maskPng())!)
+        .extractChannel(0)
+        .raw()
+        .toBuffer();
       expect(Array.from(mask)).toEqual(Array.from(d.mask!, (v) => v * 255));
       expect(new Set(mask)).toEqual(new Set([0, 255]));
     } finally {
@@ -224,7 +231,9 @@ describe('detect', () => {
   it('names the file or input in its errors', async () => {
     await expect(onnxDetector.detect(join(files.dir, 'missing.png'))).rejects.toThrow(/missing\.png: no such file/);
     await expect(onnxDetector.detect(Buffer.from('not an image at all'))).rejects.toThrow(/a Buffer of 19 bytes/);
-    await expect(onnxDetector.detect({ data: new Uint8Array(5), width: 2, height: 2, channels: 3 })).rejects.toThrow(/raw pixels 2x2x3: expected 12 samples, got 5/);
+    await expect(onnxDetector.detect({ data: new Uint8Array(5), width: 2, height: 2, channels: 3 })).rejects.toThrow(
+      /raw pixels 2x2x3: expected 12 samples, got 5/,
+    );
     const notImage = join(files.dir, 'notes.png');
     await writeFile(notImage, 'plain text');
     await expect(onnxDetector.detect(notImage)).rejects.toThrow(/notes\.png/);

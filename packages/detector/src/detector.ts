@@ -71,10 +71,17 @@ export async function createDetector(modelPath: string, options: DetectorOptions
 }
 
 /** A detector over a predictor already open (a model just trained, a test's closed-form graph). */
-export function detectorOf(predictor: Predictor, options: Pick<DetectorOptions, 'threshold' | 'imageThreshold' | 'thresholdSource' | 'maxInputPixels'> = {}): Detector {
+export function detectorOf(
+  predictor: Predictor,
+  options: Pick<DetectorOptions, 'threshold' | 'imageThreshold' | 'thresholdSource' | 'maxInputPixels'> = {},
+): Detector {
   const [h, w] = predictor.inputSize;
   const plane = h * w;
-  const thresholds = resolveThresholds(predictor.thresholds, { image: options.imageThreshold ?? null, pixel: options.threshold ?? null }, options.thresholdSource ?? 'given to the detector');
+  const thresholds = resolveThresholds(
+    predictor.thresholds,
+    { image: options.imageThreshold ?? null, pixel: options.threshold ?? null },
+    options.thresholdSource ?? 'given to the detector',
+  );
 
   const limits = options.maxInputPixels !== undefined ? { limitInputPixels: options.maxInputPixels } : {};
   const prepare = async (raw: DetectorInput): Promise<Prepared> => {

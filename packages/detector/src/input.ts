@@ -27,12 +27,15 @@ export interface EncodedInput {
 }
 
 export function isRawPixels(input: unknown): input is RawPixels {
-  return typeof input === 'object' && input !== null && !Buffer.isBuffer(input) && 'data' in input && 'width' in input && 'height' in input && 'channels' in input;
+  return (
+    typeof input === 'object' && input !== null && !Buffer.isBuffer(input) && 'data' in input && 'width' in input && 'height' in input && 'channels' in input
+  );
 }
 
 function checkRaw(p: RawPixels): string {
   const name = `raw pixels ${p.width}x${p.height}x${p.channels}`;
-  if (!Number.isInteger(p.width) || !Number.isInteger(p.height) || p.width < 1 || p.height < 1) throw new DetectorInputError(`${name}: width and height must be positive integers`);
+  if (!Number.isInteger(p.width) || !Number.isInteger(p.height) || p.width < 1 || p.height < 1)
+    throw new DetectorInputError(`${name}: width and height must be positive integers`);
   if (![1, 2, 3, 4].includes(p.channels)) throw new DetectorInputError(`${name}: channels must be 1, 2, 3 or 4`);
   const want = p.width * p.height * p.channels;
   if (p.data.length !== want) throw new DetectorInputError(`${name}: expected ${want} samples, got ${p.data.length}`);
@@ -57,7 +60,9 @@ export async function encodedInput(input: DetectorInput): Promise<EncodedInput> 
       return { bytes: await readFile(input), name: input };
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new DetectorInputError(`${input}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not an image' : `cannot read it (${code ?? (e as Error).message})`}`);
+      throw new DetectorInputError(
+        `${input}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not an image' : `cannot read it (${code ?? (e as Error).message})`}`,
+      );
     }
   }
   if (Buffer.isBuffer(input)) {
@@ -68,5 +73,7 @@ export async function encodedInput(input: DetectorInput): Promise<EncodedInput> 
     const name = checkRaw(input);
     return { bytes: await rawToPng(input), name };
   }
-  throw new DetectorInputError(`detect: expected a file path, a Buffer of an encoded image or raw pixels {data, width, height, channels}, got ${Object.prototype.toString.call(input)}`);
+  throw new DetectorInputError(
+    `detect: expected a file path, a Buffer of an encoded image or raw pixels {data, width, height, channels}, got ${Object.prototype.toString.call(input)}`,
+  );
 }

@@ -78,7 +78,9 @@ export async function knnBaseline(o: BaselineOptions): Promise<BaselineResult> {
   const description =
     `nearest normal patch (knn) on the same backbone: ${resolved.backbone.id} ${k.taps.map((t) => t.name).join('+')} at ${resolved.inputSize.join('x')}, ` +
     `one bank of ${o.knn.bankSize} patches per class (${o.knn.subsampling}), sigma ${k.sigma}`;
-  const cached = await readFile(path, 'utf8').then((t) => JSON.parse(t) as { report: BaselineReport; description: string }).catch(() => null);
+  const cached = await readFile(path, 'utf8')
+    .then((t) => JSON.parse(t) as { report: BaselineReport; description: string })
+    .catch(() => null);
   if (cached) return { report: cached.report, description: cached.description, cached: true, path };
 
   // One bank per class (PatchCore's protocol, and the strongest form of the baseline: no class's

@@ -59,7 +59,10 @@ export async function newestIntactCheckpoint(
   ckRoot: string,
   log: (line: string) => void,
 ): Promise<{ dir: string; state: TrainingState; loader: LoaderCheckpoint } | null> {
-  const names = (await readdir(ckRoot).catch(() => [] as string[])).filter((n) => STEP_DIR.test(n)).sort().reverse();
+  const names = (await readdir(ckRoot).catch(() => [] as string[]))
+    .filter((n) => STEP_DIR.test(n))
+    .sort()
+    .reverse();
   const problems: string[] = [];
   for (const name of names) {
     const dir = join(ckRoot, name);
@@ -84,7 +87,6 @@ export async function newestIntactCheckpoint(
   }
   return null;
 }
-
 
 /**
  * A checkpoint folder appears whole or not at all: its files are written (each fsynced) into a
@@ -113,4 +115,3 @@ export async function writeCheckpoint(
   }
   return dir;
 }
-

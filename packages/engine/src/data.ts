@@ -1,15 +1,7 @@
 /** Dataset roots -> one unified dataset (every class of every root), with the augmentation policy. */
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import {
-  MVTEC_AUGMENTATION,
-  VISA_AUGMENTATION,
-  isFolderEntry,
-  loadDatasets,
-  type AugmentationPolicy,
-  type Dataset,
-  type DatasetSource,
-} from '@unias/datasets';
+import { MVTEC_AUGMENTATION, VISA_AUGMENTATION, isFolderEntry, loadDatasets, type AugmentationPolicy, type Dataset, type DatasetSource } from '@unias/datasets';
 import { EngineInputError } from './errors.js';
 import { suggestion } from './settings/suggest.js';
 import type { AugmentationName, DataFormat } from './settings/train-settings.js';

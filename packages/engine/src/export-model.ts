@@ -30,7 +30,10 @@ export async function exportModel(model: string, options: ExportRunOptions): Pro
   if (rest.precision === 'int8' && !calibration) {
     let roots = calibrationData ?? [];
     if (roots.length === 0 && (await stat(model).catch(() => null))?.isDirectory()) roots = (await runDataRoots(resolve(model))) ?? [];
-    if (roots.length === 0) throw new EngineInputError(`${model}: an INT8 export needs calibration images: give calibrationData (a dataset root), or a run directory whose run.json names its data`);
+    if (roots.length === 0)
+      throw new EngineInputError(
+        `${model}: an INT8 export needs calibration images: give calibrationData (a dataset root), or a run directory whose run.json names its data`,
+      );
     const set = await loadCalibrationSet(roots, calibrationImages ?? DEFAULT_CALIBRATION_IMAGES, resolveConfig(loaded.config).inputSize);
     calibration = { images: set.images, source: set.source };
   }

@@ -5,7 +5,15 @@
  * image is not even decoded. The backbone always runs on one image at a time, so a feature does not
  * depend on which batch computed it (a resumed run reads the same numbers).
  */
-import { createFeatureCache, createSampleReader, isIdentity, type AugmentationParams, type FeatureCache, type Sample, type SampleReader } from '@unias/datasets';
+import {
+  createFeatureCache,
+  createSampleReader,
+  isIdentity,
+  type AugmentationParams,
+  type FeatureCache,
+  type Sample,
+  type SampleReader,
+} from '@unias/datasets';
 import { buildFeatureGraph, type ResolvedConfig } from '@unias/model';
 import type { Backend, Session, TensorData } from '@unias/graph';
 

@@ -18,14 +18,7 @@ export {
   type TrainRunOptions,
   type TrainRunResult,
 } from './train-run.js';
-export {
-  combineCallbacks,
-  type CheckpointEvent,
-  type EvaluationEvent,
-  type ProgressCallback,
-  type StepEvent,
-  type TrainCallbacks,
-} from './callbacks.js';
+export { combineCallbacks, type CheckpointEvent, type EvaluationEvent, type ProgressCallback, type StepEvent, type TrainCallbacks } from './callbacks.js';
 export { EngineInputError } from './errors.js';
 
 // settings: the configuration file's schema, defaults and resolution
@@ -57,7 +50,15 @@ export { closest, editDistance, suggestion } from './settings/suggest.js';
 // evaluation, prediction, export
 export { evaluate, withoutCurves, type Evaluation, type EvaluateOptions, type ImageResult } from './evaluate.js';
 export { normalThresholds, quantile, quantileSorted } from './thresholds.js';
-export { baselineForModel, isBaseline, knnBaseline, type BaselineOptions, type BaselineReport, type BaselineResult, type ModelBaselineOptions } from './baseline.js';
+export {
+  baselineForModel,
+  isBaseline,
+  knnBaseline,
+  type BaselineOptions,
+  type BaselineReport,
+  type BaselineResult,
+  type ModelBaselineOptions,
+} from './baseline.js';
 export { predict, type PredictOptions } from './predict.js';
 export { exportModel, DEFAULT_CALIBRATION_IMAGES, type ExportRunOptions } from './export-model.js';
 export { calibrationSamples, loadCalibrationSet, runDataRoots, type CalibrationSet } from './calibration.js';

@@ -98,7 +98,12 @@ export async function fitKnn(o: FitKnnOptions): Promise<FittedKnn> {
     await session.dispose();
   }
   const t1 = performance.now();
-  const bank = builder.finish({ size: o.knn.bankSize, subsampling: o.knn.subsampling, projectDim: o.knn.projectDim, ...(o.onSubsample ? { onProgress: o.onSubsample } : {}) });
+  const bank = builder.finish({
+    size: o.knn.bankSize,
+    subsampling: o.knn.subsampling,
+    projectDim: o.knn.projectDim,
+    ...(o.onSubsample ? { onProgress: o.onSubsample } : {}),
+  });
   const t2 = performance.now();
   const model = knnModelConfig(o.model, o.knn, bank.size);
   const fitted = resolveConfig(model);

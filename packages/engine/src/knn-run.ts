@@ -53,13 +53,22 @@ export async function runKnnFit(
   if ((await stat(runDir).catch(() => null)) === null) await mkdir(runDir, { recursive: true });
   await o.runJson(runDir);
   const logPath = join(runDir, 'train.jsonl');
-  const writeLog = async (entry: Record<string, unknown>) => writeFile(logPath, `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`, { flag: 'a' });
+  const writeLog = async (entry: Record<string, unknown>) =>
+    writeFile(logPath, `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`, { flag: 'a' });
   const k = config.knn!;
   log(
     `${dataset.description}\nmodel: knn (${config.backbone.id} taps ${k.taps.map((t) => t.name).join('+')}, ${config.inputSize.join('x')}, ` +
       `grid ${k.grid.join('x')}, ${k.channels} channels), bank ${settings.knn.bankSize} patches by ${settings.knn.subsampling} subsampling, run ${runDir}`,
   );
-  await writeLog({ type: 'start', method: 'knn', backbone: config.backbone.id, classes: dataset.classes, train_images: train.length, test_images: test.length, knn: settings.knn });
+  await writeLog({
+    type: 'start',
+    method: 'knn',
+    backbone: config.backbone.id,
+    classes: dataset.classes,
+    train_images: train.length,
+    test_images: test.length,
+    knn: settings.knn,
+  });
   const fitted = await fitKnn({
     backend,
     model,
@@ -70,7 +79,13 @@ export async function runKnnFit(
     onEmbed: stageProgress(cb.onProgress, 'embed', train.length),
     onSubsample: (d, total) => progress('coreset', d, total),
   });
-  await writeLog({ type: 'fit', bank_size: fitted.bank.size, patches_seen: fitted.bank.seen, embed_s: fitted.seconds.embed, subsample_s: fitted.seconds.subsample });
+  await writeLog({
+    type: 'fit',
+    bank_size: fitted.bank.size,
+    patches_seen: fitted.bank.seen,
+    embed_s: fitted.seconds.embed,
+    subsample_s: fitted.seconds.subsample,
+  });
 
   const predictor = await createGraphPredictor({ backend, config: fitted.config, params: fitted.params });
   const modelPath = join(runDir, MODEL_FILE);

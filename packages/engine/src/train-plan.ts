@@ -75,4 +75,3 @@ export async function measureStepSeconds(trainer: TrainingStep, loader: BatchLoa
   }
   return median(times.slice(1));
 }
-

@@ -202,7 +202,11 @@ async function prepareRun(o: TrainRunOptions, opened: OpenedRun, tStart: number)
   const { config, dataset, train, test, policy } = await resolveInputs(settings);
   const bs = settings.train.batchSize;
   const [h, w] = config.inputSize;
-  const weights: ModelWeights = await loadModelWeights(config, { files: settings.weights, backboneWeights: settings.backboneWeights, seed: settings.train.seed });
+  const weights: ModelWeights = await loadModelWeights(config, {
+    files: settings.weights,
+    backboneWeights: settings.backboneWeights,
+    seed: settings.train.seed,
+  });
   // The device line waits for the run's summary: a setup error after it stays one line.
   const deviceLines: string[] = [];
   let announced = false;
@@ -291,7 +295,11 @@ async function prepareRun(o: TrainRunOptions, opened: OpenedRun, tStart: number)
       record = {
         format: RUN_FORMAT,
         settings,
-        fixed: { lrStepSteps, batchesPerEpoch, budget: { seconds: budgetSeconds, stepSeconds: Number(stepSeconds.toFixed(4)), steps: plan.steps, evaluations: plan.evaluations } },
+        fixed: {
+          lrStepSteps,
+          batchesPerEpoch,
+          budget: { seconds: budgetSeconds, stepSeconds: Number(stepSeconds.toFixed(4)), steps: plan.steps, evaluations: plan.evaluations },
+        },
         created: new Date().toISOString(),
       };
       await mkdir(runDir, { recursive: true });
@@ -303,7 +311,9 @@ async function prepareRun(o: TrainRunOptions, opened: OpenedRun, tStart: number)
       );
     } else {
       const secs = totalSteps * stepSeconds;
-      log(`${totalSteps} steps at ${stepSeconds.toFixed(2)} s per step measured: about ${formatDuration(secs)} of training (give --time-budget to fit a length to a budget)`);
+      log(
+        `${totalSteps} steps at ${stepSeconds.toFixed(2)} s per step measured: about ${formatDuration(secs)} of training (give --time-budget to fit a length to a budget)`,
+      );
     }
   }
 
@@ -503,7 +513,9 @@ async function trainLoop(run: PreparedRun): Promise<LoopResult> {
         if (e) {
           await run.writeLog({ type: 'eval', step, epoch: batch.epoch + 1, ...summaryOf(e) });
           await cb.onEvaluation?.({ kind: 'epoch', step, epoch: batch.epoch + 1, evaluation: e });
-          run.log(`epoch ${batch.epoch + 1}: pixel AP ${fmt(e.report.mean.pixel_ap)}, pixel AUROC ${fmt(e.report.mean.pixel_auroc)}, image AUROC ${fmt(e.report.mean.image_auroc)}`);
+          run.log(
+            `epoch ${batch.epoch + 1}: pixel AP ${fmt(e.report.mean.pixel_ap)}, pixel AUROC ${fmt(e.report.mean.pixel_auroc)}, image AUROC ${fmt(e.report.mean.image_auroc)}`,
+          );
         }
       }
     }
@@ -544,7 +556,14 @@ async function stopRun(run: PreparedRun, loop: LoopResult, before: Evaluation | 
   if (loop.ranHere > 0) await checkpoint(run, loop.step, loop.images);
   await run.trainer.dispose();
   await run.writeLog({ type: 'stop', step: loop.step });
-  const result: TrainRunResult = { ...resultBase(run, loop, before), completed: false, modelPath: null, final: null, thresholds: null, seconds: (performance.now() - run.tStart) / 1000 };
+  const result: TrainRunResult = {
+    ...resultBase(run, loop, before),
+    completed: false,
+    modelPath: null,
+    final: null,
+    thresholds: null,
+    seconds: (performance.now() - run.tStart) / 1000,
+  };
   await run.cb.onEnd?.(result);
   return result;
 }
@@ -596,7 +615,14 @@ async function finishRun(run: PreparedRun, loop: LoopResult, before: Evaluation 
     images_per_s: Number(loop.imagesPerSecond.toFixed(3)),
     seconds: Number(((performance.now() - run.tStart) / 1000).toFixed(1)),
   });
-  const result: TrainRunResult = { ...resultBase(run, loop, before), completed: true, modelPath, final, thresholds, seconds: (performance.now() - run.tStart) / 1000 };
+  const result: TrainRunResult = {
+    ...resultBase(run, loop, before),
+    completed: true,
+    modelPath,
+    final,
+    thresholds,
+    seconds: (performance.now() - run.tStart) / 1000,
+  };
   await run.cb.onEnd?.(result);
   return result;
 }

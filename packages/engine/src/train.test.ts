@@ -65,7 +65,12 @@ describe('train through @unias/engine', () => {
       await detector.dispose();
     }
     const many = [];
-    for await (const d of predict(out, result.testSamples.slice(0, 2).map((s) => s.path), { device: 'cpu' })) many.push(d);
+    for await (const d of predict(
+      out,
+      result.testSamples.slice(0, 2).map((s) => s.path),
+      { device: 'cpu' },
+    ))
+      many.push(d);
     expect(many.map((d) => d.name)).toEqual(result.testSamples.slice(0, 2).map((s) => s.path));
 
     // exported to ONNX from the run directory, the model scores the image as the run's own does

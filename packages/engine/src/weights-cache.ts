@@ -32,9 +32,13 @@ async function isFile(path: string): Promise<boolean> {
  */
 export async function pretrainedWeightsFile(backboneId: string, env?: NodeJS.ProcessEnv): Promise<string> {
   const known = findKnownWeights(backboneId);
-  if (!known) throw new EngineInputError(`no known pretrained weights for backbone "${backboneId}"; \`unias weights list\` shows the known ones, or pass a weights file`);
+  if (!known)
+    throw new EngineInputError(`no known pretrained weights for backbone "${backboneId}"; \`unias weights list\` shows the known ones, or pass a weights file`);
   const path = convertedFile(backboneId, env);
-  if (!(await isFile(path))) throw new EngineInputError(`pretrained weights for "${backboneId}" are not in the cache (${path}); fetch them once with \`unias weights fetch ${backboneId}\``);
+  if (!(await isFile(path)))
+    throw new EngineInputError(
+      `pretrained weights for "${backboneId}" are not in the cache (${path}); fetch them once with \`unias weights fetch ${backboneId}\``,
+    );
   return path;
 }
 

@@ -96,12 +96,16 @@ export async function downloadVerified(o: DownloadOptions): Promise<DownloadResu
   const sha256 = hash.digest('hex');
   if (!sha256.startsWith(o.sha256Prefix.toLowerCase())) {
     await rm(part, { force: true });
-    throw new EngineInputError(`${o.url}: SHA-256 ${sha256} does not start with the expected ${o.sha256Prefix}; refused and deleted (a corrupt or substituted file)`);
+    throw new EngineInputError(
+      `${o.url}: SHA-256 ${sha256} does not start with the expected ${o.sha256Prefix}; refused and deleted (a corrupt or substituted file)`,
+    );
   }
   await rename(part, o.dest);
   return { bytes: have + received, sha256, resumedFrom: have };
 }
 
 function interrupted(o: DownloadOptions, part: string, got: number, total: number | undefined, why: string): EngineInputError {
-  return new EngineInputError(`download of ${o.url} stopped after ${got}${total !== undefined ? ` of ${total}` : ''} bytes (${why}); nothing was cached, the partial ${part} is kept so the same command resumes`);
+  return new EngineInputError(
+    `download of ${o.url} stopped after ${got}${total !== undefined ? ` of ${total}` : ''} bytes (${why}); nothing was cached, the partial ${part} is kept so the same command resumes`,
+  );
 }

@@ -116,7 +116,9 @@ export async function loadModelWeights(config: ResolvedConfig, sources: WeightSo
       backboneSource = `random (seed ${sources.seed ?? 0})`;
     } else if (choice === 'default') {
       if (!bb.defaultWeights) {
-        throw new EngineInputError(`backbone "${bb.id}" has no bundled weights: give them with --weights FILE (official layout, backbone.* keys) or --backbone-weights FILE`);
+        throw new EngineInputError(
+          `backbone "${bb.id}" has no bundled weights: give them with --weights FILE (official layout, backbone.* keys) or --backbone-weights FILE`,
+        );
       }
       try {
         backbone = await loadBackboneWeights(bb, { taps, scope: BACKBONE_SCOPE });

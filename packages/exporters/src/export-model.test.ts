@@ -22,11 +22,17 @@ afterAll(async () => {
 
 describe('exportModel refuses bad input before writing anything', () => {
   it('an unknown format or layout or dtype', async () => {
-    await expect(exportModel({ model, format: 'tflite' as ExportFormat, out: join(dir, 'm') })).rejects.toThrow(/unknown export format "tflite"; known: onnx, triton, safetensors/);
+    await expect(exportModel({ model, format: 'tflite' as ExportFormat, out: join(dir, 'm') })).rejects.toThrow(
+      /unknown export format "tflite"; known: onnx, triton, safetensors/,
+    );
     // @ts-expect-error: layouts come from the command line as strings
-    await expect(exportModel({ model, format: 'safetensors', layout: 'keras', out: join(dir, 'm.safetensors') })).rejects.toThrow(/unknown layout "keras"; known: official, unias/);
+    await expect(exportModel({ model, format: 'safetensors', layout: 'keras', out: join(dir, 'm.safetensors') })).rejects.toThrow(
+      /unknown layout "keras"; known: official, unias/,
+    );
     // @ts-expect-error: dtypes too
-    await expect(exportModel({ model, format: 'safetensors', dtype: 'F8', out: join(dir, 'm.safetensors') })).rejects.toThrow(/dtype must be one of F32, F16, BF16, got "F8"/);
+    await expect(exportModel({ model, format: 'safetensors', dtype: 'F8', out: join(dir, 'm.safetensors') })).rejects.toThrow(
+      /dtype must be one of F32, F16, BF16, got "F8"/,
+    );
   });
 
   it('an output path whose directory cannot be created, or that is a directory', async () => {
@@ -49,7 +55,9 @@ describe('exportModel refuses bad input before writing anything', () => {
     params.set('sem_seg_head.extra.weight', { dtype: 'float32', shape: [1], data: new Float32Array(1) });
     for (const format of ['onnx', 'triton', 'safetensors'] as const) {
       await expect(exportModel({ model: { ...model, params }, format, out: join(dir, `bad-${format}`) })).rejects.toThrow(
-        new RegExp(`weights do not fit the model \\(preset cpu, backbone mobilenet_v2, 224x224\\): 1 missing: ${name.replace(/\./g, '\\.')}; 1 unexpected: sem_seg_head\\.extra\\.weight`),
+        new RegExp(
+          `weights do not fit the model \\(preset cpu, backbone mobilenet_v2, 224x224\\): 1 missing: ${name.replace(/\./g, '\\.')}; 1 unexpected: sem_seg_head\\.extra\\.weight`,
+        ),
       );
     }
     const wrong = new Map(model.params);
@@ -66,8 +74,12 @@ describe('exportModel refuses bad input before writing anything', () => {
   });
 
   it('bad metadata: a class name with a comma, a threshold that is not a number, a bad config', async () => {
-    await expect(exportModel({ model, format: 'onnx', out: join(dir, 'c.onnx'), metadata: { classes: ['a,b'] } })).rejects.toThrow(/class name "a,b" contains a comma/);
-    await expect(exportModel({ model, format: 'onnx', out: join(dir, 't.onnx'), metadata: { thresholds: { image: Number.NaN } } })).rejects.toThrow(/thresholds\.image must be a finite number, got null/);
+    await expect(exportModel({ model, format: 'onnx', out: join(dir, 'c.onnx'), metadata: { classes: ['a,b'] } })).rejects.toThrow(
+      /class name "a,b" contains a comma/,
+    );
+    await expect(exportModel({ model, format: 'onnx', out: join(dir, 't.onnx'), metadata: { thresholds: { image: Number.NaN } } })).rejects.toThrow(
+      /thresholds\.image must be a finite number, got null/,
+    );
     await expect(exportModel({ model: { ...model, config: { ...model.config, inputSize: 100 } }, format: 'onnx', out: join(dir, 's.onnx') })).rejects.toThrow(
       /model config: inputSize: height 100 must be a positive multiple of 16/,
     );

@@ -12,7 +12,18 @@ import { FIXTURES } from '@unias/test-fixtures';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPipelineFixture, mirrored, type PipelineFixture } from '../test/fixture.js';
-import { METADATA_KEYS, buildOnnxModel, buildQuantizedOnnxModel, exportModel, float16Bits, loadModelFiles, parseExportMetadata, readExportMetadata, type ExportProgress, type LoadedModel } from './index.js';
+import {
+  METADATA_KEYS,
+  buildOnnxModel,
+  buildQuantizedOnnxModel,
+  exportModel,
+  float16Bits,
+  loadModelFiles,
+  parseExportMetadata,
+  readExportMetadata,
+  type ExportProgress,
+  type LoadedModel,
+} from './index.js';
 
 let dir: string;
 let fx: PipelineFixture;
@@ -38,10 +49,18 @@ beforeAll(async () => {
 afterAll(async () => rm(dir, { recursive: true, force: true }));
 
 async function mapOf(bytesOrFile: Uint8Array | string): Promise<{ map: Float32Array; score: number; inputs: unknown; outputs: unknown }> {
-  const session = typeof bytesOrFile === 'string' ? await ort.InferenceSession.create(bytesOrFile, { intraOpNumThreads: 2 }) : await ort.InferenceSession.create(bytesOrFile, { intraOpNumThreads: 2 });
+  const session =
+    typeof bytesOrFile === 'string'
+      ? await ort.InferenceSession.create(bytesOrFile, { intraOpNumThreads: 2 })
+      : await ort.InferenceSession.create(bytesOrFile, { intraOpNumThreads: 2 });
   try {
     const out = await session.run({ image: new ort.Tensor('float32', fx.unitImage.data, [1, 3, 224, 224]) });
-    return { map: out['anomaly_map']!.data as Float32Array, score: (out['score']!.data as Float32Array)[0]!, inputs: session.inputMetadata, outputs: session.outputMetadata };
+    return {
+      map: out['anomaly_map']!.data as Float32Array,
+      score: (out['score']!.data as Float32Array)[0]!,
+      inputs: session.inputMetadata,
+      outputs: session.outputMetadata,
+    };
   } finally {
     await session.release();
   }
@@ -100,12 +119,22 @@ describe('int8 ONNX export of the fixture pipeline', () => {
 
   it('refuses a bad precision, int8 without images, calibration on float32, int8 in another format', async () => {
     const out = join(dir, 'bad.onnx');
-    await expect(exportModel({ model, format: 'onnx', out, precision: 'int4' as 'int8' })).rejects.toThrow(/precision must be one of float32, int8, fp16, got "int4"/);
+    await expect(exportModel({ model, format: 'onnx', out, precision: 'int4' as 'int8' })).rejects.toThrow(
+      /precision must be one of float32, int8, fp16, got "int4"/,
+    );
     await expect(exportModel({ model, format: 'onnx', out, precision: 'int8' })).rejects.toThrow(/precision int8 needs calibration images/);
-    await expect(exportModel({ model, format: 'onnx', out, precision: 'int8', calibration: { images: [] } })).rejects.toThrow(/precision int8 needs calibration images/);
-    await expect(exportModel({ model, format: 'onnx', out, calibration: { images: [fx.unitImage.data] } })).rejects.toThrow(/calibration images apply to precision int8 only/);
-    await expect(exportModel({ model, format: 'triton', out: join(dir, 'repo'), precision: 'int8', calibration: { images: [fx.unitImage.data] } })).rejects.toThrow(/precision int8 applies to format onnx only, not triton/);
-    await expect(exportModel({ model, format: 'onnx', out, precision: 'int8', calibration: { images: [new Float32Array(10)] } })).rejects.toThrow(/calibration image 0 has 10 values, expected 3x224x224/);
+    await expect(exportModel({ model, format: 'onnx', out, precision: 'int8', calibration: { images: [] } })).rejects.toThrow(
+      /precision int8 needs calibration images/,
+    );
+    await expect(exportModel({ model, format: 'onnx', out, calibration: { images: [fx.unitImage.data] } })).rejects.toThrow(
+      /calibration images apply to precision int8 only/,
+    );
+    await expect(
+      exportModel({ model, format: 'triton', out: join(dir, 'repo'), precision: 'int8', calibration: { images: [fx.unitImage.data] } }),
+    ).rejects.toThrow(/precision int8 applies to format onnx only, not triton/);
+    await expect(exportModel({ model, format: 'onnx', out, precision: 'int8', calibration: { images: [new Float32Array(10)] } })).rejects.toThrow(
+      /calibration image 0 has 10 values, expected 3x224x224/,
+    );
   });
 
   it('fp16: half the file, the float32 contract, the map within the float16 rounding of the weights', async () => {
@@ -147,7 +176,11 @@ describe('int8 ONNX export of the fixture pipeline', () => {
   it('reads files without a precision as float32, and refuses a bad precision or calibration count by key', () => {
     const base = { 'unias.format': '1', 'unias.input_size': '64,64', 'unias.preset': 'cpu', 'unias.backbone': 'mobilenet_v2' };
     expect(parseExportMetadata(base).precision).toBe('float32');
-    expect(() => parseExportMetadata({ ...base, 'unias.precision': 'int4' }, 'm.onnx')).toThrow(/m\.onnx: metadata unias\.precision = "int4" is not one of float32, int8, fp16/);
-    expect(() => parseExportMetadata({ ...base, 'unias.precision': 'int8', 'unias.calibration.images': '0' }, 'm.onnx')).toThrow(/unias\.calibration\.images = "0" is not a positive integer/);
+    expect(() => parseExportMetadata({ ...base, 'unias.precision': 'int4' }, 'm.onnx')).toThrow(
+      /m\.onnx: metadata unias\.precision = "int4" is not one of float32, int8, fp16/,
+    );
+    expect(() => parseExportMetadata({ ...base, 'unias.precision': 'int8', 'unias.calibration.images': '0' }, 'm.onnx')).toThrow(
+      /unias\.calibration\.images = "0" is not a positive integer/,
+    );
   });
 });

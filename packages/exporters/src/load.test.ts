@@ -25,7 +25,10 @@ describe('loadModelFiles with PyTorch checkpoints', () => {
     const stateDict = new Map<string, SafetensorsEntry>();
     for (const f of [FIXTURES.backboneTaps, FIXTURES.head]) for (const [name, e] of (await readSafetensorsFile(f)).tensors) stateDict.set(`module.${name}`, e);
     const path = join(dir, 'small_ckpt.pth.tar');
-    await writeFile(path, writeTorchCheckpoint({ epoch: 12, arch: { hidden: 64 }, state_dict: stateDict, best_metric: 0.9, optimizer: { state: {}, param_groups: [] } }));
+    await writeFile(
+      path,
+      writeTorchCheckpoint({ epoch: 12, arch: { hidden: 64 }, state_dict: stateDict, best_metric: 0.9, optimizer: { state: {}, param_groups: [] } }),
+    );
 
     const fromTorch = await loadModelFiles([path], { preset: 'small' });
     const fromSafetensors = await loadModelFiles([FIXTURES.backboneTaps, FIXTURES.head], { preset: 'small' });
@@ -34,7 +37,10 @@ describe('loadModelFiles with PyTorch checkpoints', () => {
     for (const [name, t] of fromSafetensors.params) {
       const u = fromTorch.params.get(name)!;
       expect(u.shape, name).toEqual(t.shape);
-      expect(Buffer.from(u.data.buffer, u.data.byteOffset, u.data.byteLength).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)), name).toBe(true);
+      expect(
+        Buffer.from(u.data.buffer, u.data.byteOffset, u.data.byteLength).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)),
+        name,
+      ).toBe(true);
     }
     expect(fromTorch.buffers).toEqual(fromSafetensors.buffers);
   });

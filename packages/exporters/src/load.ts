@@ -81,7 +81,8 @@ function uniasInfo(path: string, file: SafetensorsFile): FileInfo {
   if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new ExportError(`${path}: __metadata__ "${k.config}" is not a JSON object`);
   const preset = m[k.preset];
   const t = m[k.thresholds] === undefined ? undefined : parseJson(path, k.thresholds, m[k.thresholds]!);
-  if (t !== undefined && (typeof t !== 'object' || t === null || Array.isArray(t))) throw new ExportError(`${path}: __metadata__ "${k.thresholds}" is not a JSON object`);
+  if (t !== undefined && (typeof t !== 'object' || t === null || Array.isArray(t)))
+    throw new ExportError(`${path}: __metadata__ "${k.thresholds}" is not a JSON object`);
   const classes = m[k.classes];
   const info: FileInfo = {
     config: config as ModelConfig,

@@ -90,9 +90,10 @@ export function checkTensors(g: ModelGraphs, tensors: ReadonlyMap<string, { read
     // The query embeddings (and the channel attentions over query positions) are sized by the input.
     const queryKey = 'sem_seg_head.predictor.spatial_query_embed.weight';
     const queries = [tensors.get(queryKey)?.shape[0], g.full.params.get(queryKey)?.shape[0]];
-    const grid = queries[0] !== undefined && queries[1] !== undefined && queries[0] !== queries[1]
-      ? ` (the head's query grid is fixed by the input size, ${g.resolved.grid[0]}x${g.resolved.grid[1]} here: use the inputSize the weights were trained at)`
-      : '';
+    const grid =
+      queries[0] !== undefined && queries[1] !== undefined && queries[0] !== queries[1]
+        ? ` (the head's query grid is fixed by the input size, ${g.resolved.grid[0]}x${g.resolved.grid[1]} here: use the inputSize the weights were trained at)`
+        : '';
     parts.push(`${bySource('misshaped', misshaped)}${grid}`);
   }
   if (unexpected.length > 0) parts.push(`${bySource('unexpected', unexpected)} (no such parameter in this model)`);

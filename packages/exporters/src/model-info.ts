@@ -39,9 +39,9 @@ export interface ExportableModel extends ModelInfo {
 export function mergeInfo(base: ModelInfo, override: ModelInfo | undefined): ModelInfo {
   if (!override) return base;
   return {
-    ...(override.preset ?? base.preset ? { preset: override.preset ?? base.preset } : {}),
-    ...(override.thresholds ?? base.thresholds ? { thresholds: override.thresholds ?? base.thresholds } : {}),
-    ...(override.classes ?? base.classes ? { classes: override.classes ?? base.classes } : {}),
+    ...((override.preset ?? base.preset) ? { preset: override.preset ?? base.preset } : {}),
+    ...((override.thresholds ?? base.thresholds) ? { thresholds: override.thresholds ?? base.thresholds } : {}),
+    ...((override.classes ?? base.classes) ? { classes: override.classes ?? base.classes } : {}),
   };
 }
 

@@ -100,11 +100,13 @@ export function checkModel(o: OnnxModelOptions): CheckedModel {
   checkInfo(info);
   const precision = checkPrecision(o.precision ?? 'float32');
   const c = o.calibration;
-  if (precision === 'int8' && (!c || c.images.length === 0)) throw new ExportError('precision int8 needs calibration images (normal training images), none given');
+  if (precision === 'int8' && (!c || c.images.length === 0))
+    throw new ExportError('precision int8 needs calibration images (normal training images), none given');
   if (precision !== 'int8' && c) throw new ExportError(`calibration images apply to precision int8 only, not ${precision}`);
   const graphs = modelGraphs(o.model.config);
   checkTensors(graphs, o.model.params, { model: describeModel(graphs, info.preset) });
-  const calibration = c && precision === 'int8' ? { images: c.images.length, method: c.method ?? 'minmax', ...(c.source !== undefined ? { source: c.source } : {}) } : undefined;
+  const calibration =
+    c && precision === 'int8' ? { images: c.images.length, method: c.method ?? 'minmax', ...(c.source !== undefined ? { source: c.source } : {}) } : undefined;
   return { precision, graphs, info, metadata: exportMetadata(graphs.resolved, info, precision, calibration) };
 }
 
@@ -130,7 +132,14 @@ export function lowerChecked(o: OnnxModelOptions, checked: CheckedModel, step: (
   step(`lowering to ONNX (${checked.graphs.inference.params.size} weight tensors)`);
   const lowered = lowerToProto(o, checked);
   step('encoding the ONNX model');
-  return { bytes: encodeModel(lowered.model), metadata: checked.metadata, inputs: lowered.inputs, outputs: lowered.outputs, config: checked.graphs.resolved, precision: 'float32' };
+  return {
+    bytes: encodeModel(lowered.model),
+    metadata: checked.metadata,
+    inputs: lowered.inputs,
+    outputs: lowered.outputs,
+    config: checked.graphs.resolved,
+    precision: 'float32',
+  };
 }
 
 /** Lowers a checked int8 or fp16 model (three progress steps). */

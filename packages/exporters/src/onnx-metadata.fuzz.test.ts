@@ -27,7 +27,9 @@ function exported(): Uint8Array {
   }).map(([key, value]) => ({ key, value }));
   const graph = {
     name: 'g',
-    input: [{ name: 'image', type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'N' }, { dimValue: 3 }, { dimValue: 224 }, { dimValue: 224 }] } } } }],
+    input: [
+      { name: 'image', type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'N' }, { dimValue: 3 }, { dimValue: 224 }, { dimValue: 224 }] } } } },
+    ],
     output: [{ name: 'score', type: { tensorType: { elemType: 1 } } }],
     node: [{ opType: 'ReduceMean', input: ['image'], output: ['score'], attribute: [{ name: 'keepdims', type: 2, i: 0 }] }],
     initializer: [onnx.TensorProto.create({ name: 'w', dataType: 1, dims: [4], floatData: [1, 2, 3, 4] })],
@@ -61,13 +63,17 @@ describe('exported ONNX metadata fuzzing', () => {
     expect(r.failures).toEqual([]);
     expect(r.cases).toBeGreaterThan(100);
     expect(r.refused).toBeGreaterThan(r.cases / 10);
-    console.info(`ONNX metadata fuzz: ${r.cases} cases in ${r.ms.toFixed(0)} ms, ${r.accepted} accepted, ${r.refused} refused, slowest ${r.slowestMs.toFixed(1)} ms`);
+    console.info(
+      `ONNX metadata fuzz: ${r.cases} cases in ${r.ms.toFixed(0)} ms, ${r.accepted} accepted, ${r.refused} refused, slowest ${r.slowestMs.toFixed(1)} ms`,
+    );
   });
 
   it('an input size that is not two positive safe integers is refused by name', () => {
     const base = { [METADATA_KEYS.format]: '1', [METADATA_KEYS.preset]: 'small', [METADATA_KEYS.backbone]: 'efficientnet-b4' };
     for (const size of ['0,224', '224,99999999999999999999']) {
-      expect(() => parseExportMetadata({ ...base, [METADATA_KEYS.inputSize]: size }, 'm.onnx')).toThrow(`m.onnx: metadata unias.input_size = "${size}" is not two positive integers`);
+      expect(() => parseExportMetadata({ ...base, [METADATA_KEYS.inputSize]: size }, 'm.onnx')).toThrow(
+        `m.onnx: metadata unias.input_size = "${size}" is not two positive integers`,
+      );
     }
     expect(parseExportMetadata({ ...base, [METADATA_KEYS.inputSize]: '256, 192' }).inputSize).toEqual([256, 192]);
   });

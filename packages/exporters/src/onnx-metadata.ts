@@ -38,7 +38,12 @@ export const CUSTOM_PRESET = 'custom';
  * metadata_props of an export: format, input size, preset, backbone, precision (and calibration of
  * an int8 export), and thresholds/classes when known.
  */
-export function exportMetadata(config: ResolvedConfig, info: ModelInfo, precision: Precision = 'float32', calibration?: CalibrationInfo): Record<string, string> {
+export function exportMetadata(
+  config: ResolvedConfig,
+  info: ModelInfo,
+  precision: Precision = 'float32',
+  calibration?: CalibrationInfo,
+): Record<string, string> {
   const m: Record<string, string> = {
     [METADATA_KEYS.format]: String(EXPORT_FORMAT_VERSION),
     [METADATA_KEYS.inputSize]: `${config.inputSize[0]},${config.inputSize[1]}`,
@@ -87,8 +92,10 @@ export function parseExportMetadata(raw: Readonly<Record<string, string>>, sourc
     return v;
   };
   const format = Number(need(METADATA_KEYS.format));
-  if (!Number.isInteger(format) || format < 1) throw new ExportError(`${source}: metadata ${METADATA_KEYS.format} = "${raw[METADATA_KEYS.format]}" is not a version number`);
-  if (format > EXPORT_FORMAT_VERSION) throw new ExportError(`${source}: metadata ${METADATA_KEYS.format} = ${format} is newer than this reader (${EXPORT_FORMAT_VERSION})`);
+  if (!Number.isInteger(format) || format < 1)
+    throw new ExportError(`${source}: metadata ${METADATA_KEYS.format} = "${raw[METADATA_KEYS.format]}" is not a version number`);
+  if (format > EXPORT_FORMAT_VERSION)
+    throw new ExportError(`${source}: metadata ${METADATA_KEYS.format} = ${format} is newer than this reader (${EXPORT_FORMAT_VERSION})`);
   const size = /^\s*(\d+)\s*,\s*(\d+)\s*$/.exec(need(METADATA_KEYS.inputSize));
   if (!size) throw new ExportError(`${source}: metadata ${METADATA_KEYS.inputSize} = "${raw[METADATA_KEYS.inputSize]}" is not "H,W"`);
   if (![size[1], size[2]].every((d) => Number.isSafeInteger(Number(d)) && Number(d) > 0)) {
@@ -111,9 +118,14 @@ export function parseExportMetadata(raw: Readonly<Record<string, string>>, sourc
   const calibrated = raw[METADATA_KEYS.calibrationImages];
   if (calibrated !== undefined) {
     const images = Number(calibrated);
-    if (!Number.isSafeInteger(images) || images < 1) throw new ExportError(`${source}: metadata ${METADATA_KEYS.calibrationImages} = "${calibrated}" is not a positive integer`);
+    if (!Number.isSafeInteger(images) || images < 1)
+      throw new ExportError(`${source}: metadata ${METADATA_KEYS.calibrationImages} = "${calibrated}" is not a positive integer`);
     const calibrationSource = raw[METADATA_KEYS.calibrationSource];
-    calibration = { images, method: raw[METADATA_KEYS.calibrationMethod] ?? 'unknown', ...(calibrationSource !== undefined ? { source: calibrationSource } : {}) };
+    calibration = {
+      images,
+      method: raw[METADATA_KEYS.calibrationMethod] ?? 'unknown',
+      ...(calibrationSource !== undefined ? { source: calibrationSource } : {}),
+    };
   }
   return {
     format,

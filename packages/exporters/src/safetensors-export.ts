@@ -46,7 +46,8 @@ export interface SafetensorsContent {
 }
 
 function checkDType(dtype: string): asserts dtype is WeightDType {
-  if (!(WEIGHT_DTYPES as readonly string[]).includes(dtype)) throw new ExportError(`safetensors: dtype must be one of ${WEIGHT_DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`);
+  if (!(WEIGHT_DTYPES as readonly string[]).includes(dtype))
+    throw new ExportError(`safetensors: dtype must be one of ${WEIGHT_DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`);
 }
 
 /** Official state_dict tensors the model has values for, in the official key names, with the int64 buffers. */

@@ -6,7 +6,17 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bf16ToFloat, encodeSafetensors, floatToBf16, floatToHalf, halfToFloat, initParams, readSafetensorsFile, entryToFloat32, type TensorData } from '@unias/graph';
+import {
+  bf16ToFloat,
+  encodeSafetensors,
+  floatToBf16,
+  floatToHalf,
+  halfToFloat,
+  initParams,
+  readSafetensorsFile,
+  entryToFloat32,
+  type TensorData,
+} from '@unias/graph';
 import { buildFullGraph, presetConfig } from '@unias/model';
 import { FIXTURES } from '@unias/test-fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -155,7 +165,9 @@ describe('unias layout', () => {
     const e = f.tensors.get(victim)!;
     bytes[e.bytes.byteOffset - f.tensors.get([...f.tensors.keys()].sort()[0]!)!.bytes.byteOffset + 8 + Number(bytes.readBigUInt64LE(0)) + 1]! ^= 0x10;
     await writeFile(out, bytes);
-    await expect(loadModelFiles([out])).rejects.toThrow(new RegExp(`damaged\\.unias\\.safetensors: .*tensor "${victim.replace(/\./g, '\\.')}": its data does not match its checksum`));
+    await expect(loadModelFiles([out])).rejects.toThrow(
+      new RegExp(`damaged\\.unias\\.safetensors: .*tensor "${victim.replace(/\./g, '\\.')}": its data does not match its checksum`),
+    );
 
     // an official-layout file has no checksums: a NaN is still refused by name
     const nan = join(dir, 'nan.safetensors');
@@ -163,7 +175,9 @@ describe('unias layout', () => {
     for (const [k, t] of fixtureModel.params) tensors[k] = { shape: t.shape, data: Float32Array.from(t.data) };
     tensors['sem_seg_head.predictor.spatial_query_embed.weight']!.data[7] = Number.POSITIVE_INFINITY;
     await writeFile(nan, encodeSafetensors(tensors));
-    await expect(loadModelFiles([nan], { preset: 'small' })).rejects.toThrow(/nan\.safetensors: tensor "sem_seg_head\.predictor\.spatial_query_embed\.weight" holds Infinity at element 7/);
+    await expect(loadModelFiles([nan], { preset: 'small' })).rejects.toThrow(
+      /nan\.safetensors: tensor "sem_seg_head\.predictor\.spatial_query_embed\.weight" holds Infinity at element 7/,
+    );
   });
 
   it('two unias files with different configurations need an explicit one', async () => {
@@ -185,7 +199,11 @@ describe('unias layout', () => {
 });
 
 describe('loadModelFiles refuses what does not fit, naming the tensor and the file', () => {
-  const write = async (name: string, tensors: Record<string, { shape: number[]; data: number[]; dtype?: 'F32' | 'I64' | 'I32' }>, metadata: Record<string, string> = {}) => {
+  const write = async (
+    name: string,
+    tensors: Record<string, { shape: number[]; data: number[]; dtype?: 'F32' | 'I64' | 'I32' }>,
+    metadata: Record<string, string> = {},
+  ) => {
     const path = join(dir, name);
     await writeFile(path, encodeSafetensors(tensors, metadata));
     return path;
@@ -220,18 +238,26 @@ describe('loadModelFiles refuses what does not fit, naming the tensor and the fi
       /fbuf\.safetensors: "backbone\._bn0\.num_batches_tracked" must be an integer scalar \(int64 in PyTorch\), got F32 \[\]/,
     );
     const i = await write('int.safetensors', { 'sem_seg_head.x': { shape: [1], data: [3], dtype: 'I32' } });
-    await expect(loadModelFiles([i], { preset: 'small' })).rejects.toThrow(/int\.safetensors: tensor "sem_seg_head\.x" is I32; weights must be F32, F16, BF16 or F64/);
+    await expect(loadModelFiles([i], { preset: 'small' })).rejects.toThrow(
+      /int\.safetensors: tensor "sem_seg_head\.x" is I32; weights must be F32, F16, BF16 or F64/,
+    );
   });
 
   it('a tensor in two files, an unreadable file, a corrupt file, no configuration, an unknown preset', async () => {
-    await expect(loadModelFiles([FIXTURES.head, FIXTURES.head], { preset: 'small' })).rejects.toThrow(/tensor "sem_seg_head\..*" is in both .*head\.safetensors and .*head\.safetensors/);
+    await expect(loadModelFiles([FIXTURES.head, FIXTURES.head], { preset: 'small' })).rejects.toThrow(
+      /tensor "sem_seg_head\..*" is in both .*head\.safetensors and .*head\.safetensors/,
+    );
     await expect(loadModelFiles([join(dir, 'nope.safetensors')], { preset: 'small' })).rejects.toThrow(/cannot read weights file .*nope\.safetensors: ENOENT/);
     const bad = join(dir, 'bad.safetensors');
     await writeFile(bad, 'not a safetensors file at all');
     await expect(loadModelFiles([bad], { preset: 'small' })).rejects.toThrow(/bad\.safetensors: not a valid safetensors file/);
-    await expect(loadModelFiles([FIXTURES.backboneTaps, FIXTURES.head])).rejects.toThrow(/no model configuration: .* are official-layout weights without one; give a preset \(paper, small, cpu/);
+    await expect(loadModelFiles([FIXTURES.backboneTaps, FIXTURES.head])).rejects.toThrow(
+      /no model configuration: .* are official-layout weights without one; give a preset \(paper, small, cpu/,
+    );
     await expect(loadModelFiles([FIXTURES.head], { preset: 'tiny' })).rejects.toThrow(/unknown preset "tiny"; known: paper, small/);
-    await expect(loadModelFiles([FIXTURES.head], { preset: 'small', overrides: { backbone: 'vgg16' } })).rejects.toThrow(/preset small: model config: backbone: unknown backbone "vgg16"/);
+    await expect(loadModelFiles([FIXTURES.head], { preset: 'small', overrides: { backbone: 'vgg16' } })).rejects.toThrow(
+      /preset small: model config: backbone: unknown backbone "vgg16"/,
+    );
     await expect(loadModelFiles([])).rejects.toThrow(/no weight files given/);
   });
 

@@ -10,7 +10,19 @@ import { FIXTURES } from '@unias/test-fixtures';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPipelineFixture, mirrored, stack, type PipelineFixture } from '../test/fixture.js';
-import { exportModel, fieldValue, fieldValues, ident, loadModelFiles, message, parseTextMessage, tritonConfigText, type ExportProgress, type LoadedModel, type TextMessage } from './index.js';
+import {
+  exportModel,
+  fieldValue,
+  fieldValues,
+  ident,
+  loadModelFiles,
+  message,
+  parseTextMessage,
+  tritonConfigText,
+  type ExportProgress,
+  type LoadedModel,
+  type TextMessage,
+} from './index.js';
 
 let dir: string;
 let model: LoadedModel;
@@ -98,7 +110,12 @@ describe('Triton / KServe model repository (small preset)', () => {
           expect(m.shape[0]).toBe('N');
           expect(m.type).toBe('float32');
           const dims = m.shape.slice(1);
-          return message(['name', m.name], ['data_type', ident('TYPE_FP32')], ['dims', dims.length === 0 ? [1] : dims], ...(dims.length === 0 ? [['reshape', message(['shape', []])] as const] : []));
+          return message(
+            ['name', m.name],
+            ['data_type', ident('TYPE_FP32')],
+            ['dims', dims.length === 0 ? [1] : dims],
+            ...(dims.length === 0 ? [['reshape', message(['shape', []])] as const] : []),
+          );
         });
       expect(fieldValues(config, 'input')).toEqual(expected(session.inputMetadata));
       expect(fieldValues(config, 'output')).toEqual(expected(session.outputMetadata));
@@ -141,7 +158,9 @@ describe('Triton / KServe model repository (small preset)', () => {
   });
 
   it('refuses to replace an existing entry unless asked; with overwrite the entry is swapped whole', async () => {
-    await expect(exportModel({ model, format: 'triton', out: repo(), name: 'unias_small' })).rejects.toThrow(/unias_small already exists; choose another name or overwrite it/);
+    await expect(exportModel({ model, format: 'triton', out: repo(), name: 'unias_small' })).rejects.toThrow(
+      /unias_small already exists; choose another name or overwrite it/,
+    );
     await writeFile(join(repo(), 'unias_small', 'stale.txt'), 'old');
     await exportModel({ model, format: 'triton', out: repo(), name: 'unias_small', overwrite: true, maxBatchSize: 2, instanceKind: 'gpu' });
     expect((await readdir(join(repo(), 'unias_small'))).sort()).toEqual(['1', 'config.pbtxt']);
@@ -154,6 +173,8 @@ describe('Triton / KServe model repository (small preset)', () => {
   it('a repository path that cannot be a folder is a clear error', async () => {
     const blocker = join(dir, 'a-file');
     await writeFile(blocker, 'x');
-    await expect(exportModel({ model, format: 'triton', out: join(blocker, 'repo') })).rejects.toThrow(/cannot create the model repository .*a-file\/repo \(ENOTDIR: a part of the path is a file, not a directory\)/);
+    await expect(exportModel({ model, format: 'triton', out: join(blocker, 'repo') })).rejects.toThrow(
+      /cannot create the model repository .*a-file\/repo \(ENOTDIR: a part of the path is a file, not a directory\)/,
+    );
   });
 });

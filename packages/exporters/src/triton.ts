@@ -55,7 +55,8 @@ function tensorEntry(io: IoSpec): TextMessage {
 
 /** config.pbtxt text for an ONNX model with these inputs and outputs. */
 export function tritonConfigText(o: TritonConfigOptions): string {
-  if (!NAME_PATTERN.test(o.name)) throw new ExportError(`triton: model name ${JSON.stringify(o.name)} must be letters, digits, "_", "." or "-" (it names a folder)`);
+  if (!NAME_PATTERN.test(o.name))
+    throw new ExportError(`triton: model name ${JSON.stringify(o.name)} must be letters, digits, "_", "." or "-" (it names a folder)`);
   const maxBatchSize = o.maxBatchSize ?? 8;
   const delay = o.maxQueueDelayMicroseconds ?? 100;
   const count = o.instanceCount ?? 1;
@@ -79,10 +80,7 @@ export function tritonConfigText(o: TritonConfigOptions): string {
       ['input', o.inputs.map(tensorEntry)],
       ['output', o.outputs.map(tensorEntry)],
       ['dynamic_batching', message(['max_queue_delay_microseconds', delay])],
-      [
-        'instance_group',
-        [message(['count', count], ['kind', ident(kind === 'gpu' ? 'KIND_GPU' : 'KIND_CPU')], o.gpus ? ['gpus', [...o.gpus]] : null)],
-      ],
+      ['instance_group', [message(['count', count], ['kind', ident(kind === 'gpu' ? 'KIND_GPU' : 'KIND_CPU')], o.gpus ? ['gpus', [...o.gpus]] : null)]],
       ...parameters,
     ),
   );
@@ -118,7 +116,8 @@ export interface TritonRepositoryFiles {
 export async function writeTritonFiles(o: TritonRepositoryFiles): Promise<{ modelDir: string; files: string[] }> {
   const version = o.version ?? 1;
   checkCount('version', version, 1);
-  if (!NAME_PATTERN.test(o.name)) throw new ExportError(`triton: model name ${JSON.stringify(o.name)} must be letters, digits, "_", "." or "-" (it names a folder)`);
+  if (!NAME_PATTERN.test(o.name))
+    throw new ExportError(`triton: model name ${JSON.stringify(o.name)} must be letters, digits, "_", "." or "-" (it names a folder)`);
   await ensureDirectory(o.repository, 'model repository');
   const modelDir = resolve(o.repository, o.name);
   const existing = await stat(modelDir).catch(() => null);

@@ -54,9 +54,7 @@ export interface BackendCandidate {
 export class BackendUnavailableError extends Error {
   constructor(readonly attempts: ReadonlyArray<{ name: string; reason: string }>) {
     super(
-      attempts.length === 0
-        ? 'no backend is registered'
-        : `no backend could be loaded; tried ${attempts.map((a) => `${a.name} (${a.reason})`).join(', ')}`,
+      attempts.length === 0 ? 'no backend is registered' : `no backend could be loaded; tried ${attempts.map((a) => `${a.name} (${a.reason})`).join(', ')}`,
     );
     this.name = 'BackendUnavailableError';
   }

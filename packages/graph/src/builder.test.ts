@@ -22,7 +22,9 @@ describe('GraphBuilder', () => {
   it('fails where a misshaped model is built, naming the scope', () => {
     const b = createGraph();
     const x = b.input('x', [1, 4, 8, 8]);
-    expect(() => b.within('block', () => b.conv2d(x, b.param('w', [8, 3, 3, 3], { kind: 'zeros' })))).toThrow(/conv2d: weight \[8,3,3,3\] expects 3 input channels, input has 4 \(in block\)/);
+    expect(() => b.within('block', () => b.conv2d(x, b.param('w', [8, 3, 3, 3], { kind: 'zeros' })))).toThrow(
+      /conv2d: weight \[8,3,3,3\] expects 3 input channels, input has 4 \(in block\)/,
+    );
     expect(() => b.add(x, b.input('y', [1, 5, 8, 8]))).toThrow(/do not broadcast/);
     expect(() => b.reshape(x, [3, -1])).toThrow(/cannot reshape/);
   });

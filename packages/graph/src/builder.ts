@@ -1,16 +1,6 @@
 import type { AnyOpNode, ConstNode, Graph, InputNode, Node, OpNode, ParamNode, RandomSpec, Sym } from './graph.js';
 import type { Initializer } from './init.js';
-import type {
-  AvgPool2dAttrs,
-  Conv2dAttrs,
-  ConvTranspose2dAttrs,
-  OpAttrMap,
-  OpName,
-  Pads2d,
-  Pair,
-  PadMode,
-  Pool2dAttrs,
-} from './ops/attrs.js';
+import type { AvgPool2dAttrs, Conv2dAttrs, ConvTranspose2dAttrs, OpAttrMap, OpName, Pads2d, Pair, PadMode, Pool2dAttrs } from './ops/attrs.js';
 import { OP_SPECS } from './ops/infer.js';
 import { normAxes, normAxis, resolveReshape, samePadding } from './shape.js';
 import { allocate, formatShape, shapesEqual, sizeOf, type AnyTypedArray, type DType, type Shape } from './tensor-data.js';
@@ -228,33 +218,85 @@ export class GraphBuilder {
   }
 
   // ---- elementwise ---------------------------------------------------------------------------
-  neg(x: Sym): Sym { return this.op('neg', [x], {}); }
-  abs(x: Sym): Sym { return this.op('abs', [x], {}); }
-  sign(x: Sym): Sym { return this.op('sign', [x], {}); }
-  exp(x: Sym): Sym { return this.op('exp', [x], {}); }
-  log(x: Sym): Sym { return this.op('log', [x], {}); }
-  sqrt(x: Sym): Sym { return this.op('sqrt', [x], {}); }
-  relu(x: Sym): Sym { return this.op('relu', [x], {}); }
-  sigmoid(x: Sym): Sym { return this.op('sigmoid', [x], {}); }
-  tanh(x: Sym): Sym { return this.op('tanh', [x], {}); }
-  erf(x: Sym): Sym { return this.op('erf', [x], {}); }
-  gelu(x: Sym): Sym { return this.op('gelu', [x], {}); }
-  silu(x: Sym): Sym { return this.op('silu', [x], {}); }
-  clip(x: Sym, min: number, max: number): Sym { return this.op('clip', [x], { min, max }); }
-  cast(x: Sym, to: DType): Sym { return x.dtype === to ? x : this.op('cast', [x], { to }); }
+  neg(x: Sym): Sym {
+    return this.op('neg', [x], {});
+  }
+  abs(x: Sym): Sym {
+    return this.op('abs', [x], {});
+  }
+  sign(x: Sym): Sym {
+    return this.op('sign', [x], {});
+  }
+  exp(x: Sym): Sym {
+    return this.op('exp', [x], {});
+  }
+  log(x: Sym): Sym {
+    return this.op('log', [x], {});
+  }
+  sqrt(x: Sym): Sym {
+    return this.op('sqrt', [x], {});
+  }
+  relu(x: Sym): Sym {
+    return this.op('relu', [x], {});
+  }
+  sigmoid(x: Sym): Sym {
+    return this.op('sigmoid', [x], {});
+  }
+  tanh(x: Sym): Sym {
+    return this.op('tanh', [x], {});
+  }
+  erf(x: Sym): Sym {
+    return this.op('erf', [x], {});
+  }
+  gelu(x: Sym): Sym {
+    return this.op('gelu', [x], {});
+  }
+  silu(x: Sym): Sym {
+    return this.op('silu', [x], {});
+  }
+  clip(x: Sym, min: number, max: number): Sym {
+    return this.op('clip', [x], { min, max });
+  }
+  cast(x: Sym, to: DType): Sym {
+    return x.dtype === to ? x : this.op('cast', [x], { to });
+  }
 
-  add(a: SymOrNumber, b: SymOrNumber): Sym { return this.op('add', [this.sym(a), this.sym(b)], {}); }
-  sub(a: SymOrNumber, b: SymOrNumber): Sym { return this.op('sub', [this.sym(a), this.sym(b)], {}); }
-  mul(a: SymOrNumber, b: SymOrNumber): Sym { return this.op('mul', [this.sym(a), this.sym(b)], {}); }
-  div(a: SymOrNumber, b: SymOrNumber): Sym { return this.op('div', [this.sym(a), this.sym(b)], {}); }
-  pow(a: SymOrNumber, b: SymOrNumber): Sym { return this.op('pow', [this.sym(a), this.sym(b)], {}); }
-  maximum(a: SymOrNumber, b: SymOrNumber): Sym { return this.op('maximum', [this.sym(a), this.sym(b)], {}); }
-  minimum(a: SymOrNumber, b: SymOrNumber): Sym { return this.op('minimum', [this.sym(a), this.sym(b)], {}); }
-  greater(a: SymOrNumber, b: SymOrNumber): Sym { return this.op('greater', [this.sym(a), this.sym(b)], {}); }
-  less(a: SymOrNumber, b: SymOrNumber): Sym { return this.op('less', [this.sym(a), this.sym(b)], {}); }
-  equal(a: SymOrNumber, b: SymOrNumber): Sym { return this.op('equal', [this.sym(a), this.sym(b)], {}); }
-  where(cond: Sym, a: SymOrNumber, b: SymOrNumber): Sym { return this.op('where', [cond, this.sym(a), this.sym(b)], {}); }
-  square(x: Sym): Sym { return this.mul(x, x); }
+  add(a: SymOrNumber, b: SymOrNumber): Sym {
+    return this.op('add', [this.sym(a), this.sym(b)], {});
+  }
+  sub(a: SymOrNumber, b: SymOrNumber): Sym {
+    return this.op('sub', [this.sym(a), this.sym(b)], {});
+  }
+  mul(a: SymOrNumber, b: SymOrNumber): Sym {
+    return this.op('mul', [this.sym(a), this.sym(b)], {});
+  }
+  div(a: SymOrNumber, b: SymOrNumber): Sym {
+    return this.op('div', [this.sym(a), this.sym(b)], {});
+  }
+  pow(a: SymOrNumber, b: SymOrNumber): Sym {
+    return this.op('pow', [this.sym(a), this.sym(b)], {});
+  }
+  maximum(a: SymOrNumber, b: SymOrNumber): Sym {
+    return this.op('maximum', [this.sym(a), this.sym(b)], {});
+  }
+  minimum(a: SymOrNumber, b: SymOrNumber): Sym {
+    return this.op('minimum', [this.sym(a), this.sym(b)], {});
+  }
+  greater(a: SymOrNumber, b: SymOrNumber): Sym {
+    return this.op('greater', [this.sym(a), this.sym(b)], {});
+  }
+  less(a: SymOrNumber, b: SymOrNumber): Sym {
+    return this.op('less', [this.sym(a), this.sym(b)], {});
+  }
+  equal(a: SymOrNumber, b: SymOrNumber): Sym {
+    return this.op('equal', [this.sym(a), this.sym(b)], {});
+  }
+  where(cond: Sym, a: SymOrNumber, b: SymOrNumber): Sym {
+    return this.op('where', [cond, this.sym(a), this.sym(b)], {});
+  }
+  square(x: Sym): Sym {
+    return this.mul(x, x);
+  }
 
   // ---- reductions ----------------------------------------------------------------------------
   sum(x: Sym, axes: number | readonly number[], keepDims = false): Sym {
@@ -268,14 +310,28 @@ export class GraphBuilder {
   }
   /** Sum over every axis to a scalar. */
   sumAll(x: Sym): Sym {
-    return x.shape.length === 0 ? x : this.sum(x, x.shape.map((_, i) => i));
+    return x.shape.length === 0
+      ? x
+      : this.sum(
+          x,
+          x.shape.map((_, i) => i),
+        );
   }
   meanAll(x: Sym): Sym {
-    return x.shape.length === 0 ? x : this.mean(x, x.shape.map((_, i) => i));
+    return x.shape.length === 0
+      ? x
+      : this.mean(
+          x,
+          x.shape.map((_, i) => i),
+        );
   }
   /** [N,C,H,W] -> [N,C,1,1] */
-  globalAvgPool(x: Sym): Sym { return this.mean(x, [2, 3], true); }
-  globalMaxPool(x: Sym): Sym { return this.max(x, [2, 3], true); }
+  globalAvgPool(x: Sym): Sym {
+    return this.mean(x, [2, 3], true);
+  }
+  globalMaxPool(x: Sym): Sym {
+    return this.max(x, [2, 3], true);
+  }
 
   // ---- layout --------------------------------------------------------------------------------
   reshape(x: Sym, shape: readonly number[]): Sym {
@@ -349,7 +405,9 @@ export class GraphBuilder {
   }
 
   // ---- linear algebra, convolution, pooling, resize ------------------------------------------
-  matmul(a: Sym, b: Sym): Sym { return this.op('matmul', [a, b], {}); }
+  matmul(a: Sym, b: Sym): Sym {
+    return this.op('matmul', [a, b], {});
+  }
 
   /** torch.nn.functional.linear: x @ w^T + b, w [out, in]. */
   linear(x: Sym, w: Sym, b?: Sym | null): Sym {

@@ -7,7 +7,13 @@ describe('countFlops', () => {
     const b = createGraph();
     const x = b.input('x', [2, 8, 10, 10]);
     const y = b.conv2d(x, b.input('w', [4, 4, 3, 3]), null, { padding: 1, groups: 2 }); // [2,4,10,10], 4*9 MACs each
-    const t = b.convTranspose2d(y, b.input('wt', [4, 3, 2, 2]), null, { strides: [2, 2], pads: [0, 0, 0, 0], dilations: [1, 1], groups: 1, outputPadding: [0, 0] });
+    const t = b.convTranspose2d(y, b.input('wt', [4, 3, 2, 2]), null, {
+      strides: [2, 2],
+      pads: [0, 0, 0, 0],
+      dilations: [1, 1],
+      groups: 1,
+      outputPadding: [0, 0],
+    });
     const m = b.matmul(b.input('a', [3, 5, 7]), b.input('c', [7, 6])); // 3*5*6 outputs, 7 MACs each
     b.output('t', t);
     b.output('m', m);

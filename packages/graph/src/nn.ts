@@ -27,7 +27,7 @@ export function conv2dLayer(b: GraphBuilder, name: string, x: Sym, o: ConvLayerO
   return b.within(name, () => {
     const trainable = o.trainable ?? true;
     const w = b.param('weight', [o.out, inC / groups, kh, kw], o.weightInit ?? KAIMING_DEFAULT, { trainable });
-    const bias = o.bias ?? true ? b.param('bias', [o.out], o.biasInit ?? torchBiasInit((inC / groups) * kh * kw), { trainable }) : null;
+    const bias = (o.bias ?? true) ? b.param('bias', [o.out], o.biasInit ?? torchBiasInit((inC / groups) * kh * kw), { trainable }) : null;
     return b.conv2d(x, w, bias, o);
   });
 }
@@ -46,7 +46,7 @@ export function linearLayer(b: GraphBuilder, name: string, x: Sym, o: LinearLaye
   return b.within(name, () => {
     const trainable = o.trainable ?? true;
     const w = b.param('weight', [o.out, inF], o.weightInit ?? KAIMING_DEFAULT, { trainable });
-    const bias = o.bias ?? true ? b.param('bias', [o.out], o.biasInit ?? torchBiasInit(inF), { trainable }) : null;
+    const bias = (o.bias ?? true) ? b.param('bias', [o.out], o.biasInit ?? torchBiasInit(inF), { trainable }) : null;
     return b.linear(x, w, bias);
   });
 }
@@ -117,12 +117,16 @@ export function multiheadAttention(b: GraphBuilder, name: string, query: Sym, ke
     if (o.blocked) {
       if (o.blocked.length !== lq * lk) throw new Error(`multiheadAttention ${name}: mask has ${o.blocked.length} entries, expected ${lq}x${lk}`);
       // A large negative rather than -inf keeps gradients finite; exp() of it is exactly 0 in float32.
-      scores = b.add(scores, b.constant(o.blocked.map((x) => (x ? -1e9 : 0)), [lq, lk]));
+      scores = b.add(
+        scores,
+        b.constant(
+          o.blocked.map((x) => (x ? -1e9 : 0)),
+          [lq, lk],
+        ),
+      );
     }
     const attn = b.dropout(b.softmax(scores, -1), o.dropout ?? 0);
     const ctx = b.reshape(b.transpose(b.matmul(attn, v), [0, 2, 1, 3]), [0, lq, e]);
-    return b.within('out_proj', () =>
-      b.linear(ctx, b.param('weight', [e, e], KAIMING_DEFAULT), b.param('bias', [e], zeros)),
-    );
+    return b.within('out_proj', () => b.linear(ctx, b.param('weight', [e, e], KAIMING_DEFAULT), b.param('bias', [e], zeros)));
   });
 }

@@ -6,7 +6,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Rng } from './rng.js';
-import { SafetensorsError, decodeSafetensors, encodeSafetensors, entryToFloat32, entryToNumbers, type DecodeOptions, type SafetensorsFile } from './safetensors.js';
+import {
+  SafetensorsError,
+  decodeSafetensors,
+  encodeSafetensors,
+  entryToFloat32,
+  entryToNumbers,
+  type DecodeOptions,
+  type SafetensorsFile,
+} from './safetensors.js';
 import { fuzz, mutateBytes } from './testing/fuzz.js';
 
 const SOURCE = 'fuzz.safetensors';
@@ -42,8 +50,28 @@ function headerRange(bytes: Uint8Array): [number, number] {
 }
 
 const BAD_VALUES: unknown[] = [
-  'constructor', 'toString', '__proto__', 'Q4', '', 'f32', 5, null, true, [], {},
-  [1e300], [-1], [2 ** 53], [1.5], [2 ** 30, 2 ** 30, 2 ** 30], 'x', [0, 2 ** 53 + 2], [16, 0], [0], [0, -4], [Number.MAX_SAFE_INTEGER, 0],
+  'constructor',
+  'toString',
+  '__proto__',
+  'Q4',
+  '',
+  'f32',
+  5,
+  null,
+  true,
+  [],
+  {},
+  [1e300],
+  [-1],
+  [2 ** 53],
+  [1.5],
+  [2 ** 30, 2 ** 30, 2 ** 30],
+  'x',
+  [0, 2 ** 53 + 2],
+  [16, 0],
+  [0],
+  [0, -4],
+  [Number.MAX_SAFE_INTEGER, 0],
 ];
 
 /** A header edited as JSON (a value replaced, a key duplicated or added, nesting deepened), re-framed with a correct length. */
@@ -132,7 +160,9 @@ describe('safetensors fuzzing', () => {
       expect(r.failures).toEqual([]);
       expect(r.cases).toBeGreaterThan(300);
       expect(r.refused).toBeGreaterThan(r.cases / 4);
-      console.info(`safetensors fuzz (${checksums ? 'checksummed' : 'plain'}): ${r.cases} cases in ${r.ms.toFixed(0)} ms, ${r.accepted} accepted, ${r.refused} refused, slowest ${r.slowestMs.toFixed(1)} ms`);
+      console.info(
+        `safetensors fuzz (${checksums ? 'checksummed' : 'plain'}): ${r.cases} cases in ${r.ms.toFixed(0)} ms, ${r.accepted} accepted, ${r.refused} refused, slowest ${r.slowestMs.toFixed(1)} ms`,
+      );
     });
   }
 
@@ -149,6 +179,8 @@ describe('safetensors fuzzing', () => {
     });
     expect(r.failures).toEqual([]);
     expect(r.refused).toBeGreaterThan(r.cases / 2);
-    console.info(`safetensors header fuzz: ${r.cases} cases in ${r.ms.toFixed(0)} ms, ${r.accepted} accepted, ${r.refused} refused, slowest ${r.slowestMs.toFixed(1)} ms`);
+    console.info(
+      `safetensors header fuzz: ${r.cases} cases in ${r.ms.toFixed(0)} ms, ${r.accepted} accepted, ${r.refused} refused, slowest ${r.slowestMs.toFixed(1)} ms`,
+    );
   });
 });

@@ -48,7 +48,13 @@ describe('safetensors', () => {
     expect(() => decodeSafetensors(hdr({ a: { dtype: 'Q4', shape: [4], data_offsets: [0, 16] } }))).toThrow(/unsupported dtype "Q4"/);
     expect(() => decodeSafetensors(hdr({ a: { dtype: 'F32', shape: [3], data_offsets: [0, 16] } }))).toThrow(/needs 12/);
     expect(() =>
-      decodeSafetensors(hdr({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] }, c: { dtype: 'F32', shape: [1], data_offsets: [12, 16] } })),
+      decodeSafetensors(
+        hdr({
+          a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+          b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
+          c: { dtype: 'F32', shape: [1], data_offsets: [12, 16] },
+        }),
+      ),
     ).toThrow(/overlaps/);
     const huge = new Uint8Array(16);
     new DataView(huge.buffer).setBigUint64(0, 1n << 40n, true);
@@ -72,7 +78,9 @@ describe('safetensors header findings', () => {
   it('refuses duplicate keys (JSON.parse would keep the last silently)', () => {
     expect(() => decodeSafetensors(rawFile(`{${t('a')},${t('a')}}`), 'd.safetensors')).toThrow(/d\.safetensors.*duplicate key "a"/);
     // the same name spelled with an escape is the same key
-    expect(() => decodeSafetensors(rawFile(`{${t('a')},"\\u0061":${JSON.stringify({ dtype: 'F32', shape: [4], data_offsets: [0, 16] })}}`))).toThrow(/duplicate key "a"/);
+    expect(() => decodeSafetensors(rawFile(`{${t('a')},"\\u0061":${JSON.stringify({ dtype: 'F32', shape: [4], data_offsets: [0, 16] })}}`))).toThrow(
+      /duplicate key "a"/,
+    );
     expect(() => decodeSafetensors(rawFile(`{"__metadata__":{"k":"1","k":"2"},${t('a')}}`))).toThrow(/duplicate key "k" in a nested object/);
     expect(() => decodeSafetensors(rawFile(`{${t('a')},"__metadata__":{},"__metadata__":{}}`))).toThrow(/duplicate key "__metadata__"/);
     // a key-like string as a value is not a key

@@ -96,7 +96,10 @@ function scanHeader(text: string): string | null {
 }
 
 /** The checksummed form of everything in the header but the checksums themselves. */
-function headerDigest(metadata: Readonly<Record<string, string>>, entries: ReadonlyArray<readonly [string, SafeDType, readonly number[], number, number]>): string {
+function headerDigest(
+  metadata: Readonly<Record<string, string>>,
+  entries: ReadonlyArray<readonly [string, SafeDType, readonly number[], number, number]>,
+): string {
   const meta = Object.keys(metadata)
     .filter((k) => k !== CHECKSUM_METADATA_KEY)
     .sort()
@@ -146,7 +149,8 @@ export function decodeSafetensors(buffer: Uint8Array, source?: string, options: 
   const described: Array<readonly [string, SafeDType, readonly number[], number, number]> = [];
   for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) bad(`__metadata__ must be a JSON object, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`);
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        bad(`__metadata__ must be a JSON object, got ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`);
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
         if (typeof v !== 'string') bad(`__metadata__ must map strings to strings: "${k}" is ${JSON.stringify(v)}`);
         metadata[k] = v as string;
@@ -192,7 +196,8 @@ export function decodeSafetensors(buffer: Uint8Array, source?: string, options: 
   if (at !== dataLen) bad(`${dataLen - at} trailing bytes after the last tensor`);
   const sums = metadata[CHECKSUM_METADATA_KEY];
   if (sums !== undefined) verifyChecksums(sums, metadata, tensors, described, bad);
-  else if (options.requireChecksums) bad(`__metadata__ has no "${CHECKSUM_METADATA_KEY}" checksums, which this kind of file always carries: the header is damaged`);
+  else if (options.requireChecksums)
+    bad(`__metadata__ has no "${CHECKSUM_METADATA_KEY}" checksums, which this kind of file always carries: the header is damaged`);
   return { tensors, metadata };
 }
 
@@ -213,14 +218,17 @@ function verifyChecksums(
   const table = sums as Record<string, unknown>;
   const stored = (key: string): string => {
     const v = Object.hasOwn(table, key) ? table[key] : undefined;
-    if (typeof v !== 'string' || !/^[0-9a-f]{8}$/.test(v)) bad(`__metadata__ "${CHECKSUM_METADATA_KEY}" has no checksum for ${key === HEADER_CHECKSUM ? 'the header' : `tensor "${key}"`}`);
+    if (typeof v !== 'string' || !/^[0-9a-f]{8}$/.test(v))
+      bad(`__metadata__ "${CHECKSUM_METADATA_KEY}" has no checksum for ${key === HEADER_CHECKSUM ? 'the header' : `tensor "${key}"`}`);
     return v as string;
   };
   for (const key of Object.keys(table)) {
-    if (key !== HEADER_CHECKSUM && !tensors.has(key)) bad(`__metadata__ "${CHECKSUM_METADATA_KEY}" names tensor "${key}", which the file does not hold: the header is corrupt`);
+    if (key !== HEADER_CHECKSUM && !tensors.has(key))
+      bad(`__metadata__ "${CHECKSUM_METADATA_KEY}" names tensor "${key}", which the file does not hold: the header is corrupt`);
   }
   const header = headerDigest(metadata, described);
-  if (stored(HEADER_CHECKSUM) !== header) bad(`the header does not match its checksum (stored ${stored(HEADER_CHECKSUM)}, computed ${header}): the file is corrupt`);
+  if (stored(HEADER_CHECKSUM) !== header)
+    bad(`the header does not match its checksum (stored ${stored(HEADER_CHECKSUM)}, computed ${header}): the file is corrupt`);
   for (const [name, entry] of tensors) {
     const want = stored(name);
     const got = crc32Hex(entry.bytes);
@@ -261,10 +269,18 @@ export function entryToNumbers(entry: SafetensorsEntry): Float64Array {
   const dv = new DataView(entry.bytes.buffer, entry.bytes.byteOffset, entry.bytes.byteLength);
   for (let i = 0; i < n; i++) {
     switch (entry.dtype) {
-      case 'F64': out[i] = dv.getFloat64(8 * i, true); break;
-      case 'F32': out[i] = dv.getFloat32(4 * i, true); break;
-      case 'F16': out[i] = halfToFloat(dv.getUint16(2 * i, true)); break;
-      case 'BF16': out[i] = bf16ToFloat(dv.getUint16(2 * i, true)); break;
+      case 'F64':
+        out[i] = dv.getFloat64(8 * i, true);
+        break;
+      case 'F32':
+        out[i] = dv.getFloat32(4 * i, true);
+        break;
+      case 'F16':
+        out[i] = halfToFloat(dv.getUint16(2 * i, true));
+        break;
+      case 'BF16':
+        out[i] = bf16ToFloat(dv.getUint16(2 * i, true));
+        break;
       case 'I64': {
         const v = dv.getBigInt64(8 * i, true);
         if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
@@ -273,10 +289,19 @@ export function entryToNumbers(entry: SafetensorsEntry): Float64Array {
         out[i] = Number(v);
         break;
       }
-      case 'I32': out[i] = dv.getInt32(4 * i, true); break;
-      case 'I16': out[i] = dv.getInt16(2 * i, true); break;
-      case 'I8': out[i] = dv.getInt8(i); break;
-      case 'U8': case 'BOOL': out[i] = dv.getUint8(i); break;
+      case 'I32':
+        out[i] = dv.getInt32(4 * i, true);
+        break;
+      case 'I16':
+        out[i] = dv.getInt16(2 * i, true);
+        break;
+      case 'I8':
+        out[i] = dv.getInt8(i);
+        break;
+      case 'U8':
+      case 'BOOL':
+        out[i] = dv.getUint8(i);
+        break;
     }
   }
   return out;
@@ -284,7 +309,10 @@ export function entryToNumbers(entry: SafetensorsEntry): Float64Array {
 
 export function entryToTensor(entry: SafetensorsEntry): TensorData {
   switch (entry.dtype) {
-    case 'I64': case 'I32': case 'I16': case 'I8':
+    case 'I64':
+    case 'I32':
+    case 'I16':
+    case 'I8':
       return { dtype: 'int32', shape: entry.shape, data: Int32Array.from(entryToNumbers(entry)) };
     case 'BOOL':
       return { dtype: 'bool', shape: entry.shape, data: Uint8Array.from(entry.bytes) };
@@ -338,15 +366,34 @@ export function encodeSafetensors(
     for (let i = 0; i < n; i++) {
       const v = t.data[i]!;
       switch (dtype) {
-        case 'F64': dv.setFloat64(at, v, true); break;
-        case 'F32': dv.setFloat32(at, v, true); break;
-        case 'F16': dv.setUint16(at, floatToHalf(v), true); break;
-        case 'BF16': dv.setUint16(at, floatToBf16(v), true); break;
-        case 'I64': dv.setBigInt64(at, BigInt(Math.trunc(v)), true); break;
-        case 'I32': dv.setInt32(at, v, true); break;
-        case 'I16': dv.setInt16(at, v, true); break;
-        case 'I8': dv.setInt8(at, v); break;
-        case 'U8': case 'BOOL': dv.setUint8(at, v); break;
+        case 'F64':
+          dv.setFloat64(at, v, true);
+          break;
+        case 'F32':
+          dv.setFloat32(at, v, true);
+          break;
+        case 'F16':
+          dv.setUint16(at, floatToHalf(v), true);
+          break;
+        case 'BF16':
+          dv.setUint16(at, floatToBf16(v), true);
+          break;
+        case 'I64':
+          dv.setBigInt64(at, BigInt(Math.trunc(v)), true);
+          break;
+        case 'I32':
+          dv.setInt32(at, v, true);
+          break;
+        case 'I16':
+          dv.setInt16(at, v, true);
+          break;
+        case 'I8':
+          dv.setInt8(at, v);
+          break;
+        case 'U8':
+        case 'BOOL':
+          dv.setUint8(at, v);
+          break;
       }
       at += BYTES[dtype];
     }

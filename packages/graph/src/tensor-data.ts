@@ -36,11 +36,7 @@ export function allocate<D extends DType>(dtype: D, n: number): TypedArrayFor[D]
   throw new Error(`unknown dtype ${String(dtype)}`);
 }
 
-export function tensor<D extends DType = 'float32'>(
-  shape: Shape,
-  data?: ArrayLike<number> | TypedArrayFor[D],
-  dtype: D = 'float32' as D,
-): TensorData<D> {
+export function tensor<D extends DType = 'float32'>(shape: Shape, data?: ArrayLike<number> | TypedArrayFor[D], dtype: D = 'float32' as D): TensorData<D> {
   const n = sizeOf(shape);
   const out = allocate(dtype, n);
   if (data !== undefined) {

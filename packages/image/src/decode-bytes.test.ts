@@ -46,7 +46,10 @@ describe('decodeImageBytes', () => {
 
   it('applies EXIF orientation 3 (180 degrees): the first pixel is the stored last one', async () => {
     const data = Uint8Array.from([10, 20, 30, 40, 50, 60, 70, 80, 90, 200, 210, 220]); // 4 x 1 RGB... as 2 x 2
-    const png = await sharp(data, { raw: { width: 2, height: 2, channels: 3 } }).png().withMetadata({ orientation: 3 }).toBuffer();
+    const png = await sharp(data, { raw: { width: 2, height: 2, channels: 3 } })
+      .png()
+      .withMetadata({ orientation: 3 })
+      .toBuffer();
     const img = await decodeImageBytes(png, 'turned');
     expect(img.source.orientation).toBe(3);
     // rotated 180: out(y, x) = raw(1 - y, 1 - x)
@@ -55,7 +58,10 @@ describe('decodeImageBytes', () => {
 
   it('reads a CMYK JPEG as RGB (not as RGBA)', async () => {
     const rgb = Uint8Array.from({ length: 16 * 16 * 3 }, (_, i) => [200, 40, 90][i % 3]!);
-    const cmyk = await sharp(rgb, { raw: { width: 16, height: 16, channels: 3 } }).toColourspace('cmyk').jpeg({ quality: 100 }).toBuffer();
+    const cmyk = await sharp(rgb, { raw: { width: 16, height: 16, channels: 3 } })
+      .toColourspace('cmyk')
+      .jpeg({ quality: 100 })
+      .toBuffer();
     expect((await sharp(cmyk).metadata()).space).toBe('cmyk');
     const img = await decodeImageBytes(cmyk, 'cmyk.jpg');
     // sRGB -> CMYK -> sRGB through libvips' profiles is not an exact round trip: within 25/255

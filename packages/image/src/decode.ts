@@ -114,7 +114,16 @@ async function decodeRaw(
       return { header, pixels: { data: u16, width: info.width, height: info.height, channels: info.channels, max: 65535 } };
     }
     const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
-    return { header, pixels: { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: info.channels, max: 255 } };
+    return {
+      header,
+      pixels: {
+        data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+        width: info.width,
+        height: info.height,
+        channels: info.channels,
+        max: 255,
+      },
+    };
   } catch (e) {
     if (e instanceof ImageDecodeError) throw e;
     throw new ImageDecodeError(path, `cannot decode image: ${describe(e)}`);

@@ -31,12 +31,28 @@ describe('colours and masks', () => {
   });
 
   it('renderMap draws the resized map at the picture size, over its own range without a scale', () => {
-    const r = renderMap({ map: Float32Array.from([0, 1]), mapSize: { width: 2, height: 1 }, rgb: new Uint8Array(12), size: { width: 4, height: 1 }, scale: null, threshold: 0.5 });
+    const r = renderMap({
+      map: Float32Array.from([0, 1]),
+      mapSize: { width: 2, height: 1 },
+      rgb: new Uint8Array(12),
+      size: { width: 4, height: 1 },
+      scale: null,
+      threshold: 0.5,
+    });
     expect(r.scale).toEqual({ lo: 0, hi: 1 });
     expect(Array.from(r.levels)).toEqual([0, 64, 191, 255]);
     expect(Array.from(r.mask!)).toEqual([0, 0, 255, 255]);
     expect(r.overlay.length).toBe(12);
-    expect(renderMap({ map: Float32Array.from([0, 1]), mapSize: { width: 2, height: 1 }, rgb: new Uint8Array(6), size: { width: 2, height: 1 }, scale: { lo: 0, hi: 2 }, threshold: null }).mask).toBeNull();
+    expect(
+      renderMap({
+        map: Float32Array.from([0, 1]),
+        mapSize: { width: 2, height: 1 },
+        rgb: new Uint8Array(6),
+        size: { width: 2, height: 1 },
+        scale: { lo: 0, hi: 2 },
+        threshold: null,
+      }).mask,
+    ).toBeNull();
   });
 });
 

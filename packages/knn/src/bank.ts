@@ -90,7 +90,12 @@ export function createBankBuilder(o: BankBuilderOptions): BankBuilder {
       let picked: Int32Array;
       if (size === stored) picked = Int32Array.from({ length: stored }, (_, i) => i);
       else if (method === 'random') picked = Int32Array.from(rng.shuffle(Array.from({ length: stored }, (_, i) => i)).slice(0, size));
-      else if (method === 'greedy') picked = greedyCoreset(rows.subarray(0, stored * c), stored, c, size, { seed: rng.int(2 ** 31), projectDim: f.projectDim ?? 32, ...(f.onProgress ? { onProgress: f.onProgress } : {}) });
+      else if (method === 'greedy')
+        picked = greedyCoreset(rows.subarray(0, stored * c), stored, c, size, {
+          seed: rng.int(2 ** 31),
+          projectDim: f.projectDim ?? 32,
+          ...(f.onProgress ? { onProgress: f.onProgress } : {}),
+        });
       else throw new Error(`memory bank: unknown subsampling "${String(method)}"; known: ${SUBSAMPLINGS.join(', ')}`);
       const bank = new Float32Array(c * size);
       const sqNorm = new Float32Array(size);

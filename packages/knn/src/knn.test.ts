@@ -69,13 +69,14 @@ describe('patchEmbedding', () => {
         for (let x = 0; x < 4; x++) {
           let sum = 0;
           let cnt = 0;
-          for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
-            const yy = y + dy;
-            const xx = x + dx;
-            if (yy < 0 || yy > 3 || xx < 0 || xx > 3) continue;
-            sum += f[ch * 16 + yy * 4 + xx]!;
-            cnt++;
-          }
+          for (let dy = -1; dy <= 1; dy++)
+            for (let dx = -1; dx <= 1; dx++) {
+              const yy = y + dy;
+              const xx = x + dx;
+              if (yy < 0 || yy > 3 || xx < 0 || xx > 3) continue;
+              sum += f[ch * 16 + yy * 4 + xx]!;
+              cnt++;
+            }
           expect(o[ch * 16 + y * 4 + x]).toBeCloseTo(sum / cnt, 5);
         }
       }
@@ -104,7 +105,12 @@ describe('greedyCoreset', () => {
   });
 
   it('takes one point from each far-apart cluster before a second from any', () => {
-    const centres = [[0, 0], [100, 0], [0, 100], [100, 100]];
+    const centres = [
+      [0, 0],
+      [100, 0],
+      [0, 100],
+      [100, 100],
+    ];
     const pts: number[] = [];
     for (const [x, y] of centres) for (let i = 0; i < 50; i++) pts.push(x! + rng.normal(), y! + rng.normal());
     const chosen = greedyCoreset(Float32Array.from(pts), 200, 2, 4, { projectDim: 0 });

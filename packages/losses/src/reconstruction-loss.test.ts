@@ -18,11 +18,15 @@ function directLoss(recons: TensorData[], targets: TensorData[], sign: CosineSig
     let cos = 0;
     for (let b = 0; b < n; b++)
       for (let p = 0; p < h * w; p++) {
-        let dot = 0, rr = 0, tt = 0;
+        let dot = 0,
+          rr = 0,
+          tt = 0;
         for (let k = 0; k < c; k++) {
           const x = r.data[(b * c + k) * h * w + p]!;
           const y = t.data[(b * c + k) * h * w + p]!;
-          dot += x * y; rr += x * x; tt += y * y;
+          dot += x * y;
+          rr += x * x;
+          tt += y * y;
         }
         cos += dot / Math.max(Math.sqrt(rr) * Math.sqrt(tt), 1e-8);
       }
@@ -92,7 +96,10 @@ describe('reconstruction loss on the official outputs', () => {
 describe('reconstruction loss, closed forms and errors', () => {
   it('a perfect reconstruction costs 0 (distance) or weight * levels (released); batch is averaged', () => {
     const x: TensorData<'float32'> = { dtype: 'float32', shape: [3, 4, 2, 5], data: createRng(1).fillUniform(new Float32Array(120), 0.1, 1) };
-    for (const [sign, expected] of [['distance', 0], ['released', 2 * 10]] as const) {
+    for (const [sign, expected] of [
+      ['distance', 0],
+      ['released', 2 * 10],
+    ] as const) {
       const b = createGraph();
       const r = b.input('r', x.shape);
       b.output('loss', reconstructionLoss(b, [r, r], [r, r], { cosine: sign }).loss);

@@ -24,7 +24,10 @@ export class CurveDownsampler {
   private lastToken = NaN;
   private pending = false;
 
-  constructor(private readonly maxPoints: number, initialStep = 2 / maxPoints) {
+  constructor(
+    private readonly maxPoints: number,
+    initialStep = 2 / maxPoints,
+  ) {
     if (!Number.isInteger(maxPoints) || maxPoints < 2) throw new Error(`curve points must be an integer >= 2, got ${maxPoints}`);
     this.step = initialStep;
   }

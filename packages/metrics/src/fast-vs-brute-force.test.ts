@@ -7,15 +7,7 @@ import { createRng, type Rng } from '@unias/graph';
 import { describe, expect, it } from 'vitest';
 import { binaryMetrics } from './binary-metrics.js';
 import { createClassMetricsAccumulator, type ImageMap } from './class-accumulator.js';
-import {
-  bruteAp,
-  bruteAupro,
-  bruteAuroc,
-  bruteCurve,
-  bruteDscIou,
-  bruteF1Max,
-  bruteUniasThreshold,
-} from './testing/brute-force.js';
+import { bruteAp, bruteAupro, bruteAuroc, bruteCurve, bruteDscIou, bruteF1Max, bruteUniasThreshold } from './testing/brute-force.js';
 
 type ScoreKind = 'continuous' | 'one-bucket' | 'ties' | 'signed';
 
@@ -128,7 +120,11 @@ describe('fast single pass = brute force on random maps', () => {
   it('AU-PRO at other FPR limits and with 4-connectivity', () => {
     const rng = createRng(11);
     const images = makeImages(rng, 'continuous', 8, 16, 16);
-    for (const [limit, connectivity] of [[0.05, 8], [1, 8], [0.3, 4]] as const) {
+    for (const [limit, connectivity] of [
+      [0.05, 8],
+      [1, 8],
+      [0.3, 4],
+    ] as const) {
       const acc = createClassMetricsAccumulator({ proFprLimit: limit, connectivity });
       for (const im of images) acc.add(im);
       expect(Math.abs(acc.compute().metrics.aupro! - bruteAupro(images, limit, connectivity))).toBeLessThan(TOL);

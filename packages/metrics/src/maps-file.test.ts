@@ -59,7 +59,9 @@ describe('evaluateMaps', () => {
   });
 
   it('equals the image-by-image accumulator; N x 1 x H x W maps are accepted', () => {
-    const r = evaluateMaps(file({ 'a.pred': pred([2, 1, 1, 6], Array.from(goodA['a.pred'].data)), 'a.mask': mask([2, 1, 1, 6], Array.from(goodA['a.mask'].data)) }));
+    const r = evaluateMaps(
+      file({ 'a.pred': pred([2, 1, 1, 6], Array.from(goodA['a.pred'].data)), 'a.mask': mask([2, 1, 1, 6], Array.from(goodA['a.mask'].data)) }),
+    );
     const acc = createClassMetricsAccumulator();
     const s = Float32Array.from(goodA['a.pred'].data);
     const m = Uint8Array.from(goodA['a.mask'].data);
@@ -91,12 +93,36 @@ describe('evaluateMaps', () => {
     ['a pred without its mask', { 'a.pred': goodA['a.pred'] }, /tensor "a\.pred" has no matching "a\.mask"/],
     ['a mask without its pred', { 'a.mask': goodA['a.mask'] }, /tensor "a\.mask" has no matching "a\.pred"/],
     ['an unknown tensor name', { ...goodA, 'a.logits': goodA['a.pred'] }, /tensor "a\.logits" is neither/],
-    ['a shape mismatch', { 'a.pred': goodA['a.pred'], 'a.mask': mask([2, 2, 3], Array.from(goodA['a.mask'].data)) }, /tensor "a\.mask" has shape \[2, 2, 3\] but "a\.pred" has \[2, 1, 6\]/],
-    ['a non-0/1 mask', { 'a.pred': goodA['a.pred'], 'a.mask': mask([2, 1, 6], [0, 0, 0, 0, 0, 0, 0, 0, 255, 0, 0, 0]) }, /tensor "a\.mask" image 1: mask value 255 at \(y 0, x 2\) is not 0 or 1/],
-    ['a NaN score', { 'a.pred': pred([2, 1, 6], [0, 0, 0, 0, 0, 0, 0, 0, 0, NaN, 0, 0]), 'a.mask': goodA['a.mask'] }, /tensor "a\.pred" image 1: score NaN at \(y 0, x 3\) is not finite/],
-    ['a float64 map', { 'a.pred': { shape: [2, 1, 6], data: goodA['a.pred'].data, dtype: 'F64' }, 'a.mask': goodA['a.mask'] }, /tensor "a\.pred": dtype F64 is not supported/],
-    ['an int32 mask', { 'a.pred': goodA['a.pred'], 'a.mask': { shape: [2, 1, 6], data: goodA['a.mask'].data, dtype: 'I32' } }, /tensor "a\.mask": dtype I32 is not supported/],
-    ['a rank-2 map', { 'a.pred': pred([2, 6], Array.from(goodA['a.pred'].data)), 'a.mask': mask([2, 6], Array.from(goodA['a.mask'].data)) }, /tensor "a\.pred": shape \[2, 6\] is not N x H x W/],
+    [
+      'a shape mismatch',
+      { 'a.pred': goodA['a.pred'], 'a.mask': mask([2, 2, 3], Array.from(goodA['a.mask'].data)) },
+      /tensor "a\.mask" has shape \[2, 2, 3\] but "a\.pred" has \[2, 1, 6\]/,
+    ],
+    [
+      'a non-0/1 mask',
+      { 'a.pred': goodA['a.pred'], 'a.mask': mask([2, 1, 6], [0, 0, 0, 0, 0, 0, 0, 0, 255, 0, 0, 0]) },
+      /tensor "a\.mask" image 1: mask value 255 at \(y 0, x 2\) is not 0 or 1/,
+    ],
+    [
+      'a NaN score',
+      { 'a.pred': pred([2, 1, 6], [0, 0, 0, 0, 0, 0, 0, 0, 0, NaN, 0, 0]), 'a.mask': goodA['a.mask'] },
+      /tensor "a\.pred" image 1: score NaN at \(y 0, x 3\) is not finite/,
+    ],
+    [
+      'a float64 map',
+      { 'a.pred': { shape: [2, 1, 6], data: goodA['a.pred'].data, dtype: 'F64' }, 'a.mask': goodA['a.mask'] },
+      /tensor "a\.pred": dtype F64 is not supported/,
+    ],
+    [
+      'an int32 mask',
+      { 'a.pred': goodA['a.pred'], 'a.mask': { shape: [2, 1, 6], data: goodA['a.mask'].data, dtype: 'I32' } },
+      /tensor "a\.mask": dtype I32 is not supported/,
+    ],
+    [
+      'a rank-2 map',
+      { 'a.pred': pred([2, 6], Array.from(goodA['a.pred'].data)), 'a.mask': mask([2, 6], Array.from(goodA['a.mask'].data)) },
+      /tensor "a\.pred": shape \[2, 6\] is not N x H x W/,
+    ],
     ['no tensors', {}, /no "<class>\.pred" \/ "<class>\.mask" tensors/],
   ];
   for (const [what, tensors, message] of bad) {

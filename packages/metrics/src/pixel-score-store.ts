@@ -36,7 +36,10 @@ export interface RegionLabels {
 }
 
 export class NonFiniteScoreError extends Error {
-  constructor(readonly index: number, readonly value: number) {
+  constructor(
+    readonly index: number,
+    readonly value: number,
+  ) {
     super(`score ${value} at flat index ${index} is not finite`);
     this.name = 'NonFiniteScoreError';
   }

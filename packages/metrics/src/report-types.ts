@@ -3,17 +3,7 @@ import type { Connectivity } from './connected-components.js';
 import type { CurvePoints } from './curve-downsampler.js';
 import type { ImageScoreRule } from './image-score.js';
 
-export const METRIC_KEYS = [
-  'pixel_auroc',
-  'pixel_ap',
-  'pixel_f1_max',
-  'dsc',
-  'iou',
-  'aupro',
-  'image_auroc',
-  'image_ap',
-  'image_f1_max',
-] as const;
+export const METRIC_KEYS = ['pixel_auroc', 'pixel_ap', 'pixel_f1_max', 'dsc', 'iou', 'aupro', 'image_auroc', 'image_ap', 'image_f1_max'] as const;
 
 export type MetricKey = (typeof METRIC_KEYS)[number];
 

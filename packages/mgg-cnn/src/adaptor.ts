@@ -59,9 +59,7 @@ export function createAdaptor(kind: AdaptorKind, options: AdaptorOptions): Adapt
       case 'mgg-cnn-light':
         return mggCnnLight(b, name, x, { out });
       case 'conv3x3x3':
-        return b.within(name, () =>
-          b.within('convs', () => b.gelu(conv3x3(b, '2', conv3x3(b, '1', conv3x3(b, '0', x, hidden), hidden), out))),
-        );
+        return b.within(name, () => b.within('convs', () => b.gelu(conv3x3(b, '2', conv3x3(b, '1', conv3x3(b, '0', x, hidden), hidden), out))));
       case 'conv3x3':
         return b.within(name, () => bareConv(b, x, out, 3));
       case 'conv1x1':

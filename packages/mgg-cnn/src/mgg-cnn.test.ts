@@ -111,8 +111,20 @@ describe('createAdaptor', () => {
   it('builds every kind with the documented parameter names', () => {
     expect(shapesOf('conv3x3', 8, 8, 6).params).toEqual({ 'a.weight': [6, 8, 3, 3], 'a.bias': [6] });
     expect(shapesOf('conv1x1', 8, 8, 6).params).toEqual({ 'a.weight': [6, 8, 1, 1], 'a.bias': [6] });
-    expect(Object.keys(shapesOf('conv3x3x3', 8, 4, 6).params)).toEqual(['a.convs.0.weight', 'a.convs.0.bias', 'a.convs.1.weight', 'a.convs.1.bias', 'a.convs.2.weight', 'a.convs.2.bias']);
-    expect(shapesOf('mlp', 8, 16, 6).params).toEqual({ 'a.layers.0.weight': [16, 8, 1, 1], 'a.layers.0.bias': [16], 'a.layers.1.weight': [6, 16, 1, 1], 'a.layers.1.bias': [6] });
+    expect(Object.keys(shapesOf('conv3x3x3', 8, 4, 6).params)).toEqual([
+      'a.convs.0.weight',
+      'a.convs.0.bias',
+      'a.convs.1.weight',
+      'a.convs.1.bias',
+      'a.convs.2.weight',
+      'a.convs.2.bias',
+    ]);
+    expect(shapesOf('mlp', 8, 16, 6).params).toEqual({
+      'a.layers.0.weight': [16, 8, 1, 1],
+      'a.layers.0.bias': [16],
+      'a.layers.1.weight': [6, 16, 1, 1],
+      'a.layers.1.bias': [6],
+    });
     expect(Object.keys(shapesOf('mgg-cnn-light', 8, 6, 6).params).sort()).toEqual(
       ['conv0', 'conv1', 'conv2', 'conv3'].flatMap((c) => [`a.${c}.bias`, `a.${c}.weight`]),
     );
@@ -152,6 +164,8 @@ describe('createAdaptor', () => {
     expect(() => createAdaptor('mgg-cnn', { out: 0 })).toThrow(/out must be a positive integer/);
     expect(() => createAdaptor('mgg-cnn', { out: 4, hidden: 2.5 })).toThrow(/hidden must be a positive integer/);
     const b = createGraph();
-    expect(() => createAdaptor('identity', { out: 4 }).apply(b, 'a', b.input('x', [1, 3, 2, 2]))).toThrow(/identity needs input channels = output channels, got 3 -> 4/);
+    expect(() => createAdaptor('identity', { out: 4 }).apply(b, 'a', b.input('x', [1, 3, 2, 2]))).toThrow(
+      /identity needs input channels = output channels, got 3 -> 4/,
+    );
   });
 });

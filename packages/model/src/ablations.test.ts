@@ -58,7 +58,12 @@ describe('ablations', () => {
     it(`${levels} level${levels > 1 ? 's' : ''} (the coarsest taps)`, async () => {
       const { graph, out } = await run({ ...base, levels });
       checkOutputs(out, levels);
-      expect([...graph.inputs.keys()].filter((k) => k.startsWith('target.')).sort()).toEqual(['res4', 'res3', 'res2'].slice(0, levels).map((t) => `target.${t}`).sort());
+      expect([...graph.inputs.keys()].filter((k) => k.startsWith('target.')).sort()).toEqual(
+        ['res4', 'res3', 'res2']
+          .slice(0, levels)
+          .map((t) => `target.${t}`)
+          .sort(),
+      );
     });
   }
 

@@ -28,7 +28,7 @@ function mapGraph(postGaussian: boolean, levels = 4, mapLevels?: number[]) {
 }
 
 describe('anomaly map', () => {
-  it("from the official reconstructions: the official final map within 1e-6 (float64), score = its max", () => {
+  it('from the official reconstructions: the official final map within 1e-6 (float64), score = its max', () => {
     const out = mapGraph(true);
     const pred = fx.tensor('output.pred');
     expect(out.map!.shape).toEqual([1, 1, 224, 224]);

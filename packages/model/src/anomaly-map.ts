@@ -40,10 +40,11 @@ export function anomalyMap(b: GraphBuilder, recons: readonly Sym[], targets: rea
   const levels = recons.map((r, i) => {
     const resized = b.resizeBilinear(cosineDistanceMap(b, r, targets[i]!), size, false);
     const k = 3 + 2 * i;
-    return o.postGaussian ?? true ? gaussianBlur(b, resized, k, k / 3) : resized;
+    return (o.postGaussian ?? true) ? gaussianBlur(b, resized, k, k / 3) : resized;
   });
   const used = o.mapLevels ?? levels.map((_, i) => i);
-  for (const i of used) if (!Number.isInteger(i) || i < 0 || i >= levels.length) throw new Error(`anomaly map: level ${i} is not one of 0..${levels.length - 1}`);
+  for (const i of used)
+    if (!Number.isInteger(i) || i < 0 || i >= levels.length) throw new Error(`anomaly map: level ${i} is not one of 0..${levels.length - 1}`);
   if (used.length === 0) throw new Error('anomaly map: at least one level is needed');
   const product = used.slice(1).reduce((acc, i) => b.mul(acc, levels[i]!), levels[used[0]!]!);
   const map = b.resizeBilinear(product, [o.outputSize[0], o.outputSize[1]], true);

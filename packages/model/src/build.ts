@@ -168,7 +168,11 @@ export function buildHeadGraph(config: AnyConfig, options: HeadGraphOptions = {}
   const am = b.within('anomaly_map', () => anomalyMap(b, recon, targets, { outputSize: c.inputSize, postGaussian: c.postGaussian, mapLevels: c.mapLevels }));
   b.output('anomaly_map', am.map);
   b.output('score', am.score);
-  if (options.loss ?? true) outputLoss(b, b.within('loss', () => reconstructionLoss(b, recon, targets, c.loss)));
+  if (options.loss ?? true)
+    outputLoss(
+      b,
+      b.within('loss', () => reconstructionLoss(b, recon, targets, c.loss)),
+    );
   return b.build();
 }
 

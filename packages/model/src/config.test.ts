@@ -16,7 +16,15 @@ describe('model config', () => {
       ['res3', 56, 8],
       ['res4', 160, 16],
     ]);
-    expect([c.numHeads, c.encoderLayers, c.adaptor, c.attention, c.neighbourSize, c.postGaussian, c.dropout]).toEqual([4, 3, 'mgg-cnn', 'spatial-channel', 7, true, 0.1]);
+    expect([c.numHeads, c.encoderLayers, c.adaptor, c.attention, c.neighbourSize, c.postGaussian, c.dropout]).toEqual([
+      4,
+      3,
+      'mgg-cnn',
+      'spatial-channel',
+      7,
+      true,
+      0.1,
+    ]);
     expect(c.jitter).toEqual({ scale: 20, prob: 0.5 });
     expect(c.loss).toEqual({ weight: 10, cosine: 'distance' });
   });
@@ -59,7 +67,9 @@ describe('model config', () => {
     expect(signed.mean.map((m, i) => (0 - m) / signed.std[i]!)).toEqual([-1, -1, -1]);
     expect(signed.mean.map((m, i) => (1 - m) / signed.std[i]!)).toEqual([1, 1, 1]);
     expect(resolveConfig(small).inputNormalization).toEqual(resolveConfig({ ...small, inputRange: 'imagenet' }).inputNormalization);
-    expect(() => resolveConfig({ ...cpu, inputRange: 'byte' as never })).toThrow(/inputRange: unknown input range "byte"; known: backbone, unit, signed, imagenet/);
+    expect(() => resolveConfig({ ...cpu, inputRange: 'byte' as never })).toThrow(
+      /inputRange: unknown input range "byte"; known: backbone, unit, signed, imagenet/,
+    );
   });
 
   it('method knn: taps of any stride, the embedding grid, and checks naming the field', () => {

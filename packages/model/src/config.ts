@@ -156,7 +156,10 @@ export function resolveConfig(config: ModelConfig): ResolvedConfig {
   if (allTaps.length === 0) throw new ConfigError('taps', 'at least one tap is needed');
   allTaps.forEach((t, i) => {
     if (i > 0 && t.stride !== 2 * allTaps[i - 1]!.stride) {
-      throw new ConfigError('taps', `each tap must have twice the stride of the previous one (finest first); got strides ${allTaps.map((s) => s.stride).join(', ')}`);
+      throw new ConfigError(
+        'taps',
+        `each tap must have twice the stride of the previous one (finest first); got strides ${allTaps.map((s) => s.stride).join(', ')}`,
+      );
     }
   });
   const levels = config.levels ?? allTaps.length;
@@ -170,7 +173,10 @@ export function resolveConfig(config: ModelConfig): ResolvedConfig {
   const inputSize: [number, number] = typeof size === 'number' ? [size, size] : [size[0], size[1]];
   for (const [i, s] of inputSize.entries()) {
     if (!Number.isInteger(s) || s <= 0 || s % coarsest !== 0) {
-      throw new ConfigError('inputSize', `${i === 0 ? 'height' : 'width'} ${JSON.stringify(s)} must be a positive multiple of ${coarsest} (the coarsest tap's stride)`);
+      throw new ConfigError(
+        'inputSize',
+        `${i === 0 ? 'height' : 'width'} ${JSON.stringify(s)} must be a positive multiple of ${coarsest} (the coarsest tap's stride)`,
+      );
     }
   }
   const grid: [number, number] = [inputSize[0] / coarsest, inputSize[1] / coarsest];
@@ -201,7 +207,10 @@ export function resolveConfig(config: ModelConfig): ResolvedConfig {
   }
   // A query is fully blocked when its neighbourhood covers the whole grid.
   if (neighbourSize > 0 && grid[0] <= neighbourSize && grid[1] <= neighbourSize) {
-    throw new ConfigError('neighbourSize', `a ${neighbourSize}x${neighbourSize} mask blocks every key of the ${grid[0]}x${grid[1]} query grid; use a larger input or a smaller mask`);
+    throw new ConfigError(
+      'neighbourSize',
+      `a ${neighbourSize}x${neighbourSize} mask blocks every key of the ${grid[0]}x${grid[1]} query grid; use a larger input or a smaller mask`,
+    );
   }
   const dropout = config.dropout ?? 0.1;
   if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) throw new ConfigError('dropout', `must be in [0, 1), got ${JSON.stringify(dropout)}`);
@@ -210,7 +219,8 @@ export function resolveConfig(config: ModelConfig): ResolvedConfig {
     throw new ConfigError('jitter', `scale must be >= 0 and prob in [0, 1], got ${JSON.stringify(jitter)}`);
   }
   const weight = config.loss?.weight ?? 10;
-  if (!(typeof weight === 'number' && Number.isFinite(weight) && weight > 0)) throw new ConfigError('loss.weight', `must be a positive number, got ${JSON.stringify(weight)}`);
+  if (!(typeof weight === 'number' && Number.isFinite(weight) && weight > 0))
+    throw new ConfigError('loss.weight', `must be a positive number, got ${JSON.stringify(weight)}`);
   const cosine = config.loss?.cosine ?? 'distance';
   if (cosine !== 'distance' && cosine !== 'released') throw new ConfigError('loss.cosine', `must be "distance" or "released", got ${JSON.stringify(cosine)}`);
 
@@ -264,7 +274,8 @@ function resolveKnn(k: KnnConfig | undefined, backbone: Backbone, inputSize: rea
   const poolSize = positiveInt('knn.poolSize', k.poolSize ?? 3);
   if (poolSize % 2 === 0) throw new ConfigError('knn.poolSize', `must be odd, got ${poolSize}`);
   const sigma = k.sigma ?? 4;
-  if (typeof sigma !== 'number' || !(sigma >= 0) || !Number.isFinite(sigma)) throw new ConfigError('knn.sigma', `must be a number >= 0, got ${JSON.stringify(k.sigma)}`);
+  if (typeof sigma !== 'number' || !(sigma >= 0) || !Number.isFinite(sigma))
+    throw new ConfigError('knn.sigma', `must be a number >= 0, got ${JSON.stringify(k.sigma)}`);
   const [h, w] = inputSize;
   if (sigma > 0 && (gaussianSide(sigma) - 1) / 2 >= Math.min(h, w)) throw new ConfigError('knn.sigma', `${sigma} is too large for a ${h}x${w} input`);
   return {
@@ -287,7 +298,8 @@ function resolveMapLevels(v: readonly number[] | undefined, levels: number): num
   if (v === undefined) return Array.from({ length: levels }, (_, i) => i);
   if (!Array.isArray(v) || v.length === 0) throw new ConfigError('mapLevels', 'must be a non-empty list of level indices (0 = coarsest)');
   for (const i of v) {
-    if (!Number.isInteger(i) || i < 0 || i >= levels) throw new ConfigError('mapLevels', `level ${JSON.stringify(i)} is not one of 0..${levels - 1} (0 = coarsest)`);
+    if (!Number.isInteger(i) || i < 0 || i >= levels)
+      throw new ConfigError('mapLevels', `level ${JSON.stringify(i)} is not one of 0..${levels - 1} (0 = coarsest)`);
   }
   if (new Set(v).size !== v.length) throw new ConfigError('mapLevels', `repeats a level: ${JSON.stringify(v)}`);
   return [...v];

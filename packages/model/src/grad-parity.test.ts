@@ -24,14 +24,20 @@ describe('gradients vs the official code (small preset, eval, released loss)', (
     const names = [...fx.io.tensors.keys()].filter((k) => k.startsWith('grad.')).map((k) => k.slice('grad.'.length));
     expect(names.length).toBe(26);
     const forward = b.build();
-    const grads = grad(b, loss, names.map((n) => forward.params.get(n)!));
+    const grads = grad(
+      b,
+      loss,
+      names.map((n) => forward.params.get(n)!),
+    );
     grads.forEach((g, i) => b.output(`grad.${names[i]}`, g));
     const graph = b.build();
     const session = await (await createOnnxBackend()).prepare(graph, { params: fx.params(graph) });
     try {
       const out = await session.run(fx.featureFeeds());
       const errors = names.map((n) => maxRelError(out[`grad.${n}`]!.data, fx.tensor(`grad.${n}`).data));
-      console.log(`gradient parity (26 params): worst ${Math.max(...errors).toExponential(2)}, median ${[...errors].sort((a, z) => a - z)[13]!.toExponential(2)}`);
+      console.log(
+        `gradient parity (26 params): worst ${Math.max(...errors).toExponential(2)}, median ${[...errors].sort((a, z) => a - z)[13]!.toExponential(2)}`,
+      );
       errors.forEach((e, i) => expect(e, names[i]).toBeLessThan(1e-4));
     } finally {
       await session.dispose();

@@ -50,7 +50,9 @@ describe('whole pipeline from the image (ORT, EfficientNet-B4 with the fixture w
     const targets = TAPS.map((t) => maxRelError(out[`target.${t}`]!.data, fx.tensor(`backbone.target.${t}`).data));
     const recon = [0, 1, 2, 3].map((i) => maxRelError(out[`recon.${i}`]!.data, fx.tensor(`output.recon.${i}`).data));
     const map = maxRelError(out.anomaly_map!.data, fx.tensor('output.pred').data);
-    console.log(`ORT pipeline parity: targets ${targets.map((e) => e.toExponential(2)).join(' ')}, recon ${recon.map((e) => e.toExponential(2)).join(' ')}, map ${map.toExponential(2)}`);
+    console.log(
+      `ORT pipeline parity: targets ${targets.map((e) => e.toExponential(2)).join(' ')}, recon ${recon.map((e) => e.toExponential(2)).join(' ')}, map ${map.toExponential(2)}`,
+    );
     for (const e of [...targets, ...recon, map]) expect(e).toBeLessThan(1e-4);
   });
 

@@ -37,7 +37,9 @@ describe('parity on tfjs-wasm', () => {
     const map = maxRelError(out.anomaly_map!.data, fx.tensor('output.pred').data);
     const expected = fx.tensor('output.loss').data[0]!;
     const loss = Math.abs(out.loss!.data[0]! - expected) / expected;
-    console.log(`${backend.name} head parity: recon ${recon.map((e) => e.toExponential(2)).join(' ')}, map ${map.toExponential(2)}, loss ${loss.toExponential(2)}`);
+    console.log(
+      `${backend.name} head parity: recon ${recon.map((e) => e.toExponential(2)).join(' ')}, map ${map.toExponential(2)}, loss ${loss.toExponential(2)}`,
+    );
     recon.forEach((e, i) => expect(e, `recon ${i}`).toBeLessThan(1e-4));
     expect(map).toBeLessThan(1e-4);
     expect(loss).toBeLessThan(1e-5);
@@ -48,7 +50,9 @@ describe('parity on tfjs-wasm', () => {
     const targets = TAPS.map((t) => maxRelError(out[`target.${t}`]!.data, fx.tensor(`backbone.target.${t}`).data));
     const recon = [0, 1, 2, 3].map((i) => maxRelError(out[`recon.${i}`]!.data, fx.tensor(`output.recon.${i}`).data));
     const map = maxRelError(out.anomaly_map!.data, fx.tensor('output.pred').data);
-    console.log(`${backend.name} pipeline parity: targets ${targets.map((e) => e.toExponential(2)).join(' ')}, recon ${recon.map((e) => e.toExponential(2)).join(' ')}, map ${map.toExponential(2)}`);
+    console.log(
+      `${backend.name} pipeline parity: targets ${targets.map((e) => e.toExponential(2)).join(' ')}, recon ${recon.map((e) => e.toExponential(2)).join(' ')}, map ${map.toExponential(2)}`,
+    );
     for (const e of [...targets, ...recon, map]) expect(e).toBeLessThan(1e-4);
   });
 });

@@ -17,7 +17,7 @@ describe('feature pre-processing', () => {
     expect(k[1]).toBeCloseTo(1 / (1 + 2 * e), 15);
     const k9 = gaussianKernel1d(9, 3);
     expect(k9.reduce((a, v) => a + v, 0)).toBeCloseTo(1, 15);
-    expect(k9[0]).toBeCloseTo(Math.exp(-16 / 18) / k9.reduce((a, _, i) => a + Math.exp(-((i - 4) ** 2) / 18), 0) * 1, 15);
+    expect(k9[0]).toBeCloseTo((Math.exp(-16 / 18) / k9.reduce((a, _, i) => a + Math.exp(-((i - 4) ** 2) / 18), 0)) * 1, 15);
   });
 
   it('blur uses a reflect border (a constant map stays constant, edges included)', () => {
@@ -72,7 +72,8 @@ describe('feature jitter', () => {
     const g = b.build();
     expect(Object.fromEntries(g.random)).toEqual({ 'jitter.res1.noise': { kind: 'normal' }, 'jitter.res1.apply': { kind: 'bernoulli', p: 0.5 } });
     const run = (apply: number) =>
-      evaluateReference(g, { u, 'jitter.res1.noise': noise, 'jitter.res1.apply': { dtype: 'float32', shape: [1, 1, 1, 1], data: Float32Array.of(apply) } }).y!.data;
+      evaluateReference(g, { u, 'jitter.res1.noise': noise, 'jitter.res1.apply': { dtype: 'float32', shape: [1, 1, 1, 1], data: Float32Array.of(apply) } }).y!
+        .data;
     expect(maxRelError(run(0), u.data)).toBe(0);
     const expected = new Float64Array(24);
     for (let n = 0; n < 2; n++)

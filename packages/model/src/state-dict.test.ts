@@ -43,7 +43,11 @@ describe('compute cost counted from the graph', () => {
   it('paper head: 80.9 GFLOP per image, as hooks on the official model count', () => {
     const f = countModelFlops(buildInferenceGraph(PRESETS.paper));
     const head = (f.byScope['sem_seg_head.pixel_decoder'] ?? 0) + (f.byScope['sem_seg_head.predictor'] ?? 0);
-    console.log(`GFLOP per 224x224 image: ${Object.entries(f.byScope).map(([k, v]) => `${k} ${(v / 1e9).toFixed(3)}`).join(', ')}; total ${(f.total / 1e9).toFixed(2)}`);
+    console.log(
+      `GFLOP per 224x224 image: ${Object.entries(f.byScope)
+        .map(([k, v]) => `${k} ${(v / 1e9).toFixed(3)}`)
+        .join(', ')}; total ${(f.total / 1e9).toFixed(2)}`,
+    );
     expect(head / 1e9).toBeCloseTo(80.9, 1);
     for (const preset of ['small', 'cpu'] as const) {
       const g = countModelFlops(buildInferenceGraph(PRESETS[preset]));

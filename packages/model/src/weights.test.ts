@@ -26,6 +26,8 @@ describe('weights by name', () => {
   it('names misshaped tensors (small weights into the paper head)', async () => {
     const graph = buildInferenceGraph(PRESETS.paper);
     const weights = await readWeightFiles([FIXTURES.backboneTaps, FIXTURES.head]);
-    expect(() => bindWeights(graph, weights)).toThrow(/258 misshaped: sem_seg_head\.pixel_decoder\.input_proj\.weight \(file \[64,320,1,1\], model \[256,320,1,1\]\)/);
+    expect(() => bindWeights(graph, weights)).toThrow(
+      /258 misshaped: sem_seg_head\.pixel_decoder\.input_proj\.weight \(file \[64,320,1,1\], model \[256,320,1,1\]\)/,
+    );
   });
 });

@@ -17,7 +17,11 @@ export interface Fixture {
 }
 
 export async function loadFixture(): Promise<Fixture> {
-  const [io, head, backbone] = await Promise.all([readSafetensorsFile(FIXTURES.io), readSafetensorsFile(FIXTURES.head), readSafetensorsFile(FIXTURES.backboneTaps)]);
+  const [io, head, backbone] = await Promise.all([
+    readSafetensorsFile(FIXTURES.io),
+    readSafetensorsFile(FIXTURES.head),
+    readSafetensorsFile(FIXTURES.backboneTaps),
+  ]);
   const tensor = (name: string): TensorData<'float32'> => {
     const e = io.tensors.get(name);
     if (!e) throw new Error(`fixture has no tensor "${name}"`);

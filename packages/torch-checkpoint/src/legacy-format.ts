@@ -21,12 +21,14 @@ export function looksLikeTar(bytes: Uint8Array): boolean {
 
 export function readLegacyCheckpoint(bytes: Uint8Array, source: string, strict: boolean): RawCheckpoint {
   const bad = failer(source);
-  if (looksLikeTar(bytes)) bad('a tar archive: the checkpoint format of PyTorch < 0.1.10 is not supported; load it in Python and save it again with torch.save');
+  if (looksLikeTar(bytes))
+    bad('a tar archive: the checkpoint format of PyTorch < 0.1.10 is not supported; load it in Python and save it again with torch.save');
   const plain = { source, callables: {}, names: new Set<string>(), strict: true };
   const magic = unpickle(bytes, 0, plain);
-  if (magic.value !== MAGIC && magic.value !== Number(MAGIC)) bad('not a PyTorch checkpoint: the file starts with a pickle that is not torch\'s magic number');
+  if (magic.value !== MAGIC && magic.value !== Number(MAGIC)) bad("not a PyTorch checkpoint: the file starts with a pickle that is not torch's magic number");
   const protocol = unpickle(bytes, magic.end, plain);
-  if (protocol.value !== PROTOCOL_VERSION) bad(`legacy checkpoint protocol ${typeof protocol.value === 'number' ? protocol.value : kindOf(protocol.value)}, expected ${PROTOCOL_VERSION}`);
+  if (protocol.value !== PROTOCOL_VERSION)
+    bad(`legacy checkpoint protocol ${typeof protocol.value === 'number' ? protocol.value : kindOf(protocol.value)}, expected ${PROTOCOL_VERSION}`);
   const sysInfo = unpickle(bytes, protocol.end, plain);
   let bigEndian = false;
   if (sysInfo.value instanceof PyDict) bigEndian = sysInfo.value.map.get('little_endian') === false;
@@ -42,9 +44,19 @@ export function readLegacyCheckpoint(bytes: Uint8Array, source: string, strict: 
     const [, storageType, key, location, numel, viewMeta] = pid.items;
     const root = storageFor(source, roots, { storageType: storageType!, key: key!, location: location!, numel: numel! });
     if (viewMeta === null) return root;
-    if (!(viewMeta instanceof PyTuple) || viewMeta.items.length !== 3) return bad(`storage "${root.key}": view metadata is ${kindOf(viewMeta)}, expected (key, offset, size)`);
+    if (!(viewMeta instanceof PyTuple) || viewMeta.items.length !== 3)
+      return bad(`storage "${root.key}": view metadata is ${kindOf(viewMeta)}, expected (key, offset, size)`);
     const [viewKey, offset, size] = viewMeta.items;
-    if (typeof viewKey !== 'string' || typeof offset !== 'number' || typeof size !== 'number' || !Number.isSafeInteger(offset) || !Number.isSafeInteger(size) || offset < 0 || size < 0 || offset + size > root.numel) {
+    if (
+      typeof viewKey !== 'string' ||
+      typeof offset !== 'number' ||
+      typeof size !== 'number' ||
+      !Number.isSafeInteger(offset) ||
+      !Number.isSafeInteger(size) ||
+      offset < 0 ||
+      size < 0 ||
+      offset + size > root.numel
+    ) {
       return bad(`storage "${root.key}": bad view metadata (a view must lie inside its ${root.numel}-element root)`);
     }
     const seen = views.get(viewKey);
@@ -55,7 +67,8 @@ export function readLegacyCheckpoint(bytes: Uint8Array, source: string, strict: 
   };
   const main = unpickle(bytes, sysInfo.end, { source, callables: torchCallables(source), names: TORCH_NAMES, persistentLoad, strict });
   const keys = unpickle(bytes, main.end, plain);
-  if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string')) bad(`the storage key list is ${kindOf(keys.value)}, expected a list of strings`);
+  if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string'))
+    bad(`the storage key list is ${kindOf(keys.value)}, expected a list of strings`);
 
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = keys.end;
@@ -67,7 +80,8 @@ export function readLegacyCheckpoint(bytes: Uint8Array, source: string, strict: 
     const count = view.getBigInt64(pos, !bigEndian);
     if (count !== BigInt(storage!.numel)) bad(`storage "${key}" at byte ${pos} says ${count} elements, the pickle says ${storage!.numel}`);
     const len = storage!.numel * ELEMENT_SIZE[storage!.dtype];
-    if (pos + 8 + len > bytes.length) bad(`storage "${key}": ${len} bytes from byte ${pos + 8} run past the end of the file (${bytes.length} bytes): truncated?`);
+    if (pos + 8 + len > bytes.length)
+      bad(`storage "${key}": ${len} bytes from byte ${pos + 8} run past the end of the file (${bytes.length} bytes): truncated?`);
     storage!.bytes = bytes.subarray(pos + 8, pos + 8 + len);
     pos += 8 + len;
   }

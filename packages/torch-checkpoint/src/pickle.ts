@@ -33,16 +33,73 @@ export interface UnpickleResult {
 }
 
 const OPCODE_NAMES: Record<number, string> = {
-  0x28: 'MARK', 0x2e: 'STOP', 0x30: 'POP', 0x31: 'POP_MARK', 0x32: 'DUP', 0x46: 'FLOAT', 0x49: 'INT', 0x4a: 'BININT',
-  0x4b: 'BININT1', 0x4c: 'LONG', 0x4d: 'BININT2', 0x4e: 'NONE', 0x50: 'PERSID', 0x51: 'BINPERSID', 0x52: 'REDUCE',
-  0x53: 'STRING', 0x54: 'BINSTRING', 0x55: 'SHORT_BINSTRING', 0x56: 'UNICODE', 0x58: 'BINUNICODE', 0x61: 'APPEND',
-  0x62: 'BUILD', 0x63: 'GLOBAL', 0x64: 'DICT', 0x7d: 'EMPTY_DICT', 0x65: 'APPENDS', 0x67: 'GET', 0x68: 'BINGET',
-  0x69: 'INST', 0x6a: 'LONG_BINGET', 0x6c: 'LIST', 0x5d: 'EMPTY_LIST', 0x6f: 'OBJ', 0x70: 'PUT', 0x71: 'BINPUT',
-  0x72: 'LONG_BINPUT', 0x73: 'SETITEM', 0x74: 'TUPLE', 0x29: 'EMPTY_TUPLE', 0x75: 'SETITEMS', 0x47: 'BINFLOAT',
-  0x80: 'PROTO', 0x81: 'NEWOBJ', 0x82: 'EXT1', 0x83: 'EXT2', 0x84: 'EXT4', 0x85: 'TUPLE1', 0x86: 'TUPLE2', 0x87: 'TUPLE3',
-  0x88: 'NEWTRUE', 0x89: 'NEWFALSE', 0x8a: 'LONG1', 0x8b: 'LONG4', 0x42: 'BINBYTES', 0x43: 'SHORT_BINBYTES',
-  0x8c: 'SHORT_BINUNICODE', 0x8d: 'BINUNICODE8', 0x8e: 'BINBYTES8', 0x8f: 'EMPTY_SET', 0x90: 'ADDITEMS', 0x91: 'FROZENSET',
-  0x92: 'NEWOBJ_EX', 0x93: 'STACK_GLOBAL', 0x94: 'MEMOIZE', 0x95: 'FRAME', 0x96: 'BYTEARRAY8', 0x97: 'NEXT_BUFFER',
+  0x28: 'MARK',
+  0x2e: 'STOP',
+  0x30: 'POP',
+  0x31: 'POP_MARK',
+  0x32: 'DUP',
+  0x46: 'FLOAT',
+  0x49: 'INT',
+  0x4a: 'BININT',
+  0x4b: 'BININT1',
+  0x4c: 'LONG',
+  0x4d: 'BININT2',
+  0x4e: 'NONE',
+  0x50: 'PERSID',
+  0x51: 'BINPERSID',
+  0x52: 'REDUCE',
+  0x53: 'STRING',
+  0x54: 'BINSTRING',
+  0x55: 'SHORT_BINSTRING',
+  0x56: 'UNICODE',
+  0x58: 'BINUNICODE',
+  0x61: 'APPEND',
+  0x62: 'BUILD',
+  0x63: 'GLOBAL',
+  0x64: 'DICT',
+  0x7d: 'EMPTY_DICT',
+  0x65: 'APPENDS',
+  0x67: 'GET',
+  0x68: 'BINGET',
+  0x69: 'INST',
+  0x6a: 'LONG_BINGET',
+  0x6c: 'LIST',
+  0x5d: 'EMPTY_LIST',
+  0x6f: 'OBJ',
+  0x70: 'PUT',
+  0x71: 'BINPUT',
+  0x72: 'LONG_BINPUT',
+  0x73: 'SETITEM',
+  0x74: 'TUPLE',
+  0x29: 'EMPTY_TUPLE',
+  0x75: 'SETITEMS',
+  0x47: 'BINFLOAT',
+  0x80: 'PROTO',
+  0x81: 'NEWOBJ',
+  0x82: 'EXT1',
+  0x83: 'EXT2',
+  0x84: 'EXT4',
+  0x85: 'TUPLE1',
+  0x86: 'TUPLE2',
+  0x87: 'TUPLE3',
+  0x88: 'NEWTRUE',
+  0x89: 'NEWFALSE',
+  0x8a: 'LONG1',
+  0x8b: 'LONG4',
+  0x42: 'BINBYTES',
+  0x43: 'SHORT_BINBYTES',
+  0x8c: 'SHORT_BINUNICODE',
+  0x8d: 'BINUNICODE8',
+  0x8e: 'BINBYTES8',
+  0x8f: 'EMPTY_SET',
+  0x90: 'ADDITEMS',
+  0x91: 'FROZENSET',
+  0x92: 'NEWOBJ_EX',
+  0x93: 'STACK_GLOBAL',
+  0x94: 'MEMOIZE',
+  0x95: 'FRAME',
+  0x96: 'BYTEARRAY8',
+  0x97: 'NEXT_BUFFER',
   0x98: 'READONLY_BUFFER',
 };
 
@@ -146,7 +203,8 @@ export function unpickle(bytes: Uint8Array, start: number, options: UnpickleOpti
   const global = (module: string, name: string): PyValue => {
     const qualified = `${module}.${name}`;
     if (qualified in options.callables || options.names.has(qualified)) return new PyGlobal(module, name);
-    if (options.strict) bad(`refused: ${qualified} is not one of the classes a state_dict needs (${[...Object.keys(options.callables), ...options.names].join(', ')})`);
+    if (options.strict)
+      bad(`refused: ${qualified} is not one of the classes a state_dict needs (${[...Object.keys(options.callables), ...options.names].join(', ')})`);
     const r = new Refused(qualified, opAt);
     refused.push(r);
     return r;
@@ -184,7 +242,8 @@ export function unpickle(bytes: Uint8Array, start: number, options: UnpickleOpti
     op = bytes[pos++]!;
     if (REFUSED_OPCODES.has(op)) bad('refused: this opcode builds objects by calling classes or needs out-of-band data, which a state_dict never does');
     switch (op) {
-      case 0x80: { // PROTO
+      case 0x80: {
+        // PROTO
         const v = u8();
         if (v > 5) bad(`pickle protocol ${v} is newer than 5`);
         break;
@@ -208,10 +267,17 @@ export function unpickle(bytes: Uint8Array, start: number, options: UnpickleOpti
       case 0x32: // DUP
         stack.push(top());
         break;
-      case 0x4e: stack.push(null); break; // NONE
-      case 0x88: stack.push(true); break; // NEWTRUE
-      case 0x89: stack.push(false); break; // NEWFALSE
-      case 0x49: { // INT (text; "01"/"00" are protocol 0's booleans)
+      case 0x4e:
+        stack.push(null);
+        break; // NONE
+      case 0x88:
+        stack.push(true);
+        break; // NEWTRUE
+      case 0x89:
+        stack.push(false);
+        break; // NEWFALSE
+      case 0x49: {
+        // INT (text; "01"/"00" are protocol 0's booleans)
         const t = line().trim();
         if (t === '01') stack.push(true);
         else if (t === '00') stack.push(false);
@@ -219,133 +285,210 @@ export function unpickle(bytes: Uint8Array, start: number, options: UnpickleOpti
         else bad(`"${t.slice(0, 40)}" is not an integer`);
         break;
       }
-      case 0x4c: { // LONG (text, with a trailing L)
+      case 0x4c: {
+        // LONG (text, with a trailing L)
         const t = line().trim().replace(/L$/, '');
         if (!/^[+-]?\d+$/.test(t)) bad(`"${t.slice(0, 40)}" is not an integer`);
         stack.push(pyInt(BigInt(t)));
         break;
       }
-      case 0x4a: stack.push(i32()); break; // BININT
-      case 0x4b: stack.push(u8()); break; // BININT1
-      case 0x4d: stack.push(u16()); break; // BININT2
-      case 0x8a: stack.push(decodeLong(take(u8()))); break; // LONG1
-      case 0x8b: stack.push(decodeLong(take(checkedLength(i32())))); break; // LONG4
-      case 0x46: { // FLOAT (text)
+      case 0x4a:
+        stack.push(i32());
+        break; // BININT
+      case 0x4b:
+        stack.push(u8());
+        break; // BININT1
+      case 0x4d:
+        stack.push(u16());
+        break; // BININT2
+      case 0x8a:
+        stack.push(decodeLong(take(u8())));
+        break; // LONG1
+      case 0x8b:
+        stack.push(decodeLong(take(checkedLength(i32()))));
+        break; // LONG4
+      case 0x46: {
+        // FLOAT (text)
         const t = line().trim();
         const v = Number(t);
         if (t === '' || (Number.isNaN(v) && !/^[+-]?nan$/i.test(t))) bad(`"${t.slice(0, 40)}" is not a float`);
         stack.push(v);
         break;
       }
-      case 0x47: { // BINFLOAT: big-endian double
+      case 0x47: {
+        // BINFLOAT: big-endian double
         take(8);
         stack.push(view.getFloat64(pos - 8, false));
         break;
       }
-      case 0x53: stack.push(decodeStringRepr(line(), bad)); break; // STRING (Python 2 str repr)
-      case 0x54: stack.push(latin1.decode(take(checkedLength(i32())))); break; // BINSTRING
-      case 0x55: stack.push(latin1.decode(take(u8()))); break; // SHORT_BINSTRING
-      case 0x56: stack.push(decodeRawUnicodeEscape(line(), bad)); break; // UNICODE
-      case 0x58: stack.push(utf8Text(take(u32()))); break; // BINUNICODE
-      case 0x8c: stack.push(utf8Text(take(u8()))); break; // SHORT_BINUNICODE
-      case 0x8d: stack.push(utf8Text(take(u64()))); break; // BINUNICODE8
-      case 0x42: stack.push(take(u32()).slice()); break; // BINBYTES
-      case 0x43: stack.push(take(u8()).slice()); break; // SHORT_BINBYTES
-      case 0x8e: stack.push(take(u64()).slice()); break; // BINBYTES8
-      case 0x96: stack.push(take(u64()).slice()); break; // BYTEARRAY8
-      case 0x29: stack.push(new PyTuple([])); break; // EMPTY_TUPLE
-      case 0x74: stack.push(new PyTuple(popMark())); break; // TUPLE
-      case 0x85: stack.push(new PyTuple([pop()])); break; // TUPLE1
-      case 0x86: { // TUPLE2
+      case 0x53:
+        stack.push(decodeStringRepr(line(), bad));
+        break; // STRING (Python 2 str repr)
+      case 0x54:
+        stack.push(latin1.decode(take(checkedLength(i32()))));
+        break; // BINSTRING
+      case 0x55:
+        stack.push(latin1.decode(take(u8())));
+        break; // SHORT_BINSTRING
+      case 0x56:
+        stack.push(decodeRawUnicodeEscape(line(), bad));
+        break; // UNICODE
+      case 0x58:
+        stack.push(utf8Text(take(u32())));
+        break; // BINUNICODE
+      case 0x8c:
+        stack.push(utf8Text(take(u8())));
+        break; // SHORT_BINUNICODE
+      case 0x8d:
+        stack.push(utf8Text(take(u64())));
+        break; // BINUNICODE8
+      case 0x42:
+        stack.push(take(u32()).slice());
+        break; // BINBYTES
+      case 0x43:
+        stack.push(take(u8()).slice());
+        break; // SHORT_BINBYTES
+      case 0x8e:
+        stack.push(take(u64()).slice());
+        break; // BINBYTES8
+      case 0x96:
+        stack.push(take(u64()).slice());
+        break; // BYTEARRAY8
+      case 0x29:
+        stack.push(new PyTuple([]));
+        break; // EMPTY_TUPLE
+      case 0x74:
+        stack.push(new PyTuple(popMark()));
+        break; // TUPLE
+      case 0x85:
+        stack.push(new PyTuple([pop()]));
+        break; // TUPLE1
+      case 0x86: {
+        // TUPLE2
         const b = pop();
         const a = pop();
         stack.push(new PyTuple([a, b]));
         break;
       }
-      case 0x87: { // TUPLE3
+      case 0x87: {
+        // TUPLE3
         const c = pop();
         const b = pop();
         const a = pop();
         stack.push(new PyTuple([a, b, c]));
         break;
       }
-      case 0x5d: stack.push([]); break; // EMPTY_LIST
-      case 0x6c: stack.push(popMark()); break; // LIST
-      case 0x61: { // APPEND
+      case 0x5d:
+        stack.push([]);
+        break; // EMPTY_LIST
+      case 0x6c:
+        stack.push(popMark());
+        break; // LIST
+      case 0x61: {
+        // APPEND
         const v = pop();
         appendItems(top(), [v]);
         break;
       }
-      case 0x65: { // APPENDS
+      case 0x65: {
+        // APPENDS
         const items = popMark();
         appendItems(top(), items);
         break;
       }
-      case 0x7d: stack.push(new PyDict(false)); break; // EMPTY_DICT
-      case 0x64: { // DICT
+      case 0x7d:
+        stack.push(new PyDict(false));
+        break; // EMPTY_DICT
+      case 0x64: {
+        // DICT
         const d = new PyDict(false);
         setItems(d, popMark());
         stack.push(d);
         break;
       }
-      case 0x73: { // SETITEM
+      case 0x73: {
+        // SETITEM
         const v = pop();
         const k = pop();
         setItems(top(), [k, v]);
         break;
       }
-      case 0x75: { // SETITEMS
+      case 0x75: {
+        // SETITEMS
         const items = popMark();
         setItems(top(), items);
         break;
       }
-      case 0x8f: stack.push(new PySet(false)); break; // EMPTY_SET
-      case 0x90: { // ADDITEMS
+      case 0x8f:
+        stack.push(new PySet(false));
+        break; // EMPTY_SET
+      case 0x90: {
+        // ADDITEMS
         const items = popMark();
         const s = top();
         if (s instanceof PySet) for (const it of items) s.items.push(it);
         else if (!(s instanceof Refused)) bad(`cannot add items to ${kindOf(s)}`);
         break;
       }
-      case 0x91: { // FROZENSET
+      case 0x91: {
+        // FROZENSET
         const s = new PySet(true);
         for (const it of popMark()) s.items.push(it);
         stack.push(s);
         break;
       }
-      case 0x67: stack.push(memoGet(parseIndex(line(), bad))); break; // GET
-      case 0x68: stack.push(memoGet(u8())); break; // BINGET
-      case 0x6a: stack.push(memoGet(u32())); break; // LONG_BINGET
-      case 0x70: memoPut(parseIndex(line(), bad)); break; // PUT
-      case 0x71: memoPut(u8()); break; // BINPUT
-      case 0x72: memoPut(u32()); break; // LONG_BINPUT
-      case 0x94: memoPut(memo.size); break; // MEMOIZE
-      case 0x63: { // GLOBAL
+      case 0x67:
+        stack.push(memoGet(parseIndex(line(), bad)));
+        break; // GET
+      case 0x68:
+        stack.push(memoGet(u8()));
+        break; // BINGET
+      case 0x6a:
+        stack.push(memoGet(u32()));
+        break; // LONG_BINGET
+      case 0x70:
+        memoPut(parseIndex(line(), bad));
+        break; // PUT
+      case 0x71:
+        memoPut(u8());
+        break; // BINPUT
+      case 0x72:
+        memoPut(u32());
+        break; // LONG_BINPUT
+      case 0x94:
+        memoPut(memo.size);
+        break; // MEMOIZE
+      case 0x63: {
+        // GLOBAL
         const module = line();
         const name = line();
         stack.push(global(module, name));
         break;
       }
-      case 0x93: { // STACK_GLOBAL
+      case 0x93: {
+        // STACK_GLOBAL
         const name = pop();
         const module = pop();
         if (typeof module !== 'string' || typeof name !== 'string') bad(`module and name must be strings, got ${kindOf(module)} and ${kindOf(name)}`);
         stack.push(global(module as string, name as string));
         break;
       }
-      case 0x52: { // REDUCE
+      case 0x52: {
+        // REDUCE
         const args = pop();
         const fn = pop();
         stack.push(call(fn, args));
         break;
       }
-      case 0x81: { // NEWOBJ: cls.__new__(cls, *args); only for the callables listed (OrderedDict)
+      case 0x81: {
+        // NEWOBJ: cls.__new__(cls, *args); only for the callables listed (OrderedDict)
         const args = pop();
         const cls = pop();
         stack.push(call(cls, args));
         break;
       }
-      case 0x62: { // BUILD
+      case 0x62: {
+        // BUILD
         const state = pop();
         const target = top();
         if (target instanceof PyDict) target.state = state;
@@ -353,7 +496,8 @@ export function unpickle(bytes: Uint8Array, start: number, options: UnpickleOpti
         break;
       }
       case 0x50: // PERSID
-      case 0x51: { // BINPERSID
+      case 0x51: {
+        // BINPERSID
         const pid = op === 0x50 ? line() : pop();
         if (!options.persistentLoad) bad('persistent ids are not expected here');
         stack.push(options.persistentLoad!(pid, opAt));
@@ -386,10 +530,20 @@ function decodeStringRepr(text: string, bad: (r: string) => never): string {
     }
     const n = body[++i];
     switch (n) {
-      case 'n': out += '\n'; break;
-      case 't': out += '\t'; break;
-      case 'r': out += '\r'; break;
-      case '\\': case "'": case '"': out += n; break;
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case '\\':
+      case "'":
+      case '"':
+        out += n;
+        break;
       case 'x': {
         const h = body.slice(i + 1, i + 3);
         if (!/^[0-9a-fA-F]{2}$/.test(h)) bad(`bad \\x escape in STRING`);

@@ -75,20 +75,7 @@ export class TorchTensor {
 }
 
 export type PyValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | Uint8Array
-  | PyValue[]
-  | PyTuple
-  | PyDict
-  | PySet
-  | PyGlobal
-  | Refused
-  | TorchStorage
-  | TorchTensor;
+  null | boolean | number | bigint | string | Uint8Array | PyValue[] | PyTuple | PyDict | PySet | PyGlobal | Refused | TorchStorage | TorchTensor;
 
 /** A short description of a value's kind, for error messages. */
 export function kindOf(v: PyValue | undefined): string {

@@ -6,7 +6,16 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { decodeSafetensors, entryToFloat32, type SafetensorsEntry } from '@unias/graph';
-import { PyDict, TorchTensor, TorchCheckpointError, checkpointAsSafetensors, checkpointTensorData, isTorchCheckpointPath, readTorchCheckpoint, readTorchCheckpointFile } from './index.js';
+import {
+  PyDict,
+  TorchTensor,
+  TorchCheckpointError,
+  checkpointAsSafetensors,
+  checkpointTensorData,
+  isTorchCheckpointPath,
+  readTorchCheckpoint,
+  readTorchCheckpointFile,
+} from './index.js';
 
 import { writeStoredZip } from './testing/stored-zip.js';
 import { ELEMENT_SIZE, storageFor } from './torch-globals.js';
@@ -31,7 +40,26 @@ function expectSameTensors(actual: ReadonlyMap<string, SafetensorsEntry>, want: 
   }
 }
 
-const BASIC_ORDER = ['f32', 'f32_nan', 'f64', 'f16', 'bf16', 'i64', 'num_batches_tracked', 'i32', 'u8', 'flag', 'empty', 'base', 'transposed', 'window', 'shared_a', 'shared_b', 'half_t', 'param'];
+const BASIC_ORDER = [
+  'f32',
+  'f32_nan',
+  'f64',
+  'f16',
+  'bf16',
+  'i64',
+  'num_batches_tracked',
+  'i32',
+  'u8',
+  'flag',
+  'empty',
+  'base',
+  'transposed',
+  'window',
+  'shared_a',
+  'shared_b',
+  'half_t',
+  'param',
+];
 
 describe('zip checkpoints (torch >= 1.6)', () => {
   it('every dtype, views with offsets and strides, shared storages: bit for bit the safetensors of the same tensors, in file order', async () => {
@@ -100,8 +128,12 @@ describe('zip checkpoints (torch >= 1.6)', () => {
     const ckpt = await readTorchCheckpointFile(fixture('nested.pt'));
     expect(ckpt.path).toEqual(['model', 'state_dict']);
     expectSameTensors(ckpt.tensors, await expected('nested.expected.safetensors'));
-    await expect(readTorchCheckpointFile(fixture('nested.pt'), { key: ['model'] })).rejects.toThrow(/nested\.pt: \["model"\] holds OrderedDict at "state_dict", not a tensor/);
-    await expect(readTorchCheckpointFile(fixture('nested.pt'), { key: ['weights'] })).rejects.toThrow(/the file has no key "weights" \(keys: model \(dict\), step \(int\)\)/);
+    await expect(readTorchCheckpointFile(fixture('nested.pt'), { key: ['model'] })).rejects.toThrow(
+      /nested\.pt: \["model"\] holds OrderedDict at "state_dict", not a tensor/,
+    );
+    await expect(readTorchCheckpointFile(fixture('nested.pt'), { key: ['weights'] })).rejects.toThrow(
+      /the file has no key "weights" \(keys: model \(dict\), step \(int\)\)/,
+    );
   });
 
   it('strict mode refuses any class beyond what a state_dict needs, naming it and the opcode', async () => {
@@ -114,7 +146,9 @@ describe('zip checkpoints (torch >= 1.6)', () => {
   it('torch.save(model) is refused, naming the class', async () => {
     const err = await readTorchCheckpointFile(fixture('whole-module.pt')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TorchCheckpointError);
-    expect((err as Error).message).toMatch(/whole-module\.pt: the file holds an object of torch\.nn\.modules\.linear\.Linear .*save model\.state_dict\(\) instead/);
+    expect((err as Error).message).toMatch(
+      /whole-module\.pt: the file holds an object of torch\.nn\.modules\.linear\.Linear .*save model\.state_dict\(\) instead/,
+    );
   });
 });
 
@@ -137,11 +171,14 @@ describe('what is not a checkpoint', () => {
     expect(storageFor('x.pth', new Map(), { storageType: new PyGlobal('torch', 'FloatStorage'), key: '0', location: 'cpu', numel: 4 }).numel).toBe(4);
   });
 
-
   it('names the file and the reason', () => {
     expect(() => readTorchCheckpoint(new Uint8Array(0), { source: 'x.pth' })).toThrow('x.pth: not a PyTorch checkpoint: the file is empty');
-    expect(() => readTorchCheckpoint(new TextEncoder().encode('{"a": 1}'), { source: 'x.pth' })).toThrow(/x\.pth: not a PyTorch checkpoint: neither a zip archive/);
-    expect(() => readTorchCheckpoint(new Uint8Array([0x50, 0x4b, 0x03, 0x04, 0, 0]), { source: 'x.pth' })).toThrow(/x\.pth: not a readable zip checkpoint: no end-of-central-directory record/);
+    expect(() => readTorchCheckpoint(new TextEncoder().encode('{"a": 1}'), { source: 'x.pth' })).toThrow(
+      /x\.pth: not a PyTorch checkpoint: neither a zip archive/,
+    );
+    expect(() => readTorchCheckpoint(new Uint8Array([0x50, 0x4b, 0x03, 0x04, 0, 0]), { source: 'x.pth' })).toThrow(
+      /x\.pth: not a readable zip checkpoint: no end-of-central-directory record/,
+    );
   });
 
   it('file names', () => {

@@ -56,7 +56,10 @@ function readRaw(bytes: Uint8Array, source: string, strict: boolean): RawCheckpo
   if (looksLikeZip(bytes)) return readZipCheckpoint(bytes, source, strict);
   if (bytes.length > 0 && bytes[0] === 0x80) return readLegacyCheckpoint(bytes, source, strict);
   if (looksLikeTar(bytes)) return readLegacyCheckpoint(bytes, source, strict);
-  throw new TorchCheckpointError(source, `not a PyTorch checkpoint: ${bytes.length === 0 ? 'the file is empty' : 'neither a zip archive (torch >= 1.6) nor a pickle (older torch.save)'}`);
+  throw new TorchCheckpointError(
+    source,
+    `not a PyTorch checkpoint: ${bytes.length === 0 ? 'the file is empty' : 'neither a zip archive (torch >= 1.6) nor a pickle (older torch.save)'}`,
+  );
 }
 
 export function readTorchCheckpoint(bytes: Uint8Array, options: ReadTorchCheckpointOptions = {}): TorchCheckpoint {
@@ -70,7 +73,11 @@ export function readTorchCheckpoint(bytes: Uint8Array, options: ReadTorchCheckpo
   for (const [fileName, t] of found.tensors) {
     const name = strip ? fileName.slice(strip.length) : fileName;
     if (tensors.has(name)) throw new TorchCheckpointError(source, `tensor "${name}" appears twice`);
-    const bytesOut = tensorBytes(t, fileName, { source, bigEndian: raw.bigEndian, ...(options.maxTensorBytes !== undefined ? { maxTensorBytes: options.maxTensorBytes } : {}) });
+    const bytesOut = tensorBytes(t, fileName, {
+      source,
+      bigEndian: raw.bigEndian,
+      ...(options.maxTensorBytes !== undefined ? { maxTensorBytes: options.maxTensorBytes } : {}),
+    });
     tensors.set(name, { name, dtype: t.storage.dtype, shape: [...t.shape], bytes: bytesOut });
   }
   return {

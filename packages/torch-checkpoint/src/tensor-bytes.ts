@@ -36,7 +36,10 @@ export function tensorBytes(t: TorchTensor, name: string, o: TensorBytesOptions)
   if (numel === 0) return new Uint8Array(0);
   const src = t.storage.bytes;
   if (!src || src.length !== t.storage.numel * el) {
-    throw new TorchCheckpointError(o.source, `tensor "${name}": storage "${t.storage.key}" holds ${src?.length ?? 0} bytes, ${t.storage.numel} x ${t.storage.dtype} needs ${t.storage.numel * el}`);
+    throw new TorchCheckpointError(
+      o.source,
+      `tensor "${name}": storage "${t.storage.key}" holds ${src?.length ?? 0} bytes, ${t.storage.numel} x ${t.storage.dtype} needs ${t.storage.numel * el}`,
+    );
   }
   if (isContiguous(t.shape, t.stride) && !o.bigEndian) return src.subarray(t.offset * el, t.offset * el + out);
 

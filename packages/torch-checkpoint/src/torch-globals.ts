@@ -48,7 +48,8 @@ function rebuildTensor(source: string, fn: string, args: readonly PyValue[]): To
   const offset = intArg(source, fn, 'storage offset', offsetArg);
   const shape = intTuple(source, fn, 'size', sizeArg);
   const stride = intTuple(source, fn, 'stride', strideArg);
-  if (shape.length !== stride.length) throw new TorchCheckpointError(source, `${fn}: size [${shape.join(',')}] and stride [${stride.join(',')}] differ in rank`);
+  if (shape.length !== stride.length)
+    throw new TorchCheckpointError(source, `${fn}: size [${shape.join(',')}] and stride [${stride.join(',')}] differ in rank`);
   if (shape.every((d) => d > 0)) {
     let last = offset;
     for (let i = 0; i < shape.length; i++) last += (shape[i]! - 1) * stride[i]!;
@@ -64,12 +65,14 @@ function rebuildTensor(source: string, fn: string, args: readonly PyValue[]): To
 
 /** The callables a state_dict pickle may invoke, bound to one file for error messages. */
 export function torchCallables(source: string): Record<string, Callable> {
-  const parameter = (fn: string) => (args: readonly PyValue[]): PyValue => {
-    // A Parameter is its data for reading purposes; requires_grad and hooks do not matter.
-    const data = args[0];
-    if (!(data instanceof TorchTensor)) throw new TorchCheckpointError(source, `${fn}: expected a tensor, got ${kindOf(data)}`);
-    return data;
-  };
+  const parameter =
+    (fn: string) =>
+    (args: readonly PyValue[]): PyValue => {
+      // A Parameter is its data for reading purposes; requires_grad and hooks do not matter.
+      const data = args[0];
+      if (!(data instanceof TorchTensor)) throw new TorchCheckpointError(source, `${fn}: expected a tensor, got ${kindOf(data)}`);
+      return data;
+    };
   const orderedDict = (args: readonly PyValue[]): PyValue => {
     const d = new PyDict(true);
     // OrderedDict() with no arguments (items follow by SETITEMS), or OrderedDict([(k, v), ...]).
@@ -78,7 +81,8 @@ export function torchCallables(source: string): Record<string, Callable> {
     if (items !== undefined) {
       if (!Array.isArray(items)) throw new TorchCheckpointError(source, `collections.OrderedDict: expected a list of pairs, got ${kindOf(items)}`);
       for (const pair of items) {
-        if (!(pair instanceof PyTuple) || pair.items.length !== 2) throw new TorchCheckpointError(source, `collections.OrderedDict: expected (key, value) pairs, got ${kindOf(pair)}`);
+        if (!(pair instanceof PyTuple) || pair.items.length !== 2)
+          throw new TorchCheckpointError(source, `collections.OrderedDict: expected (key, value) pairs, got ${kindOf(pair)}`);
         d.map.set(pair.items[0]!, pair.items[1]!);
       }
     }
@@ -110,7 +114,9 @@ export function storageFor(
   if (!info) {
     throw new TorchCheckpointError(
       source,
-      `storage type ${typeName} is not supported (supported: ${Object.keys(STORAGE_TYPES).map((n) => `torch.${n}`).join(', ')})`,
+      `storage type ${typeName} is not supported (supported: ${Object.keys(STORAGE_TYPES)
+        .map((n) => `torch.${n}`)
+        .join(', ')})`,
     );
   }
   if (typeof key !== 'string') throw new TorchCheckpointError(source, `storage key must be a string, got ${kindOf(key)}`);
@@ -118,7 +124,10 @@ export function storageFor(
   const existing = cache.get(key);
   if (existing) {
     if (existing.dtype !== info.dtype || existing.numel !== n) {
-      throw new TorchCheckpointError(source, `storage "${key}" is named twice with different types or sizes (${existing.storageType} x ${existing.numel}, ${typeName} x ${n})`);
+      throw new TorchCheckpointError(
+        source,
+        `storage "${key}" is named twice with different types or sizes (${existing.storageType} x ${existing.numel}, ${typeName} x ${n})`,
+      );
     }
     return existing;
   }

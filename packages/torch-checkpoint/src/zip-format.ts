@@ -16,7 +16,11 @@ export function readZipCheckpoint(bytes: Uint8Array, source: string, strict: boo
   const pickles = [...zip.entries.keys()].filter((n) => /^[^/]+\/data\.pkl$/.test(n));
   if (pickles.length !== 1) {
     const names = [...zip.entries.keys()].slice(0, 6).join(', ');
-    bad(pickles.length === 0 ? `a zip file without <archive>/data.pkl, so not a torch.save checkpoint (entries: ${names || 'none'})` : `a zip file with ${pickles.length} data.pkl entries (${pickles.join(', ')})`);
+    bad(
+      pickles.length === 0
+        ? `a zip file without <archive>/data.pkl, so not a torch.save checkpoint (entries: ${names || 'none'})`
+        : `a zip file with ${pickles.length} data.pkl entries (${pickles.join(', ')})`,
+    );
   }
   const prefix = pickles[0]!.slice(0, -'data.pkl'.length);
   const torchScript = zip.entries.has(`${prefix}constants.pkl`) || [...zip.entries.keys()].some((n) => n.startsWith(`${prefix}code/`));
@@ -31,7 +35,9 @@ export function readZipCheckpoint(bytes: Uint8Array, source: string, strict: boo
   const storages = new Map<string, TorchStorage>();
   const persistentLoad = (pid: PyValue, at: number): PyValue => {
     if (!(pid instanceof PyTuple) || pid.items[0] !== 'storage' || pid.items.length < 5) {
-      return bad(`pickle byte ${at}: persistent id ${kindOf(pid)}${pid instanceof PyTuple ? ` starting ${JSON.stringify(typeof pid.items[0] === 'string' ? pid.items[0] : kindOf(pid.items[0]))}` : ''} is not a ('storage', type, key, location, numel) tuple`);
+      return bad(
+        `pickle byte ${at}: persistent id ${kindOf(pid)}${pid instanceof PyTuple ? ` starting ${JSON.stringify(typeof pid.items[0] === 'string' ? pid.items[0] : kindOf(pid.items[0]))}` : ''} is not a ('storage', type, key, location, numel) tuple`,
+      );
     }
     const [, storageType, key, location, numel] = pid.items;
     const storage = storageFor(source, storages, { storageType: storageType!, key: key!, location: location!, numel: numel! });

@@ -19,4 +19,3 @@ export function block(b: GraphBuilder): Sym {
   const target = b.input('target', [N, C, S, S]);
   return b.meanAll(b.square(b.sub(pred, target)));
 }
-

@@ -11,7 +11,10 @@ async function main(): Promise<void> {
   const backend = await createOnnxBackend();
   const rng = createRng(0);
   const data = (n: number) => rng.fillUniform(new Float32Array(n), -1, 1);
-  const feeds = { dy: { dtype: 'float32' as const, shape: [N, C, H, H], data: data(N * C * H * H) }, w: { dtype: 'float32' as const, shape: [C, C, 3, 3], data: data(C * C * 9) } };
+  const feeds = {
+    dy: { dtype: 'float32' as const, shape: [N, C, H, H], data: data(N * C * H * H) },
+    w: { dtype: 'float32' as const, shape: [C, C, 3, 3], data: data(C * C * 9) },
+  };
   const build = (fn: (b: ReturnType<typeof createGraph>, dy: Sym, w: Sym) => Sym) => {
     const b = createGraph();
     b.output('dx', fn(b, b.input('dy', [N, C, H, H]), b.input('w', [C, C, 3, 3])));
@@ -20,7 +23,9 @@ async function main(): Promise<void> {
   const flipMatrix = new Float32Array(81);
   for (let k = 0; k < 9; k++) flipMatrix[k * 9 + (8 - k)] = 1;
   const sessions = {
-    convTranspose: await build((b, dy, w) => b.convTranspose2d(dy, w, null, { strides: [1, 1], pads: [1, 1, 1, 1], dilations: [1, 1], groups: 1, outputPadding: [0, 0] })),
+    convTranspose: await build((b, dy, w) =>
+      b.convTranspose2d(dy, w, null, { strides: [1, 1], pads: [1, 1, 1, 1], dilations: [1, 1], groups: 1, outputPadding: [0, 0] }),
+    ),
     convFlipped: await build((b, dy, w) => {
       const flipped = b.reshape(b.matmul(b.reshape(b.transpose(w, [1, 0, 2, 3]), [C * C, 9]), b.constant(flipMatrix, [9, 9])), [C, C, 3, 3]);
       return b.conv2d(dy, flipped, null, { padding: 1 });

@@ -23,7 +23,10 @@ for (const n of step.graph.nodes) {
 }
 const mb = (b: number) => (b / 2 ** 20).toFixed(0).padStart(7);
 const total = [...byOp.values()].reduce((a, e) => a + e.bytes, 0);
-process.stdout.write(`${step.graph.nodes.length} nodes, ${mb(total)} MB written, ${(countFlops(step.graph).total / 1e9).toFixed(1)} GFLOP in the step graph (3x forward: ${((3 * countFlops(graph).total) / 1e9).toFixed(1)})\n`);
-for (const [op, e] of [...byOp.entries()].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 25)) process.stdout.write(`${mb(e.bytes)} MB ${String(e.count).padStart(5)}x ${op}\n`);
+process.stdout.write(
+  `${step.graph.nodes.length} nodes, ${mb(total)} MB written, ${(countFlops(step.graph).total / 1e9).toFixed(1)} GFLOP in the step graph (3x forward: ${((3 * countFlops(graph).total) / 1e9).toFixed(1)})\n`,
+);
+for (const [op, e] of [...byOp.entries()].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 25))
+  process.stdout.write(`${mb(e.bytes)} MB ${String(e.count).padStart(5)}x ${op}\n`);
 process.stdout.write('\nlargest nodes:\n');
 for (const [b, s] of nodes.sort((a, b) => b[0] - a[0]).slice(0, Number(process.env['TOP'] ?? 40))) process.stdout.write(`${mb(b)} MB ${s.slice(0, 200)}\n`);

@@ -17,7 +17,15 @@ async function main(): Promise<void> {
   const params = initParams(graph, 0);
   const backend = await createOnnxBackend();
   const make = (layout: 'flat' | 'per-param') =>
-    createTrainingStep({ model: graph, params, optimizer: adamw({ lr: 1e-4, weightDecay: (n) => (n.endsWith('.bias') ? 0 : 1e-4) }), clipNorm: 0.1, backend, seed: 1, layout });
+    createTrainingStep({
+      model: graph,
+      params,
+      optimizer: adamw({ lr: 1e-4, weightDecay: (n) => (n.endsWith('.bias') ? 0 : 1e-4) }),
+      clipNorm: 0.1,
+      backend,
+      seed: 1,
+      layout,
+    });
   const trainers = { flat: await make('flat'), 'per-param': await make('per-param') };
   const rng = createRng(2);
   const feeds: Record<string, TensorData> = {};

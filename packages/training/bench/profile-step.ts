@@ -63,11 +63,23 @@ async function main(): Promise<void> {
   }
   session.endProfiling();
   await session.release();
-  const file = readdirSync(dir).filter((f) => f.startsWith('step') && f.endsWith('.json')).sort().at(-1);
+  const file = readdirSync(dir)
+    .filter((f) => f.startsWith('step') && f.endsWith('.json'))
+    .sort()
+    .at(-1);
   if (!file) throw new Error(`no profile written in ${dir}`);
-  const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Array<{ cat: string; name: string; ts: number; dur: number; args?: { op_name?: string } }>;
+  const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Array<{
+    cat: string;
+    name: string;
+    ts: number;
+    dur: number;
+    args?: { op_name?: string };
+  }>;
   // only the timed runs: the first ones pay for allocation and kernel selection
-  const starts = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').map((e) => e.ts).sort((a, b) => a - b);
+  const starts = events
+    .filter((e) => e.cat === 'Session' && e.name === 'model_run')
+    .map((e) => e.ts)
+    .sort((a, b) => a - b);
   const from = starts[warmup] ?? 0;
   const byOp = new Map<string, number>();
   const byNode = new Map<string, number>();
@@ -77,7 +89,12 @@ async function main(): Promise<void> {
     byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
     byNode.set(`${op} ${e.name.replace('_kernel_time', '')}`, (byNode.get(`${op} ${e.name.replace('_kernel_time', '')}`) ?? 0) + e.dur);
   }
-  const top = (m: Map<string, number>, n: number) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${(v / runs / 1000).toFixed(2).padStart(8)} ms  ${k}`).join('\n');
+  const top = (m: Map<string, number>, n: number) =>
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([k, v]) => `${(v / runs / 1000).toFixed(2).padStart(8)} ms  ${k}`)
+      .join('\n');
   process.stderr.write(`per run, by op type:\n${top(byOp, 25)}\n\nslowest nodes:\n${top(byNode, 30)}\n`);
 }
 

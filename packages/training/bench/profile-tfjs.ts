@@ -43,7 +43,14 @@ async function main(): Promise<void> {
   }
   tf.dispose(info.result);
   const fmt = (xs: Array<[number, string]>) => xs.map(([ms, s]) => `${ms.toFixed(1).padStart(8)} ms  ${s}`).join('\n');
-  process.stderr.write(`by kernel:\n${fmt([...byKernel].map(([k, v]) => [v, k] as [number, string]).sort((a, b) => b[0] - a[0]).slice(0, 20))}\n\nslowest:\n${fmt(rows.sort((a, b) => b[0] - a[0]).slice(0, 25))}\n`);
+  process.stderr.write(
+    `by kernel:\n${fmt(
+      [...byKernel]
+        .map(([k, v]) => [v, k] as [number, string])
+        .sort((a, b) => b[0] - a[0])
+        .slice(0, 20),
+    )}\n\nslowest:\n${fmt(rows.sort((a, b) => b[0] - a[0]).slice(0, 25))}\n`,
+  );
 }
 
 main().catch((e: unknown) => {

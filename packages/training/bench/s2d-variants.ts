@@ -24,22 +24,28 @@ const variants: Record<string, (b: ReturnType<typeof createGraph>, x: Sym) => Sy
 async function main(): Promise<void> {
   const backend = await createOnnxBackend({ intraOpNumThreads: Number(process.env['THREADS'] ?? 2) });
   const x = { dtype: 'float32' as const, shape: [N, C, P * k, P * k], data: createRng(0).fillUniform(new Float32Array(N * C * P * k * P * k), -1, 1) };
-  const sessions = await Promise.all(Object.entries(variants).map(async ([name, fn]) => {
-    const b = createGraph();
-    b.output('y', fn(b, b.input('x', x.shape)));
-    return [name, await backend.prepare(b.build())] as const;
-  }));
+  const sessions = await Promise.all(
+    Object.entries(variants).map(async ([name, fn]) => {
+      const b = createGraph();
+      b.output('y', fn(b, b.input('x', x.shape)));
+      return [name, await backend.prepare(b.build())] as const;
+    }),
+  );
   const outs = await Promise.all(sessions.map(([, s]) => s.run({ x })));
   const [a, c] = outs.map((o) => o['y']!.data);
   if (!a!.every((v, i) => v === c![i])) throw new Error('variants differ');
   if (!outs[3]!['y']!.data.every((v, i) => v === a![i])) throw new Error('movesB differs');
   const times = new Map<string, number[]>();
-  for (let r = 0; r < 12; r++) for (const [name, s] of sessions) {
-    const t = process.cpuUsage();
-    await s.run({ x });
-    const d = process.cpuUsage(t);
-    times.set(name, [...(times.get(name) ?? []), (d.user + d.system) / 1000]);
-  }
+  for (let r = 0; r < 12; r++)
+    for (const [name, s] of sessions) {
+      const t = process.cpuUsage();
+      await s.run({ x });
+      const d = process.cpuUsage(t);
+      times.set(name, [...(times.get(name) ?? []), (d.user + d.system) / 1000]);
+    }
   for (const [name, ts] of times) process.stderr.write(`${name} median ${ts.sort((p, q) => p - q)[6]!.toFixed(2)} cpu-ms\n`);
 }
-main().catch((e: unknown) => { process.stderr.write(`${(e as Error).stack}\n`); process.exit(1); });
+main().catch((e: unknown) => {
+  process.stderr.write(`${(e as Error).stack}\n`);
+  process.exit(1);
+});

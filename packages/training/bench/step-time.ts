@@ -17,7 +17,14 @@ async function main(): Promise<void> {
   const config = presetConfig(name, sizeArg ? { inputSize: Number(sizeArg) } : {});
   const graph = buildTrainingGraph(config, { batchSize: batch });
   const backend = await createOnnxBackend({ intraOpNumThreads: Number(threadsArg) });
-  const trainer = await createTrainingStep({ model: graph, params: (await import('@unias/graph')).initParams(graph, 0), optimizer: adamw({ lr: 1e-4, weightDecay: 1e-4 }), clipNorm: 0.1, backend, seed: 1 });
+  const trainer = await createTrainingStep({
+    model: graph,
+    params: (await import('@unias/graph')).initParams(graph, 0),
+    optimizer: adamw({ lr: 1e-4, weightDecay: 1e-4 }),
+    clipNorm: 0.1,
+    backend,
+    seed: 1,
+  });
   const rng = createRng(2);
   const feeds: Record<string, TensorData> = {};
   for (const n of trainer.feedNames) {

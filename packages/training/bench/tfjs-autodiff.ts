@@ -6,7 +6,14 @@ import * as tf from '@tensorflow/tfjs';
 import { activateRuntime, loadRuntime, runGraphTf, type TfjsRuntimeName } from '@unias/backend-tfjs';
 import type { Graph, TensorData } from '@unias/graph';
 
-export async function timeTfjsAutodiff(runtime: TfjsRuntimeName, forward: Graph, params: ReadonlyMap<string, TensorData>, data: Record<string, TensorData>, steps: number, log: (m: string) => void): Promise<number[]> {
+export async function timeTfjsAutodiff(
+  runtime: TfjsRuntimeName,
+  forward: Graph,
+  params: ReadonlyMap<string, TensorData>,
+  data: Record<string, TensorData>,
+  steps: number,
+  log: (m: string) => void,
+): Promise<number[]> {
   await activateRuntime(await loadRuntime(runtime));
   const vars = new Map<string, tf.Variable>();
   const moments = new Map<string, [tf.Variable, tf.Variable]>();
@@ -28,7 +35,10 @@ export async function timeTfjsAutodiff(runtime: TfjsRuntimeName, forward: Graph,
         const [m, s] = moments.get(name)!;
         m.assign(m.mul(b1).add(g.mul(1 - b1)));
         s.assign(s.mul(b2).add(g.square().mul(1 - b2)));
-        const denom = s.sqrt().div(Math.sqrt(1 - b2 ** t)).add(eps);
+        const denom = s
+          .sqrt()
+          .div(Math.sqrt(1 - b2 ** t))
+          .add(eps);
         v.assign(v.mul(1 - lr * wd).sub(m.div(denom).mul(lr / (1 - b1 ** t))));
       }
     });

@@ -20,7 +20,8 @@ await tf.ready();
 
 const HEADS = 4;
 const T = (S / 2) * (S / 2);
-const glorot = (shape: number[]) => tf.variable(tf.randomUniform(shape, -Math.sqrt(6 / (shape.at(-2)! + shape.at(-1)!)), Math.sqrt(6 / (shape.at(-2)! + shape.at(-1)!)), 'float32', 1));
+const glorot = (shape: number[]) =>
+  tf.variable(tf.randomUniform(shape, -Math.sqrt(6 / (shape.at(-2)! + shape.at(-1)!)), Math.sqrt(6 / (shape.at(-2)! + shape.at(-1)!)), 'float32', 1));
 const params: Record<string, tf.Variable> = {
   conv1: glorot([3, 3, C, C]),
   conv2: glorot([3, 3, C, C]),
@@ -68,7 +69,18 @@ for (let t = 1; t <= steps + 1; t++) {
       const [m, s] = moments[name]!;
       m.assign(m.mul(b1).add(g.mul(1 - b1)));
       s.assign(s.mul(b2).add(g.square().mul(1 - b2)));
-      p.assign(p.mul(1 - lr * wd).sub(m.div(s.sqrt().div(Math.sqrt(1 - b2 ** t)).add(eps)).mul(lr / (1 - b1 ** t))));
+      p.assign(
+        p.mul(1 - lr * wd).sub(
+          m
+            .div(
+              s
+                .sqrt()
+                .div(Math.sqrt(1 - b2 ** t))
+                .add(eps),
+            )
+            .mul(lr / (1 - b1 ** t)),
+        ),
+      );
     }
   });
   await value.data();

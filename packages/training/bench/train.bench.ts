@@ -169,10 +169,17 @@ async function main(): Promise<void> {
   const step = buildStepGraph(options);
   const stepFlops = countFlops(step.graph);
   const paramCount = [...forwardGraph.params.values()].reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
-  log(`block: ${paramCount} params, forward ${(forward.total / 1e9).toFixed(2)} GFLOP, step graph ${(stepFlops.total / 1e9).toFixed(2)} GFLOP, ${step.graph.nodes.length} nodes`);
+  log(
+    `block: ${paramCount} params, forward ${(forward.total / 1e9).toFixed(2)} GFLOP, step graph ${(stepFlops.total / 1e9).toFixed(2)} GFLOP, ${step.graph.nodes.length} nodes`,
+  );
 
   const ort = await timeBackend(await createOnnxBackend(), options, 2, ortSteps);
-  const ort1 = await timeBackend(await createOnnxBackend({ intraOpNumThreads: 1, name: 'onnx-cpu-1thread' }), options, 1, Math.max(3, Math.round(ortSteps / 2)));
+  const ort1 = await timeBackend(
+    await createOnnxBackend({ intraOpNumThreads: 1, name: 'onnx-cpu-1thread' }),
+    options,
+    1,
+    Math.max(3, Math.round(ortSteps / 2)),
+  );
   const wasm = await timeBackend(await createTfjsBackend({ prefer: ['tfjs-wasm'] }), options, 1, wasmSteps);
   const cpu = await timeBackend(await createTfjsBackend({ prefer: ['tfjs-cpu'] }), options, 0, cpuSteps);
   const wasmAutodiffTimes = await timeTfjsAutodiff('tfjs-wasm', forwardGraph, params, feeds(), wasmSteps, log);
@@ -221,7 +228,8 @@ async function main(): Promise<void> {
     load_average_at_start: loadAtStart,
     load_average_at_end: loadavg().map((v) => round(v)),
     block: {
-      description: 'batch 4, 128ch 28x28: 2x (3x3 conv 128->128 + GELU), avgpool2 -> 196-token 4-head MHA + residual + LayerNorm, bilinear up + add, 1x1 head, MSE; AdamW + clip_grad_norm_',
+      description:
+        'batch 4, 128ch 28x28: 2x (3x3 conv 128->128 + GELU), avgpool2 -> 196-token 4-head MHA + residual + LayerNorm, bilinear up + add, 1x1 head, MSE; AdamW + clip_grad_norm_',
       params: paramCount,
       gflop_forward: round(forward.total / 1e9),
       gflop_train_3x_forward: round(trainFlops / 1e9),

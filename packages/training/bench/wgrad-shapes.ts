@@ -24,7 +24,8 @@ const variants: Record<string, Variant> = {
     const p = b.pad(b.transpose(x, [1, 0, 2, 3]), [0, 0, 1, 1, 0, 0, 1, 1]);
     const a = b.reshape(b.transpose(dy, [1, 0, 2, 3]), [Ca, N * H * H]);
     const outs: Sym[] = [];
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) outs.push(b.reshape(b.matmul(a, b.transpose(b.reshape(sl(b, p, i, j), [Cs, N * H * H]), [1, 0])), [Ca, Cs, 1]));
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 3; j++) outs.push(b.reshape(b.matmul(a, b.transpose(b.reshape(sl(b, p, i, j), [Cs, N * H * H]), [1, 0])), [Ca, Cs, 1]));
     return b.concat(outs, 2);
   },
   // batch-major: no transposes; nine batched GEMMs [N, Ca, PQ] x [N, PQ, Cs] then a sum over N
@@ -32,7 +33,8 @@ const variants: Record<string, Variant> = {
     const p = b.pad(x, [0, 0, 1, 1, 0, 0, 1, 1]);
     const a = b.reshape(dy, [N, Ca, H * H]);
     const outs: Sym[] = [];
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) outs.push(b.reshape(b.matmul(a, b.transpose(b.reshape(sl(b, p, i, j), [N, Cs, H * H]), [0, 2, 1])), [N, Ca, Cs, 1]));
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 3; j++) outs.push(b.reshape(b.matmul(a, b.transpose(b.reshape(sl(b, p, i, j), [N, Cs, H * H]), [0, 2, 1])), [N, Ca, Cs, 1]));
     return b.sum(b.concat(outs, 3), [0], false);
   },
   // batch-major im2col: concat along channels, one batched GEMM, sum over N
@@ -106,14 +108,19 @@ async function main(): Promise<void> {
   const backend = await createOnnxBackend({ intraOpNumThreads: Number(process.env['THREADS'] ?? 2) });
   const rng = createRng(0);
   const data = (n: number) => rng.fillUniform(new Float32Array(n), -1, 1);
-  const feeds = { x: { dtype: 'float32' as const, shape: [N, Cs, H, H], data: data(N * Cs * H * H) }, dy: { dtype: 'float32' as const, shape: [N, Ca, H, H], data: data(N * Ca * H * H) } };
+  const feeds = {
+    x: { dtype: 'float32' as const, shape: [N, Cs, H, H], data: data(N * Cs * H * H) },
+    dy: { dtype: 'float32' as const, shape: [N, Ca, H, H], data: data(N * Ca * H * H) },
+  };
   const only = process.env['VARIANTS']?.split(',');
   const sessions = await Promise.all(
-    Object.entries(variants).filter(([n]) => !only || only.includes(n)).map(async ([name, fn]) => {
-      const b = createGraph();
-      b.output('w', fn(b, b.input('x', [N, Cs, H, H]), b.input('dy', [N, Ca, H, H])));
-      return [name, await backend.prepare(b.build())] as const;
-    }),
+    Object.entries(variants)
+      .filter(([n]) => !only || only.includes(n))
+      .map(async ([name, fn]) => {
+        const b = createGraph();
+        b.output('w', fn(b, b.input('x', [N, Cs, H, H]), b.input('dy', [N, Ca, H, H])));
+        return [name, await backend.prepare(b.build())] as const;
+      }),
   );
   const times = new Map<string, number[]>();
   for (let round = 0; round < 10; round++)
@@ -129,7 +136,9 @@ async function main(): Promise<void> {
   const flop = 2 * Ca * Cs * 9 * N * H * H;
   for (const [name, ts] of times) {
     const med = ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)]!;
-    process.stderr.write(`${name.padEnd(14)} median ${med.toFixed(2)} ${process.env['WALL'] === '1' ? 'wall' : 'cpu'}-ms  ${(flop / med / 1e6).toFixed(1)} GFLOP/s\n`);
+    process.stderr.write(
+      `${name.padEnd(14)} median ${med.toFixed(2)} ${process.env['WALL'] === '1' ? 'wall' : 'cpu'}-ms  ${(flop / med / 1e6).toFixed(1)} GFLOP/s\n`,
+    );
   }
 }
 

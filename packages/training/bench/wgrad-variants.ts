@@ -47,7 +47,10 @@ async function main(): Promise<void> {
   const backend = await createOnnxBackend();
   const rng = createRng(0);
   const data = (n: number) => rng.fillUniform(new Float32Array(n), -1, 1);
-  const feeds = { x: { dtype: 'float32' as const, shape: [N, C, H, H], data: data(N * C * H * H) }, dy: { dtype: 'float32' as const, shape: [N, C, H, H], data: data(N * C * H * H) } };
+  const feeds = {
+    x: { dtype: 'float32' as const, shape: [N, C, H, H], data: data(N * C * H * H) },
+    dy: { dtype: 'float32' as const, shape: [N, C, H, H], data: data(N * C * H * H) },
+  };
   const sessions = await Promise.all(
     Object.entries(variants).map(async ([name, fn]) => {
       const b = createGraph();

@@ -57,7 +57,14 @@ function tfjsAutodiff(gc: ReturnType<typeof buildGradCase>): Record<string, Floa
 
 for (const runtime of ['tfjs-cpu', 'tfjs-wasm'] as const) {
   // wasm: the ops whose tfjs gradients go through its own kernels (convolutions, matmul, norms, resize, pooling)
-  const subset = runtime === 'tfjs-cpu' ? CASES : CASES.filter((c) => ['conv2d', 'convTranspose2d', 'matmul', 'layerNorm', 'groupNorm', 'softmax', 'gelu', 'resizeBilinear', 'avgPool2d', 'maxPool2d', 'pad'].includes(c.op));
+  const subset =
+    runtime === 'tfjs-cpu'
+      ? CASES
+      : CASES.filter((c) =>
+          ['conv2d', 'convTranspose2d', 'matmul', 'layerNorm', 'groupNorm', 'softmax', 'gelu', 'resizeBilinear', 'avgPool2d', 'maxPool2d', 'pad'].includes(
+            c.op,
+          ),
+        );
   describe(`tfjs autodiff (${runtime}) vs our gradients`, () => {
     const worst = new WorstPerKey();
     beforeAll(async () => activateRuntime(await loadRuntime(runtime)));

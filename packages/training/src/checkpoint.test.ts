@@ -17,7 +17,15 @@ describe('training checkpoints', () => {
     const g = createGraph({ training: true });
     smallModel(g);
     const params = initParams(g.build(), 3);
-    const make = async () => createTrainingStep({ model: smallModel, params, optimizer: adamw({ lr: 1e-3 }), clipNorm: 1, backend: await createOnnxBackend({ intraOpNumThreads: 1 }), seed: 9 });
+    const make = async () =>
+      createTrainingStep({
+        model: smallModel,
+        params,
+        optimizer: adamw({ lr: 1e-3 }),
+        clipNorm: 1,
+        backend: await createOnnxBackend({ intraOpNumThreads: 1 }),
+        seed: 9,
+      });
     const batches = [1, 2, 3, 4].map(smallBatch);
     const a = await make();
     await a.step(batches[0]!);
@@ -76,7 +84,11 @@ describe('training checkpoints', () => {
     await writeFile(path, Buffer.from(text.replace('"unias.crc32"', '"unias.crc30"'), 'latin1'));
     await expect(loadTrainingState(path)).rejects.toThrow(/nosums\.safetensors: a unias-training-state\/2 checkpoint without its "unias\.crc32" checksums/);
     const v1 = join(await dirPromise, 'v1.safetensors');
-    await writeSafetensorsFile(v1, { w: { shape: [1], data: [7] } }, { format: 'unias-training-state/1', step: '3', rng: JSON.stringify({ s: [1, 2, 3, 4], spare: null }) });
+    await writeSafetensorsFile(
+      v1,
+      { w: { shape: [1], data: [7] } },
+      { format: 'unias-training-state/1', step: '3', rng: JSON.stringify({ s: [1, 2, 3, 4], spare: null }) },
+    );
     const loaded = await loadTrainingState(v1);
     expect(loaded.step).toBe(3);
     expect(Array.from(loaded.params.get('w')!.data)).toEqual([7]);

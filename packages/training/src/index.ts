@@ -30,16 +30,7 @@ export {
   type StateSlot,
   type UpdateTarget,
 } from './optimizers.js';
-export {
-  constantLr,
-  stepLr,
-  cosineAnnealingLr,
-  linearLr,
-  sequentialLr,
-  chainedLr,
-  warmupCosineLr,
-  type Schedule,
-} from './schedules.js';
+export { constantLr, stepLr, cosineAnnealingLr, linearLr, sequentialLr, chainedLr, warmupCosineLr, type Schedule } from './schedules.js';
 export { importGraph } from './import-graph.js';
 export { countFlops, type FlopCount } from '@unias/graph';
 export { saveTrainingState, loadTrainingState } from './checkpoint.js';

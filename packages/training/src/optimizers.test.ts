@@ -17,7 +17,14 @@ const rng = createRng(11);
 const fixed = Object.fromEntries(
   Object.entries(SHAPES).map(([name, shape]) => {
     const n = shape.reduce((a, b) => a * b, 1);
-    return [name, { c: Float64Array.from({ length: n }, () => Math.fround(0.5 + 2 * rng.uniform())), t: Float64Array.from({ length: n }, () => Math.fround(rng.uniform() * 2 - 1)), p0: Float32Array.from({ length: n }, () => rng.uniform() * 2 - 1) }];
+    return [
+      name,
+      {
+        c: Float64Array.from({ length: n }, () => Math.fround(0.5 + 2 * rng.uniform())),
+        t: Float64Array.from({ length: n }, () => Math.fround(rng.uniform() * 2 - 1)),
+        p0: Float32Array.from({ length: n }, () => rng.uniform() * 2 - 1),
+      },
+    ];
   }),
 );
 
@@ -40,9 +47,21 @@ interface Torch {
 }
 
 /** Runs `steps` graph steps and the float64 PyTorch formulas side by side; returns the worst relative error. */
-async function compare(spec: OptimizerSpec, make: (p: Float64Array, name: string) => Torch, opts: { steps: number; schedule?: Schedule; clipNorm?: number; onnx?: boolean; layout?: 'flat' | 'per-param' }): Promise<number> {
+async function compare(
+  spec: OptimizerSpec,
+  make: (p: Float64Array, name: string) => Torch,
+  opts: { steps: number; schedule?: Schedule; clipNorm?: number; onnx?: boolean; layout?: 'flat' | 'per-param' },
+): Promise<number> {
   const backend = opts.onnx ? await createOnnxBackend({ intraOpNumThreads: 1 }) : createReferenceBackend();
-  const trainer = await createTrainingStep({ model: quadraticModel, params: initial, optimizer: spec, backend, ...(opts.layout ? { layout: opts.layout } : {}), ...(opts.schedule ? { schedule: opts.schedule } : {}), ...(opts.clipNorm ? { clipNorm: opts.clipNorm } : {}) });
+  const trainer = await createTrainingStep({
+    model: quadraticModel,
+    params: initial,
+    optimizer: spec,
+    backend,
+    ...(opts.layout ? { layout: opts.layout } : {}),
+    ...(opts.schedule ? { schedule: opts.schedule } : {}),
+    ...(opts.clipNorm ? { clipNorm: opts.clipNorm } : {}),
+  });
   const names = Object.keys(SHAPES);
   const torch = names.map((n) => make(Float64Array.from(fixed[n]!.p0), n));
   let worst = 0;
@@ -71,13 +90,19 @@ const decayNoBias = (name: string) => (name.endsWith('.bias') || name.startsWith
 describe('optimizers against float64 PyTorch formulas (graph evaluated in float64)', () => {
   it('AdamW with decoupled weight decay (per param) and bias correction, 6 steps under StepLR', async () => {
     const spec = adamw({ lr: 0.05, betas: [0.8, 0.95], eps: 1e-8, weightDecay: decayNoBias });
-    const err = await compare(spec, (p, n) => new AdamW64(p, { lr: 0.05, betas: [0.8, 0.95], eps: 1e-8, weightDecay: decayNoBias(n) }), { steps: 6, schedule: stepLr({ lr: 0.05, stepSize: 2, gamma: 0.5 }) });
+    const err = await compare(spec, (p, n) => new AdamW64(p, { lr: 0.05, betas: [0.8, 0.95], eps: 1e-8, weightDecay: decayNoBias(n) }), {
+      steps: 6,
+      schedule: stepLr({ lr: 0.05, stepSize: 2, gamma: 0.5 }),
+    });
     expect(err).toBeLessThan(1e-6);
   });
 
   it('AdamW with per-param weight decay, params and moments carried per param (layout per-param)', async () => {
     const spec = adamw({ lr: 0.05, betas: [0.8, 0.95], eps: 1e-8, weightDecay: decayNoBias });
-    const err = await compare(spec, (p, n) => new AdamW64(p, { lr: 0.05, betas: [0.8, 0.95], eps: 1e-8, weightDecay: decayNoBias(n) }), { steps: 6, layout: 'per-param' });
+    const err = await compare(spec, (p, n) => new AdamW64(p, { lr: 0.05, betas: [0.8, 0.95], eps: 1e-8, weightDecay: decayNoBias(n) }), {
+      steps: 6,
+      layout: 'per-param',
+    });
     expect(err).toBeLessThan(1e-6);
   });
 
@@ -103,7 +128,12 @@ describe('optimizers against float64 PyTorch formulas (graph evaluated in float6
 describe('optimizers on ONNX Runtime (float32) against the same formulas', () => {
   it('AdamW + clipping + schedule, 6 steps', async () => {
     const spec = adamw({ lr: 0.05, weightDecay: decayNoBias });
-    const err = await compare(spec, (p, n) => new AdamW64(p, { lr: 0.05, betas: [0.9, 0.999], eps: 1e-8, weightDecay: decayNoBias(n) }), { steps: 6, schedule: stepLr({ lr: 0.05, stepSize: 3 }), clipNorm: 1, onnx: true });
+    const err = await compare(spec, (p, n) => new AdamW64(p, { lr: 0.05, betas: [0.9, 0.999], eps: 1e-8, weightDecay: decayNoBias(n) }), {
+      steps: 6,
+      schedule: stepLr({ lr: 0.05, stepSize: 3 }),
+      clipNorm: 1,
+      onnx: true,
+    });
     // float32 arithmetic: ~1e-7 per op, a few ops per step
     expect(err).toBeLessThan(1e-5);
   });

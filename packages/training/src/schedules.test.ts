@@ -40,7 +40,15 @@ describe('learning-rate schedules (PyTorch semantics)', () => {
     const warm = linearLr({ lr: 1, startFactor: 0.5, totalIters: 2 });
     const decay = stepLr({ lr: 1, stepSize: 1, gamma: 0.5 });
     expect(seq(sequentialLr([warm, decay], [3]), 6)).toEqual([0.5, 0.75, 1, 1, 0.5, 0.25]);
-    expect(seq(chainedLr(0.1, [{ schedule: warm, baseLr: 1 }, { schedule: decay, baseLr: 1 }]), 3).map((v) => +v.toFixed(12))).toEqual([0.05, 0.0375, 0.025]);
+    expect(
+      seq(
+        chainedLr(0.1, [
+          { schedule: warm, baseLr: 1 },
+          { schedule: decay, baseLr: 1 },
+        ]),
+        3,
+      ).map((v) => +v.toFixed(12)),
+    ).toEqual([0.05, 0.0375, 0.025]);
     const wc = warmupCosineLr({ lr: 1, warmupSteps: 2, totalSteps: 6, startFactor: 0.5 });
     expect(seq(wc, 3)).toEqual([0.5, 0.75, 1]);
     expect(wc(4)).toBeCloseTo(0.5, 12); // half way through the 4-step cosine

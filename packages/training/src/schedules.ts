@@ -76,7 +76,8 @@ export function sequentialLr(schedules: readonly Schedule[], milestones: readonl
     throw new Error(`sequentialLr: ${schedules.length} schedules need ${schedules.length - 1} milestones, got ${milestones.length}`);
   }
   milestones.forEach((m, i) => {
-    if (!Number.isInteger(m) || m < 1 || (i > 0 && m <= milestones[i - 1]!)) throw new Error(`sequentialLr: milestones must be increasing positive integers, got [${milestones.join(', ')}]`);
+    if (!Number.isInteger(m) || m < 1 || (i > 0 && m <= milestones[i - 1]!))
+      throw new Error(`sequentialLr: milestones must be increasing positive integers, got [${milestones.join(', ')}]`);
   });
   return (t) => {
     checkIndex(t, 'sequentialLr');
@@ -102,11 +103,5 @@ export function warmupCosineLr(o: { lr: number; warmupSteps: number; totalSteps:
   if (o.warmupSteps >= o.totalSteps) throw new Error(`warmupCosineLr: warmupSteps ${o.warmupSteps} must be < totalSteps ${o.totalSteps}`);
   const cosine = cosineAnnealingLr({ lr: o.lr, tMax: o.totalSteps - o.warmupSteps, ...(o.etaMin !== undefined ? { etaMin: o.etaMin } : {}) });
   if (o.warmupSteps === 0) return cosine;
-  return sequentialLr(
-    [
-      linearLr({ lr: o.lr, startFactor: o.startFactor ?? 0.01, endFactor: 1, totalIters: o.warmupSteps }),
-      cosine,
-    ],
-    [o.warmupSteps],
-  );
+  return sequentialLr([linearLr({ lr: o.lr, startFactor: o.startFactor ?? 0.01, endFactor: 1, totalIters: o.warmupSteps }), cosine], [o.warmupSteps]);
 }

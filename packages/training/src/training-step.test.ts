@@ -71,7 +71,9 @@ describe('training step: 5 AdamW steps (warm-up + cosine, clipping, dropout on) 
   it('tfjs (cpu) gives the same parameters as ONNX Runtime to 1e-4', async () => {
     const tfjs = await train(await createTfjsBackend({ prefer: ['tfjs-cpu'] }));
     const err = worstParamError(tfjs.params, onnx.params);
-    console.info(`5-step parity ORT vs tfjs-cpu: worst param rel error ${err.toExponential(2)}, losses ${maxRelError(tfjs.losses, onnx.losses).toExponential(2)}`);
+    console.info(
+      `5-step parity ORT vs tfjs-cpu: worst param rel error ${err.toExponential(2)}, losses ${maxRelError(tfjs.losses, onnx.losses).toExponential(2)}`,
+    );
     expect(err).toBeLessThan(1e-4);
     expect(maxRelError(tfjs.norms, onnx.norms)).toBeLessThan(1e-4);
   });
@@ -142,7 +144,9 @@ describe('training step state', () => {
     expect(worstParamError(flat.params, perParam.params)).toBeLessThan(1e-6); // read back as float32
     const step = buildStepGraph({ model: smallModel, optimizer: decay.optimizer, clipNorm: 1 });
     expect(step.holders.map((h) => h.name)).toEqual(['trainable.flat.0', 'trainable.flat.1']);
-    expect(buildStepGraph({ model: smallModel, optimizer: decay.optimizer, clipNorm: 1, layout: 'per-param' }).graph.nodes.length).toBeGreaterThan(step.graph.nodes.length);
+    expect(buildStepGraph({ model: smallModel, optimizer: decay.optimizer, clipNorm: 1, layout: 'per-param' }).graph.nodes.length).toBeGreaterThan(
+      step.graph.nodes.length,
+    );
   });
 
   it('reports bad input by name', async () => {
@@ -152,7 +156,9 @@ describe('training step state', () => {
     await expect(trainer.step({ image: batches[0]!['image']! })).rejects.toThrow(/missing feeds target/);
     const bad = new Map(init);
     bad.set('head.weight', { dtype: 'float32', shape: [4, 8], data: new Float32Array(32) });
-    await expect(createTrainingStep(options(backend, { params: bad }))).rejects.toThrow(/param "head.weight" is float32 \[4,8\], the model expects float32 \[4,8,1,1\]/);
+    await expect(createTrainingStep(options(backend, { params: bad }))).rejects.toThrow(
+      /param "head.weight" is float32 \[4,8\], the model expects float32 \[4,8,1,1\]/,
+    );
     const missing = new Map(init);
     missing.delete('attn.in_proj_weight');
     await expect(createTrainingStep(options(backend, { params: missing }))).rejects.toThrow(/no initial value for param "attn.in_proj_weight"/);

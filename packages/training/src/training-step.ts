@@ -26,7 +26,17 @@ import {
   type TensorData,
 } from '@unias/graph';
 import { importGraph } from './import-graph.js';
-import { appendOptimizer, clipGradNorm, gradNorm, stateKinds, stateName, weightDecayOf, type OptimizerGraph, type OptimizerSpec, type UpdateTarget } from './optimizers.js';
+import {
+  appendOptimizer,
+  clipGradNorm,
+  gradNorm,
+  stateKinds,
+  stateName,
+  weightDecayOf,
+  type OptimizerGraph,
+  type OptimizerSpec,
+  type UpdateTarget,
+} from './optimizers.js';
 import type { Schedule } from './schedules.js';
 
 export const LOSS_OUTPUT = 'loss';
@@ -136,7 +146,8 @@ function isFrozen(option: TrainingStepOptions['frozen'], name: string): boolean 
 /** The forward graph (with a 'loss' output) of either form of `model`. */
 function forwardGraph(model: TrainingStepOptions['model']): Graph {
   if (typeof model !== 'function') {
-    if (!model.outputs.has(LOSS_OUTPUT)) throw new Error(`training step: the model graph has no "${LOSS_OUTPUT}" output (outputs: ${[...model.outputs.keys()].join(', ')})`);
+    if (!model.outputs.has(LOSS_OUTPUT))
+      throw new Error(`training step: the model graph has no "${LOSS_OUTPUT}" output (outputs: ${[...model.outputs.keys()].join(', ')})`);
     return model;
   }
   const b = createGraph({ training: true });
@@ -161,7 +172,8 @@ export function buildStepGraph(options: Omit<TrainingStepOptions, 'backend' | 'p
     throw new Error(`training step: the loss must be a float32 scalar, got ${lossNode.dtype} ${formatShape(lossNode.shape)}`);
   }
   for (const name of options.outputs ?? []) {
-    if (!forward.outputs.has(name)) throw new Error(`training step: the model has no output "${name}" to return (outputs: ${[...forward.outputs.keys()].join(', ')})`);
+    if (!forward.outputs.has(name))
+      throw new Error(`training step: the model has no output "${name}" to return (outputs: ${[...forward.outputs.keys()].join(', ')})`);
   }
   // Params the loss depends on are trained (unless frozen); the others the returned outputs need are bound.
   const lossParams = [...prune(forward, [LOSS_OUTPUT]).params.values()];
@@ -204,7 +216,12 @@ export function buildStepGraph(options: Omit<TrainingStepOptions, 'backend' | 'p
   const paramGrads = new Map(trainable.map((p, i) => [p.id, gradList[i]!] as const));
   let grads = holders.map((h) =>
     flatLayout
-      ? b.within('grads', () => b.concat(h.members.map((m) => b.reshape(paramGrads.get(m.param.id)!, [m.size])), 0))
+      ? b.within('grads', () =>
+          b.concat(
+            h.members.map((m) => b.reshape(paramGrads.get(m.param.id)!, [m.size])),
+            0,
+          ),
+        )
       : paramGrads.get(h.members[0]!.param.id)!,
   );
   let normSym: Sym | null = null;
@@ -333,7 +350,8 @@ export async function createTrainingStep(options: TrainingStepOptions): Promise<
       const moments = new Map<string, TensorData>();
       for (const h of holders) {
         splitHolder(h, state[h.name]!.data as Float32Array, (n) => n, params);
-        for (const kind of kinds) splitHolder(h, state[stateName(options.optimizer, kind, h.name)]!.data as Float32Array, (n) => stateName(options.optimizer, kind, n), moments);
+        for (const kind of kinds)
+          splitHolder(h, state[stateName(options.optimizer, kind, h.name)]!.data as Float32Array, (n) => stateName(options.optimizer, kind, n), moments);
       }
       return { step: steps, params, optimizer: moments, rng: rng.state() };
     },

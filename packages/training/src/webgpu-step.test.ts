@@ -26,7 +26,14 @@ const batches = [0, 1, 2].map((i) => smallBatch(200 + i));
 const times: string[] = [];
 
 async function threeSteps(backend: Backend): Promise<{ losses: number[]; params: ReadonlyMap<string, TensorData> }> {
-  const trainer = await createTrainingStep({ model: smallModel, params: init, optimizer: adamw({ lr: 3e-3, weightDecay: 0.01 }), clipNorm: 1, backend, seed: 42 });
+  const trainer = await createTrainingStep({
+    model: smallModel,
+    params: init,
+    optimizer: adamw({ lr: 3e-3, weightDecay: 0.01 }),
+    clipNorm: 1,
+    backend,
+    seed: 42,
+  });
   const losses: number[] = [];
   for (const batch of batches) {
     const t0 = performance.now();
@@ -52,7 +59,9 @@ describe.skipIf(missing !== undefined)(`training on WebGPU (SwiftShader)${missin
     for (const run of [onGpu, onCpu]) expect(Math.max(...keyBias(run.params.get('attn.in_proj_bias')!).map(Math.abs))).toBeLessThan(5 * 3e-3);
     expect(placements).toHaveLength(1);
     const p = placements[0]!;
-    console.log(`training step on webgpu: ${formatPlacement(p)}; worst parameter difference after 3 steps ${worst.toExponential(2)}; steps: ${times.join(', ')}`);
+    console.log(
+      `training step on webgpu: ${formatPlacement(p)}; worst parameter difference after 3 steps ${worst.toExponential(2)}; steps: ${times.join(', ')}`,
+    );
     expect(p.nodes['WebGpuExecutionProvider'] ?? 0).toBeGreaterThan(0);
     // Parameters and both AdamW moments go down and come back every step (onnxruntime-node has no device-resident tensors).
     const paramBytes = [...onCpu.params.values()].reduce((s, t) => s + t.data.length * 4, 0);

@@ -35,7 +35,15 @@ describe('our exporter against the schema', () => {
   });
 
   it('GPU instances, gpus, batch size and delay land in their schema fields', () => {
-    const text = tritonConfigText({ name: 'm.v2', ...CONTRACT, maxBatchSize: 32, maxQueueDelayMicroseconds: 2500, instanceKind: 'gpu', instanceCount: 3, gpus: [0, 2] });
+    const text = tritonConfigText({
+      name: 'm.v2',
+      ...CONTRACT,
+      maxBatchSize: 32,
+      maxQueueDelayMicroseconds: 2500,
+      instanceKind: 'gpu',
+      instanceCount: 3,
+      gpus: [0, 2],
+    });
     const c = parseModelConfig(text);
     expect(c.max_batch_size).toBe(32);
     expect(c.dynamic_batching).toEqual({ max_queue_delay_microseconds: 2500 });

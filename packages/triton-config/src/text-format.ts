@@ -186,7 +186,8 @@ class Parser {
       const oneof = field.partOf;
       if (oneof) {
         const other = seenOneof.get(oneof.name);
-        if (other !== undefined && other !== field.name) this.fail(`"${field.name}" and "${other}" are both set, but they are alternatives (oneof ${oneof.name})`, t);
+        if (other !== undefined && other !== field.name)
+          this.fail(`"${field.name}" and "${other}" are both set, but they are alternatives (oneof ${oneof.name})`, t);
         seenOneof.set(oneof.name, field.name);
       }
       this.fieldValue(type, field, out, t);
@@ -244,7 +245,8 @@ class Parser {
       while (!this.isPunct(close)) {
         const t = this.peek();
         if (t === undefined) this.fail(`expected "${close}" before the end of the text`);
-        if (t!.type !== 'ident' || (t!.text !== 'key' && t!.text !== 'value')) this.fail(`a map entry of "${field.name}" has only "key" and "value", got "${t!.text}"`);
+        if (t!.type !== 'ident' || (t!.text !== 'key' && t!.text !== 'value'))
+          this.fail(`a map entry of "${field.name}" has only "key" and "value", got "${t!.text}"`);
         if (Object.hasOwn(entry, t!.text)) this.fail(`"${t!.text}" is set twice in a map entry of "${field.name}"`);
         this.at++;
         if (t!.text === 'key') {
@@ -291,7 +293,8 @@ class Parser {
     if (t === undefined) return this.fail(`expected a value for "${what}" before the end of the text`);
     if (resolved instanceof protobuf.Enum) {
       if (t.type === 'ident') {
-        if (!Object.hasOwn(resolved.values, t.text)) this.fail(`"${t.text}" is not a value of enum ${resolved.name} (${Object.keys(resolved.values).join(', ')})`);
+        if (!Object.hasOwn(resolved.values, t.text))
+          this.fail(`"${t.text}" is not a value of enum ${resolved.name} (${Object.keys(resolved.values).join(', ')})`);
         this.at++;
         return t.text;
       }

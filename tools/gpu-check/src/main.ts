@@ -68,7 +68,15 @@ async function main(): Promise<number> {
         device,
         allowSoftware: v['allow-software'] === true,
         parity: { preset: 'small', size: int('size', v.size, 224), batch: 2, steps: int('steps', v.steps, 5) },
-        timing: v['no-timing'] ? null : { preset: 'paper', size: int('paper-size', v['paper-size'], 224), batches, repeats: int('repeats', v.repeats, 3), cpu: v['no-cpu-timing'] !== true },
+        timing: v['no-timing']
+          ? null
+          : {
+              preset: 'paper',
+              size: int('paper-size', v['paper-size'], 224),
+              batches,
+              repeats: int('repeats', v.repeats, 3),
+              cpu: v['no-cpu-timing'] !== true,
+            },
         ...(v.threads !== undefined ? { threads: int('threads', v.threads, 1) } : {}),
         log,
       });

@@ -106,9 +106,11 @@ describe('unias train killed with SIGKILL', () => {
         const ck = (await readdir(join(run, 'checkpoints')).catch(() => [] as string[])).filter((n) => n.startsWith('step-')).sort();
         const newest = ck.at(-1);
         const newestFiles = newest ? (await readdir(join(run, 'checkpoints', newest))).sort().join('+') : 'none';
-        const from = life === 0 ? 'new run' : /resuming .* at (step \d+)/.exec(stderr)?.[1] ?? 'step 0';
+        const from = life === 0 ? 'new run' : (/resuming .* at (step \d+)/.exec(stderr)?.[1] ?? 'step 0');
         const cleaned = (stderr.match(/left by an interrupted write/g) ?? []).length;
-        report.push(`life ${life + 1} (${from}${cleaned ? `, ${cleaned} temporary file(s) removed` : ''}) killed: logged step ${await lastStep(run)}, newest checkpoint ${newest ?? 'none'} (${newestFiles}), ${temps.length} temporary file(s) left`);
+        report.push(
+          `life ${life + 1} (${from}${cleaned ? `, ${cleaned} temporary file(s) removed` : ''}) killed: logged step ${await lastStep(run)}, newest checkpoint ${newest ?? 'none'} (${newestFiles}), ${temps.length} temporary file(s) left`,
+        );
         if (life > 0) expect(stderr).toMatch(RESUMED);
       } else {
         expect(await exited, stderr).toBe(0);
@@ -147,7 +149,9 @@ describe('unias train killed with SIGKILL', () => {
     const r = await runCli(['train', '--resume', run, '--quiet']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain(`removed ${torn}, left by an interrupted write`);
-    expect(r.stderr).toMatch(/step-00000010 is unusable \(.*step-00000010\/state\.safetensors: .*tensor "[^"]+": its data does not match its checksum.*\); trying the one before/);
+    expect(r.stderr).toMatch(
+      /step-00000010 is unusable \(.*step-00000010\/state\.safetensors: .*tensor "[^"]+": its data does not match its checksum.*\); trying the one before/,
+    );
     expect(r.stderr).toMatch(/resuming .* at step 9 of 10/);
     expect(await differing(join(reference, 'model.safetensors'), join(run, 'model.safetensors'))).toEqual([]);
     expect(await differing(join(reference, 'checkpoints', 'step-00000010', 'state.safetensors'), newest)).toEqual([]);
@@ -168,7 +172,9 @@ describe('unias train killed with SIGKILL', () => {
     }
     const r = await runCli(['train', '--resume', run, '--quiet']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/no usable checkpoint in .*checkpoints: .*step-00000010\/state\.safetensors: .*tensor "[^"]+": its data does not match its checksum.*; .*step-00000009\/state\.safetensors: .*tensor "[^"]+": its data/);
+    expect(r.stderr).toMatch(
+      /no usable checkpoint in .*checkpoints: .*step-00000010\/state\.safetensors: .*tensor "[^"]+": its data does not match its checksum.*; .*step-00000009\/state\.safetensors: .*tensor "[^"]+": its data/,
+    );
     // nothing was overwritten: the run is as the failure found it
     expect((await readdir(join(run, 'checkpoints'))).sort()).toEqual(['latest.json', ...cks]);
   });

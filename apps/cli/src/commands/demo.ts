@@ -34,7 +34,9 @@ export async function clearDemoRun(runDir: string): Promise<void> {
     return;
   }
   if ((await readdir(runDir)).length > 0) {
-    throw new UserError(`${runDir} holds files the demo did not make (no ${DEMO_MARKER}); the demo deletes only its own runs: choose another --out, or move that folder`);
+    throw new UserError(
+      `${runDir} holds files the demo did not make (no ${DEMO_MARKER}); the demo deletes only its own runs: choose another --out, or move that folder`,
+    );
   }
 }
 
@@ -46,7 +48,11 @@ export async function clearDemoRun(runDir: string): Promise<void> {
  */
 export const DEMO = {
   full: {
-    data: { size: 128, classes: undefined as readonly string[] | undefined, counts: undefined as { train: number; testGood: number; testDefect: number } | undefined },
+    data: {
+      size: 128,
+      classes: undefined as readonly string[] | undefined,
+      counts: undefined as { train: number; testGood: number; testDefect: number } | undefined,
+    },
     config: {
       preset: 'cpu',
       model: { inputSize: 128 },

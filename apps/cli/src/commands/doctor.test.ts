@@ -42,19 +42,23 @@ describe('unias doctor', () => {
   it('without a Vulkan driver: webgpu is not usable, and it says what to install', async () => {
     const r = await withVulkanDrivers('/nonexistent/icd.json', () => runCli(['doctor']));
     expect(r.code, r.stderr).toBe(0);
-    for (const section of ['machine', 'onnxruntime-node 1.', 'Vulkan (for webgpu)', 'CUDA (for cuda)', 'tfjs']) expect(r.stdout).toContain(`\n${section}`.slice(section === 'machine' ? 1 : 0));
+    for (const section of ['machine', 'onnxruntime-node 1.', 'Vulkan (for webgpu)', 'CUDA (for cuda)', 'tfjs'])
+      expect(r.stdout).toContain(`\n${section}`.slice(section === 'machine' ? 1 : 0));
     expect(r.stdout).toMatch(/^ {2}webgpu {5}no: no Vulkan driver \(unknown \(broken: the manifest does not exist; \/nonexistent\/icd\.json\)\)/m);
     expect(r.stdout).toMatch(/^ {2}auto {7}(cpu|cuda) /m);
     expect(r.stdout).toContain(`  - ${INSTALL_HINTS.vulkanDriver}`);
   });
 
   const missing = swiftshaderMissing();
-  it.skipIf(missing !== undefined)(`with SwiftShader only: webgpu runs, auto skips it and says how it knew${missing ? ` (skipped: ${missing})` : ''}`, async () => {
-    const r = await withVulkanDrivers(SWIFTSHADER_ICD, () => runCli(['doctor']));
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^ {2}webgpu {5}yes \(only software Vulkan drivers \(SwiftShader\) in VK_ICD_FILENAMES=.*slower than the CPU provider\)$/m);
-    expect(r.stdout).toMatch(/^ {13}skipped webgpu: only software Vulkan drivers \(SwiftShader\)/m);
-    expect(r.stdout).toMatch(/^ {2}drivers {4}SwiftShader \(software; /m);
-    expect(r.stdout).toMatch(/^ {2}hardware {3}no: only software Vulkan drivers/m);
-  });
+  it.skipIf(missing !== undefined)(
+    `with SwiftShader only: webgpu runs, auto skips it and says how it knew${missing ? ` (skipped: ${missing})` : ''}`,
+    async () => {
+      const r = await withVulkanDrivers(SWIFTSHADER_ICD, () => runCli(['doctor']));
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^ {2}webgpu {5}yes \(only software Vulkan drivers \(SwiftShader\) in VK_ICD_FILENAMES=.*slower than the CPU provider\)$/m);
+      expect(r.stdout).toMatch(/^ {13}skipped webgpu: only software Vulkan drivers \(SwiftShader\)/m);
+      expect(r.stdout).toMatch(/^ {2}drivers {4}SwiftShader \(software; /m);
+      expect(r.stdout).toMatch(/^ {2}hardware {3}no: only software Vulkan drivers/m);
+    },
+  );
 });

@@ -57,7 +57,8 @@ export const command: Command = {
       memory_free_bytes: freemem(),
     };
     const install = [...onnx.install];
-    if (!tfjs.find((t) => t.name === 'tfjs-node')?.usable) install.push('tfjs (optional): npm i @tensorflow/tfjs-node, or -gpu with CUDA (their install downloads libtensorflow)');
+    if (!tfjs.find((t) => t.name === 'tfjs-node')?.usable)
+      install.push('tfjs (optional): npm i @tensorflow/tfjs-node, or -gpu with CUDA (their install downloads libtensorflow)');
     if (flag(args, 'json')) {
       process.stdout.write(`${JSON.stringify({ machine, onnxruntime: onnx, tfjs, install }, null, 2)}\n`);
       return 0;
@@ -72,7 +73,9 @@ export const command: Command = {
       onnx.version ? `onnxruntime-node ${onnx.version}` : `onnxruntime-node: does not load (${onnx.loadError})`,
       `  providers  ${onnx.providers.map((p) => `${p.name}${p.bundled ? '' : ' (separate download)'}`).join(', ') || 'none'}`,
       ...onnx.devices.map((d) => `  ${d.device.padEnd(10)} ${yes(d.usable, d.detail)}`),
-      ...(onnx.auto ? [`  auto       ${onnx.auto.device} (${onnx.auto.why})`, ...onnx.auto.skipped.map((s) => `             skipped ${s.device}: ${s.reason}`)] : []),
+      ...(onnx.auto
+        ? [`  auto       ${onnx.auto.device} (${onnx.auto.why})`, ...onnx.auto.skipped.map((s) => `             skipped ${s.device}: ${s.reason}`)]
+        : []),
       '',
       'Vulkan (for webgpu)',
       `  loader     ${onnx.vulkan.loader ?? 'not found (libvulkan.so.1)'}`,

@@ -93,7 +93,11 @@ export const command: Command = {
     const threshold = num(args, 'threshold');
     const batch = num(args, 'batch', { int: true, min: 1 });
     const threads = num(args, 'threads', { int: true, min: 1 });
-    const classes = str(args, 'classes')?.split(',').map((c) => c.trim()).filter(Boolean) ?? null;
+    const classes =
+      str(args, 'classes')
+        ?.split(',')
+        .map((c) => c.trim())
+        .filter(Boolean) ?? null;
     let roots = list(args, 'data').map((d) => resolve(d));
     const record = await runRecordOf(model);
     if (roots.length === 0) {
@@ -109,7 +113,12 @@ export const command: Command = {
     if (test.length === 0) throw new UserError(`no test images in ${roots.join(', ')}`);
     // opened as `unias predict` opens it; the evaluation loop batches at the model's input size
     // against masks at that size, so it runs the detector's predictor, not detect()
-    const detector = await createDetector(model, { backend, ...(threads !== undefined ? { threads } : {}), ...(device ? { device } : {}), ...(log ? { log } : {}) });
+    const detector = await createDetector(model, {
+      backend,
+      ...(threads !== undefined ? { threads } : {}),
+      ...(device ? { device } : {}),
+      ...(log ? { log } : {}),
+    });
     const predictor = detector.predictor;
     let baseline: BaselineResult | null = null;
     if (!flag(args, 'no-baseline')) {
@@ -146,7 +155,9 @@ export const command: Command = {
       } else {
         process.stdout.write(`${metricsTable(r.evaluation.report)}\n`);
         if (baseline) {
-          process.stdout.write(`\nagainst the ${baseline.description}${baseline.cached ? ' (cached)' : ''}:\n${comparisonTable(r.evaluation.report, baseline.report)}\n`);
+          process.stdout.write(
+            `\nagainst the ${baseline.description}${baseline.cached ? ' (cached)' : ''}:\n${comparisonTable(r.evaluation.report, baseline.report)}\n`,
+          );
         }
         if (r.evaluation.report.warnings.length > 0) process.stdout.write(`${r.evaluation.report.warnings.length} warning(s), see metrics.json\n`);
         process.stdout.write(`metrics: ${r.metricsPath}\n${r.reportPath ? `report: ${r.reportPath}\n` : ''}`);
@@ -188,12 +199,25 @@ async function modelBaseline(o: {
     const meta = await readExportMetadata(resolve(o.modelPath)).catch(() => null);
     if (!meta) return { skipped: 'the ONNX file has no UniAS metadata' };
     if (meta.raw['unias.method'] === 'knn') return { skipped: 'the model is the nearest-neighbour detector itself' };
-    config = { ...presetConfig('cpu'), backbone: meta.backbone, inputSize: meta.inputSize, inputRange: (meta.raw['unias.input_range'] ?? 'backbone') as InputRange };
+    config = {
+      ...presetConfig('cpu'),
+      backbone: meta.backbone,
+      inputSize: meta.inputSize,
+      inputRange: (meta.raw['unias.input_range'] ?? 'backbone') as InputRange,
+    };
   }
   const backend = await openBackend(o.backend, { threads: o.threads, device: o.device });
   const bars = o.progress ? progressBars() : null;
   try {
-    return await baselineForModel({ model: config, params, train: o.train, test: o.test, knn: o.knn, backend, ...(bars ? { onProgress: bars.onProgress } : {}) });
+    return await baselineForModel({
+      model: config,
+      params,
+      train: o.train,
+      test: o.test,
+      knn: o.knn,
+      backend,
+      ...(bars ? { onProgress: bars.onProgress } : {}),
+    });
   } finally {
     bars?.close();
   }

@@ -19,7 +19,19 @@ beforeAll(async () => {
 });
 afterAll(async () => tmp.cleanup());
 
-const FROM_FIXTURES = () => ['--preset', 'small', '--backbone', 'efficientnet-b4', '--weights', FIXTURES.backboneTaps, '--weights', FIXTURES.head, '--quiet', '--format', 'onnx'];
+const FROM_FIXTURES = () => [
+  '--preset',
+  'small',
+  '--backbone',
+  'efficientnet-b4',
+  '--weights',
+  FIXTURES.backboneTaps,
+  '--weights',
+  FIXTURES.head,
+  '--quiet',
+  '--format',
+  'onnx',
+];
 
 describe('int8 calibration images', () => {
   it('are normal training images only (train/good), spread over the classes', async () => {
@@ -53,7 +65,18 @@ describe('unias export --precision', () => {
     expect(triton.stderr).toMatch(/--precision int8 applies to --format onnx only/);
     const noData = await runCli(['export', ...FROM_FIXTURES(), '--out', out, '--precision', 'int8']);
     expect(noData.stderr).toMatch(/--precision int8 needs --calibration-data DIR/);
-    const method = await runCli(['export', ...FROM_FIXTURES(), '--out', out, '--precision', 'int8', '--calibration-data', data, '--calibration-method', 'entropy']);
+    const method = await runCli([
+      'export',
+      ...FROM_FIXTURES(),
+      '--out',
+      out,
+      '--precision',
+      'int8',
+      '--calibration-data',
+      data,
+      '--calibration-method',
+      'entropy',
+    ]);
     expect(method.stderr).toMatch(/--calibration-method must be one of minmax, percentile, got "entropy"/);
     for (const r of [noInt8, triton, noData, method]) expect(r.code).not.toBe(0);
   });
@@ -69,7 +92,20 @@ describe('unias export --precision', () => {
 
   it('int8: metadata says so and how it was calibrated; unias predict runs the file and reports the precision', async () => {
     const out = join(tmp.dir, 'int8.onnx');
-    const r = await runCli(['export', ...FROM_FIXTURES(), '--out', out, '--precision', 'int8', '--calibration-data', data, '--calibration-images', '4', '--calibration-method', 'percentile']);
+    const r = await runCli([
+      'export',
+      ...FROM_FIXTURES(),
+      '--out',
+      out,
+      '--precision',
+      'int8',
+      '--calibration-data',
+      data,
+      '--calibration-images',
+      '4',
+      '--calibration-method',
+      'percentile',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe(out);
     const meta = await readExportMetadata(out);

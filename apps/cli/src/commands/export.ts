@@ -100,7 +100,10 @@ function overridesOf(backbone: string | undefined, inputSize: number | undefined
   for (const s of sets) {
     const eq = s.indexOf('=');
     if (eq <= 0) throw new UsageError(`--set expects key=value, got "${s}"`);
-    const key = s.slice(0, eq).trim().replace(/^model\./, '');
+    const key = s
+      .slice(0, eq)
+      .trim()
+      .replace(/^model\./, '');
     const raw = s.slice(eq + 1);
     const n = Number(raw);
     out[key] = raw === 'true' ? true : raw === 'false' ? false : raw.trim() !== '' && Number.isFinite(n) ? n : raw;
@@ -114,17 +117,21 @@ export const command: Command = {
   async run(argv) {
     const args = parse(argv, OPTIONS);
     const format = requireStr(args, 'format');
-    if (!isExportFormat(format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}, got "${format}"${suggestion(format, EXPORT_FORMATS)}`);
+    if (!isExportFormat(format))
+      throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}, got "${format}"${suggestion(format, EXPORT_FORMATS)}`);
     const out = resolve(requireStr(args, 'out'));
     const layout = str(args, 'layout');
-    if (layout !== undefined && !(SAFETENSORS_LAYOUTS as readonly string[]).includes(layout)) throw new UsageError(`--layout must be one of ${SAFETENSORS_LAYOUTS.join(', ')}, got "${layout}"`);
+    if (layout !== undefined && !(SAFETENSORS_LAYOUTS as readonly string[]).includes(layout))
+      throw new UsageError(`--layout must be one of ${SAFETENSORS_LAYOUTS.join(', ')}, got "${layout}"`);
     if (layout !== undefined && format !== 'safetensors') throw new UsageError('--layout applies to --format safetensors only');
     const dtype = str(args, 'dtype');
-    if (dtype !== undefined && !(WEIGHT_DTYPES as readonly string[]).includes(dtype)) throw new UsageError(`--dtype must be one of ${WEIGHT_DTYPES.join(', ')}, got "${dtype}"`);
+    if (dtype !== undefined && !(WEIGHT_DTYPES as readonly string[]).includes(dtype))
+      throw new UsageError(`--dtype must be one of ${WEIGHT_DTYPES.join(', ')}, got "${dtype}"`);
     const kind = str(args, 'instance-kind');
     if (kind !== undefined && kind !== 'cpu' && kind !== 'gpu') throw new UsageError(`--instance-kind must be cpu or gpu, got "${kind}"`);
     const precision = str(args, 'precision') ?? 'float32';
-    if (!isPrecision(precision)) throw new UsageError(`--precision must be one of ${PRECISIONS.join(', ')}, got "${precision}"${suggestion(precision, PRECISIONS)}`);
+    if (!isPrecision(precision))
+      throw new UsageError(`--precision must be one of ${PRECISIONS.join(', ')}, got "${precision}"${suggestion(precision, PRECISIONS)}`);
     if (precision !== 'float32' && format !== 'onnx') throw new UsageError(`--precision ${precision} applies to --format onnx only`);
     const calibrationMethod = str(args, 'calibration-method');
     if (calibrationMethod !== undefined && !(CALIBRATION_METHODS as readonly string[]).includes(calibrationMethod)) {
@@ -150,7 +157,9 @@ export const command: Command = {
       files = [f];
     }
     const quiet = flag(args, 'quiet');
-    const onProgress = quiet ? undefined : (p: { step: number; steps: number; message: string }) => process.stderr.write(`[${p.step}/${p.steps}] ${p.message}\n`);
+    const onProgress = quiet
+      ? undefined
+      : (p: { step: number; steps: number; message: string }) => process.stderr.write(`[${p.step}/${p.steps}] ${p.message}\n`);
     let model: LoadedModel;
     try {
       model = await loadModelFiles(files, {
@@ -163,10 +172,20 @@ export const command: Command = {
     }
     const pixel = num(args, 'threshold');
     const image = num(args, 'image-threshold');
-    const classes = str(args, 'classes')?.split(',').map((c) => c.trim()).filter(Boolean);
+    const classes = str(args, 'classes')
+      ?.split(',')
+      .map((c) => c.trim())
+      .filter(Boolean);
     const metadata: ModelInfo = {
       ...(pixel !== undefined || image !== undefined
-        ? { thresholds: { ...model.thresholds, ...(pixel !== undefined ? { pixel } : {}), ...(image !== undefined ? { image } : {}), source: 'given to unias export' } }
+        ? {
+            thresholds: {
+              ...model.thresholds,
+              ...(pixel !== undefined ? { pixel } : {}),
+              ...(image !== undefined ? { image } : {}),
+              source: 'given to unias export',
+            },
+          }
         : {}),
       ...(classes ? { classes } : {}),
     };
@@ -174,7 +193,10 @@ export const command: Command = {
     if (precision === 'int8') {
       let roots = calibrationRoots;
       if (roots.length === 0 && modelArg && (await stat(modelArg).catch(() => null))?.isDirectory()) roots = (await runDataRoots(resolve(modelArg))) ?? [];
-      if (roots.length === 0) throw new UsageError('--precision int8 needs --calibration-data DIR (a dataset root whose train/good images calibrate), or --model RUN_DIR whose run.json names its data');
+      if (roots.length === 0)
+        throw new UsageError(
+          '--precision int8 needs --calibration-data DIR (a dataset root whose train/good images calibrate), or --model RUN_DIR whose run.json names its data',
+        );
       const set = await loadCalibrationSet(roots, calibrationCount ?? DEFAULT_CALIBRATION_IMAGES, resolveConfig(model.config).inputSize);
       if (!quiet) process.stderr.write(`int8 calibration: ${set.source}\n`);
       calibration = { images: set.images, source: set.source, method: (calibrationMethod as CalibrationMethod | undefined) ?? 'minmax' };
@@ -202,7 +224,9 @@ export const command: Command = {
     }
     process.stdout.write(`${result.files.join('\n')}\n`);
     if (result.missing && result.missing.length > 0 && !quiet) {
-      process.stderr.write(`note: ${result.missing.length} official state_dict keys have no value (the pruned backbone's unused layers), e.g. ${result.missing[0]}\n`);
+      process.stderr.write(
+        `note: ${result.missing.length} official state_dict keys have no value (the pruned backbone's unused layers), e.g. ${result.missing[0]}\n`,
+      );
     }
   },
 };

@@ -86,7 +86,14 @@ async function makeImages(): Promise<Array<{ name: string; bytes: Buffer }>> {
     { name: 'cmyk.jpg', bytes: await raw(57, 66, 3, 10).toColourspace('cmyk').jpeg({ quality: 90 }).toBuffer() },
   ];
   // the files are what their names say (sharp writes some raw layouts otherwise unless told)
-  const expected: Record<string, [number, string]> = { 'grey-tall-smaller.png': [1, 'b-w'], 'grey-alpha.png': [2, 'b-w'], 'rgba-square-smaller.png': [4, 'srgb'], 'rgb16-wide.png': [3, 'rgb16'], 'grey16-square.png': [1, 'grey16'], 'cmyk.jpg': [4, 'cmyk'] };
+  const expected: Record<string, [number, string]> = {
+    'grey-tall-smaller.png': [1, 'b-w'],
+    'grey-alpha.png': [2, 'b-w'],
+    'rgba-square-smaller.png': [4, 'srgb'],
+    'rgb16-wide.png': [3, 'rgb16'],
+    'grey16-square.png': [1, 'grey16'],
+    'cmyk.jpg': [4, 'cmyk'],
+  };
   for (const img of images) {
     const meta = await sharp(img.bytes).metadata();
     if (expected[img.name]) expect([meta.channels, meta.space], img.name).toEqual(expected[img.name]);
@@ -180,7 +187,11 @@ describe('image contract: unias predict, POST /predict and KServe infer', () => 
       const kserve = await infer(serve.url, await documented(img.bytes, H, W));
       scores.add(kserve.score);
       // POST /predict
-      const res = await fetch(`${serve.url}/predict?model=contract`, { method: 'POST', headers: { 'Content-Type': 'application/octet-stream' }, body: img.bytes });
+      const res = await fetch(`${serve.url}/predict?model=contract`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/octet-stream' },
+        body: img.bytes,
+      });
       expect(res.status, img.name).toBe(200);
       const predicted = (await res.json()) as PredictAnswer;
       // unias predict
@@ -197,7 +208,14 @@ describe('image contract: unias predict, POST /predict and KServe infer', () => 
       // unias predict's heat map, at the image's own (EXIF-oriented) size, drawn from the same map.
       const heat = await pngPixels(await readFile(join(out, row.heatmap)));
       expect(heat.size, img.name).toEqual({ width: predicted.image.width, height: predicted.image.height });
-      const drawn = renderMap({ map: kserve.map, mapSize: { width: W, height: H }, rgb: new Uint8Array(heat.size.width * heat.size.height * 3), size: heat.size, scale: { lo: 0, hi: 2 * PIXEL_THRESHOLD }, threshold: null });
+      const drawn = renderMap({
+        map: kserve.map,
+        mapSize: { width: W, height: H },
+        rgb: new Uint8Array(heat.size.width * heat.size.height * 3),
+        size: heat.size,
+        scale: { lo: 0, hi: 2 * PIXEL_THRESHOLD },
+        threshold: null,
+      });
       expect(Buffer.from(heat.data).equals(Buffer.from(drawn.heatmap)), img.name).toBe(true);
     }
     // the images differ, so do their scores (a path that ignored its input would not pass above)
@@ -209,11 +227,17 @@ describe('image contract: unias predict, POST /predict and KServe infer', () => 
     await writeFile(other, contractModel({ 'unias.preprocess.resize': 'cubic' }));
     const run = await runCli(['predict', '--model', other, join(tmp.dir, images[0]!.name), '--out', join(tmp.dir, 'p-cubic'), '--quiet']);
     expect(run.code).not.toBe(0);
-    expect(run.stderr).toMatch(/cubic\.onnx: metadata unias\.preprocess\.resize = 'cubic', but images are preprocessed with unias\.preprocess\.resize = 'linear'/);
+    expect(run.stderr).toMatch(
+      /cubic\.onnx: metadata unias\.preprocess\.resize = 'cubic', but images are preprocessed with unias\.preprocess\.resize = 'linear'/,
+    );
   });
 
   it('the EXIF orientation is applied: the rotated JPEG is 50 wide and 80 tall on every path', async () => {
-    const res = await fetch(`${serve.url}/predict?model=contract`, { method: 'POST', headers: { 'Content-Type': 'image/jpeg' }, body: images.find((i) => i.name === 'exif-rotated.jpg')!.bytes });
+    const res = await fetch(`${serve.url}/predict?model=contract`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'image/jpeg' },
+      body: images.find((i) => i.name === 'exif-rotated.jpg')!.bytes,
+    });
     expect(((await res.json()) as PredictAnswer).image).toMatchObject({ width: 50, height: 80 });
     const decoded = await decodeImage(join(tmp.dir, 'exif-rotated.jpg'));
     expect([decoded.width, decoded.height]).toEqual([50, 80]);

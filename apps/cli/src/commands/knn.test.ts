@@ -47,7 +47,10 @@ describe('unias train --method knn', () => {
     expect(config.method).toBe('knn');
     expect(config.inputRange).toBe('signed');
     expect(config.knn?.bankSize).toBe(100);
-    const log = (await readFile(join(run, 'train.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    const log = (await readFile(join(run, 'train.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string });
     expect(log.map((l) => l.type)).toEqual(['start', 'fit', 'eval', 'end']);
   });
 
@@ -129,7 +132,7 @@ describe('a knn model in eval, export and serve', () => {
 });
 
 describe('unias serve with a knn model', () => {
-  it('serves the run directory over KServe v2: the infer score equals the exported file\'s on onnxruntime', async () => {
+  it("serves the run directory over KServe v2: the infer score equals the exported file's on onnxruntime", async () => {
     const server = await startServe(['--model', run, '--threads', '1']);
     const url = server.url;
     try {
@@ -137,7 +140,10 @@ describe('unias serve with a knn model', () => {
       const res = await fetch(`${url}/v2/models/model/infer`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ inputs: [{ name: 'image', shape: [1, 3, SIZE, SIZE], datatype: 'FP32', data: Array.from(d.image) }], outputs: [{ name: 'score' }] }),
+        body: JSON.stringify({
+          inputs: [{ name: 'image', shape: [1, 3, SIZE, SIZE], datatype: 'FP32', data: Array.from(d.image) }],
+          outputs: [{ name: 'score' }],
+        }),
       });
       expect(res.status, await res.clone().text()).toBe(200);
       const served = ((await res.json()) as { outputs: { data: number[] }[] }).outputs[0]!.data[0]!;
@@ -163,7 +169,10 @@ describe('the baseline beside a UniAS model', () => {
     expect(first.stdout).toMatch(/^mean\s+model\s/m);
     expect(first.stdout).toMatch(/^\s+knn\s/m);
     expect(first.stdout).not.toMatch(/\(cached\)/);
-    const cmp = JSON.parse(await readFile(join(tmp.dir, 'uni-eval', 'comparison.json'), 'utf8')) as { model: { mean: object }; knn: { mean: { pixel_auroc: number } } };
+    const cmp = JSON.parse(await readFile(join(tmp.dir, 'uni-eval', 'comparison.json'), 'utf8')) as {
+      model: { mean: object };
+      knn: { mean: { pixel_auroc: number } };
+    };
     expect(cmp.knn.mean.pixel_auroc).toBeGreaterThan(0);
     const html = await readFile(join(tmp.dir, 'uni-eval', 'report.html'), 'utf8');
     expect(html).toContain('id="comparison"');

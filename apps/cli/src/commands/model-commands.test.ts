@@ -127,7 +127,8 @@ describe('unias eval', () => {
       const section = root.querySelector(`section#class-${c}`)!;
       const curves = section.querySelectorAll('svg[data-curve]').map((s) => s.getAttribute('data-curve'));
       expect(curves.sort()).toEqual(['image_pr', 'image_roc', 'pixel_pr', 'pixel_pro', 'pixel_roc']);
-      for (const svg of section.querySelectorAll('svg[data-curve]')) expect(svg.querySelector('polyline')!.getAttribute('points')!.split(' ').length).toBeGreaterThan(1);
+      for (const svg of section.querySelectorAll('svg[data-curve]'))
+        expect(svg.querySelector('polyline')!.getAttribute('points')!.split(' ').length).toBeGreaterThan(1);
       const images = section.querySelectorAll('figure.ex img');
       expect(images.length).toBeGreaterThanOrEqual(3);
       for (const img of images) {
@@ -145,10 +146,26 @@ describe('unias eval', () => {
   it('--save-thresholds stores the F1 / DSC thresholds of the labelled set in the model file; --json prints metrics.json', async () => {
     const copy = join(tmp.dir, 'run-copy');
     await runCli(['export', '--model', run, '--format', 'safetensors', '--out', join(copy, 'model.safetensors'), '--quiet']);
-    const r = await runCli(['eval', '--model', join(copy, 'model.safetensors'), '--data', data, '--out', join(tmp.dir, 'eval2'), '--save-thresholds', '--no-report', '--json', '--quiet']);
+    const r = await runCli([
+      'eval',
+      '--model',
+      join(copy, 'model.safetensors'),
+      '--data',
+      data,
+      '--out',
+      join(tmp.dir, 'eval2'),
+      '--save-thresholds',
+      '--no-report',
+      '--json',
+      '--quiet',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual(metrics);
-    const t = JSON.parse((await readSafetensorsFile(join(copy, 'model.safetensors'))).metadata['thresholds']!) as { image: number; pixel: number; source: string };
+    const t = JSON.parse((await readSafetensorsFile(join(copy, 'model.safetensors'))).metadata['thresholds']!) as {
+      image: number;
+      pixel: number;
+      source: string;
+    };
     expect(t.source).toMatch(/F1-max threshold of the image scores and DSC threshold/);
     // the image threshold is one of the image scores (the F1-max point)
     const { scores } = await onnxMaps(onnx, samples);
@@ -168,7 +185,10 @@ describe('unias predict', () => {
     };
     const inFolder = samples.filter((s) => s.className === 'washer');
     expect(summary.images.map((i) => i.path).sort()).toEqual(inFolder.map((s) => s.path).sort());
-    const { scores } = await onnxMaps(onnx, summary.images.map((i) => inFolder.find((s) => s.path === i.path)!));
+    const { scores } = await onnxMaps(
+      onnx,
+      summary.images.map((i) => inFolder.find((s) => s.path === i.path)!),
+    );
     for (const [k, img] of summary.images.entries()) {
       expect(Math.abs(img.score - scores[k]!)).toBeLessThan(1e-4 * Math.max(1, scores[k]!));
       expect(img.label).toBe(img.score >= summary.thresholds.image ? 'anomalous' : 'normal');
@@ -189,10 +209,26 @@ describe('unias predict', () => {
     const image = samples.find((s) => s.label === 1)!.path;
     const low = await runCli(['predict', '--model', onnx, image, '--out', join(tmp.dir, 'p-low'), '--threshold=-1', '--image-threshold=-1', '--quiet']);
     expect(low.code, low.stderr).toBe(0);
-    const sLow = JSON.parse(await readFile(join(tmp.dir, 'p-low', 'summary.json'), 'utf8')) as { images: Array<{ anomalous_pixel_fraction: number; label: string }> };
+    const sLow = JSON.parse(await readFile(join(tmp.dir, 'p-low', 'summary.json'), 'utf8')) as {
+      images: Array<{ anomalous_pixel_fraction: number; label: string }>;
+    };
     expect(sLow.images[0]).toMatchObject({ anomalous_pixel_fraction: 1, label: 'anomalous' });
-    const high = await runCli(['predict', '--model', run, image, '--out', join(tmp.dir, 'p-high'), '--threshold', '1e9', '--image-threshold', '1e9', '--quiet']);
-    const sHigh = JSON.parse(await readFile(join(tmp.dir, 'p-high', 'summary.json'), 'utf8')) as { images: Array<{ anomalous_pixel_fraction: number; label: string }> };
+    const high = await runCli([
+      'predict',
+      '--model',
+      run,
+      image,
+      '--out',
+      join(tmp.dir, 'p-high'),
+      '--threshold',
+      '1e9',
+      '--image-threshold',
+      '1e9',
+      '--quiet',
+    ]);
+    const sHigh = JSON.parse(await readFile(join(tmp.dir, 'p-high', 'summary.json'), 'utf8')) as {
+      images: Array<{ anomalous_pixel_fraction: number; label: string }>;
+    };
     expect(high.code).toBe(0);
     expect(sHigh.images[0]).toMatchObject({ anomalous_pixel_fraction: 0, label: 'normal' });
   });

@@ -116,7 +116,10 @@ export const command: Command = {
     try {
       let k = 0;
       // the pictures are at each image's own size (EXIF-oriented, as decoded for the model)
-      for await (const d of detector.detectMany(images.map((c) => c.path), { batchSize, onProgress: (done) => bar?.update(done) })) {
+      for await (const d of detector.detectMany(
+        images.map((c) => c.path),
+        { batchSize, onProgress: (done) => bar?.update(done) },
+      )) {
         const c = images[k++]!;
         const files: Record<string, string> = { heatmap: `${c.name}.heatmap.png`, overlay: `${c.name}.overlay.png` };
         await writeFileAtomic(join(outDir, files['heatmap']!), await d.heatmapPng());

@@ -5,7 +5,8 @@ import { BACKENDS, type BackendName, suggestion } from '@unias/engine';
 
 export function backendArg(v: string | undefined): BackendName {
   const b = v ?? 'onnx';
-  if (!(BACKENDS as readonly string[]).includes(b)) throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, got "${b}"${suggestion(b, BACKENDS)}`);
+  if (!(BACKENDS as readonly string[]).includes(b))
+    throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, got "${b}"${suggestion(b, BACKENDS)}`);
   return b as BackendName;
 }
 

@@ -42,7 +42,13 @@ describe('train settings', () => {
       expect(method(['--batch', '4', '--input-size', '128'])).resolves.toEqual(['knn', 'default']),
       expect(method(['--method', 'unias'])).resolves.toEqual(['unias', 'given']),
       expect(method(['--method', 'knn', '--steps', '3'])).resolves.toEqual(['knn', 'given']),
-      ...[['--steps', '3'], ['--epochs', '2'], ['--time-budget', '10m'], ['--lr', '1e-4'], ['--schedule', 'cosine']].map((a) => expect(method(a)).resolves.toEqual(['unias', 'training-options'])),
+      ...[
+        ['--steps', '3'],
+        ['--epochs', '2'],
+        ['--time-budget', '10m'],
+        ['--lr', '1e-4'],
+        ['--schedule', 'cosine'],
+      ].map((a) => expect(method(a)).resolves.toEqual(['unias', 'training-options'])),
       expect(method(['--set', 'train.warmupSteps=5'])).resolves.toEqual(['unias', 'training-options']),
     ]);
   });
@@ -51,24 +57,53 @@ describe('train settings', () => {
     expect(resolveTrainSettings({ data: { roots: ['/d'] }, train: { timeBudget: '1h30m' } }).train.timeBudget).toBe(5400);
     expect(resolveTrainSettings({ data: { roots: ['/d'] }, train: { timeBudget: 600 } }).train.timeBudget).toBe(600);
     expect(resolveTrainSettings({ data: { roots: ['/d'] }, train: { steps: 10 } }).train).toMatchObject({ steps: 10, timeBudget: null });
-    expect(() => resolveTrainSettings({ data: { roots: ['/d'] }, train: { timeBudget: 'soon' } })).toThrow(/train.timeBudget: expected seconds or a duration such as "30m", got "soon"/);
-    expect(() => resolveTrainSettings({ data: { roots: ['/d'] }, train: { timeBudget: 60, epochs: 2 } })).toThrow(/a time budget or train.epochs\/train.steps, not both/);
+    expect(() => resolveTrainSettings({ data: { roots: ['/d'] }, train: { timeBudget: 'soon' } })).toThrow(
+      /train.timeBudget: expected seconds or a duration such as "30m", got "soon"/,
+    );
+    expect(() => resolveTrainSettings({ data: { roots: ['/d'] }, train: { timeBudget: 60, epochs: 2 } })).toThrow(
+      /a time budget or train.epochs\/train.steps, not both/,
+    );
   });
 
   it('a YAML file: preset + overrides merged field by field; relative paths from the file', async () => {
     const file = join(tmp.dir, 'a.yaml');
-    await writeFile(file, 'preset: small\nmodel:\n  inputSize: 256\n  loss: { cosine: released }\n  jitter: { prob: 1 }\ndata:\n  roots: [mvtec, ../visa]\nweights: head.safetensors\n');
+    await writeFile(
+      file,
+      'preset: small\nmodel:\n  inputSize: 256\n  loss: { cosine: released }\n  jitter: { prob: 1 }\ndata:\n  roots: [mvtec, ../visa]\nweights: head.safetensors\n',
+    );
     const s = resolveTrainSettings(await readTrainConfigFile(file));
     expect(s.model).toMatchObject({ ...PRESETS.small, inputSize: 256, loss: { weight: 10, cosine: 'released' }, jitter: { scale: 20, prob: 1 } });
     expect(s.data.roots).toEqual([join(tmp.dir, 'mvtec'), join(tmp.dir, '..', 'visa')]);
     expect(s.weights).toEqual([join(tmp.dir, 'head.safetensors')]);
   });
 
-  it('JSON works the same; flags override the file; --steps replaces the file\'s epochs', async () => {
+  it("JSON works the same; flags override the file; --steps replaces the file's epochs", async () => {
     const file = join(tmp.dir, 'b.json');
     await writeFile(file, JSON.stringify({ data: { roots: ['/data'] }, train: { epochs: 50, lr: 0.01, batchSize: 4 }, backend: 'tfjs' }));
     const s = await settingsFromArgs(
-      parse(['--config', file, '--lr', '0.002', '--steps', '30', '--backend', 'onnx', '--loss-sign', 'released', '--jitter-scale', '5', '--set', 'model.convDim=64', '--set', 'train.betas=[0.5,0.9]', '--out', 'rel/run'], TRAIN_OPTIONS),
+      parse(
+        [
+          '--config',
+          file,
+          '--lr',
+          '0.002',
+          '--steps',
+          '30',
+          '--backend',
+          'onnx',
+          '--loss-sign',
+          'released',
+          '--jitter-scale',
+          '5',
+          '--set',
+          'model.convDim=64',
+          '--set',
+          'train.betas=[0.5,0.9]',
+          '--out',
+          'rel/run',
+        ],
+        TRAIN_OPTIONS,
+      ),
     );
     expect(s.train).toMatchObject({ lr: 0.002, steps: 30, epochs: null, batchSize: 4, betas: [0.5, 0.9] });
     expect(s.backend).toBe('onnx');

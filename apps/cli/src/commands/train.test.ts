@@ -111,7 +111,12 @@ describe('unias train', () => {
 
   it('after a crash (no final checkpoint) --resume restarts from the last checkpoint and ends with the same parameters (feature cache on)', async () => {
     const run = runs['crashed']!;
-    const settings = await settingsFromArgs(parse(['--config', config, '--steps', '6', '--checkpoint-every', '2', '--cache-dir', join(tmp.dir, 'cache'), '--feature-cache', '--out', run], TRAIN_OPTIONS));
+    const settings = await settingsFromArgs(
+      parse(
+        ['--config', config, '--steps', '6', '--checkpoint-every', '2', '--cache-dir', join(tmp.dir, 'cache'), '--feature-cache', '--out', run],
+        TRAIN_OPTIONS,
+      ),
+    );
     await expect(
       runTraining({
         settings,
@@ -157,13 +162,31 @@ describe('unias train', () => {
     await cp(join(data, 'fabric'), join(root, 'carpet'), { recursive: true });
     await cp(join(data, 'washer'), join(root, 'washer'), { recursive: true });
     const cacheDir = join(tmp.dir, 'cache-aug');
-    const r = await runCli(['train', '--config', config, '--data', root, '--augment', 'mvtec', '--steps', '8', '--feature-cache', '--cache-dir', cacheDir, '--out', join(tmp.dir, 'aug'), '--quiet']);
+    const r = await runCli([
+      'train',
+      '--config',
+      config,
+      '--data',
+      root,
+      '--augment',
+      'mvtec',
+      '--steps',
+      '8',
+      '--feature-cache',
+      '--cache-dir',
+      cacheDir,
+      '--out',
+      join(tmp.dir, 'aug'),
+      '--quiet',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const entries: Array<{ path: string; variant: string | null }> = [];
     for (const ns of await readdir(cacheDir)) {
       for (const shard of (await readdir(join(cacheDir, ns))).filter((n) => n !== 'key.json')) {
         for (const f of await readdir(join(cacheDir, ns, shard))) {
-          entries.push(JSON.parse((await readSafetensorsFile(join(cacheDir, ns, shard, f))).metadata['unias.cache.entry']!) as { path: string; variant: string | null });
+          entries.push(
+            JSON.parse((await readSafetensorsFile(join(cacheDir, ns, shard, f))).metadata['unias.cache.entry']!) as { path: string; variant: string | null },
+          );
         }
       }
     }

@@ -196,13 +196,43 @@ export async function settingsFromArgs(args: ParsedArgs): Promise<TrainSettings>
     }
   }
   const data = list(args, 'data');
-  if (data.length > 0) setPath(raw, 'data.roots', data.map((d) => resolve(d)), '--data');
+  if (data.length > 0)
+    setPath(
+      raw,
+      'data.roots',
+      data.map((d) => resolve(d)),
+      '--data',
+    );
   const knnTaps = str(args, 'knn-taps');
-  if (knnTaps !== undefined) setPath(raw, 'knn.taps', knnTaps.split(',').map((c) => c.trim()).filter(Boolean), '--knn-taps');
+  if (knnTaps !== undefined)
+    setPath(
+      raw,
+      'knn.taps',
+      knnTaps
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean),
+      '--knn-taps',
+    );
   const classes = str(args, 'classes');
-  if (classes !== undefined) setPath(raw, 'data.classes', classes.split(',').map((c) => c.trim()).filter(Boolean), '--classes');
+  if (classes !== undefined)
+    setPath(
+      raw,
+      'data.classes',
+      classes
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean),
+      '--classes',
+    );
   const weights = list(args, 'weights');
-  if (weights.length > 0) setPath(raw, 'weights', weights.map((f) => resolve(f)), '--weights');
+  if (weights.length > 0)
+    setPath(
+      raw,
+      'weights',
+      weights.map((f) => resolve(f)),
+      '--weights',
+    );
   const bw = str(args, 'backbone-weights');
   if (bw !== undefined) setPath(raw, 'backboneWeights', bw === 'default' || bw === 'random' || bw === 'pretrained' ? bw : resolve(bw), '--backbone-weights');
   if (flag(args, 'no-cache') && flag(args, 'feature-cache')) throw new UsageError('give --feature-cache or --no-cache, not both');
@@ -225,7 +255,9 @@ function printResult(r: TrainRunResult): void {
     out.write(`${metricsTable(r.final.report)}\n`);
   }
   if (r.knn) {
-    out.write(`fitted a memory bank of ${r.knn.bankSize} patches (of ${r.knn.patchesSeen}); thresholds: image ${fmt(r.thresholds?.image, 4)}, pixel ${fmt(r.thresholds?.pixel, 4)}\nmodel: ${r.modelPath}\n`);
+    out.write(
+      `fitted a memory bank of ${r.knn.bankSize} patches (of ${r.knn.patchesSeen}); thresholds: image ${fmt(r.thresholds?.image, 4)}, pixel ${fmt(r.thresholds?.pixel, 4)}\nmodel: ${r.modelPath}\n`,
+    );
     return;
   }
   out.write(
@@ -275,13 +307,18 @@ export const command: Command = {
       if (resume) {
         const allowed = new Set(['resume', 'stop-after', 'quiet', 'epochs', 'steps', 'device']);
         const other = Object.keys(args.values).filter((k) => args.values[k] !== undefined && !allowed.has(k));
-        if (other.length > 0) throw new UsageError(`--${other[0]} cannot be changed on --resume (the run's settings are in ${resume}/run.json); only --steps/--epochs, --device, --stop-after and --quiet may be given`);
+        if (other.length > 0)
+          throw new UsageError(
+            `--${other[0]} cannot be changed on --resume (the run's settings are in ${resume}/run.json); only --steps/--epochs, --device, --stop-after and --quiet may be given`,
+          );
         const device = deviceArg(str(args, 'device'));
         const epochs = num(args, 'epochs', { int: true, min: 1 });
         const steps = num(args, 'steps', { int: true, min: 1 });
         if (epochs !== undefined && steps !== undefined) throw new UsageError('give --epochs or --steps, not both');
         result = await resumeRun(resume, {
-          ...(epochs !== undefined || steps !== undefined ? { extend: { ...(epochs !== undefined ? { epochs } : {}), ...(steps !== undefined ? { steps } : {}) } } : {}),
+          ...(epochs !== undefined || steps !== undefined
+            ? { extend: { ...(epochs !== undefined ? { epochs } : {}), ...(steps !== undefined ? { steps } : {}) } }
+            : {}),
           ...(stopAfter !== undefined ? { stopAfter } : {}),
           ...(device !== undefined ? { device } : {}),
           signal: stop.signal,

@@ -66,15 +66,35 @@ afterEach(async () => {
 });
 
 const cached = async (): Promise<string[]> => (await readdir(join(tmp.dir, 'weights')).catch(() => [] as string[])).sort();
-const fetchArgs = (extra: string[] = []) => ['weights', 'fetch', 'tiny-net', '--url', `${base}/tiny-net-${sha256.slice(0, 8)}.pth`, '--sha256', sha256, '--quiet', ...extra];
+const fetchArgs = (extra: string[] = []) => [
+  'weights',
+  'fetch',
+  'tiny-net',
+  '--url',
+  `${base}/tiny-net-${sha256.slice(0, 8)}.pth`,
+  '--sha256',
+  sha256,
+  '--quiet',
+  ...extra,
+];
 
 describe('unias weights', () => {
   it('list: every known backbone with its file and licence, none cached in an empty cache', async () => {
     const r = await runCli(['weights', 'list']);
     expect(r.code, r.stderr).toBe(0);
-    for (const w of KNOWN_WEIGHTS) expect(r.stdout).toMatch(new RegExp(`^${w.id}\\s+${w.fileName.replace(/\./g, '\\.')}\\s+no\\s+${w.licence.split(' ')[0]}`, 'm'));
+    for (const w of KNOWN_WEIGHTS)
+      expect(r.stdout).toMatch(new RegExp(`^${w.id}\\s+${w.fileName.replace(/\./g, '\\.')}\\s+no\\s+${w.licence.split(' ')[0]}`, 'm'));
     expect(r.stdout).toContain(`cache: ${join(tmp.dir, 'weights')}`);
-    expect(KNOWN_WEIGHTS.map((w) => w.id)).toEqual(['efficientnet-b0', 'efficientnet-b1', 'efficientnet-b2', 'efficientnet-b3', 'efficientnet-b4', 'resnet18', 'resnet50', 'wide_resnet50_2']);
+    expect(KNOWN_WEIGHTS.map((w) => w.id)).toEqual([
+      'efficientnet-b0',
+      'efficientnet-b1',
+      'efficientnet-b2',
+      'efficientnet-b3',
+      'efficientnet-b4',
+      'resnet18',
+      'resnet50',
+      'wide_resnet50_2',
+    ]);
     for (const w of KNOWN_WEIGHTS) expect(w.url.endsWith(`/${w.fileName}`) && w.fileName.includes(`-${w.sha256Prefix}.pth`), w.id).toBe(true);
   });
 
@@ -99,7 +119,9 @@ describe('unias weights', () => {
   it('a wrong hash is refused and nothing is left in the cache', async () => {
     const r = await runCli(['weights', 'fetch', 'tiny-net', '--url', `${base}/x.pth`, '--sha256', '0123456789abcdef', '--quiet']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`unias: ${base}/x.pth: SHA-256 ${sha256} does not start with the expected 0123456789abcdef; refused and deleted (a corrupt or substituted file)\n`);
+    expect(r.stderr).toBe(
+      `unias: ${base}/x.pth: SHA-256 ${sha256} does not start with the expected 0123456789abcdef; refused and deleted (a corrupt or substituted file)\n`,
+    );
     expect(await cached()).toEqual([]);
   });
 
@@ -107,7 +129,9 @@ describe('unias weights', () => {
     mode = 'truncate';
     const r = await runCli(fetchArgs());
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^unias: download of .* stopped after \d+ (of \d+ )?bytes .*nothing was cached, the partial .*\.part is kept so the same command resumes\n$/);
+    expect(r.stderr).toMatch(
+      /^unias: download of .* stopped after \d+ (of \d+ )?bytes .*nothing was cached, the partial .*\.part is kept so the same command resumes\n$/,
+    );
     const partial = await cached();
     expect(partial).toEqual([`tiny-net-${sha256.slice(0, 8)}.pth.part`]);
 
@@ -122,7 +146,9 @@ describe('unias weights', () => {
   });
 
   it('pretrainedWeightsFile says how to fetch a known backbone that is not cached; errors name the ID', async () => {
-    await expect(pretrainedWeightsFile('efficientnet-b4')).rejects.toThrow(/pretrained weights for "efficientnet-b4" are not in the cache .*`unias weights fetch efficientnet-b4`/);
+    await expect(pretrainedWeightsFile('efficientnet-b4')).rejects.toThrow(
+      /pretrained weights for "efficientnet-b4" are not in the cache .*`unias weights fetch efficientnet-b4`/,
+    );
     const unknown = await runCli(['weights', 'fetch', 'nope', '--quiet']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/no known weights "nope" \(known: efficientnet-b0, .*\); for other weights give --url and --sha256/);

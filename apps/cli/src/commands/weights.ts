@@ -4,16 +4,7 @@ import { readTorchCheckpointFile } from '@unias/torch-checkpoint';
 import type { Command } from '../command.js';
 import { flag, parse, str } from '../args.js';
 import { UsageError, UserError } from '../errors.js';
-import {
-  convertedFile,
-  downloadedFile,
-  isFile,
-  weightsDir,
-  downloadVerified,
-  KNOWN_WEIGHTS,
-  findKnownWeights,
-  type KnownWeights,
-} from '@unias/engine';
+import { convertedFile, downloadedFile, isFile, weightsDir, downloadVerified, KNOWN_WEIGHTS, findKnownWeights, type KnownWeights } from '@unias/engine';
 
 const USAGE = `usage: unias weights list
        unias weights fetch ID [--url URL] [--sha256 HEX] [--force] [--quiet]
@@ -48,7 +39,9 @@ function progressPrinter(name: string): (received: number, total: number | undef
     const step = total ? total / 20 : 8e6;
     if (received < next && received !== total) return;
     next = received + step;
-    process.stderr.write(`downloading ${name}: ${megabytes(received)}${total ? ` / ${megabytes(total)} MB (${Math.round((100 * received) / total)}%)` : ' MB'}\n`);
+    process.stderr.write(
+      `downloading ${name}: ${megabytes(received)}${total ? ` / ${megabytes(total)} MB (${Math.round((100 * received) / total)}%)` : ' MB'}\n`,
+    );
   };
 }
 
@@ -65,9 +58,7 @@ async function convert(pth: string, out: string, sha256: string): Promise<number
 }
 
 async function list(): Promise<void> {
-  const rows = await Promise.all(
-    KNOWN_WEIGHTS.map(async (w) => [w.id, w.fileName, (await isFile(convertedFile(w.id))) ? 'yes' : 'no', w.licence] as const),
-  );
+  const rows = await Promise.all(KNOWN_WEIGHTS.map(async (w) => [w.id, w.fileName, (await isFile(convertedFile(w.id))) ? 'yes' : 'no', w.licence] as const));
   const head = ['id', 'file', 'cached', 'licence'] as const;
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
@@ -109,7 +100,12 @@ async function fetchWeights(id: string | undefined, args: ReturnType<typeof pars
     sha256 = source.sha256Prefix;
   } else {
     say(`${id}: ${source.url} (${source.licence})`);
-    const r = await downloadVerified({ url: source.url, dest, sha256Prefix: source.sha256Prefix, ...(quiet ? {} : { onProgress: progressPrinter(source.fileName) }) });
+    const r = await downloadVerified({
+      url: source.url,
+      dest,
+      sha256Prefix: source.sha256Prefix,
+      ...(quiet ? {} : { onProgress: progressPrinter(source.fileName) }),
+    });
     if (r.resumedFrom > 0) say(`${id}: resumed after ${r.resumedFrom} bytes`);
     say(`${id}: ${r.bytes} bytes, SHA-256 ${r.sha256}`);
     sha256 = r.sha256;

@@ -54,7 +54,9 @@ function curvesOf(c: ClassCurves, m: MetricsReport['classes'][string], fprLimit:
   const parts = [
     curveSvg(c.pixel_roc, { id: 'pixel_roc', title: 'pixel ROC', xLabel: 'FPR', yLabel: 'TPR', note: `AUROC ${fmt(m.pixel_auroc)}`, diagonal: true }),
     curveSvg(c.pixel_pr, { id: 'pixel_pr', title: 'pixel PR', xLabel: 'recall', yLabel: 'precision', note: `AP ${fmt(m.pixel_ap)}` }),
-    c.pixel_pro ? curveSvg(c.pixel_pro, { id: 'pixel_pro', title: 'PRO', xLabel: 'FPR', yLabel: 'PRO', note: `AU-PRO@${fprLimit} ${fmt(m.aupro)}`, xMax: fprLimit }) : '',
+    c.pixel_pro
+      ? curveSvg(c.pixel_pro, { id: 'pixel_pro', title: 'PRO', xLabel: 'FPR', yLabel: 'PRO', note: `AU-PRO@${fprLimit} ${fmt(m.aupro)}`, xMax: fprLimit })
+      : '',
     curveSvg(c.image_roc, { id: 'image_roc', title: 'image ROC', xLabel: 'FPR', yLabel: 'TPR', note: `AUROC ${fmt(m.image_auroc)}`, diagonal: true }),
     curveSvg(c.image_pr, { id: 'image_pr', title: 'image PR', xLabel: 'recall', yLabel: 'precision', note: `AP ${fmt(m.image_ap)}` }),
   ];
@@ -109,7 +111,8 @@ function comparisonSection(rep: ReportInput['report'], b: NonNullable<ReportInpu
   const classes = Object.keys(rep.classes).sort();
   const head = `<tr><th>class</th><th>method</th>${COMPARISON_COLUMNS.map(([k, h]) => `<th title="${k}">${h}</th>`).join('')}</tr>`;
   const rows = (label: string, a: ReportInput['report']['mean'] | undefined, k: ReportInput['report']['mean'] | undefined, cls: string) => {
-    const d = (x: number | null | undefined, y: number | null | undefined) => (x === null || x === undefined || y === null || y === undefined ? 'n/a' : `${x >= y ? '+' : ''}${(100 * (x - y)).toFixed(1)}`);
+    const d = (x: number | null | undefined, y: number | null | undefined) =>
+      x === null || x === undefined || y === null || y === undefined ? 'n/a' : `${x >= y ? '+' : ''}${(100 * (x - y)).toFixed(1)}`;
     return (
       `<tr class="${cls}"><td rowspan="3">${escapeXml(label)}</td><td>model</td>${COMPARISON_COLUMNS.map(([c]) => `<td>${cell(a?.[c])}</td>`).join('')}</tr>` +
       `<tr class="${cls}"><td>knn</td>${COMPARISON_COLUMNS.map(([c]) => `<td>${cell(k?.[c])}</td>`).join('')}</tr>` +

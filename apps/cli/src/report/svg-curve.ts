@@ -33,7 +33,10 @@ export function curveSvg(c: CurvePoints, o: CurveSvgOptions): string {
     pts.push(`${X(c.x[i]!).toFixed(1)},${Y(c.y[i]!).toFixed(1)}`);
   }
   const ticks = [0, 0.5, 1]
-    .map((t) => `<text x="${X(t * xMax).toFixed(1)}" y="${H - m.b + 12}" text-anchor="middle">${+(t * xMax).toFixed(2)}</text><text x="${m.l - 4}" y="${(Y(t) + 3).toFixed(1)}" text-anchor="end">${t}</text>`)
+    .map(
+      (t) =>
+        `<text x="${X(t * xMax).toFixed(1)}" y="${H - m.b + 12}" text-anchor="middle">${+(t * xMax).toFixed(2)}</text><text x="${m.l - 4}" y="${(Y(t) + 3).toFixed(1)}" text-anchor="end">${t}</text>`,
+    )
     .join('');
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" class="curve" data-curve="${escapeXml(o.id)}" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${escapeXml(o.title)}">`,

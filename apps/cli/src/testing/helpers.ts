@@ -42,7 +42,14 @@ export async function tempDir(label: string): Promise<{ dir: string; cleanup: ()
 
 /** Two classes (a texture and an object), 64x64 files, 8 normal training images each, 4 test images each. */
 export async function tinyDataset(root: string): Promise<string> {
-  await generateSyntheticDataset({ root, size: 64, seed: 3, classes: ['fabric', 'washer'], counts: { train: 8, testGood: 2, testDefect: 1 }, ifExists: 'reuse' });
+  await generateSyntheticDataset({
+    root,
+    size: 64,
+    seed: 3,
+    classes: ['fabric', 'washer'],
+    counts: { train: 8, testGood: 2, testDefect: 1 },
+    ifExists: 'reuse',
+  });
   return root;
 }
 

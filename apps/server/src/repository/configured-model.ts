@@ -55,8 +55,7 @@ const TRITON_TO_V2: Readonly<Record<string, V2Datatype>> = {
 };
 
 const elements = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-const dimsFit = (a: readonly number[], b: readonly number[]): boolean =>
-  a.length === b.length && a.every((d, i) => d === -1 || b[i] === -1 || d === b[i]);
+const dimsFit = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === -1 || b[i] === -1 || d === b[i]);
 
 function tensorsOf(
   kind: 'input' | 'output',
@@ -69,7 +68,8 @@ function tensorsOf(
   if (configured === undefined || configured.length === 0) {
     if (batched) {
       for (const t of actual) {
-        if (t.shape[0] !== -1) throw new RepositoryError(`${where}: max_batch_size > 0 needs a dynamic first axis, but ${kind} '${t.name}' is [${t.shape.join(',')}]`);
+        if (t.shape[0] !== -1)
+          throw new RepositoryError(`${where}: max_batch_size > 0 needs a dynamic first axis, but ${kind} '${t.name}' is [${t.shape.join(',')}]`);
       }
     }
     return { specs: [...actual], reshapes: [] };
@@ -94,7 +94,9 @@ function tensorsOf(
     if (dims.some((d) => d < -1 || d === 0)) throw new RepositoryError(`${where}: ${kind} '${name}' dims [${dims.join(',')}] must be positive or -1`);
     const modelDims = c.reshape !== undefined ? [...(c.reshape.shape ?? [])] : dims;
     if (c.reshape !== undefined && !dims.includes(-1) && !modelDims.includes(-1) && elements(dims) !== elements(modelDims)) {
-      throw new RepositoryError(`${where}: ${kind} '${name}' reshape [${modelDims.join(',')}] holds a different number of elements than dims [${dims.join(',')}]`);
+      throw new RepositoryError(
+        `${where}: ${kind} '${name}' reshape [${modelDims.join(',')}] holds a different number of elements than dims [${dims.join(',')}]`,
+      );
     }
     const modelShape = batched ? [-1, ...modelDims] : modelDims;
     if (batched && onnx.shape[0] !== -1) {

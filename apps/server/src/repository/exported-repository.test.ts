@@ -58,7 +58,7 @@ describe('a repository exported from the small preset', () => {
     expect(config.parameters?.['unias.threshold.image']).toEqual({ string_value: '0.5' });
   });
 
-  it('serves it with the answers of a bare onnxruntime session on the same file, in the config\'s shapes', async () => {
+  it("serves it with the answers of a bare onnxruntime session on the same file, in the config's shapes", async () => {
     const { status, body } = await infer(2);
     expect(status).toBe(200);
     const session = await ort.InferenceSession.create(join(dir, 'unias_small', '1', 'model.onnx'), { intraOpNumThreads: 2 });

@@ -21,7 +21,8 @@ function notesOf(c: ConfiguredModel): string[] {
     if ((g.count ?? 1) > 1) notes.push(`instance_group count ${g.count}: one onnxruntime worker per version here`);
     if (g.kind === 'KIND_GPU') notes.push('instance_group KIND_GPU: runs on the CPU provider here');
   }
-  if ((c.config.dynamic_batching?.preferred_batch_size ?? []).length > 0) notes.push('dynamic_batching preferred_batch_size: batches form up to max_batch_size');
+  if ((c.config.dynamic_batching?.preferred_batch_size ?? []).length > 0)
+    notes.push('dynamic_batching preferred_batch_size: batches form up to max_batch_size');
   return notes;
 }
 

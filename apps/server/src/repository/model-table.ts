@@ -32,7 +32,9 @@ export class ModelTable<E extends Named> {
   get(name: string, version: string | null): E {
     const versions = this.byName.get(name);
     if (versions === undefined) {
-      const known = this.names().map((n) => `'${n}'`).join(', ');
+      const known = this.names()
+        .map((n) => `'${n}'`)
+        .join(', ');
       throw new HttpError(404, `unknown model '${name}'; this server has ${known || 'no models loaded yet'}`);
     }
     if (version === null) return versions[versions.length - 1]!;

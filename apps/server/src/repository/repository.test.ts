@@ -76,11 +76,19 @@ describe('a repository written by the exporter', () => {
   beforeAll(async () => {
     repo = join(dir, 'models');
     // 'anomaly': the exporter's config (max_batch_size 2) and writer; versions 1 (k=1) and 3 (k=3): the default policy serves 3 only.
-    await writeTritonFiles({ repository: repo, name: 'anomaly', onnx: scaledModel(1), configText: tritonConfigText({ name: 'anomaly', ...CONTRACT_IO, maxBatchSize: 2 }) });
+    await writeTritonFiles({
+      repository: repo,
+      name: 'anomaly',
+      onnx: scaledModel(1),
+      configText: tritonConfigText({ name: 'anomaly', ...CONTRACT_IO, maxBatchSize: 2 }),
+    });
     await addVersion(repo, 'anomaly', 3, 3);
     // 'multi': the same config with version_policy all; versions 1 (k=1) and 2 (k=2).
     await mkdir(join(repo, 'multi'), { recursive: true });
-    await writeFile(join(repo, 'multi', 'config.pbtxt'), `${tritonConfigText({ name: 'multi', ...CONTRACT_IO, maxBatchSize: 4, maxQueueDelayMicroseconds: 200_000 })}version_policy { all { } }\n`);
+    await writeFile(
+      join(repo, 'multi', 'config.pbtxt'),
+      `${tritonConfigText({ name: 'multi', ...CONTRACT_IO, maxBatchSize: 4, maxQueueDelayMicroseconds: 200_000 })}version_policy { all { } }\n`,
+    );
     await addVersion(repo, 'multi', 1, 1);
     await addVersion(repo, 'multi', 2, 2);
     // 'bare': no config.pbtxt (Triton then takes the model's own tensors, max_batch_size 0).
@@ -154,7 +162,7 @@ describe('a repository written by the exporter', () => {
     expect((await infer(url, '/v2/models/multi/versions/1/infer', 3, ['score'])).status).toBe(200);
   });
 
-  it('a model folder without config.pbtxt is served with the model\'s own tensors and no batch limit', async () => {
+  it("a model folder without config.pbtxt is served with the model's own tensors and no batch limit", async () => {
     const meta = await json(await fetch(`${url}/v2/models/bare`));
     expect(meta.outputs).toEqual([
       { name: 'anomaly_map', datatype: 'FP32', shape: [-1, 1, H, W] },
@@ -199,7 +207,9 @@ describe('a repository written by the exporter', () => {
 
   it('/predict picks a model and version', async () => {
     const sharp = (await import('sharp')).default;
-    const png = await sharp(Buffer.alloc(H * W * 3, 200), { raw: { width: W, height: H, channels: 3 } }).png().toBuffer();
+    const png = await sharp(Buffer.alloc(H * W * 3, 200), { raw: { width: W, height: H, channels: 3 } })
+      .png()
+      .toBuffer();
     const post = (q: string) => fetch(`${url}/predict?${q}`, { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: png });
     const v1 = await json(await post('model=multi&version=1'));
     const v2 = await json(await post('model=multi&version=2'));
@@ -240,12 +250,16 @@ describe('repositories that are refused, naming the file', () => {
   const good = (): string => tritonConfigText({ name: 'm', ...CONTRACT_IO });
 
   it.each([
-    ['a field outside Triton\'s schema', (): string | null => `${good()}max_batch: 4\n`, /config\.pbtxt:\d+:1: inference\.ModelConfig has no field "max_batch"/],
+    ["a field outside Triton's schema", (): string | null => `${good()}max_batch: 4\n`, /config\.pbtxt:\d+:1: inference\.ModelConfig has no field "max_batch"/],
     ['a wrong data type name', () => good().replace('TYPE_FP32', 'TYPE_FLOAT'), /config\.pbtxt:\d+:\d+: "TYPE_FLOAT" is not a value of enum DataType/],
     ['another platform', () => good().replace('onnxruntime_onnx', 'tensorrt_plan'), /config\.pbtxt: platform 'tensorrt_plan' is not served here/],
-    ['a name that is not the folder\'s', () => good().replace('name: "m"', 'name: "other"'), /config\.pbtxt: name 'other' differs from its folder 'm'/],
+    ["a name that is not the folder's", () => good().replace('name: "m"', 'name: "other"'), /config\.pbtxt: name 'other' differs from its folder 'm'/],
     ['sequence batching', () => good().replace(/dynamic_batching \{[^}]*\}/, 'sequence_batching { }'), /config\.pbtxt: sequence_batching is not supported/],
-    ['a decoupled model', (): string | null => `${good()}model_transaction_policy { decoupled: true }\n`, /config\.pbtxt: decoupled models \(model_transaction_policy\) are not supported/],
+    [
+      'a decoupled model',
+      (): string | null => `${good()}model_transaction_policy { decoupled: true }\n`,
+      /config\.pbtxt: decoupled models \(model_transaction_policy\) are not supported/,
+    ],
     ['no version folder', (): string | null => null, /m: no version folder/],
   ] as const)('%s', async (what, config, pattern) => {
     const text = config();
@@ -254,10 +268,30 @@ describe('repositories that are refused, naming the file', () => {
   });
 
   it.each([
-    ['an input the model lacks', () => good().replace('name: "image"', 'name: "picture"'), true, /config\.pbtxt: input 'picture' is not in the model \(its inputs: image\)/],
-    ['dims that differ from the model', () => good().replace(`dims: [ 3, ${H}, ${W} ]`, `dims: [ 3, ${H}, 16 ]`), true, new RegExp(`config\\.pbtxt: input 'image' is \\[-1,3,${H},16\\] by the config \\(with the batch axis\\), but \\[-1,3,${H},${W}\\] in the model`)],
-    ['batching a model without a dynamic batch axis', (): string | null => good(), false, /config\.pbtxt: max_batch_size > 0 needs a dynamic first axis, but input 'image' is \[1,3,8,8\] in the model/],
-    ['a data type that differs', () => good().replace(/data_type: TYPE_FP32/, 'data_type: TYPE_FP16'), true, /input 'image' is data_type TYPE_FP16, but the model's is FP32/],
+    [
+      'an input the model lacks',
+      () => good().replace('name: "image"', 'name: "picture"'),
+      true,
+      /config\.pbtxt: input 'picture' is not in the model \(its inputs: image\)/,
+    ],
+    [
+      'dims that differ from the model',
+      () => good().replace(`dims: [ 3, ${H}, ${W} ]`, `dims: [ 3, ${H}, 16 ]`),
+      true,
+      new RegExp(`config\\.pbtxt: input 'image' is \\[-1,3,${H},16\\] by the config \\(with the batch axis\\), but \\[-1,3,${H},${W}\\] in the model`),
+    ],
+    [
+      'batching a model without a dynamic batch axis',
+      (): string | null => good(),
+      false,
+      /config\.pbtxt: max_batch_size > 0 needs a dynamic first axis, but input 'image' is \[1,3,8,8\] in the model/,
+    ],
+    [
+      'a data type that differs',
+      () => good().replace(/data_type: TYPE_FP32/, 'data_type: TYPE_FP16'),
+      true,
+      /input 'image' is data_type TYPE_FP16, but the model's is FP32/,
+    ],
   ] as const)('%s', async (what, config, dynamicBatch, pattern) => {
     const repo = await repoWith(what.replace(/\W+/g, '-'), config(), [1], dynamicBatch);
     await expect(loadModelRepository(repo, { threads: 1 })).rejects.toThrow(pattern);
@@ -278,7 +312,7 @@ describe('repositories that are refused, naming the file', () => {
   });
 });
 
-describe('a repository behind the server\'s limits and trust checks', () => {
+describe("a repository behind the server's limits and trust checks", () => {
   it('needs the API key, takes the JSON body limit and answers a body over it with 413', async () => {
     const repo = join(dir, 'trusted');
     await writeTritonFiles({ repository: repo, name: 'm', onnx: scaledModel(1), configText: tritonConfigText({ name: 'm', ...CONTRACT_IO, maxBatchSize: 2 }) });

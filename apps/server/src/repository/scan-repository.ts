@@ -53,7 +53,9 @@ export function servedVersions(present: readonly string[], config: TritonModelCo
     const wanted = [...new Set((policy.specific.versions ?? []).map(String))].sort(byVersion);
     const missing = wanted.filter((v) => !sorted.includes(v));
     if (missing.length > 0) {
-      throw new RepositoryError(`${where}: version_policy specific lists version ${missing.join(', ')}, which has no folder (present: ${sorted.join(', ') || 'none'})`);
+      throw new RepositoryError(
+        `${where}: version_policy specific lists version ${missing.join(', ')}, which has no folder (present: ${sorted.join(', ') || 'none'})`,
+      );
     }
     return wanted;
   }

@@ -33,7 +33,9 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
 
 /** A PNG of the given RGB pixels (H x W x 3, row-major). */
 export function pngOf(pixels: Uint8Array, width: number, height: number): Promise<Buffer> {
-  return sharp(pixels, { raw: { width, height, channels: 3 } }).png().toBuffer();
+  return sharp(pixels, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 /** Deterministic test pixels: a bright square on a mid-grey background with a gradient. */

@@ -83,12 +83,7 @@ export function anomalyTestModel(options: TestModelOptions): Uint8Array {
 }
 
 /** The closed form of `anomalyTestModel` in float64: map [N,1,H,W] and score [N]. */
-export function referenceAnomalyMap(
-  image: ArrayLike<number>,
-  n: number,
-  height: number,
-  width: number,
-): { map: Float64Array; score: Float64Array } {
+export function referenceAnomalyMap(image: ArrayLike<number>, n: number, height: number, width: number): { map: Float64Array; score: Float64Array } {
   const plane = height * width;
   const map = new Float64Array(n * plane);
   const score = new Float64Array(n).fill(-Infinity);
@@ -150,10 +145,7 @@ export function addTestModel(): Uint8Array {
   const graph: OnnxNamespace.IGraphProto = {
     name: 'add',
     input: [valueInfo('a', ['N', 4]), valueInfo('b', ['N', 4])],
-    output: [
-      valueInfo('sum', ['N', 4]),
-      valueInfo('argmax', ['N', 1], INT64),
-    ],
+    output: [valueInfo('sum', ['N', 4]), valueInfo('argmax', ['N', 1], INT64)],
     node: [
       { opType: 'Add', input: ['a', 'b'], output: ['sum'] },
       { opType: 'ArgMax', input: ['sum'], output: ['argmax'], attribute: [int('axis', 1), int('keepdims', 1)] },

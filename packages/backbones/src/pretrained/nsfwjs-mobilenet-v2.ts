@@ -67,7 +67,10 @@ export async function readNsfwjsFiles(dir: string = nsfwjsMobileNetV2Dir()): Pro
   const model = await read(MODEL_FILE);
   const shard = await read(SHARD_FILE);
   const hash = createHash('sha256');
-  for (const [name, bytes] of [[MODEL_FILE, model], [SHARD_FILE, shard]] as const) {
+  for (const [name, bytes] of [
+    [MODEL_FILE, model],
+    [SHARD_FILE, shard],
+  ] as const) {
     hash.update(`${name}\n${bytes.byteLength}\n`);
     hash.update(bytes);
   }

@@ -40,7 +40,11 @@ export function buildBackboneGraph(backbone: Backbone, options: BackboneGraphOpt
  * the requested taps need that the weights lack. Parameters of unused parts may be absent.
  * One error names every offending tensor.
  */
-export function checkBackboneWeights(backbone: Backbone, weights: ReadonlyMap<string, TensorData>, options: Omit<BackboneGraphOptions, 'batch' | 'size'> = {}): void {
+export function checkBackboneWeights(
+  backbone: Backbone,
+  weights: ReadonlyMap<string, TensorData>,
+  options: Omit<BackboneGraphOptions, 'batch' | 'size'> = {},
+): void {
   const { full, pruned } = buildBackboneGraph(backbone, options);
   try {
     checkWeights(full, weights, { allowMissing: (name) => !pruned.params.has(name) });

@@ -103,7 +103,9 @@ describe('ONNX import', () => {
   });
 
   it('names the initializer whose data does not fill its shape, or whose data is external', async () => {
-    await expect(importOnnx(modelBytes([tensor('short', 1, [2, 4], { floatData: values })]))).rejects.toThrow(/initializer "short": 6 values for shape \[2,4\]/);
+    await expect(importOnnx(modelBytes([tensor('short', 1, [2, 4], { floatData: values })]))).rejects.toThrow(
+      /initializer "short": 6 values for shape \[2,4\]/,
+    );
     const ext = tensor('ext', 1, [1], { dataLocation: 1, externalData: [{ key: 'location', value: 'w.bin' }] });
     await expect(importOnnx(modelBytes([ext]))).rejects.toThrow(/initializer "ext" keeps its data in an external file/);
     await expect(importOnnx(new Uint8Array([0xff, 0xff, 0xff]))).rejects.toThrow(/not a valid ONNX model/);
@@ -195,9 +197,11 @@ describe('tfjs layers import (model.json + shards, quantised)', () => {
     expect(fw.shape).toEqual([5, 8]);
     for (let kh = 0; kh < 3; kh++)
       for (let kw = 0; kw < 3; kw++) {
-        for (let i = 0; i < 2; i++) for (let o = 0; o < 4; o++) expect(cw.data[((o * 2 + i) * 3 + kh) * 3 + kw]).toBe(conv.data[((kh * 3 + kw) * 2 + i) * 4 + o]);
+        for (let i = 0; i < 2; i++)
+          for (let o = 0; o < 4; o++) expect(cw.data[((o * 2 + i) * 3 + kh) * 3 + kw]).toBe(conv.data[((kh * 3 + kw) * 2 + i) * 4 + o]);
         // Depthwise output channel c * m + j, as TensorFlow numbers them.
-        for (let c = 0; c < 4; c++) for (let j = 0; j < 2; j++) expect(dww.data[((c * 2 + j) * 3 + kh) * 3 + kw]).toBe(f16(dw.data[((kh * 3 + kw) * 4 + c) * 2 + j]!));
+        for (let c = 0; c < 4; c++)
+          for (let j = 0; j < 2; j++) expect(dww.data[((c * 2 + j) * 3 + kh) * 3 + kw]).toBe(f16(dw.data[((kh * 3 + kw) * 4 + c) * 2 + j]!));
       }
     for (let i = 0; i < 8; i++) for (let o = 0; o < 5; o++) expect(fw.data[o * 8 + i]).toBe(dense.data[i * 5 + o]);
     expect(Array.from(w.get('bn.running_mean')!.data)).toEqual(Array.from(qbytes, (v) => Math.fround(v * q.scale + q.min)));
@@ -212,14 +216,23 @@ describe('tfjs layers import (model.json + shards, quantised)', () => {
     const path = await writeModel('gone', group1, group2);
     await rm(join(dir, 'gone', 'g2.bin'));
     await expect(importTfjsLayers(path)).rejects.toThrow(/cannot read weight shard .*g2\.bin \(listed in .*model\.json\)/);
-    await writeFile(path, JSON.stringify({ weightsManifest: [{ paths: ['g2.bin'], weights: [{ name: 'x/kernel', shape: [1], dtype: 'float32', quantization: { dtype: 'int4' } }] }] }));
+    await writeFile(
+      path,
+      JSON.stringify({
+        weightsManifest: [{ paths: ['g2.bin'], weights: [{ name: 'x/kernel', shape: [1], dtype: 'float32', quantization: { dtype: 'int4' } }] }],
+      }),
+    );
     await expect(importTfjsLayers(path)).rejects.toThrow(/\("x\/kernel"\) has unsupported quantization dtype "int4"/);
   });
 
   it('dtypes are own keys only; dims must be safe integers', () => {
-    const manifest = (w: Record<string, unknown>) => ({ weightsManifest: [{ paths: ['g.bin'], weights: [{ name: 'x/kernel', shape: [2], dtype: 'float32', ...w }] }] });
+    const manifest = (w: Record<string, unknown>) => ({
+      weightsManifest: [{ paths: ['g.bin'], weights: [{ name: 'x/kernel', shape: [2], dtype: 'float32', ...w }] }],
+    });
     for (const dtype of ['constructor', 'toString', '__proto__']) {
-      expect(() => checkTfjsModelJson(manifest({ dtype }), 'm.json')).toThrow(`m.json: not a tfjs layers model.json: weightsManifest[0].weights[0] ("x/kernel") has unsupported dtype "${dtype}"`);
+      expect(() => checkTfjsModelJson(manifest({ dtype }), 'm.json')).toThrow(
+        `m.json: not a tfjs layers model.json: weightsManifest[0].weights[0] ("x/kernel") has unsupported dtype "${dtype}"`,
+      );
     }
     expect(() => checkTfjsModelJson(manifest({ shape: [1e300] }), 'm.json')).toThrow(/\("x\/kernel"\) has a bad shape/);
     expect(() => checkTfjsModelJson(manifest({ shape: [2 ** 30, 2 ** 30, 2 ** 30] }), 'm.json')).toThrow(/\("x\/kernel"\) has a shape too large to hold/);
@@ -267,7 +280,9 @@ describe('loadBackboneWeights / importWeights', () => {
   });
 
   it('falls back to the bundled default weights, and says so when a backbone has none', async () => {
-    await expect(loadBackboneWeights(getBackbone('resnet50'))).rejects.toThrow(/"resnet50" has no bundled weights; pass a weights file \(torchvision key layout\)/);
+    await expect(loadBackboneWeights(getBackbone('resnet50'))).rejects.toThrow(
+      /"resnet50" has no bundled weights; pass a weights file \(torchvision key layout\)/,
+    );
     const w = await loadBackboneWeights(getBackbone('mobilenet_v2'), { cacheDir: dir, scope: 'backbone' });
     expect(w.has('backbone.block_10_project_BN.running_var')).toBe(true);
   });

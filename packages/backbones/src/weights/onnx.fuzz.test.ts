@@ -28,7 +28,9 @@ function sampleModel(): Uint8Array {
       t('shape', 7, [2], { int64Data: [1, -1] }),
     ],
   };
-  return onnx.ModelProto.encode(onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 17 }], graph, metadataProps: [{ key: 'unias.format', value: '1' }] })).finish();
+  return onnx.ModelProto.encode(
+    onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 17 }], graph, metadataProps: [{ key: 'unias.format', value: '1' }] }),
+  ).finish();
 }
 
 describe('ONNX weight import fuzzing', () => {
@@ -54,12 +56,17 @@ describe('ONNX weight import fuzzing', () => {
     expect(r.refused).toBeGreaterThan(r.cases / 10);
     // nothing large was kept or leaked: the inputs are a few hundred bytes each
     expect(process.memoryUsage().heapUsed - heap0).toBeLessThan(64 * 1024 * 1024);
-    console.info(`ONNX import fuzz: ${r.cases} cases in ${r.ms.toFixed(0)} ms, ${r.accepted} accepted, ${r.refused} refused, slowest ${r.slowestMs.toFixed(1)} ms`);
+    console.info(
+      `ONNX import fuzz: ${r.cases} cases in ${r.ms.toFixed(0)} ms, ${r.accepted} accepted, ${r.refused} refused, slowest ${r.slowestMs.toFixed(1)} ms`,
+    );
   });
 
   it('a dimension claiming gigabytes is refused before anything is allocated', async () => {
     const bytes = onnx.ModelProto.encode(
-      onnx.ModelProto.create({ irVersion: 8, graph: { name: 'g', initializer: [onnx.TensorProto.create({ name: 'w', dataType: 1, dims: [1 << 30, 4], floatData: [1, 2] })] } }),
+      onnx.ModelProto.create({
+        irVersion: 8,
+        graph: { name: 'g', initializer: [onnx.TensorProto.create({ name: 'w', dataType: 1, dims: [1 << 30, 4], floatData: [1, 2] })] },
+      }),
     ).finish();
     const heap0 = process.memoryUsage().arrayBuffers;
     await expect(importOnnx(bytes)).rejects.toThrow(/ONNX bytes: initializer "w": 2 values for shape \[1073741824,4\]/);

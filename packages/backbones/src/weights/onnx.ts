@@ -39,17 +39,25 @@ export function onnxTensorToFloat32(t: OnnxNamespace.ITensorProto, source: strin
   const size = type === DOUBLE ? 8 : type === FLOAT ? 4 : 2;
   // how many values the data holds, checked against the shape before anything is allocated: a
   // corrupt dimension must not ask for gigabytes
-  const got = raw ? raw.byteLength / size : (type === FLOAT ? t.floatData : type === DOUBLE ? t.doubleData : t.int32Data)?.length ?? 0;
+  const got = raw ? raw.byteLength / size : ((type === FLOAT ? t.floatData : type === DOUBLE ? t.doubleData : t.int32Data)?.length ?? 0);
   if (got !== n) throw new Error(`${where}: ${got} values for shape [${shape.join(',')}] (${n} expected)`);
   const out = new Float32Array(n);
   if (raw) {
     const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     for (let i = 0; i < n; i++) {
       switch (type) {
-        case FLOAT: out[i] = dv.getFloat32(4 * i, true); break;
-        case DOUBLE: out[i] = dv.getFloat64(8 * i, true); break;
-        case FLOAT16: out[i] = halfToFloat(dv.getUint16(2 * i, true)); break;
-        default: out[i] = bf16ToFloat(dv.getUint16(2 * i, true)); break;
+        case FLOAT:
+          out[i] = dv.getFloat32(4 * i, true);
+          break;
+        case DOUBLE:
+          out[i] = dv.getFloat64(8 * i, true);
+          break;
+        case FLOAT16:
+          out[i] = halfToFloat(dv.getUint16(2 * i, true));
+          break;
+        default:
+          out[i] = bf16ToFloat(dv.getUint16(2 * i, true));
+          break;
       }
     }
   } else if (type === FLOAT) {

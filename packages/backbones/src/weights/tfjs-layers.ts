@@ -56,7 +56,8 @@ export function checkTfjsModelJson(json: unknown, source: string): TfjsModelJson
       if (!Number.isSafeInteger(spec.shape!.reduce((a, d) => a * d, 1) * 4)) bad(`${where} has a shape too large to hold`);
       const q = spec.quantization;
       if (q && !QUANTIZED.has(q.dtype)) bad(`${where} has unsupported quantization dtype "${String(q.dtype)}"`);
-      if (q && q.dtype !== 'float16' && (typeof q.scale !== 'number' || typeof q.min !== 'number')) bad(`${where}: ${q.dtype} quantization needs scale and min`);
+      if (q && q.dtype !== 'float16' && (typeof q.scale !== 'number' || typeof q.min !== 'number'))
+        bad(`${where}: ${q.dtype} quantization needs scale and min`);
       // own keys only: "constructor" or "toString" is no dtype
       if (!q && !(typeof spec.dtype === 'string' && Object.hasOwn(BYTES, spec.dtype))) bad(`${where} has unsupported dtype "${String(spec.dtype)}"`);
     });

@@ -29,7 +29,10 @@ function expectSameWeights(a: ReadonlyMap<string, TensorData>, b: ReadonlyMap<st
   for (const [name, t] of b) {
     const u = a.get(name)!;
     expect(u.shape, name).toEqual(t.shape);
-    expect(Buffer.from(u.data.buffer, u.data.byteOffset, u.data.byteLength).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)), name).toBe(true);
+    expect(
+      Buffer.from(u.data.buffer, u.data.byteOffset, u.data.byteLength).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)),
+      name,
+    ).toBe(true);
   }
 }
 

@@ -11,6 +11,9 @@ export interface TorchImportOptions extends SafetensorsImportOptions, Omit<ReadT
 
 /** Reads a checkpoint (a path) or its bytes; the state_dict is found as @unias/torch-checkpoint finds it. */
 export async function importTorchCheckpoint(source: string | Uint8Array, options: TorchImportOptions = {}): Promise<WeightMap> {
-  const ckpt = typeof source === 'string' ? await readTorchCheckpointFile(source, options) : readTorchCheckpoint(source, { ...options, source: 'PyTorch checkpoint bytes' });
+  const ckpt =
+    typeof source === 'string'
+      ? await readTorchCheckpointFile(source, options)
+      : readTorchCheckpoint(source, { ...options, source: 'PyTorch checkpoint bytes' });
   return weightsFromSafetensors(checkpointAsSafetensors(ckpt), ckpt.source, options);
 }

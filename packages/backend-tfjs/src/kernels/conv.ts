@@ -20,12 +20,24 @@ export function dilateKernel(w: tf.Tensor, dilations: Pair): tf.Tensor {
   const [dh, dw] = dilations;
   if (dh > 1) {
     const [a, b, kh, kw] = k.shape as [number, number, number, number];
-    const spread = tf.pad(tf.reshape(k, [a, b, kh, 1, kw]), [[0, 0], [0, 0], [0, 0], [0, dh - 1], [0, 0]]);
+    const spread = tf.pad(tf.reshape(k, [a, b, kh, 1, kw]), [
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, dh - 1],
+      [0, 0],
+    ]);
     k = tf.slice(tf.reshape(spread, [a, b, kh * dh, kw]), [0, 0, 0, 0], [a, b, (kh - 1) * dh + 1, kw]);
   }
   if (dw > 1) {
     const [a, b, kh, kw] = k.shape as [number, number, number, number];
-    const spread = tf.pad(tf.reshape(k, [a, b, kh, kw, 1]), [[0, 0], [0, 0], [0, 0], [0, 0], [0, dw - 1]]);
+    const spread = tf.pad(tf.reshape(k, [a, b, kh, kw, 1]), [
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, dw - 1],
+    ]);
     k = tf.slice(tf.reshape(spread, [a, b, kh, kw * dw]), [0, 0, 0, 0], [a, b, kh, (kw - 1) * dw + 1]);
   }
   return k;
@@ -102,7 +114,13 @@ export const convKernels: Pick<KernelTable, 'conv2d' | 'convTranspose2d'> = {
       ),
     );
     let y = parts.length === 1 ? parts[0]! : tf.concat(parts, 3);
-    if (shortH > 0 || shortW > 0) y = tf.pad(y, [[0, 0], [0, shortH], [0, shortW], [0, 0]]);
+    if (shortH > 0 || shortW > 0)
+      y = tf.pad(y, [
+        [0, 0],
+        [0, shortH],
+        [0, shortW],
+        [0, 0],
+      ]);
     return tf.transpose(addBias(y, inputs[2]), TO_NCHW);
   },
 };

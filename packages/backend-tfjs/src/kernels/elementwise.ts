@@ -5,9 +5,31 @@ import { arg } from './types.js';
 import { reduceTo, withGradient, zeroGradient } from './custom-grad.js';
 
 type ElementwiseOps =
-  | 'neg' | 'abs' | 'sign' | 'exp' | 'log' | 'sqrt' | 'relu' | 'sigmoid' | 'tanh' | 'erf' | 'gelu' | 'silu'
-  | 'clip' | 'cast' | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
-  | 'greater' | 'less' | 'equal' | 'where';
+  | 'neg'
+  | 'abs'
+  | 'sign'
+  | 'exp'
+  | 'log'
+  | 'sqrt'
+  | 'relu'
+  | 'sigmoid'
+  | 'tanh'
+  | 'erf'
+  | 'gelu'
+  | 'silu'
+  | 'clip'
+  | 'cast'
+  | 'add'
+  | 'sub'
+  | 'mul'
+  | 'div'
+  | 'pow'
+  | 'maximum'
+  | 'minimum'
+  | 'greater'
+  | 'less'
+  | 'equal'
+  | 'where';
 
 const SQRT1_2 = Math.SQRT1_2;
 
@@ -82,8 +104,16 @@ export const elementwiseKernels: Pick<KernelTable, ElementwiseOps> = {
   mul: binary('mul', (a, b) => tf.mul(a, b)),
   div: binary('div', (a, b) => tf.div(a, b)),
   pow: binary('pow', (a, b) => tf.pow(a, b)),
-  maximum: extremum('maximum', (a, b) => tf.maximum(a, b), (a, b) => tf.greaterEqual(a, b)),
-  minimum: extremum('minimum', (a, b) => tf.minimum(a, b), (a, b) => tf.lessEqual(a, b)),
+  maximum: extremum(
+    'maximum',
+    (a, b) => tf.maximum(a, b),
+    (a, b) => tf.greaterEqual(a, b),
+  ),
+  minimum: extremum(
+    'minimum',
+    (a, b) => tf.minimum(a, b),
+    (a, b) => tf.lessEqual(a, b),
+  ),
   greater: comparison('greater', (a, b) => tf.greater(a, b)),
   less: comparison('less', (a, b) => tf.less(a, b)),
   equal: comparison('equal', (a, b) => tf.equal(a, b)),

@@ -16,15 +16,29 @@ export function takeEvery(x: tf.Tensor, axis: number, step: number): tf.Tensor {
   const shape = x.shape;
   const length = shape[axis]!;
   const n = Math.ceil(length / step);
-  const padded = n * step > length ? tf.pad(x, shape.map((_, i): [number, number] => [0, i === axis ? n * step - length : 0])) : x;
+  const padded =
+    n * step > length
+      ? tf.pad(
+          x,
+          shape.map((_, i): [number, number] => [0, i === axis ? n * step - length : 0]),
+        )
+      : x;
   const split = [...shape.slice(0, axis), n, step, ...shape.slice(axis + 1)];
-  const picked = tf.slice(tf.reshape(padded, split), split.map(() => 0), split.map((d, i) => (i === axis + 1 ? 1 : d)));
+  const picked = tf.slice(
+    tf.reshape(padded, split),
+    split.map(() => 0),
+    split.map((d, i) => (i === axis + 1 ? 1 : d)),
+  );
   return tf.reshape(picked, [...shape.slice(0, axis), n, ...shape.slice(axis + 1)]);
 }
 
 /** `length` entries of `axis` from `start`. */
 function sliceAxis(x: tf.Tensor, axis: number, start: number, length: number): tf.Tensor {
-  return tf.slice(x, x.shape.map((_, i) => (i === axis ? start : 0)), x.shape.map((d, i) => (i === axis ? length : d)));
+  return tf.slice(
+    x,
+    x.shape.map((_, i) => (i === axis ? start : 0)),
+    x.shape.map((d, i) => (i === axis ? length : d)),
+  );
 }
 
 /**

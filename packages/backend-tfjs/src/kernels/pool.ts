@@ -19,7 +19,15 @@ function backToNCHW(y: tf.Tensor, n: number, c: number): tf.Tensor {
 }
 
 /** How many window taps fall inside the unpadded input, per output position ([oh, ow]). */
-function validCounts(h: number, w: number, oh: number, ow: number, kernel: readonly [number, number], strides: readonly [number, number], pads: Pads2d): Float32Array {
+function validCounts(
+  h: number,
+  w: number,
+  oh: number,
+  ow: number,
+  kernel: readonly [number, number],
+  strides: readonly [number, number],
+  pads: Pads2d,
+): Float32Array {
   const axis = (size: number, out: number, k: number, s: number, begin: number): number[] =>
     Array.from({ length: out }, (_, o) => {
       const start = o * s - begin;
@@ -81,7 +89,14 @@ const resize = (size: readonly [number, number], alignCorners: boolean) =>
  * window whose max is negative. Tap by tap: pick the window values with a strided slice, route dy
  * where they hit the max, spread the result back by the stride and shift it to the tap's offset.
  */
-function maxPoolGradient(dy: tf.Tensor, x: tf.Tensor, y: tf.Tensor, kernel: readonly [number, number], strides: readonly [number, number], pads: Pads2d): tf.Tensor {
+function maxPoolGradient(
+  dy: tf.Tensor,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  kernel: readonly [number, number],
+  strides: readonly [number, number],
+  pads: Pads2d,
+): tf.Tensor {
   const [b, h, w, c] = x.shape as [number, number, number, number];
   const [, oh, ow] = y.shape as [number, number, number, number];
   const [sh, sw] = strides;
@@ -91,7 +106,18 @@ function maxPoolGradient(dy: tf.Tensor, x: tf.Tensor, y: tf.Tensor, kernel: read
   const spanH = (oh - 1) * sh + 1;
   const spanW = (ow - 1) * sw + 1;
   const padded = t + l + bottom + r > 0;
-  const xp = padded ? tf.pad(x, [[0, 0], [t, bottom], [l, r], [0, 0]], -Infinity) : x;
+  const xp = padded
+    ? tf.pad(
+        x,
+        [
+          [0, 0],
+          [t, bottom],
+          [l, r],
+          [0, 0],
+        ],
+        -Infinity,
+      )
+    : x;
   let open = tf.onesLike(y);
   let acc: tf.Tensor | null = null;
   for (let i = 0; i < kernel[0]; i++) {
@@ -99,7 +125,12 @@ function maxPoolGradient(dy: tf.Tensor, x: tf.Tensor, y: tf.Tensor, kernel: read
       const [nextAcc, nextOpen] = tf.tidy(() => {
         const win = tf.stridedSlice(xp, [0, i, j, 0], [b, i + spanH, j + spanW, c], [1, sh, sw, 1]);
         const hit = tf.mul(tf.cast(tf.equal(win, y), 'float32'), open);
-        const placed = tf.pad(spreadByStride(tf.mul(dy, hit), sh, sw), [[0, 0], [i, hp - i - spanH], [j, wp - j - spanW], [0, 0]]);
+        const placed = tf.pad(spreadByStride(tf.mul(dy, hit), sh, sw), [
+          [0, 0],
+          [i, hp - i - spanH],
+          [j, wp - j - spanW],
+          [0, 0],
+        ]);
         return [acc ? tf.add(acc, placed) : placed, tf.sub(open, hit)];
       });
       acc?.dispose();
@@ -135,13 +166,26 @@ export const poolKernels: Pick<KernelTable, 'avgPool2d' | 'maxPool2d' | 'resizeB
     const [t, l, b, r] = a.pads;
     const padded = t + l + b + r > 0;
     const xb = channelsAsBatch(x, 'avgPool2d');
-    const src = padded ? rank4(tf.pad(xb, [[0, 0], [t, b], [l, r], [0, 0]]), 'avgPool2d') : xb;
+    const src = padded
+      ? rank4(
+          tf.pad(xb, [
+            [0, 0],
+            [t, b],
+            [l, r],
+            [0, 0],
+          ]),
+          'avgPool2d',
+        )
+      : xb;
     const y = tf.avgPool(src, [a.kernel[0], a.kernel[1]], [a.strides[0], a.strides[1]], 'valid');
     const [, oh, ow] = y.shape;
     if (!padded || a.countIncludePad) return backToNCHW(y, n, c);
     const counts = validCounts(h, w, oh, ow, a.kernel, a.strides, a.pads);
     const k = a.kernel[0] * a.kernel[1];
-    const scale = tf.tensor(counts.map((v) => k / v), [1, oh, ow, 1]);
+    const scale = tf.tensor(
+      counts.map((v) => k / v),
+      [1, oh, ow, 1],
+    );
     return backToNCHW(tf.mul(y, scale), n, c);
   },
   resizeBilinear: (inputs, a) => resize(a.size, a.alignCorners)(arg(inputs, 0, 'resizeBilinear')),

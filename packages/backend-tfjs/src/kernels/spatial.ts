@@ -8,6 +8,13 @@ import * as tf from '@tensorflow/tfjs';
 export function spreadByStride(t: tf.Tensor, sh: number, sw: number): tf.Tensor {
   if (sh === 1 && sw === 1) return t;
   const [n, h, w, c] = t.shape as [number, number, number, number];
-  const holes = tf.pad(tf.reshape(t, [n, h, 1, w, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+  const holes = tf.pad(tf.reshape(t, [n, h, 1, w, 1, c]), [
+    [0, 0],
+    [0, 0],
+    [0, sh - 1],
+    [0, 0],
+    [0, sw - 1],
+    [0, 0],
+  ]);
   return tf.slice(tf.reshape(holes, [n, h * sh, w * sw, c]), [0, 0, 0, 0], [n, (h - 1) * sh + 1, (w - 1) * sw + 1, c]);
 }

@@ -42,5 +42,10 @@ export type ExplicitPadding = [[number, number], [number, number], [number, numb
 export function tfPadding(pads: readonly [number, number, number, number]): 'valid' | ExplicitPadding {
   const [t, l, b, r] = pads;
   if (t === 0 && l === 0 && b === 0 && r === 0) return 'valid';
-  return [[0, 0], [t, b], [l, r], [0, 0]];
+  return [
+    [0, 0],
+    [t, b],
+    [l, r],
+    [0, 0],
+  ];
 }

@@ -39,7 +39,7 @@ function drawLighting(rng: Rng): Lighting {
 }
 
 function light(l: Lighting, x: number, y: number, size: number): number {
-  return l.gain * (1 + l.gx * (2 * x / size - 1) + l.gy * (2 * y / size - 1));
+  return l.gain * (1 + l.gx * ((2 * x) / size - 1) + l.gy * ((2 * y) / size - 1));
 }
 
 function bounded(rng: Rng, sd: number, lim: number): number {
@@ -242,7 +242,13 @@ const WASHER: SyntheticClass = {
         if (dist - rHole < 3 * s) shade *= 1.12 - 0.04 * ((dist - rHole) / s);
         shade *= 1 + 0.05 * (valueNoise(dist / (0.8 * s), a * 6, seed + 5) - 0.5);
         shade *= L;
-        put(image, i, br * shadow + (0.72 * shade - br * shadow) * cov, bgg * shadow + (0.73 * shade - bgg * shadow) * cov, bb * shadow + (0.76 * shade - bb * shadow) * cov);
+        put(
+          image,
+          i,
+          br * shadow + (0.72 * shade - br * shadow) * cov,
+          bgg * shadow + (0.73 * shade - bgg * shadow) * cov,
+          bb * shadow + (0.76 * shade - bb * shadow) * cov,
+        );
         region[i] = cov;
       }
     }

@@ -97,7 +97,12 @@ function scratch(ctx: Ctx): void {
   const bright = rng.uniform() < 0.6;
   const strength = 0.6 + 0.25 * rng.uniform();
   const target = bright ? 0.96 : 0.06;
-  stroke(ctx, pts, (t) => hw * Math.min(1, 0.25 + 4 * Math.min(t, 1 - t)), (i, cov) => mix(ctx.image, i, target, target, target * 0.97, strength * cov));
+  stroke(
+    ctx,
+    pts,
+    (t) => hw * Math.min(1, 0.25 + 4 * Math.min(t, 1 - t)),
+    (i, cov) => mix(ctx.image, i, target, target, target * 0.97, strength * cov),
+  );
 }
 
 function walk(rng: Rng, start: Point, angle: number, steps: number, step: number): Point[] {
@@ -121,12 +126,17 @@ function crack(ctx: Ctx): void {
   const hw = (0.5 + 0.4 * rng.uniform()) * s;
   const darken = 0.75 + 0.15 * rng.uniform();
   const paint = (pts: readonly Point[], w: number): void =>
-    stroke(ctx, pts, (t) => w * (1 - 0.55 * t), (i, cov) => {
-      const k = 1 - darken * cov;
-      ctx.image[i * 3] = ctx.image[i * 3]! * k;
-      ctx.image[i * 3 + 1] = ctx.image[i * 3 + 1]! * k;
-      ctx.image[i * 3 + 2] = ctx.image[i * 3 + 2]! * k;
-    });
+    stroke(
+      ctx,
+      pts,
+      (t) => w * (1 - 0.55 * t),
+      (i, cov) => {
+        const k = 1 - darken * cov;
+        ctx.image[i * 3] = ctx.image[i * 3]! * k;
+        ctx.image[i * 3 + 1] = ctx.image[i * 3 + 1]! * k;
+        ctx.image[i * 3 + 2] = ctx.image[i * 3 + 2]! * k;
+      },
+    );
   paint(main, hw);
   if (rng.uniform() < 0.6) {
     const from = main[Math.floor(main.length / 2)]!;
@@ -215,7 +225,12 @@ function pickOuterEdge(ctx: Ctx): Point {
   for (let i = 0; i < render.region.length; i++) {
     if (render.region[i]! > 0.5) far = Math.max(far, Math.hypot((i % size) + 0.5 - gx, Math.floor(i / size) + 0.5 - gy));
   }
-  return pickPoint(ctx, 4, (r) => r > 0.3 && r < 0.7, (x, y) => Math.hypot(x - gx, y - gy) >= 0.8 * far);
+  return pickPoint(
+    ctx,
+    4,
+    (r) => r > 0.3 && r < 0.7,
+    (x, y) => Math.hypot(x - gx, y - gy) >= 0.8 * far,
+  );
 }
 
 function missing(ctx: Ctx): void {
@@ -266,7 +281,12 @@ function contamination(ctx: Ctx): void {
     } else {
       const a = rng.uniform() * 2 * Math.PI;
       const fibre = walk(rng, [x, y], a, 3 + rng.int(3), 1.6 * s);
-      stroke(ctx, fibre, () => 0.45 * s, (i, cov) => mix(ctx.image, i, cr, cg, cb, 0.85 * cov));
+      stroke(
+        ctx,
+        fibre,
+        () => 0.45 * s,
+        (i, cov) => mix(ctx.image, i, cr, cg, cb, 0.85 * cov),
+      );
     }
   }
 }

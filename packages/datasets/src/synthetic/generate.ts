@@ -81,7 +81,8 @@ export async function generateSyntheticDataset(options: SyntheticOptions): Promi
   const classNames = [...(options.classes ?? SYNTHETIC_CLASSES.map((c) => c.name))];
   const classes = classNames.map(syntheticClass);
   const counts: Required<SyntheticCounts> = { train: 50, testGood: 12, testDefect: 6, ...options.counts };
-  for (const [k, v] of Object.entries(counts)) if (!Number.isInteger(v) || v < 0) throw new RangeError(`generateSyntheticDataset: counts.${k} must be a non-negative integer, got ${v}`);
+  for (const [k, v] of Object.entries(counts))
+    if (!Number.isInteger(v) || v < 0) throw new RangeError(`generateSyntheticDataset: counts.${k} must be a non-negative integer, got ${v}`);
   if (counts.train === 0) throw new RangeError('generateSyntheticDataset: counts.train must be at least 1');
   const manifest = manifestText({ seed, size, classes: classNames, counts });
   const info = (reused: boolean): SyntheticDatasetInfo => ({
@@ -98,7 +99,10 @@ export async function generateSyntheticDataset(options: SyntheticOptions): Promi
     if (mode === 'reuse' && existing === manifest) return info(true);
     const ours = existing !== null && existing.includes(`"generator": "${GENERATOR}"`);
     if (mode === 'overwrite' && ours) await rm(root, { recursive: true, force: true });
-    else if (mode === 'reuse') throw new Error(`${root} exists but was not generated with these options (${existing === null ? `no ${MANIFEST}` : `${MANIFEST} differs`}); use ifExists: 'overwrite' or another root`);
+    else if (mode === 'reuse')
+      throw new Error(
+        `${root} exists but was not generated with these options (${existing === null ? `no ${MANIFEST}` : `${MANIFEST} differs`}); use ifExists: 'overwrite' or another root`,
+      );
     else if (mode === 'overwrite') throw new Error(`${root} exists and is not a synthetic dataset (no ${MANIFEST} from this generator); refusing to delete it`);
     else throw new Error(`${root} already exists; pass ifExists: 'reuse' or 'overwrite'`);
   }
@@ -107,11 +111,17 @@ export async function generateSyntheticDataset(options: SyntheticOptions): Promi
   const pad = (i: number): string => String(i).padStart(3, '0');
   for (const c of classes) {
     const dir = (...p: string[]): string => join(c.name, ...p);
-    for (let i = 0; i < counts.train; i++) jobs.push({ spec: { className: c.name, size, seed, split: 'train', group: 'good', index: i }, image: dir('train', 'good', `${pad(i)}.png`), mask: null });
-    for (let i = 0; i < counts.testGood; i++) jobs.push({ spec: { className: c.name, size, seed, split: 'test', group: 'good', index: i }, image: dir('test', 'good', `${pad(i)}.png`), mask: null });
+    for (let i = 0; i < counts.train; i++)
+      jobs.push({ spec: { className: c.name, size, seed, split: 'train', group: 'good', index: i }, image: dir('train', 'good', `${pad(i)}.png`), mask: null });
+    for (let i = 0; i < counts.testGood; i++)
+      jobs.push({ spec: { className: c.name, size, seed, split: 'test', group: 'good', index: i }, image: dir('test', 'good', `${pad(i)}.png`), mask: null });
     for (const d of c.defects) {
       for (let i = 0; i < counts.testDefect; i++) {
-        jobs.push({ spec: { className: c.name, size, seed, split: 'test', group: d, index: i }, image: dir('test', d, `${pad(i)}.png`), mask: dir('ground_truth', d, `${pad(i)}_mask.png`) });
+        jobs.push({
+          spec: { className: c.name, size, seed, split: 'test', group: d, index: i },
+          image: dir('test', d, `${pad(i)}.png`),
+          mask: dir('ground_truth', d, `${pad(i)}_mask.png`),
+        });
       }
     }
   }
@@ -135,12 +145,17 @@ export async function generateSyntheticDataset(options: SyntheticOptions): Promi
       const task = (async () => {
         const imgPath = join(staging, job.image);
         await ensureDir(imgPath);
-        const png = await sharp(s.image, { raw: { width: size, height: size, channels: 3 } }).png({ compressionLevel: 6 }).toBuffer();
+        const png = await sharp(s.image, { raw: { width: size, height: size, channels: 3 } })
+          .png({ compressionLevel: 6 })
+          .toBuffer();
         await writeFile(imgPath, png);
         if (job.mask && s.mask) {
           const maskPath = join(staging, job.mask);
           await ensureDir(maskPath);
-          const mpng = await sharp(s.mask, { raw: { width: size, height: size, channels: 1 } }).toColourspace('b-w').png({ compressionLevel: 6 }).toBuffer();
+          const mpng = await sharp(s.mask, { raw: { width: size, height: size, channels: 1 } })
+            .toColourspace('b-w')
+            .png({ compressionLevel: 6 })
+            .toBuffer();
           await writeFile(maskPath, mpng);
         }
         done++;

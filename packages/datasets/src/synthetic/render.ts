@@ -68,7 +68,8 @@ export function renderSyntheticSample(spec: SampleSpec): RenderedSample {
   const render = cls.render(size, createRng(hashString(`${key}/variation`, seed)));
   const noise = sensorNoise(size * size * 3, createRng(hashString(`${key}/noise`, seed)));
   const clean = quantise(render.image, noise);
-  if (spec.group === 'good' || spec.withDefect === false) return { size, image: clean, mask: spec.group === 'good' ? null : new Uint8Array(size * size), defectPixels: 0 };
+  if (spec.group === 'good' || spec.withDefect === false)
+    return { size, image: clean, mask: spec.group === 'good' ? null : new Uint8Array(size * size), defectPixels: 0 };
   const minArea = Math.max(12, Math.round(0.0015 * size * size));
   // A defect that lands where it barely shows (a dark stain on a dark patch) is redrawn.
   for (let attempt = 0; attempt < 12; attempt++) {

@@ -26,7 +26,13 @@ async function hashTree(root: string): Promise<Map<string, string>> {
     for (const e of await readdir(d, { withFileTypes: true })) {
       const p = join(d, e.name);
       if (e.isDirectory()) await walk(p);
-      else out.set(relative(root, p), createHash('sha256').update(await readFile(p)).digest('hex'));
+      else
+        out.set(
+          relative(root, p),
+          createHash('sha256')
+            .update(await readFile(p))
+            .digest('hex'),
+        );
     }
   };
   await walk(root);

@@ -53,5 +53,7 @@ export function texture(width: number, height: number, seed: number): Uint8Array
 
 /** `texture` as a PNG file's bytes. */
 export async function texturePng(width: number, height: number, seed: number): Promise<Buffer> {
-  return sharp(Buffer.from(texture(width, height, seed)), { raw: { width, height, channels: 3 } }).png().toBuffer();
+  return sharp(Buffer.from(texture(width, height, seed)), { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
 }

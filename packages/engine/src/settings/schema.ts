@@ -90,7 +90,8 @@ export function check(value: unknown, s: Schema, source: string, path: string): 
       (value as unknown[]).forEach((v, i) => check(v, s.of, source, `${path}[${i}]`));
       return;
     case 'object': {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`expected a mapping of ${Object.keys(s.fields).join(', ')}, got ${show(value)}`);
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        fail(`expected a mapping of ${Object.keys(s.fields).join(', ')}, got ${show(value)}`);
       const known = Object.keys(s.fields);
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
         const sub = s.fields[k];

@@ -231,9 +231,11 @@ function absolutePaths(raw: RawConfig, base: string): RawConfig {
   const bw = raw['backboneWeights'];
   if (typeof bw === 'string' && bw !== 'default' && bw !== 'random' && bw !== 'pretrained') out['backboneWeights'] = abs(bw);
   const train = raw['train'];
-  if (train && typeof train === 'object' && !Array.isArray(train) && typeof train['cacheDir'] === 'string') out['train'] = { ...train, cacheDir: abs(train['cacheDir']) };
+  if (train && typeof train === 'object' && !Array.isArray(train) && typeof train['cacheDir'] === 'string')
+    out['train'] = { ...train, cacheDir: abs(train['cacheDir']) };
   const output = raw['output'];
-  if (output && typeof output === 'object' && !Array.isArray(output) && typeof output['dir'] === 'string') out['output'] = { ...output, dir: abs(output['dir']) };
+  if (output && typeof output === 'object' && !Array.isArray(output) && typeof output['dir'] === 'string')
+    out['output'] = { ...output, dir: abs(output['dir']) };
   return out;
 }
 
@@ -328,7 +330,8 @@ export function resolveTrainSettings(raw: RawConfig): TrainSettings {
   if (typeof tb === 'number') timeBudget = tb;
   else if (typeof tb === 'string') {
     timeBudget = parseDuration(tb);
-    if (timeBudget === null || timeBudget <= 0) throw new EngineInputError(`train.timeBudget: expected seconds or a duration such as "30m", got ${JSON.stringify(tb)}`);
+    if (timeBudget === null || timeBudget <= 0)
+      throw new EngineInputError(`train.timeBudget: expected seconds or a duration such as "30m", got ${JSON.stringify(tb)}`);
   }
   if (timeBudget !== null && (epochs !== null || steps !== null)) throw new EngineInputError('give a time budget or train.epochs/train.steps, not both');
   if (epochs === null && steps === null && timeBudget === null) timeBudget = TRAIN_DEFAULTS.timeBudget;

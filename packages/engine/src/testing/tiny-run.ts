@@ -15,7 +15,14 @@ export async function tempDir(label: string): Promise<{ dir: string; cleanup: ()
 
 /** Two classes (a texture and an object), 64x64 files, 8 normal training images each, 3 test images each. */
 export async function tinyDataset(root: string): Promise<string> {
-  await generateSyntheticDataset({ root, size: 64, seed: 3, classes: ['fabric', 'washer'], counts: { train: 8, testGood: 2, testDefect: 1 }, ifExists: 'reuse' });
+  await generateSyntheticDataset({
+    root,
+    size: 64,
+    seed: 3,
+    classes: ['fabric', 'washer'],
+    counts: { train: 8, testGood: 2, testDefect: 1 },
+    ifExists: 'reuse',
+  });
   return root;
 }
 
@@ -31,7 +38,11 @@ export const TINY_MODEL = {
 } as const;
 
 /** Settings of a tiny UniAS run of `steps` steps on `data`, written to `out`; `extra` is merged into each section. */
-export function tinySettings(data: string, out: string, o: { steps: number; checkpointEvery?: number; cacheDir?: string; extra?: RawConfig } = { steps: 4 }): TrainSettings {
+export function tinySettings(
+  data: string,
+  out: string,
+  o: { steps: number; checkpointEvery?: number; cacheDir?: string; extra?: RawConfig } = { steps: 4 },
+): TrainSettings {
   const raw: RawConfig = {
     preset: 'cpu',
     method: 'unias',

@@ -39,7 +39,12 @@ function percentileOf(sorted: Float32Array, p: number): number {
 }
 
 /** Ranges of `tensors` over the calibration images, by name. */
-export async function calibrateRanges(model: ModelProto, tensors: readonly string[], inputSize: readonly [number, number], c: CalibrationImages): Promise<Map<string, TensorRange>> {
+export async function calibrateRanges(
+  model: ModelProto,
+  tensors: readonly string[],
+  inputSize: readonly [number, number],
+  c: CalibrationImages,
+): Promise<Map<string, TensorRange>> {
   const [h, w] = inputSize;
   if (tensors.length === 0) return new Map();
   if (c.images.length === 0) throw new ExportError('int8 export: no calibration images (give normal training images)');

@@ -17,7 +17,9 @@ function graph(): GraphProto {
   const int64 = (name: string, v: number[]) => ({ name, dataType: DT.INT64, dims: [v.length], rawData: i64(v) });
   return {
     name: 'fold',
-    input: [{ name: 'image', type: { tensorType: { elemType: DT.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimValue: 3 }, { dimValue: 4 }, { dimValue: 4 }] } } } }],
+    input: [
+      { name: 'image', type: { tensorType: { elemType: DT.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimValue: 3 }, { dimValue: 4 }, { dimValue: 4 }] } } } },
+    ],
     output: [{ name: 'out', type: { tensorType: { elemType: DT.FLOAT } } }],
     initializer: [
       makeTensor('w', DT.FLOAT, [2, 3, 3, 3], values(54, 1)),

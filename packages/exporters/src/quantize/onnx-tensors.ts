@@ -45,7 +45,12 @@ export function floatValues(t: TensorProto): Float32Array {
   return Float32Array.from(f);
 }
 
-export function makeTensor(name: string, dataType: number, dims: readonly number[], data: Float32Array | Int8Array | Uint8Array | Int32Array | Uint16Array): TensorProto {
+export function makeTensor(
+  name: string,
+  dataType: number,
+  dims: readonly number[],
+  data: Float32Array | Int8Array | Uint8Array | Int32Array | Uint16Array,
+): TensorProto {
   const rawData = new Uint8Array(data.byteLength);
   rawData.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   return { name, dataType, dims: [...dims], rawData };

@@ -44,7 +44,9 @@ function node(opType: string, input: string[], output: string[], attribute: Node
 function modelBytes(): Uint8Array {
   const graph = {
     name: 'tiny',
-    input: [{ name: 'image', type: { tensorType: { elemType: DT.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimValue: C }, { dimValue: S }, { dimValue: S }] } } } }],
+    input: [
+      { name: 'image', type: { tensorType: { elemType: DT.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimValue: C }, { dimValue: S }, { dimValue: S }] } } } },
+    ],
     output: [{ name: 'out', type: { tensorType: { elemType: DT.FLOAT } } }],
     initializer: [
       makeTensor('w1', DT.FLOAT, [K, C, 1, 1], w1),

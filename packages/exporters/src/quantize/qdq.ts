@@ -135,7 +135,11 @@ export function insertQdq(g: GraphProto, ranges: ReadonlyMap<string, TensorRange
     }
     const base = `${n.output![0]}/w`;
     const sDims = perChannel ? [channels] : [];
-    added.push(makeTensor(`${base}_quantized`, DT.INT8, dims, q), makeTensor(`${base}_scale`, DT.FLOAT, sDims, scales), makeTensor(`${base}_zero_point`, DT.INT8, sDims, new Int8Array(channels)));
+    added.push(
+      makeTensor(`${base}_quantized`, DT.INT8, dims, q),
+      makeTensor(`${base}_scale`, DT.FLOAT, sDims, scales),
+      makeTensor(`${base}_zero_point`, DT.INT8, sDims, new Int8Array(channels)),
+    );
     weightNodes.push({
       opType: 'DequantizeLinear',
       name: `${base}_dequantize`,
@@ -157,7 +161,13 @@ export function insertQdq(g: GraphProto, ranges: ReadonlyMap<string, TensorRange
       }
       const b = `${n.output![0]}/b`;
       added.push(makeTensor(`${b}_quantized`, DT.INT32, [channels], bq), makeTensor(`${b}_scale`, DT.FLOAT, [channels], bScales));
-      weightNodes.push({ opType: 'DequantizeLinear', name: `${b}_dequantize`, input: [`${b}_quantized`, `${b}_scale`], output: [`${b}_dequantized`], attribute: [intAttribute('axis', 0)] });
+      weightNodes.push({
+        opType: 'DequantizeLinear',
+        name: `${b}_dequantize`,
+        input: [`${b}_quantized`, `${b}_scale`],
+        output: [`${b}_dequantized`],
+        attribute: [intAttribute('axis', 0)],
+      });
       inputs[2] = `${b}_dequantized`;
     }
     n.input = inputs;
@@ -167,7 +177,10 @@ export function insertQdq(g: GraphProto, ranges: ReadonlyMap<string, TensorRange
   // (a target's output must feed only its QuantizeLinear for the fusion to apply).
   const pairFor = (name: string): NodeProto[] => {
     const p = params.get(name)!;
-    added.push(makeTensor(`${name}/scale`, DT.FLOAT, [], new Float32Array([p.scale])), makeTensor(`${name}/zero_point`, DT.UINT8, [], new Uint8Array([p.zeroPoint])));
+    added.push(
+      makeTensor(`${name}/scale`, DT.FLOAT, [], new Float32Array([p.scale])),
+      makeTensor(`${name}/zero_point`, DT.UINT8, [], new Uint8Array([p.zeroPoint])),
+    );
     return [
       { opType: 'QuantizeLinear', name: `${name}/quantize`, input: [name, `${name}/scale`, `${name}/zero_point`], output: [`${name}/q`] },
       { opType: 'DequantizeLinear', name: `${name}/dequantize`, input: [`${name}/q`, `${name}/scale`, `${name}/zero_point`], output: [dq(name)] },

@@ -23,7 +23,12 @@ export interface Int8Summary extends QdqSummary {
 }
 
 /** Quantises `model` (a lowered UniAS pipeline, changed in place) to int8 QDQ form. */
-export async function quantizeInt8(model: ModelProto, inputSize: readonly [number, number], calibration: CalibrationImages, keepFloat: KeepFloat = KEEP_FLOAT_DEFAULT): Promise<Int8Summary> {
+export async function quantizeInt8(
+  model: ModelProto,
+  inputSize: readonly [number, number],
+  calibration: CalibrationImages,
+  keepFloat: KeepFloat = KEEP_FLOAT_DEFAULT,
+): Promise<Int8Summary> {
   const g = model.graph!;
   // slices first: a q/k/v slice of a weight is then transposed, and both become one initializer
   const foldedSlices = foldSlicedInitializers(g);

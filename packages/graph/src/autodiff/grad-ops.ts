@@ -40,7 +40,10 @@ export class GradOps {
   private readonly memo = new Map<string, Sym>();
   private readonly constMemo = new Map<string, ConstNode>();
 
-  constructor(readonly b: GraphBuilder, existing: Iterable<Node> = []) {
+  constructor(
+    readonly b: GraphBuilder,
+    existing: Iterable<Node> = [],
+  ) {
     for (const n of existing) if (n.kind === 'op') this.memo.set(this.key(n.op, n.inputs, n.attrs), n);
   }
 
@@ -115,31 +118,69 @@ export class GradOps {
     return this.op(op, [x, y], {});
   }
 
-  add(a: SymOrNumber, b: SymOrNumber): Sym { return this.binary('add', a, b); }
-  sub(a: SymOrNumber, b: SymOrNumber): Sym { return this.binary('sub', a, b); }
-  mul(a: SymOrNumber, b: SymOrNumber): Sym { return this.binary('mul', a, b); }
-  div(a: SymOrNumber, b: SymOrNumber): Sym { return this.binary('div', a, b); }
-  pow(a: SymOrNumber, b: SymOrNumber): Sym { return this.binary('pow', a, b); }
-  maximum(a: SymOrNumber, b: SymOrNumber): Sym { return this.binary('maximum', a, b); }
-  minimum(a: SymOrNumber, b: SymOrNumber): Sym { return this.binary('minimum', a, b); }
+  add(a: SymOrNumber, b: SymOrNumber): Sym {
+    return this.binary('add', a, b);
+  }
+  sub(a: SymOrNumber, b: SymOrNumber): Sym {
+    return this.binary('sub', a, b);
+  }
+  mul(a: SymOrNumber, b: SymOrNumber): Sym {
+    return this.binary('mul', a, b);
+  }
+  div(a: SymOrNumber, b: SymOrNumber): Sym {
+    return this.binary('div', a, b);
+  }
+  pow(a: SymOrNumber, b: SymOrNumber): Sym {
+    return this.binary('pow', a, b);
+  }
+  maximum(a: SymOrNumber, b: SymOrNumber): Sym {
+    return this.binary('maximum', a, b);
+  }
+  minimum(a: SymOrNumber, b: SymOrNumber): Sym {
+    return this.binary('minimum', a, b);
+  }
 
   neg(x: Sym): Sym {
     if (x.kind === 'op' && x.op === 'neg') return x.inputs[0]!;
     const v = scalarValue(x);
     return v !== undefined ? this.scalar(-v) : this.op('neg', [x], {});
   }
-  exp(x: Sym): Sym { return this.op('exp', [x], {}); }
-  log(x: Sym): Sym { return this.op('log', [x], {}); }
-  sqrt(x: Sym): Sym { return this.op('sqrt', [x], {}); }
-  sign(x: Sym): Sym { return this.op('sign', [x], {}); }
-  erf(x: Sym): Sym { return this.op('erf', [x], {}); }
-  sigmoid(x: Sym): Sym { return this.op('sigmoid', [x], {}); }
-  square(x: Sym): Sym { return this.mul(x, x); }
-  greater(a: SymOrNumber, b: SymOrNumber): Sym { return this.op('greater', [this.sym(a), this.sym(b)], {}); }
-  less(a: SymOrNumber, b: SymOrNumber): Sym { return this.op('less', [this.sym(a), this.sym(b)], {}); }
-  equal(a: SymOrNumber, b: SymOrNumber): Sym { return this.op('equal', [this.sym(a), this.sym(b)], {}); }
-  where(cond: Sym, a: SymOrNumber, b: SymOrNumber): Sym { return this.op('where', [cond, this.sym(a), this.sym(b)], {}); }
-  cast(x: Sym, to: DType): Sym { return x.dtype === to ? x : this.op('cast', [x], { to }); }
+  exp(x: Sym): Sym {
+    return this.op('exp', [x], {});
+  }
+  log(x: Sym): Sym {
+    return this.op('log', [x], {});
+  }
+  sqrt(x: Sym): Sym {
+    return this.op('sqrt', [x], {});
+  }
+  sign(x: Sym): Sym {
+    return this.op('sign', [x], {});
+  }
+  erf(x: Sym): Sym {
+    return this.op('erf', [x], {});
+  }
+  sigmoid(x: Sym): Sym {
+    return this.op('sigmoid', [x], {});
+  }
+  square(x: Sym): Sym {
+    return this.mul(x, x);
+  }
+  greater(a: SymOrNumber, b: SymOrNumber): Sym {
+    return this.op('greater', [this.sym(a), this.sym(b)], {});
+  }
+  less(a: SymOrNumber, b: SymOrNumber): Sym {
+    return this.op('less', [this.sym(a), this.sym(b)], {});
+  }
+  equal(a: SymOrNumber, b: SymOrNumber): Sym {
+    return this.op('equal', [this.sym(a), this.sym(b)], {});
+  }
+  where(cond: Sym, a: SymOrNumber, b: SymOrNumber): Sym {
+    return this.op('where', [cond, this.sym(a), this.sym(b)], {});
+  }
+  cast(x: Sym, to: DType): Sym {
+    return x.dtype === to ? x : this.op('cast', [x], { to });
+  }
 
   // ---- reductions ----------------------------------------------------------------------------
   reduceSum(x: Sym, axes: readonly number[], keepDims: boolean): Sym {
@@ -165,7 +206,10 @@ export class GradOps {
     if (perm.every((p, i) => p === i)) return x;
     if (x.kind === 'op' && x.op === 'transpose') {
       const inner = x.attrs.perm;
-      return this.transpose(x.inputs[0]!, perm.map((p) => inner[p]!));
+      return this.transpose(
+        x.inputs[0]!,
+        perm.map((p) => inner[p]!),
+      );
     }
     return this.op('transpose', [x], { perm: [...perm] });
   }
@@ -217,9 +261,15 @@ export class GradOps {
   }
 
   // ---- linear algebra ------------------------------------------------------------------------
-  matmul(a: Sym, b: Sym): Sym { return this.op('matmul', [a, b], {}); }
-  conv2d(x: Sym, w: Sym, attrs: Conv2dAttrs): Sym { return this.op('conv2d', [x, w], attrs); }
-  convTranspose2d(x: Sym, w: Sym, attrs: ConvTranspose2dAttrs): Sym { return this.op('convTranspose2d', [x, w], attrs); }
+  matmul(a: Sym, b: Sym): Sym {
+    return this.op('matmul', [a, b], {});
+  }
+  conv2d(x: Sym, w: Sym, attrs: Conv2dAttrs): Sym {
+    return this.op('conv2d', [x, w], attrs);
+  }
+  convTranspose2d(x: Sym, w: Sym, attrs: ConvTranspose2dAttrs): Sym {
+    return this.op('convTranspose2d', [x, w], attrs);
+  }
 
   /**
    * Sums a gradient of a broadcast result back to the shape of the operand that was broadcast:

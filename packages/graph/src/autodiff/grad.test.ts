@@ -96,7 +96,9 @@ describe('grad', () => {
     const loss = b.add(b.sumAll(b.mul(p!, 3)), b.sumAll(b.exp(r!)));
     const before = new Set(reachable([loss]).map((n) => n.id));
     const [dx] = grad(b, loss, [x]);
-    const added = reachable([dx!]).filter((n) => !before.has(n.id) && n.kind === 'op').map((n) => (n.kind === 'op' ? n.op : ''));
+    const added = reachable([dx!])
+      .filter((n) => !before.has(n.id) && n.kind === 'op')
+      .map((n) => (n.kind === 'op' ? n.op : ''));
     expect(added).toContain('concat');
     expect(added).not.toContain('pad');
     expect(added).not.toContain('add');
@@ -157,7 +159,6 @@ describe('gradients of a composed block (conv, groupNorm, GELU, depthwise, atten
   });
 });
 
-
 describe('conv weight gradient: copies before the GEMM', () => {
   // Floats written by the layout ops (pad, slice, concat, transpose) of dL/dw for a conv of x; a
   // swap of the last two axes is left out (ONNX Runtime folds it into the MatMul it feeds).
@@ -171,7 +172,14 @@ describe('conv weight gradient: copies before the GEMM', () => {
     const layout = new Set(['pad', 'slice', 'concat', 'transpose']);
     return reachable([dw!])
       .filter((n) => !before.has(n.id) && n.kind === 'op' && layout.has(n.op))
-      .filter((n) => !(n.kind === 'op' && n.op === 'transpose' && n.attrs.perm.every((p, i) => (i < n.attrs.perm.length - 2 ? p === i : p === n.attrs.perm.length * 2 - 3 - i))))
+      .filter(
+        (n) =>
+          !(
+            n.kind === 'op' &&
+            n.op === 'transpose' &&
+            n.attrs.perm.every((p, i) => (i < n.attrs.perm.length - 2 ? p === i : p === n.attrs.perm.length * 2 - 3 - i))
+          ),
+      )
       .reduce((a, n) => a + n.shape.reduce((p, d) => p * d, 1), 0);
   };
 

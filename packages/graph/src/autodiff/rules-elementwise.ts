@@ -54,9 +54,18 @@ function binary<K extends Binary>(da: (ctx: GradContext<K>, a: Sym, b: Sym) => S
   };
 }
 
-export const add = binary<'add'>(({ dy }) => dy, ({ dy }) => dy);
-export const sub = binary<'sub'>(({ dy }) => dy, ({ g, dy }) => g.neg(dy));
-export const mul = binary<'mul'>(({ g, dy }, _a, b) => g.mul(dy, b), ({ g, dy }, a) => g.mul(dy, a));
+export const add = binary<'add'>(
+  ({ dy }) => dy,
+  ({ dy }) => dy,
+);
+export const sub = binary<'sub'>(
+  ({ dy }) => dy,
+  ({ g, dy }) => g.neg(dy),
+);
+export const mul = binary<'mul'>(
+  ({ g, dy }, _a, b) => g.mul(dy, b),
+  ({ g, dy }, a) => g.mul(dy, a),
+);
 export const div = binary<'div'>(
   ({ g, dy }, _a, b) => g.div(dy, b),
   // d(a/b)/db = -a/b^2 = -y/b
@@ -92,9 +101,5 @@ export const minimum = extremum<'minimum'>('less');
 export const where: GradRule<'where'> = (ctx): InputGrads => {
   const { g, dy, needs } = ctx;
   const [c, a, b] = ctx.node.inputs as [Sym, Sym, Sym];
-  return [
-    null,
-    needs[1] ? g.unbroadcast(g.where(c, dy, 0), a.shape) : null,
-    needs[2] ? g.unbroadcast(g.where(c, 0, dy), b.shape) : null,
-  ];
+  return [null, needs[1] ? g.unbroadcast(g.where(c, dy, 0), a.shape) : null, needs[2] ? g.unbroadcast(g.where(c, 0, dy), b.shape) : null];
 };

@@ -50,7 +50,8 @@ export interface WindowGeometry {
  * differ in how many bytes they copy before the one GEMM that does the arithmetic.
  */
 export function windowCorrelation(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym {
-  if (geo.groups === 1 && geo.strides[0] === 1 && geo.strides[1] === 1 && A.shape[2]! >= 2 * (geo.kernel[0] - 1) * geo.dilations[0]) return shiftedProducts(g, A, src, geo);
+  if (geo.groups === 1 && geo.strides[0] === 1 && geo.strides[1] === 1 && A.shape[2]! >= 2 * (geo.kernel[0] - 1) * geo.dilations[0])
+    return shiftedProducts(g, A, src, geo);
   if (tilesExactly(A, src, geo)) return patchCorrelation(g, A, src, geo);
   return im2colCorrelation(g, A, src, geo);
 }

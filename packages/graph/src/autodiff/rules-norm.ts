@@ -90,11 +90,7 @@ export const groupNorm: GradRule<'groupNorm'> = ({ g, dy, node, needs }) => {
     const shift = g.neg(g.mul(rstd, meanGh));
     dx = g.add(g.mul(dy, dyScale), g.reshape(g.add(g.mul(centredG, centredScale), shift), x.shape));
   }
-  return [
-    dx,
-    needs[1] ? g.reduceSum(g.mul(rstdPerChannel, P!), [0], false) : null,
-    needs[2] ? g.reduceSum(S, [0], false) : null,
-  ];
+  return [dx, needs[1] ? g.reduceSum(g.mul(rstdPerChannel, P!), [0], false) : null, needs[2] ? g.reduceSum(S, [0], false) : null];
 };
 
 /**
@@ -139,7 +135,6 @@ export const cosineSimilarity: GradRule<'cosineSimilarity'> = ({ g, dy, y, node,
   const norms = g.mul(g.sqrt(aa), g.sqrt(bb));
   const active = g.greater(norms, eps);
   const denom = g.maximum(norms, eps);
-  const part = (other: Sym, self: Sym, selfSq: Sym) =>
-    g.mul(dyK, g.sub(g.div(other, denom), g.mul(g.where(active, g.div(cos, selfSq), 0), self)));
+  const part = (other: Sym, self: Sym, selfSq: Sym) => g.mul(dyK, g.sub(g.div(other, denom), g.mul(g.where(active, g.div(cos, selfSq), 0), self)));
   return [needs[0] ? g.unbroadcast(part(B, A, aa), a.shape) : null, needs[1] ? g.unbroadcast(part(A, B, bb), b.shape) : null];
 };

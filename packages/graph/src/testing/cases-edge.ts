@@ -35,7 +35,13 @@ export const EDGE_CASES: readonly OpCase[] = [
   conv('depthwise-stride2-1x1', [2, 4, 5, 5], [4, 1, 1, 1], { groups: 4, stride: 2 }),
   // outputPadding beyond pads + stride - 1 (only possible with dilation > stride): computed short, zero-padded.
   convT('dilation3-outpad2', [1, 2, 4, 5], [2, 3, 3, 3], { strides: [1, 1], pads: [0, 1, 0, 0], dilations: [3, 3], groups: 1, outputPadding: [2, 2] }),
-  convT('stride3x2-asym-outpad', [2, 2, 3, 4], [2, 2, 4, 3], { strides: [3, 2], pads: [2, 0, 1, 1], dilations: [1, 1], groups: 1, outputPadding: [1, 0] }, true),
+  convT(
+    'stride3x2-asym-outpad',
+    [2, 2, 3, 4],
+    [2, 2, 4, 3],
+    { strides: [3, 2], pads: [2, 0, 1, 1], dilations: [1, 1], groups: 1, outputPadding: [1, 0] },
+    true,
+  ),
   convT('depthwise-stride2', [1, 3, 4, 4], [3, 2, 3, 3], { strides: [2, 2], pads: [1, 1, 1, 1], dilations: [1, 1], groups: 3, outputPadding: [1, 1] }),
   {
     id: 'avgPool2d/same-exclude',
@@ -140,7 +146,11 @@ export const EDGE_CASES: readonly OpCase[] = [
   { id: 'resizeBilinear/height-only-align', op: 'resizeBilinear', build: (b) => b.output('y', b.resizeBilinear(b.input('x', [1, 2, 5, 4]), [3, 4], true)) },
   { id: 'resizeBilinear/to-one-pixel', op: 'resizeBilinear', build: (b) => b.output('y', b.resizeBilinear(b.input('x', [2, 1, 6, 5]), [1, 1], true)) },
   { id: 'resizeBilinear/to-one-pixel-half', op: 'resizeBilinear', build: (b) => b.output('y', b.resizeBilinear(b.input('x', [2, 1, 6, 5]), [1, 2], false)) },
-  { id: 'resizeBilinear/large-down-rows-first', op: 'resizeBilinear', build: (b) => b.output('y', b.resizeBilinear(b.input('x', [1, 1, 64, 7]), [5, 30], false)) },
+  {
+    id: 'resizeBilinear/large-down-rows-first',
+    op: 'resizeBilinear',
+    build: (b) => b.output('y', b.resizeBilinear(b.input('x', [1, 1, 64, 7]), [5, 30], false)),
+  },
   {
     id: 'cosineSimilarity/size-1-on-axis',
     op: 'cosineSimilarity',
@@ -157,9 +167,21 @@ export const EDGE_CASES: readonly OpCase[] = [
     differentiable: false,
     build: (b) => b.output('y', b.cosineSimilarity(b.input('a', [5, 8]), b.input('b', [3, 5, 8]), 0)),
   },
-  { id: 'avgPool2d/same-stride2-even', op: 'avgPool2d', build: (b) => b.output('y', b.avgPool2d(b.input('x', [1, 2, 8, 6]), 3, { stride: 2, padding: 'same', countIncludePad: false })) },
-  { id: 'avgPool2d/same-stride2-include', op: 'avgPool2d', build: (b) => b.output('y', b.avgPool2d(b.input('x', [1, 2, 8, 6]), 3, { stride: 2, padding: 'same', countIncludePad: true })) },
-  { id: 'maxPool2d/same-stride2-even', op: 'maxPool2d', build: (b) => b.output('y', b.maxPool2d(b.input('x', [1, 2, 8, 6]), 3, { stride: 2, padding: 'same' })) },
+  {
+    id: 'avgPool2d/same-stride2-even',
+    op: 'avgPool2d',
+    build: (b) => b.output('y', b.avgPool2d(b.input('x', [1, 2, 8, 6]), 3, { stride: 2, padding: 'same', countIncludePad: false })),
+  },
+  {
+    id: 'avgPool2d/same-stride2-include',
+    op: 'avgPool2d',
+    build: (b) => b.output('y', b.avgPool2d(b.input('x', [1, 2, 8, 6]), 3, { stride: 2, padding: 'same', countIncludePad: true })),
+  },
+  {
+    id: 'maxPool2d/same-stride2-even',
+    op: 'maxPool2d',
+    build: (b) => b.output('y', b.maxPool2d(b.input('x', [1, 2, 8, 6]), 3, { stride: 2, padding: 'same' })),
+  },
   {
     id: 'where/cond-broadcast',
     op: 'where',

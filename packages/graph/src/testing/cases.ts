@@ -31,8 +31,11 @@ export interface OpCase {
   readonly differentiable?: boolean;
 }
 
-const f32 = (shape: readonly number[], values: ArrayLike<number>): TensorData<'float32'> => ({ dtype: 'float32', shape: [...shape], data: Float32Array.from(values) });
-
+const f32 = (shape: readonly number[], values: ArrayLike<number>): TensorData<'float32'> => ({
+  dtype: 'float32',
+  shape: [...shape],
+  data: Float32Array.from(values),
+});
 
 /** The graph of a case and its feeds (deterministic per case id). */
 export function caseGraph(c: OpCase): { graph: Graph; feeds: Record<string, TensorData> } {
@@ -122,7 +125,10 @@ for (const op of ['greater', 'less', 'equal'] as const) {
     },
     feeds: (rng) => {
       // small integers so equality happens
-      const x = f32([2, 3, 4], Array.from({ length: 24 }, () => rng.int(3)));
+      const x = f32(
+        [2, 3, 4],
+        Array.from({ length: 24 }, () => rng.int(3)),
+      );
       const y = f32([3, 1], [0, 1, 2]);
       return { x, y };
     },
@@ -140,9 +146,15 @@ add({
 
 // ---- binary, broadcasting ----------------------------------------------------------------------
 const BIN: Array<[number[], number[]]> = [
-  [[2, 3, 5], [2, 3, 5]],
+  [
+    [2, 3, 5],
+    [2, 3, 5],
+  ],
   [[2, 3, 5], [5]],
-  [[4, 1, 3], [1, 2, 1]],
+  [
+    [4, 1, 3],
+    [1, 2, 1],
+  ],
   [[3, 4], []],
 ];
 for (const op of ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'pow'] as const) {
@@ -152,9 +164,7 @@ for (const op of ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'pow'] as co
       id: `${op}/${sa.join('x')}-${sb.join('x') || 'scalar'}`,
       op,
       build: (b) => b.output('z', b[op](b.input('a', sa), b.input('b', sb))),
-      ...(positive
-        ? { feeds: (rng: Rng) => ({ a: uniform(rng, sa, op === 'pow' ? 0.2 : -1, 2), b: uniform(rng, sb, 0.3, 2) }) }
-        : {}),
+      ...(positive ? { feeds: (rng: Rng) => ({ a: uniform(rng, sa, op === 'pow' ? 0.2 : -1, 2), b: uniform(rng, sb, 0.3, 2) }) } : {}),
     });
   }
 }
@@ -162,7 +172,12 @@ for (const op of ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'pow'] as co
 // ---- reductions ---------------------------------------------------------------------------------
 for (const op of ['reduceSum', 'reduceMean', 'reduceMax'] as const) {
   const method = op === 'reduceSum' ? 'sum' : op === 'reduceMean' ? 'mean' : 'max';
-  for (const [axes, keep] of [[[1], false], [[0, 2], true], [[0, 1, 2, 3], false], [[3], true]] as Array<[number[], boolean]>) {
+  for (const [axes, keep] of [
+    [[1], false],
+    [[0, 2], true],
+    [[0, 1, 2, 3], false],
+    [[3], true],
+  ] as Array<[number[], boolean]>) {
     add({
       id: `${op}/axes${axes.join('')}${keep ? '-keep' : ''}`,
       op,
@@ -231,10 +246,22 @@ add({ id: 'broadcastTo/expand', op: 'broadcastTo', build: (b) => b.output('y', b
 
 // ---- matmul -------------------------------------------------------------------------------------
 for (const [sa, sb] of [
-  [[5, 7], [7, 3]],
-  [[2, 5, 7], [2, 7, 3]],
-  [[2, 4, 5, 7], [7, 6]],
-  [[3, 1, 5, 7], [1, 4, 7, 2]],
+  [
+    [5, 7],
+    [7, 3],
+  ],
+  [
+    [2, 5, 7],
+    [2, 7, 3],
+  ],
+  [
+    [2, 4, 5, 7],
+    [7, 6],
+  ],
+  [
+    [3, 1, 5, 7],
+    [1, 4, 7, 2],
+  ],
 ] as Array<[number[], number[]]>) {
   add({ id: `matmul/${sa.join('x')}@${sb.join('x')}`, op: 'matmul', build: (b) => b.output('y', b.matmul(b.input('a', sa), b.input('b', sb))) });
 }
@@ -338,8 +365,16 @@ for (const c of CONVTS) {
 }
 
 // ---- pooling and resize -------------------------------------------------------------------------
-add({ id: 'avgPool2d/3x3-s2-pad1-include', op: 'avgPool2d', build: (b) => b.output('y', b.avgPool2d(b.input('x', [2, 3, 9, 8]), 3, { stride: 2, padding: 1, countIncludePad: true })) });
-add({ id: 'avgPool2d/3x3-s1-pad1-exclude', op: 'avgPool2d', build: (b) => b.output('y', b.avgPool2d(b.input('x', [1, 2, 5, 6]), 3, { stride: 1, padding: 1, countIncludePad: false })) });
+add({
+  id: 'avgPool2d/3x3-s2-pad1-include',
+  op: 'avgPool2d',
+  build: (b) => b.output('y', b.avgPool2d(b.input('x', [2, 3, 9, 8]), 3, { stride: 2, padding: 1, countIncludePad: true })),
+});
+add({
+  id: 'avgPool2d/3x3-s1-pad1-exclude',
+  op: 'avgPool2d',
+  build: (b) => b.output('y', b.avgPool2d(b.input('x', [1, 2, 5, 6]), 3, { stride: 1, padding: 1, countIncludePad: false })),
+});
 add({ id: 'avgPool2d/2x2', op: 'avgPool2d', build: (b) => b.output('y', b.avgPool2d(b.input('x', [1, 3, 6, 6]), 2)) });
 add({ id: 'maxPool2d/3x3-s2-pad1', op: 'maxPool2d', build: (b) => b.output('y', b.maxPool2d(b.input('x', [2, 3, 9, 8]), 3, { stride: 2, padding: 1 })) });
 add({ id: 'maxPool2d/2x2', op: 'maxPool2d', build: (b) => b.output('y', b.maxPool2d(b.input('x', [1, 2, 6, 7]), 2)) });
@@ -409,8 +444,7 @@ add({
 add({
   id: 'batchNorm/inference',
   op: 'batchNorm',
-  build: (b) =>
-    b.output('y', b.batchNorm(b.input('x', [2, 5, 4, 3]), b.input('s', [5]), b.input('b', [5]), b.input('m', [5]), b.input('v', [5]), 1e-3)),
+  build: (b) => b.output('y', b.batchNorm(b.input('x', [2, 5, 4, 3]), b.input('s', [5]), b.input('b', [5]), b.input('m', [5]), b.input('v', [5]), 1e-3)),
   feeds: (rng) => ({
     x: uniform(rng, [2, 5, 4, 3]),
     s: uniform(rng, [5]),

@@ -422,7 +422,11 @@ const RULES: { readonly [K in OpName]: Rule<K> } = {
   erf: unaryRule(erf64),
   gelu: unaryRule((v) => 0.5 * v * (1 + erf64(v / Math.SQRT2))),
   silu: unaryRule((v) => v * sigmoid(v)),
-  clip: ([x], { min, max }) => ref(x!.shape, x!.data.map((v) => Math.min(Math.max(v, min), max))),
+  clip: ([x], { min, max }) =>
+    ref(
+      x!.shape,
+      x!.data.map((v) => Math.min(Math.max(v, min), max)),
+    ),
   cast: ([x], { to }) => cast(x!, to),
   add: binaryRule((a, b) => a + b),
   sub: binaryRule((a, b) => a - b),
@@ -460,7 +464,10 @@ const RULES: { readonly [K in OpName]: Rule<K> } = {
 function evalOp(node: Extract<Node, { kind: 'op' }>, args: RefTensor[]): RefTensor {
   // Output shapes from the actual arguments, so a graph runs at another batch size.
   const spec = OP_SPECS[node.op] as OpSpec<typeof node.op>;
-  const outShape = spec.infer(args.map((a, i) => ({ shape: a.shape, dtype: node.inputs[i]!.dtype })), node.attrs).shape;
+  const outShape = spec.infer(
+    args.map((a, i) => ({ shape: a.shape, dtype: node.inputs[i]!.dtype })),
+    node.attrs,
+  ).shape;
   const rule = RULES[node.op] as Rule<typeof node.op>;
   return rule(args, node.attrs as never, outShape);
 }
@@ -491,7 +498,13 @@ export function evaluateReference(graph: Graph, feeds: Readonly<Record<string, R
         values.set(n.id, ref(n.shape, Float64Array.from(n.data)));
         break;
       case 'op':
-        values.set(n.id, evalOp(n, n.inputs.map((i) => values.get(i.id)!)));
+        values.set(
+          n.id,
+          evalOp(
+            n,
+            n.inputs.map((i) => values.get(i.id)!),
+          ),
+        );
         break;
     }
   }

@@ -134,7 +134,12 @@ export function bruteDscIou(images: readonly BruteImage[], threshold: number): {
 export function floodFillRegions(mask: ArrayLike<number>, height: number, width: number, connectivity: 4 | 8): number[][] {
   const seen = new Uint8Array(height * width);
   const regions: number[][] = [];
-  const steps: Array<[number, number]> = [[0, 1], [1, 0], [0, -1], [-1, 0]];
+  const steps: Array<[number, number]> = [
+    [0, 1],
+    [1, 0],
+    [0, -1],
+    [-1, 0],
+  ];
   if (connectivity === 8) steps.push([1, 1], [1, -1], [-1, 1], [-1, -1]);
   for (let start = 0; start < height * width; start++) {
     if (mask[start] !== 1 || seen[start] === 1) continue;

@@ -20,7 +20,10 @@ export type CheckpointValue =
   | ReadonlyMap<string, CheckpointValue>
   | { readonly [key: string]: CheckpointValue };
 
-const STORAGE_OF: Record<TorchDType, string> = Object.fromEntries(Object.entries(STORAGE_TYPES).map(([name, { dtype }]) => [dtype, name])) as Record<TorchDType, string>;
+const STORAGE_OF: Record<TorchDType, string> = Object.fromEntries(Object.entries(STORAGE_TYPES).map(([name, { dtype }]) => [dtype, name])) as Record<
+  TorchDType,
+  string
+>;
 
 function isEntry(v: object): v is SafetensorsEntry {
   return 'dtype' in v && 'shape' in v && 'bytes' in v && (v as { bytes: unknown }).bytes instanceof Uint8Array;

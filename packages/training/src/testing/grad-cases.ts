@@ -8,6 +8,9 @@ export class WorstPerKey {
     this.worst.set(key, Math.max(this.worst.get(key) ?? 0, value));
   }
   summary(): string {
-    return [...this.worst.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v.toExponential(1)}`).join(' ');
+    return [...this.worst.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => `${k}=${v.toExponential(1)}`)
+      .join(' ');
   }
 }

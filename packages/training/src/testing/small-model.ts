@@ -23,7 +23,11 @@ export function smallModel(b: GraphBuilder): Sym {
 
 export function smallBatch(seed: number): Record<string, TensorData> {
   const rng = createRng(seed);
-  const make = (shape: readonly number[]): TensorData => ({ dtype: 'float32', shape: [...shape], data: rng.fillUniform(new Float32Array(shape.reduce((a, b) => a * b, 1)), -1, 1) });
+  const make = (shape: readonly number[]): TensorData => ({
+    dtype: 'float32',
+    shape: [...shape],
+    data: rng.fillUniform(new Float32Array(shape.reduce((a, b) => a * b, 1)), -1, 1),
+  });
   return { image: make(SMALL_INPUT), target: make(SMALL_TARGET) };
 }
 

@@ -14,7 +14,10 @@ export class AdamW64 {
   private readonly m: Float64Array;
   private readonly v: Float64Array;
   private t = 0;
-  constructor(readonly p: Float64Array, private readonly o: TorchAdamW) {
+  constructor(
+    readonly p: Float64Array,
+    private readonly o: TorchAdamW,
+  ) {
     this.m = new Float64Array(p.length);
     this.v = new Float64Array(p.length);
   }
@@ -44,11 +47,15 @@ export interface TorchSgd {
 
 export class Sgd64 {
   private buf: Float64Array | null = null;
-  constructor(readonly p: Float64Array, private readonly o: TorchSgd) {}
+  constructor(
+    readonly p: Float64Array,
+    private readonly o: TorchSgd,
+  ) {}
   step(g: ArrayLike<number>, lr = this.o.lr): void {
     const d = Float64Array.from(g, (v, i) => v + this.o.weightDecay * this.p[i]!);
     if (this.o.momentum !== 0) {
-      if (!this.buf) this.buf = Float64Array.from(d); // first step: clone
+      if (!this.buf)
+        this.buf = Float64Array.from(d); // first step: clone
       else for (let i = 0; i < d.length; i++) this.buf[i] = this.o.momentum * this.buf[i]! + d[i]!; // dampening 0
       if (this.o.nesterov) for (let i = 0; i < d.length; i++) d[i] = d[i]! + this.o.momentum * this.buf[i]!;
       else d.set(this.buf);
