@@ -18,7 +18,7 @@ export { CALIBRATION_METHODS, CALIBRATION_PERCENTILE, type CalibrationImages, ty
 export { activationParams, weightScale, type QuantParams, type QdqSummary } from './quantize/qdq.js';
 export { KEEP_FLOAT_DEFAULT, quantizeInt8, quantizeOnnxBytes, type Int8Summary } from './quantize/quantize-model.js';
 export type { KeepFloat } from './quantize/qdq.js';
-export { float16Bits, storeWeightsAsFloat16, type Float16Summary } from './quantize/float16.js';
+export { storeWeightsAsFloat16, type Float16Summary } from './quantize/float16.js';
 export {
   tritonConfigText,
   writeTritonExport,

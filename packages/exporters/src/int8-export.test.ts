@@ -11,13 +11,13 @@ import { join } from 'node:path';
 import { FIXTURES } from '@unias/test-fixtures';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { floatToHalf } from '@unias/graph';
 import { loadPipelineFixture, mirrored, type PipelineFixture } from '../test/fixture.js';
 import {
   METADATA_KEYS,
   buildOnnxModel,
   buildQuantizedOnnxModel,
   exportModel,
-  float16Bits,
   loadModelFiles,
   parseExportMetadata,
   readExportMetadata,
@@ -160,17 +160,17 @@ describe('int8 ONNX export of the fixture pipeline', () => {
   });
 
   it('float16 bits are IEEE 754 binary16, rounded to nearest even', () => {
-    expect(float16Bits(1)).toBe(0x3c00);
-    expect(float16Bits(-2)).toBe(0xc000);
-    expect(float16Bits(65504)).toBe(0x7bff);
-    expect(float16Bits(65520)).toBe(0x7c00); // rounds up past the largest finite value: infinity
-    expect(float16Bits(2 ** -24)).toBe(0x0001); // smallest subnormal
-    expect(float16Bits(2 ** -14)).toBe(0x0400); // smallest normal
-    expect(float16Bits(0.1)).toBe(0x2e66);
-    expect(float16Bits(1 + 2 ** -11)).toBe(0x3c00); // a tie: to the even mantissa
-    expect(float16Bits(1 + 3 * 2 ** -11)).toBe(0x3c02);
-    expect(float16Bits(0)).toBe(0);
-    expect(float16Bits(NaN) & 0x7c00).toBe(0x7c00);
+    expect(floatToHalf(1)).toBe(0x3c00);
+    expect(floatToHalf(-2)).toBe(0xc000);
+    expect(floatToHalf(65504)).toBe(0x7bff);
+    expect(floatToHalf(65520)).toBe(0x7c00); // rounds up past the largest finite value: infinity
+    expect(floatToHalf(2 ** -24)).toBe(0x0001); // smallest subnormal
+    expect(floatToHalf(2 ** -14)).toBe(0x0400); // smallest normal
+    expect(floatToHalf(0.1)).toBe(0x2e66);
+    expect(floatToHalf(1 + 2 ** -11)).toBe(0x3c00); // a tie: to the even mantissa
+    expect(floatToHalf(1 + 3 * 2 ** -11)).toBe(0x3c02);
+    expect(floatToHalf(0)).toBe(0);
+    expect(floatToHalf(NaN) & 0x7c00).toBe(0x7c00);
   });
 
   it('reads files without a precision as float32, and refuses a bad precision or calibration count by key', () => {

@@ -5,46 +5,12 @@
  * cast around nearly every node), and folds these Casts into float32 weights when a session starts,
  * so CPU speed is that of float32 and the error is the weights' float16 rounding (relative 2^-11).
  */
+import { floatToHalf } from '@unias/graph';
 import { DT, dimsOf, floatValues, intAttribute, makeTensor, type GraphProto, type NodeProto, type TensorProto } from './onnx-tensors.js';
 
 /** Tensors smaller than this stay float32 (epsilons, scales, clip bounds: nothing to save). */
 const MIN_ELEMENTS = 16;
 const FLOAT16_MAX = 65504;
-
-const view = new DataView(new ArrayBuffer(4));
-
-/** IEEE 754 binary16 bits of `x`, rounded to nearest even (subnormals included). */
-export function float16Bits(x: number): number {
-  view.setFloat32(0, x);
-  const f = view.getUint32(0);
-  const sign = (f >>> 16) & 0x8000;
-  const exp = (f >>> 23) & 0xff;
-  let mant = f & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    let m = mant >>> shift;
-    const rest = mant & ((1 << shift) - 1);
-    if (rest > half || (rest === half && (m & 1) === 1)) m += 1;
-    return sign | m;
-  }
-  let m = mant >>> 13;
-  const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (m & 1) === 1)) {
-    m += 1;
-    if (m === 0x400) {
-      m = 0;
-      e += 1;
-      if (e >= 0x1f) return sign | 0x7c00;
-    }
-  }
-  return sign | (e << 10) | m;
-}
 
 export interface Float16Summary {
   /** Initializers stored as float16. */
@@ -71,7 +37,7 @@ export function storeWeightsAsFloat16(g: GraphProto): Float16Summary {
       continue;
     }
     const bits = new Uint16Array(values.length);
-    for (let i = 0; i < values.length; i++) bits[i] = float16Bits(values[i]!);
+    for (let i = 0; i < values.length; i++) bits[i] = floatToHalf(values[i]!);
     const name = t.name ?? '';
     out.push(makeTensor(`${name}/fp16`, DT.FLOAT16, dimsOf(t), bits));
     casts.push({ opType: 'Cast', name: `${name}/to_float32`, input: [`${name}/fp16`], output: [name], attribute: [intAttribute('to', DT.FLOAT)] });
