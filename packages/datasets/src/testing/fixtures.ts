@@ -1,37 +1,15 @@
-/** Helpers for this package's tests: temp folders and small images written with sharp. Not exported. */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+/** Helpers for this package's tests: temp folders, small images and MVTec trees. Not exported. */
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import sharp from 'sharp';
+import { join } from 'node:path';
+import { writeJpeg, writePng, type RawImage } from '@unias/image/testing';
+
+// The exact-sample PNG/JPEG writers are @unias/image's (the decoder's own tests use them).
+export { writeJpeg, writePng, type RawImage };
 
 export async function makeTempDir(prefix: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), `unias-datasets-${prefix}-`));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
-}
-
-export interface RawImage {
-  readonly width: number;
-  readonly height: number;
-  readonly channels: 1 | 2 | 3 | 4;
-  /** Interleaved samples: bytes, or 16-bit values in a Uint16Array. */
-  readonly data: Uint8Array | Uint16Array;
-}
-
-/** Writes a PNG with exactly these samples (grey stays grey, 16-bit stays 16-bit). */
-export async function writePng(path: string, img: RawImage): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const sixteen = img.data instanceof Uint16Array;
-  let s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } });
-  if (img.channels <= 2) s = s.toColourspace(sixteen ? 'grey16' : 'b-w');
-  else if (sixteen) s = s.toColourspace('rgb16');
-  await writeFile(path, await s.png().toBuffer());
-}
-
-export async function writeJpeg(path: string, img: RawImage, orientation?: number): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  let s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } }).jpeg({ quality: 100, chromaSubsampling: '4:4:4' });
-  if (orientation !== undefined) s = s.withMetadata({ orientation });
-  await writeFile(path, await s.toBuffer());
 }
 
 export function solid(width: number, height: number, rgb: readonly [number, number, number]): RawImage {

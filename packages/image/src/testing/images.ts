@@ -1,4 +1,4 @@
-/** Helpers for this package's tests: temp folders and small images written with sharp. Not exported. */
+/** Test support (`@unias/image/testing`): temp folders and small images written with sharp, with exact samples. */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
