@@ -1,6 +1,7 @@
 // Packs every publishable workspace package with `pnpm pack` (workspace: and catalog: ranges become
 // versions), installs each tarball alone into an empty folder with npm (its @unias dependencies from
 // their tarballs, everything else from the registry), imports it, and prints what it installed.
+// Each command a package declares (`bin`) runs from an empty folder elsewhere (`--version`, `doctor`).
 // `node tools/scripts/pack-smoke.mjs [--json FILE] [NAME ...]`; exits 1 when any package fails.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -49,6 +50,17 @@ for (const { manifest } of packages) {
     run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], consumer);
     const exported = run('node', ['--input-type=module', '-e', `const m = await import(${JSON.stringify(name)}); console.log(Object.keys(m).length);`], consumer).trim();
     if (!(Number(exported) > 0)) throw new Error(`import('${name}') has no exports`);
+    // A command (`unias`) runs from any folder, as a global install's link would run it: from an
+    // empty folder elsewhere, with a HOME of its own (caches go there, never to the working folder).
+    for (const bin of Object.keys(typeof manifest.bin === 'string' ? { [name]: manifest.bin } : (manifest.bin ?? {}))) {
+      const elsewhere = mkdtempSync(join(tmpdir(), 'unias-elsewhere-'));
+      const home = mkdtempSync(join(tmpdir(), 'unias-home-'));
+      const binEnv = { ...env, HOME: home, UNIAS_CACHE_DIR: '', XDG_CACHE_HOME: '' };
+      for (const argv of [['--version'], ['doctor']]) execFileSync(join(consumer, 'node_modules', '.bin', bin), argv, { cwd: elsewhere, env: binEnv, stdio: 'pipe' });
+      if (readdirSync(elsewhere).length > 0) throw new Error(`${bin} wrote into its working folder: ${readdirSync(elsewhere).join(', ')}`);
+      rmSync(elsewhere, { recursive: true, force: true });
+      rmSync(home, { recursive: true, force: true });
+    }
     // Everything npm put under node_modules for it (nested copies included), but the package itself.
     const paths = run('npm', ['ls', '--all', '--parseable', '--omit=dev'], consumer).trim().split('\n');
     const installed = new Set(paths.filter((p) => p.includes('node_modules')).map((p) => p.slice(p.lastIndexOf('node_modules/') + 13)).filter((d) => d !== name));
