@@ -6,7 +6,7 @@
  * for the knn baseline's cache file (written by every `unias eval` of a UniAS model) where each
  * setting says it goes, and nowhere else.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmod, mkdir, readdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -17,8 +17,12 @@ import { runCli, tempDir, tinyConfigFile, tinyDataset } from '../testing/helpers
 const cliDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 // an absolute loader URL: the child's working folder is not inside the repository
 const tsx = pathToFileURL(createRequire(join(cliDir, 'package.json')).resolve('tsx')).href;
-const asRoot = process.getuid?.() === 0;
 const NOBODY = 65534;
+// Under root, run as `nobody` when it can reach node and the sources (a checkout under /root cannot);
+// otherwise as ourselves: the working folder's bits bind no root, but "nothing written there" still holds.
+const asOther =
+  process.getuid?.() === 0 &&
+  spawnSync(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(join(cliDir, 'src', 'bin.ts'))})`], { uid: NOBODY, gid: NOBODY }).status === 0;
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let data: string;
@@ -35,7 +39,7 @@ function unias(args: readonly string[], cwd: string, env: Record<string, string>
   const child = spawn(process.execPath, ['--import', tsx, '--conditions=@unias/source', join(cliDir, 'src', 'bin.ts'), ...args], {
     cwd,
     env: { PATH: process.env['PATH'] ?? '', ...env },
-    ...(asRoot ? { uid: NOBODY, gid: NOBODY } : {}),
+    ...(asOther ? { uid: NOBODY, gid: NOBODY } : {}),
   });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
