@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { vi } from 'vitest';
-import { generateSyntheticDataset } from '@unias/datasets';
+import { TINY_MODEL } from '@unias/engine/testing';
 import { main } from '../main.js';
 
 export interface CliRun {
@@ -40,32 +40,8 @@ export async function tempDir(label: string): Promise<{ dir: string; cleanup: ()
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
-/** Two classes (a texture and an object), 64x64 files, 8 normal training images each, 4 test images each. */
-export async function tinyDataset(root: string): Promise<string> {
-  await generateSyntheticDataset({
-    root,
-    size: 64,
-    seed: 3,
-    classes: ['fabric', 'washer'],
-    counts: { train: 8, testGood: 2, testDefect: 1 },
-    ifExists: 'reuse',
-  });
-  return root;
-}
-
-/**
- * A model of a few hundred thousand parameters (MobileNetV2 taps with its bundled weights, a narrow
- * head, one encoder layer) at 32x32: a 2x2 query grid, so no neighbour mask.
- */
-export const TINY_MODEL = {
-  inputSize: 32,
-  convDim: 32,
-  hidden: 16,
-  maskDim: 8,
-  dimFeedforward: 16,
-  encoderLayers: 1,
-  neighbourSize: 0,
-};
+// The tiny dataset and model are the engine's (its own tests train them too).
+export { tinyDataset, TINY_MODEL } from '@unias/engine/testing';
 
 export async function tinyConfigFile(dir: string, data: string, extra = ''): Promise<string> {
   const path = join(dir, 'tiny.yaml');

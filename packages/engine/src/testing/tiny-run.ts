@@ -1,5 +1,5 @@
 /**
- * Test support: a tiny synthetic dataset and the settings of a model small enough to train a few
+ * Test support (`@unias/engine/testing`): a tiny synthetic dataset and the settings of a model small enough to train a few
  * steps in seconds (MobileNetV2 taps with bundled weights, a narrow head, 32x32 input).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
