@@ -2,7 +2,8 @@
 // versions), installs each tarball alone into an empty folder with npm (its @unias dependencies from
 // their tarballs, everything else from the registry), imports it, and prints what it installed.
 // Each command a package declares (`bin`) runs from an empty folder elsewhere (`--version`, `doctor`).
-// `node tools/scripts/pack-smoke.mjs [--json FILE] [NAME ...]`; exits 1 when any package fails.
+// `node tools/scripts/pack-smoke.mjs [--json FILE] [NAME ...]`; exits 1 when any package fails. With NAMEs,
+// only those and the @unias packages they need are packed (and need a build).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,19 @@ const packages = ['packages', 'apps']
   .map((dir) => ({ dir, manifest: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) }))
   .filter((p) => !p.manifest.private);
 
+// With names given, only they and the @unias packages they need (dependencies and peers, transitively)
+// are packed, so only those need a build.
+const byName = new Map(packages.map((p) => [p.manifest.name, p]));
+const needed = new Set(only.length ? [] : byName.keys());
+const queue = [...only];
+while (queue.length) {
+  const name = queue.pop();
+  if (needed.has(name) || !byName.has(name)) continue;
+  needed.add(name);
+  const m = byName.get(name).manifest;
+  queue.push(...Object.keys({ ...m.dependencies, ...m.peerDependencies }).filter((d) => d.startsWith('@unias/')));
+}
+
 const work = mkdtempSync(join(tmpdir(), 'unias-pack-'));
 const tarballs = join(work, 'tarballs');
 mkdirSync(tarballs);
@@ -28,6 +42,7 @@ const run = (cmd, argv, cwd) => execFileSync(cmd, argv, { cwd, env, encoding: 'u
 
 const tarballOf = new Map();
 for (const { dir, manifest } of packages) {
+  if (!needed.has(manifest.name)) continue;
   if (!existsSync(join(dir, 'dist'))) throw new Error(`${manifest.name}: no dist/ in ${dir}; run pnpm build first`);
   const out = run('pnpm', ['pack', '--pack-destination', tarballs], dir).trim().split('\n').pop();
   tarballOf.set(manifest.name, resolve(dir, out));

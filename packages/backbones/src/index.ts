@@ -26,15 +26,20 @@ export { RESNETS, RESNET_VARIANTS, createResNet, type ResNetVariant } from './re
 export { MOBILENET_V2, MOBILENET_V2_BLOCKS } from './mobilenet-v2.js';
 export {
   MOBILENET_V2_NSFWJS_WEIGHTS,
+  MOBILENET_V2_WEIGHTS_PACKAGE,
   NSFWJS_SOURCE,
+  bundledMobileNetV2Dir,
   convertNsfwjsMobileNetV2,
   defaultCacheDir,
   frozenKerasLayers,
+  importMobileNetV2WeightsPackage,
   loadMobileNetV2ImageNet,
   mobileNetV2CacheFile,
-  nsfwjsMobileNetV2Dir,
+  mobileNetV2DefaultWeights,
   parseNsfwjsFiles,
   readNsfwjsFiles,
+  type MobileNetV2WeightsPackage,
+  type MobileNetV2WeightsPackageLoader,
   type NsfwjsFiles,
   type NsfwjsModel,
 } from './pretrained/nsfwjs-mobilenet-v2.js';

@@ -1,10 +1,13 @@
 /**
- * ImageNet MobileNetV2 weights that ship inside the npm package `nsfwjs` (MIT): its
+ * ImageNet MobileNetV2 weights from the bundles of the npm package `nsfwjs` (MIT): its
  * `dist/models/mobilenet_v2/` holds a Keras 2.2.4 MobileNetV2 fine-tuned for NSFW classes, as two
  * browserify (UMD) bundles: `model.min.js` exports the tfjs model.json object, and
  * `group1-shard1of1.min.js` exports the binary weight shard as a base64 string (uint8-quantised).
  * Its layers Conv1..block_10 were frozen (`trainable: false`) during the fine-tuning, so their
  * kernels and batch-norm scales are the Keras Applications ImageNet weights (Apache-2.0).
+ *
+ * The files ship in the package `@unias/mobilenet-v2-weights` (an optional peer dependency, see
+ * `bundledMobileNetV2Dir`); this package depends neither on it nor on nsfwjs or tfjs.
  *
  * The frozen layers are converted once to safetensors (PyTorch layouts, Keras layer names),
  * cached on disk under a name keyed by the SHA-256 of the two source files, verified on every load
@@ -12,8 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { readSafetensorsFile, writeSafetensorsFile, type SafetensorsFile, type TensorToWrite } from '@unias/graph';
 import type { DefaultWeights, DefaultWeightsOptions } from '../backbone.js';
@@ -26,6 +28,7 @@ const SHARD_FILE = 'group1-shard1of1.min.js';
 /** Bump when the conversion changes, so old cache files are not reused. */
 const CONVERTER_VERSION = '1';
 
+/** Where the default weights come from (the same text as @unias/mobilenet-v2-weights' MOBILENET_V2_WEIGHTS_SOURCE; a test checks). */
 export const NSFWJS_SOURCE =
   'nsfwjs (npm, MIT), dist/models/mobilenet_v2: layers Conv1..block_10, frozen during its NSFW fine-tuning, ' +
   'hold the Keras Applications MobileNetV2 ImageNet weights (Apache-2.0), uint8-quantised';
@@ -44,24 +47,64 @@ export interface NsfwjsModel {
   readonly sha256: string;
 }
 
-/** Where nsfwjs keeps the MobileNetV2 bundles (resolved through node's module resolution). */
-export function nsfwjsMobileNetV2Dir(): string {
-  let main: string;
-  try {
-    main = createRequire(import.meta.url).resolve('nsfwjs');
-  } catch (e) {
-    throw new Error(`the npm package nsfwjs is not installed; it holds the default MobileNetV2 weights (${(e as Error).message})`);
-  }
-  // main is <pkg>/dist/cjs/index.js; the bundles are in <pkg>/dist/models/mobilenet_v2.
-  return join(dirname(main), '..', 'models', 'mobilenet_v2');
+/** The npm package that holds the bundle files (the default MobileNetV2 weights). */
+export const MOBILENET_V2_WEIGHTS_PACKAGE = '@unias/mobilenet-v2-weights';
+
+/** What `bundledMobileNetV2Dir` needs of the weights package. */
+export interface MobileNetV2WeightsPackage {
+  /** The folder holding `model.min.js` and `group1-shard1of1.min.js`. */
+  mobileNetV2WeightsDir(): string;
 }
 
-export async function readNsfwjsFiles(dir: string = nsfwjsMobileNetV2Dir()): Promise<NsfwjsFiles> {
+/** Loads the weights package (an import, or a stand-in in tests). */
+export type MobileNetV2WeightsPackageLoader = () => Promise<MobileNetV2WeightsPackage>;
+
+/**
+ * Why an optional peer dependency loaded by a dynamic import, and not a registration call the weights
+ * package makes: the peer is resolved the way every installer resolves a dependency, from where
+ * this file is. npm hoists it next to us; pnpm's strict node_modules lets a package import only what
+ * it declares, and a declared (optional) peer is linked from whichever package installs both
+ * (`@unias/engine`, `@unias/cli`, the user's app); in this workspace our devDependency links it.
+ * A registration call would need every program to import the weights package for its side effect
+ * before loading weights (and `sideEffects: false` bundlers may drop that import), and would make
+ * the weights package depend on this one. Absent, the import fails and loading the default
+ * weights says so in one line; nothing else in this package needs it.
+ */
+export const importMobileNetV2WeightsPackage: MobileNetV2WeightsPackageLoader = () =>
+  import('@unias/mobilenet-v2-weights') as Promise<MobileNetV2WeightsPackage>;
+
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+}
+
+/**
+ * Where the MobileNetV2 bundles are: the folder `@unias/mobilenet-v2-weights` names. When that
+ * package cannot be loaded, one line saying to install it or to pass a weights file.
+ */
+export async function bundledMobileNetV2Dir(load: MobileNetV2WeightsPackageLoader = importMobileNetV2WeightsPackage): Promise<string> {
+  let pkg: MobileNetV2WeightsPackage;
+  try {
+    pkg = await load();
+  } catch (e) {
+    throw new Error(
+      `the default MobileNetV2 weights are in the npm package ${MOBILENET_V2_WEIGHTS_PACKAGE}, which could not be loaded (${firstLine(e)}): ` +
+        `install it (npm install ${MOBILENET_V2_WEIGHTS_PACKAGE}) or pass a weights file`,
+    );
+  }
+  if (typeof pkg.mobileNetV2WeightsDir !== 'function') {
+    throw new Error(`${MOBILENET_V2_WEIGHTS_PACKAGE} has no mobileNetV2WeightsDir(): install a version that matches @unias/backbones`);
+  }
+  return pkg.mobileNetV2WeightsDir();
+}
+
+/** Reads the two bundle files from `dir` (default: the folder of `@unias/mobilenet-v2-weights`). */
+export async function readNsfwjsFiles(dir?: string): Promise<NsfwjsFiles> {
+  const from = dir ?? (await bundledMobileNetV2Dir());
   const read = async (name: string) => {
     try {
-      return new Uint8Array(await readFile(join(dir, name)));
+      return new Uint8Array(await readFile(join(from, name)));
     } catch (e) {
-      throw new Error(`cannot read the nsfwjs bundle ${join(dir, name)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new Error(`cannot read the nsfwjs bundle ${join(from, name)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   };
   const model = await read(MODEL_FILE);
@@ -74,7 +117,7 @@ export async function readNsfwjsFiles(dir: string = nsfwjsMobileNetV2Dir()): Pro
     hash.update(`${name}\n${bytes.byteLength}\n`);
     hash.update(bytes);
   }
-  return { dir, model, shard, sha256: hash.digest('hex') };
+  return { dir: from, model, shard, sha256: hash.digest('hex') };
 }
 
 /** Runs a UMD bundle in an empty context (no require, no process) and returns its module.exports. */
@@ -165,11 +208,15 @@ export function mobileNetV2CacheFile(cacheDir: string, sourceSha: string): strin
 
 /**
  * MobileNetV2 ImageNet weights (layers Conv1..block_10) keyed by the `mobilenet_v2` backbone's
- * parameter names, from the nsfwjs npm package; converted on first use and cached.
+ * parameter names, from the bundles in `@unias/mobilenet-v2-weights` (`weightsPackage` loads it);
+ * converted on first use and cached.
  */
-export async function loadMobileNetV2ImageNet(options: DefaultWeightsOptions = {}): Promise<WeightMap> {
+export async function loadMobileNetV2ImageNet(
+  options: DefaultWeightsOptions = {},
+  weightsPackage: MobileNetV2WeightsPackageLoader = importMobileNetV2WeightsPackage,
+): Promise<WeightMap> {
   const progress = options.onProgress ?? (() => undefined);
-  const files = await readNsfwjsFiles();
+  const files = await readNsfwjsFiles(await bundledMobileNetV2Dir(weightsPackage));
   const file = mobileNetV2CacheFile(options.cacheDir ?? defaultCacheDir(), files.sha256);
   let cached: SafetensorsFile | null = null;
   try {
@@ -198,8 +245,14 @@ export async function loadMobileNetV2ImageNet(options: DefaultWeightsOptions = {
   return weights;
 }
 
-export const MOBILENET_V2_NSFWJS_WEIGHTS: DefaultWeights = {
-  source: NSFWJS_SOURCE,
-  validTaps: ['res1', 'res2', 'res3', 'res4', 'Conv1_relu', 'expanded_conv_project_BN', 'block_2_add', 'block_5_add', 'block_9_add', 'block_10_project_BN'],
-  load: loadMobileNetV2ImageNet,
-};
+/** The `mobilenet_v2` backbone's default weights, with the weights package loaded by `weightsPackage`. */
+export function mobileNetV2DefaultWeights(weightsPackage: MobileNetV2WeightsPackageLoader = importMobileNetV2WeightsPackage): DefaultWeights {
+  return {
+    source: NSFWJS_SOURCE,
+    validTaps: ['res1', 'res2', 'res3', 'res4', 'Conv1_relu', 'expanded_conv_project_BN', 'block_2_add', 'block_5_add', 'block_9_add', 'block_10_project_BN'],
+    load: (options) => loadMobileNetV2ImageNet(options, weightsPackage),
+  };
+}
+
+/** The `mobilenet_v2` backbone's default weights (nsfwjs's ImageNet layers, from `@unias/mobilenet-v2-weights`). */
+export const MOBILENET_V2_NSFWJS_WEIGHTS: DefaultWeights = mobileNetV2DefaultWeights();

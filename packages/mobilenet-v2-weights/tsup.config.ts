@@ -1,0 +1,3 @@
+import { defineUniasBuild } from '@unias/tsup-config';
+
+export default defineUniasBuild();
