@@ -2,6 +2,7 @@
 // versions), installs each tarball alone into an empty folder with npm (its @unias dependencies from
 // their tarballs, everything else from the registry), imports it, and prints what it installed.
 // `node tools/scripts/pack-smoke.mjs [--json FILE] [NAME ...]`; exits 1 when any package fails.
+// With NAMEs, only those are installed, and only they and their @unias dependencies need a build.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,23 @@ const packages = ['packages', 'apps']
   .map((dir) => ({ dir, manifest: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) }))
   .filter((p) => !p.manifest.private);
 
+// With names given, only they and the @unias packages they install (dependencies and peers,
+// transitively) are packed, so only those need a dist/.
+const byName = new Map(packages.map((p) => [p.manifest.name, p]));
+const needed = new Set();
+const need = (name) => {
+  const p = byName.get(name);
+  if (!p || needed.has(name)) return;
+  needed.add(name);
+  const m = p.manifest;
+  for (const dep of Object.keys({ ...m.dependencies, ...m.optionalDependencies, ...m.peerDependencies })) need(dep);
+};
+for (const name of only) {
+  if (!byName.has(name)) throw new Error(`${name}: not a publishable workspace package`);
+  need(name);
+}
+const packed = only.length ? packages.filter((p) => needed.has(p.manifest.name)) : packages;
+
 const work = mkdtempSync(join(tmpdir(), 'unias-pack-'));
 const tarballs = join(work, 'tarballs');
 mkdirSync(tarballs);
@@ -26,7 +44,7 @@ const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', npm_config_audit
 const run = (cmd, argv, cwd) => execFileSync(cmd, argv, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 const tarballOf = new Map();
-for (const { dir, manifest } of packages) {
+for (const { dir, manifest } of packed) {
   if (!existsSync(join(dir, 'dist'))) throw new Error(`${manifest.name}: no dist/ in ${dir}; run pnpm build first`);
   const out = run('pnpm', ['pack', '--pack-destination', tarballs], dir).trim().split('\n').pop();
   tarballOf.set(manifest.name, resolve(dir, out));
