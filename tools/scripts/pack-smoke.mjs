@@ -2,8 +2,8 @@
 // versions), installs each tarball alone into an empty folder with npm (its @unias dependencies from
 // their tarballs, everything else from the registry), imports it, and prints what it installed.
 // Each command a package declares (`bin`) runs from an empty folder elsewhere (`--version`, `doctor`).
-// `node tools/scripts/pack-smoke.mjs [--json FILE] [NAME ...]`; exits 1 when any package fails. With NAMEs,
-// only those and the @unias packages they need are packed (and need a build).
+// `node tools/scripts/pack-smoke.mjs [--json FILE] [NAME ...]`; exits 1 when any package fails.
+// With NAMEs, only those are installed, and only they and their @unias dependencies need a build.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,18 +21,22 @@ const packages = ['packages', 'apps']
   .map((dir) => ({ dir, manifest: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) }))
   .filter((p) => !p.manifest.private);
 
-// With names given, only they and the @unias packages they need (dependencies and peers, transitively)
-// are packed, so only those need a build.
+// With names given, only they and the @unias packages they install (dependencies and peers,
+// transitively) are packed, so only those need a dist/.
 const byName = new Map(packages.map((p) => [p.manifest.name, p]));
-const needed = new Set(only.length ? [] : byName.keys());
-const queue = [...only];
-while (queue.length) {
-  const name = queue.pop();
-  if (needed.has(name) || !byName.has(name)) continue;
+const needed = new Set();
+const need = (name) => {
+  const p = byName.get(name);
+  if (!p || needed.has(name)) return;
   needed.add(name);
-  const m = byName.get(name).manifest;
-  queue.push(...Object.keys({ ...m.dependencies, ...m.peerDependencies }).filter((d) => d.startsWith('@unias/')));
+  const m = p.manifest;
+  for (const dep of Object.keys({ ...m.dependencies, ...m.optionalDependencies, ...m.peerDependencies })) need(dep);
+};
+for (const name of only) {
+  if (!byName.has(name)) throw new Error(`${name}: not a publishable workspace package`);
+  need(name);
 }
+const packed = only.length ? packages.filter((p) => needed.has(p.manifest.name)) : packages;
 
 const work = mkdtempSync(join(tmpdir(), 'unias-pack-'));
 const tarballs = join(work, 'tarballs');
@@ -41,8 +45,7 @@ const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', npm_config_audit
 const run = (cmd, argv, cwd) => execFileSync(cmd, argv, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 const tarballOf = new Map();
-for (const { dir, manifest } of packages) {
-  if (!needed.has(manifest.name)) continue;
+for (const { dir, manifest } of packed) {
   if (!existsSync(join(dir, 'dist'))) throw new Error(`${manifest.name}: no dist/ in ${dir}; run pnpm build first`);
   const out = run('pnpm', ['pack', '--pack-destination', tarballs], dir).trim().split('\n').pop();
   tarballOf.set(manifest.name, resolve(dir, out));

@@ -1,8 +1,8 @@
 import { BackendRegistry, createGraph, createRng, initParams, type TensorData } from '@unias/graph';
 import { evaluateReference, maxRelError, uniform } from '@unias/graph/testing';
+import { buildTestNet } from '@unias/onnx-lowering/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createOnnxBackend, onnxBackendCandidates, type OnnxBackend } from './index.js';
-import { buildTestNet } from './testing/test-net.js';
 
 let backend: OnnxBackend;
 beforeAll(async () => {

@@ -8,7 +8,7 @@ import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import { chooseOnnxDevice, type DeviceChoice, type DeviceProbeOptions, type DeviceRequest } from './devices.js';
 import { fromOrtTensor, toOrtTensor, type OrtModule } from './ort-tensor.js';
 import { profileFolder, type PlacementReport } from './placement.js';
-import { encodeModel, lowerGraph, type IoSpec, type OnnxExportOptions } from './to-onnx.js';
+import { encodeModel, lowerGraph, type IoSpec, type OnnxExportOptions } from '@unias/onnx-lowering';
 
 export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
 

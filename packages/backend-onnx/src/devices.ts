@@ -6,7 +6,7 @@
 import { createGraph } from '@unias/graph';
 import { detectCuda } from './cuda.js';
 import { describeDriver, detectVulkan } from './vulkan.js';
-import { encodeModel, lowerGraph } from './to-onnx.js';
+import { encodeModel, lowerGraph } from '@unias/onnx-lowering';
 import type { OrtModule } from './ort-tensor.js';
 
 export const DEVICES = ['auto', 'cpu', 'webgpu', 'cuda'] as const;

@@ -1,3 +1,4 @@
+// The lowering to ONNX lives in @unias/onnx-lowering (no runtime); re-exported here unchanged.
 export {
   toOnnxModel,
   writeOnnxFile,
@@ -9,9 +10,11 @@ export {
   type OnnxExportOptions,
   type LoweredModel,
   type IoSpec,
-} from './to-onnx.js';
-export { LOWERINGS, type LoweringTable } from './lowering.js';
-export type { Lowering, LoweringContext } from './lowering-context.js';
+  LOWERINGS,
+  type LoweringTable,
+  type Lowering,
+  type LoweringContext,
+} from '@unias/onnx-lowering';
 export {
   createOnnxBackend,
   openOnnxDevice,

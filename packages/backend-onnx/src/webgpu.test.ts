@@ -5,10 +5,10 @@
  */
 import { createRng, initParams, type TensorData } from '@unias/graph';
 import { maxRelError, uniform } from '@unias/graph/testing';
+import { buildTestNet } from '@unias/onnx-lowering/testing';
 import { describe, expect, it } from 'vitest';
 import { chooseOnnxDevice, createOnnxBackend, formatPlacement, openOnnxDevice, type PlacementReport } from './index.js';
 import { swiftshaderMissing, useSwiftshader } from './swiftshader.js';
-import { buildTestNet } from './testing/test-net.js';
 
 const missing = swiftshaderMissing();
 if (!missing) useSwiftshader();

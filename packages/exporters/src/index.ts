@@ -14,7 +14,17 @@ export {
 } from './onnx-metadata.js';
 export { buildOnnxModel, buildQuantizedOnnxModel, writeOnnxExport, type OnnxFileOptions, type OnnxModel, type OnnxModelOptions } from './onnx-export.js';
 export { PRECISIONS, checkPrecision, isPrecision, type CalibrationInfo, type Precision } from './quantize/precision.js';
-export { CALIBRATION_METHODS, CALIBRATION_PERCENTILE, type CalibrationImages, type CalibrationMethod, type TensorRange } from './quantize/calibrate.js';
+export {
+  CALIBRATION_METHODS,
+  CALIBRATION_PERCENTILE,
+  loadCalibrationRuntime,
+  type CalibrationImages,
+  type CalibrationMethod,
+  type CalibrationRuntime,
+  type CalibrationRuntimeImport,
+  type CalibrationSession,
+  type TensorRange,
+} from './quantize/calibrate.js';
 export { activationParams, weightScale, type QuantParams, type QdqSummary } from './quantize/qdq.js';
 export { KEEP_FLOAT_DEFAULT, quantizeInt8, quantizeOnnxBytes, type Int8Summary } from './quantize/quantize-model.js';
 export type { KeepFloat } from './quantize/qdq.js';

@@ -4,7 +4,7 @@
  * dimension symbolic (`N`), weights as initializers, the model's metadata in metadata_props.
  */
 import { formatShape, writeFileAtomic, type TensorData } from '@unias/graph';
-import { BATCH_DIM, encodeModel, lowerGraph, type IoSpec, type LoweredModel } from '@unias/backend-onnx';
+import { BATCH_DIM, encodeModel, lowerGraph, type IoSpec, type LoweredModel } from '@unias/onnx-lowering';
 import type { ResolvedConfig } from '@unias/model';
 import { ExportError } from './errors.js';
 import { checkInfo, mergeInfo, type ExportableModel, type ModelInfo } from './model-info.js';
@@ -12,7 +12,7 @@ import { checkTensors, describeModel, modelGraphs, type ModelGraphs } from './mo
 import { exportMetadata } from './onnx-metadata.js';
 import { prepareOutputFile } from './out-path.js';
 import { stepper, type ProgressCallback } from './progress.js';
-import type { CalibrationImages } from './quantize/calibrate.js';
+import { loadCalibrationRuntime, type CalibrationImages } from './quantize/calibrate.js';
 import { checkPrecision, type Precision } from './quantize/precision.js';
 import { quantizeInt8, type Int8Summary } from './quantize/quantize-model.js';
 import { storeWeightsAsFloat16, type Float16Summary } from './quantize/float16.js';
@@ -144,6 +144,12 @@ export function lowerChecked(o: OnnxModelOptions, checked: CheckedModel, step: (
 
 /** Lowers a checked int8 or fp16 model (three progress steps). */
 async function lowerQuantized(o: OnnxModelOptions, checked: CheckedModel, step: (message: string) => void): Promise<OnnxModel> {
+  // int8 calibrates on onnxruntime-node (an optional peer dependency): without it, fail before lowering
+  let calibration: CalibrationImages | undefined;
+  if (checked.precision === 'int8') {
+    const runtime = await loadCalibrationRuntime(o.calibration!.runtime);
+    calibration = { ...o.calibration!, runtime: () => Promise.resolve(runtime) };
+  }
   step(`lowering to ONNX (${checked.graphs.inference.params.size} weight tensors)`);
   const lowered = lowerToProto(o, checked);
   const common = { metadata: checked.metadata, inputs: lowered.inputs, outputs: lowered.outputs, config: checked.graphs.resolved };
@@ -153,7 +159,7 @@ async function lowerQuantized(o: OnnxModelOptions, checked: CheckedModel, step: 
     step('encoding the ONNX model');
     return { ...common, bytes: encodeModel(lowered.model), precision: 'fp16', float16 };
   }
-  const c = o.calibration!;
+  const c = calibration!;
   step(`calibrating int8 ranges on ${c.images.length} images (${c.method ?? 'minmax'}) and quantising`);
   const quantized = await quantizeInt8(lowered.model, checked.graphs.resolved.inputSize, c);
   step('encoding the ONNX model');

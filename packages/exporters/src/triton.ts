@@ -5,7 +5,7 @@
  */
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { IoSpec } from '@unias/backend-onnx';
+import type { IoSpec } from '@unias/onnx-lowering';
 import { ExportError } from './errors.js';
 import { checkModel, lowerChecked, type OnnxModelOptions } from './onnx-export.js';
 import { describeFsError, ensureDirectory } from './out-path.js';

@@ -4,8 +4,10 @@
  * stretched by defects would waste int8 steps on what the model should flag, and using test
  * images would leak them into the model). `minmax` keeps the extremes; `percentile` clips each
  * tensor to a percentile of its values (subsampled per image), so one outlier does not widen the step.
+ *
+ * Only this runs a model: onnxruntime-node is an optional peer dependency of the package, imported
+ * here when int8 calibration starts (float32 and fp16 exports never load it).
  */
-import { loadOnnxRuntime } from '@unias/backend-onnx';
 import { ExportError } from '../errors.js';
 import { onnx, type ModelProto } from './onnx-tensors.js';
 
@@ -17,6 +19,46 @@ export const CALIBRATION_PERCENTILE = 99.99;
 /** Values kept per tensor per image for `percentile` (evenly strided). */
 const SAMPLES_PER_IMAGE = 8192;
 
+/** What calibration uses of onnxruntime (`onnxruntime-node`'s module satisfies it). */
+export interface CalibrationRuntime {
+  readonly InferenceSession: {
+    create(model: Uint8Array, options: { intraOpNumThreads: number; interOpNumThreads: number }): Promise<CalibrationSession>;
+  };
+  readonly Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => object;
+}
+
+/** A calibration session: runs the probe model, fetching the named tensors. */
+export interface CalibrationSession {
+  run(feeds: Record<string, object>, fetches: readonly string[]): Promise<Record<string, { readonly data: unknown }>>;
+  release(): Promise<void>;
+}
+
+/** Imports the runtime calibration runs on; the default is `import('onnxruntime-node')`. */
+export type CalibrationRuntimeImport = () => Promise<CalibrationRuntime>;
+
+const importOnnxRuntime: CalibrationRuntimeImport = () => import('onnxruntime-node');
+
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0]!.trim();
+}
+
+/**
+ * The runtime for int8 calibration, or one line saying to install onnxruntime-node: an optional
+ * peer dependency, not installed with this package.
+ */
+export async function loadCalibrationRuntime(importRuntime: CalibrationRuntimeImport = importOnnxRuntime): Promise<CalibrationRuntime> {
+  try {
+    return await importRuntime();
+  } catch (e) {
+    const code = (e as { code?: unknown } | null)?.code;
+    const missing = code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
+    throw new ExportError(
+      `precision int8 calibrates on onnxruntime-node, which ${missing ? 'is not installed' : `failed to load (${firstLine(e)})`}: ` +
+        'install it beside @unias/exporters (npm install onnxruntime-node), or export float32 or fp16',
+    );
+  }
+}
+
 export interface CalibrationImages {
   /** Each image planar RGB [3, H, W] in [0, 1], at the model's input size. */
   readonly images: readonly Float32Array[];
@@ -25,6 +67,8 @@ export interface CalibrationImages {
   readonly source?: string;
   /** onnxruntime threads while calibrating (default 1). */
   readonly threads?: number;
+  /** How the runtime is imported (default `import('onnxruntime-node')`, an optional peer dependency). */
+  readonly runtime?: CalibrationRuntimeImport;
 }
 
 export interface TensorRange {
@@ -55,7 +99,7 @@ export async function calibrateRanges(
   const graph = model.graph!;
   const extra = tensors.map((name) => ({ name, type: { tensorType: { elemType: 1 } } }));
   const probe = onnx.ModelProto.encode(onnx.ModelProto.create({ ...model, graph: { ...graph, output: [...(graph.output ?? []), ...extra] } })).finish();
-  const ort = await loadOnnxRuntime();
+  const ort = await loadCalibrationRuntime(c.runtime);
   const session = await ort.InferenceSession.create(probe, { intraOpNumThreads: c.threads ?? 1, interOpNumThreads: 1 });
   const mins = new Map<string, number>(tensors.map((t) => [t, Infinity]));
   const maxs = new Map<string, number>(tensors.map((t) => [t, -Infinity]));

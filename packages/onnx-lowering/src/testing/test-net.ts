@@ -1,7 +1,8 @@
 /**
- * A small network for the backend's tests (not exported from the package): conv + GELU + group
- * norm, bilinear up-sampling, a learned query expanded over the batch attending over tokens, and
- * the reshapes model code really writes (flatten and unsqueeze spell the batch out explicitly).
+ * A small network for the lowering's tests and @unias/backend-onnx's (`@unias/onnx-lowering/testing`):
+ * conv + GELU + group norm, bilinear up-sampling, a learned query expanded over the batch attending
+ * over tokens, and the reshapes model code really writes (flatten and unsqueeze spell the batch out
+ * explicitly).
  */
 import { GraphBuilder, ones, torchBiasInit, zeros, type Graph } from '@unias/graph';
 

@@ -1,0 +1,14 @@
+export {
+  toOnnxModel,
+  writeOnnxFile,
+  lowerGraph,
+  encodeModel,
+  OPSET,
+  BATCH_DIM,
+  PRODUCER_NAME,
+  type OnnxExportOptions,
+  type LoweredModel,
+  type IoSpec,
+} from './to-onnx.js';
+export { LOWERINGS, type LoweringTable } from './lowering.js';
+export type { Lowering, LoweringContext } from './lowering-context.js';
