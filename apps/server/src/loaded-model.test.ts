@@ -26,10 +26,10 @@ describe('loadModel', () => {
   it('fails loudly, naming the key, on a malformed threshold or input size', async () => {
     const bad = (metadata: Record<string, string>) => loadModel({ bytes: anomalyTestModel({ height: 8, width: 8, metadata }), name: 'bad' });
     await expect(bad({ ...contractMetadata(8, 8), 'unias.threshold.image': 'high' })).rejects.toThrow(
-      /unias\.threshold\.image = 'high' is not a finite number/,
+      /unias\.threshold\.image = "high" is not a finite number/,
     );
-    await expect(bad({ ...contractMetadata(8, 8), 'unias.input_size': '8x8' })).rejects.toThrow(/unias\.input_size = '8x8' is not 'H,W'/);
-    await expect(bad(contractMetadata(16, 16))).rejects.toThrow(/unias\.input_size = '16,16' disagrees with input 'image'/);
+    await expect(bad({ ...contractMetadata(8, 8), 'unias.input_size': '8x8' })).rejects.toThrow(/unias\.input_size = "8x8" is not "H,W"/);
+    await expect(bad(contractMetadata(16, 16))).rejects.toThrow(/unias\.input_size = "16,16" disagrees with input 'image'/);
   });
 
   it('serves a model outside the contract over v2 only, and says why', async () => {

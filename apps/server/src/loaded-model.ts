@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
+import { METADATA_KEYS, metadataInputSize, metadataPrecision, metadataThresholds, type Precision } from '@unias/exporters/contract';
 import { preprocessingMismatch } from '@unias/image/contract';
 import type * as ort from 'onnxruntime-node';
 import { v2DatatypeOf, type V2Datatype } from './datatypes.js';
@@ -34,8 +35,8 @@ export interface UniasContract {
   /** The score output, or null when the score is the map's maximum computed here. */
   readonly scoreOutput: string | null;
   readonly thresholds: ServedThresholds;
-  /** The exported pipeline's precision (`unias.precision`: float32, int8); float32 when not written. */
-  readonly precision: string;
+  /** The exported pipeline's precision (`unias.precision`: float32, int8, fp16); float32 when not written. */
+  readonly precision: Precision;
 }
 
 export interface ServedModel {
@@ -103,14 +104,6 @@ function specsOf(metadata: readonly ValueMetadata[], what: string): TensorSpec[]
   });
 }
 
-function parseThreshold(metadata: Readonly<Record<string, string>>, key: string): number | null {
-  const raw = metadata[key];
-  if (raw === undefined || raw.trim() === '') return null;
-  const value = Number(raw);
-  if (!Number.isFinite(value)) throw new Error(`metadata ${key} = '${raw}' is not a finite number`);
-  return value;
-}
-
 /** Checks the contract; returns it or a reason why the model does not follow it. */
 export function readContract(
   inputs: readonly TensorSpec[],
@@ -130,22 +123,23 @@ export function readContract(
   const score = outputs.find((t) => t.name === 'score');
   let height = input.shape[2]!;
   let width = input.shape[3]!;
-  const sizeText = metadata['unias.input_size'];
-  if (sizeText !== undefined) {
-    const m = /^\s*(\d+)\s*,\s*(\d+)\s*$/.exec(sizeText);
-    if (!m) throw new Error(`metadata unias.input_size = '${sizeText}' is not 'H,W'`);
-    const h = Number(m[1]);
-    const w = Number(m[2]);
+  // the keys and the parsing of their values are the exported-model contract's (@unias/exporters/contract)
+  const size = metadataInputSize(metadata);
+  if (size !== undefined) {
+    const [h, w] = size;
     if ((height !== -1 && height !== h) || (width !== -1 && width !== w)) {
-      throw new Error(`metadata unias.input_size = '${sizeText}' disagrees with input '${input.name}' [${input.shape.join(',')}]`);
+      throw new Error(
+        `metadata ${METADATA_KEYS.inputSize} = "${metadata[METADATA_KEYS.inputSize]}" disagrees with input '${input.name}' [${input.shape.join(',')}]`,
+      );
     }
     height = h;
     width = w;
   }
-  if (height <= 0 || width <= 0) return fail(`input size unknown: no unias.input_size and input '${input.name}' has dynamic H, W`);
+  if (height <= 0 || width <= 0) return fail(`input size unknown: no ${METADATA_KEYS.inputSize} and input '${input.name}' has dynamic H, W`);
   // a model that asks for other preprocessing would get inputs it was not trained on (infer still works)
   const preprocessing = preprocessingMismatch(metadata);
   if (preprocessing !== null) return fail(`${preprocessing}; use infer with your own preprocessing`);
+  const thresholds = metadataThresholds(metadata);
   return {
     contract: {
       inputName: input.name,
@@ -153,12 +147,8 @@ export function readContract(
       width,
       mapOutput: map.name,
       scoreOutput: score && score.datatype === 'FP32' ? score.name : null,
-      thresholds: {
-        image: parseThreshold(metadata, 'unias.threshold.image'),
-        pixel: parseThreshold(metadata, 'unias.threshold.pixel'),
-        source: metadata['unias.threshold.source'] ?? null,
-      },
-      precision: metadata['unias.precision'] ?? 'float32',
+      thresholds: { image: thresholds.image ?? null, pixel: thresholds.pixel ?? null, source: thresholds.source ?? null },
+      precision: metadataPrecision(metadata),
     },
     problem: null,
   };

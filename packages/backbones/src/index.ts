@@ -44,13 +44,22 @@ export {
   type NsfwjsModel,
 } from './pretrained/nsfwjs-mobilenet-v2.js';
 export { mapName, prefixWeights, type ImportOptions, type NameMap, type WeightMap } from './weights/names.js';
-export { importSafetensors, weightsFromSafetensors, type SafetensorsImportOptions } from './weights/safetensors.js';
-export { importOnnx, onnxTensorToFloat32, weightsFromOnnxModel } from './weights/onnx.js';
+export {
+  importSafetensors,
+  isBatchCounterName,
+  readSafetensorsWeights,
+  weightsFromSafetensors,
+  type BatchCounter,
+  type SafetensorsImportOptions,
+} from './weights/safetensors.js';
+export { WEIGHT_FILE_KINDS, readWeightFile, weightFileKind, type ReadWeightFileOptions, type WeightFile, type WeightFileKind } from './weights/file.js';
+export { importOnnx, onnxTensorToFloat32, readOnnxModel, weightsFromOnnxModel } from './weights/onnx.js';
 export { importTorchCheckpoint, type TorchImportOptions } from './weights/torch-checkpoint.js';
 export {
   checkTfjsModelJson,
   decodeTfjsWeights,
   importTfjsLayers,
+  readTfjsLayersFiles,
   readTfjsShards,
   weightsFromTfjsLayers,
   type TfjsModelJson,

@@ -6,9 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { checkBackboneWeights, importWeights, loadBackboneWeights } from '@unias/backbones';
+import { checkBackboneWeights, loadBackboneWeights, readWeightFile } from '@unias/backbones';
 import { buildFeatureGraph, buildKnnEmbeddingGraph, type ResolvedConfig } from '@unias/model';
 import { initParams, type TensorData } from '@unias/graph';
+import { isTrainingStateMetadata, splitTrainingTensors } from '@unias/training';
 import { EngineInputError } from './errors.js';
 import { pretrainedWeightsFile } from './weights-cache.js';
 
@@ -47,16 +48,20 @@ function firstLine(e: unknown): string {
   return ((e as Error).message ?? String(e)).split('\n')[0]!;
 }
 
-/** Reads every file and splits the tensors into backbone and head ones. */
+/**
+ * Reads every file (@unias/backbones' readWeightFile: safetensors, PyTorch checkpoints, ONNX) and
+ * splits the tensors into backbone and head ones; of a training checkpoint, only the trained params.
+ */
 async function readFiles(files: readonly string[]): Promise<{ backbone: WeightMap; head: WeightMap }> {
   const backbone: WeightMap = new Map();
   const head: WeightMap = new Map();
   const from = new Map<string, string>();
   for (const file of files) {
     await mustExist(file, 'weights file');
-    let weights: Map<string, TensorData>;
+    let weights: ReadonlyMap<string, TensorData>;
     try {
-      weights = await importWeights(file);
+      const read = await readWeightFile(file);
+      weights = isTrainingStateMetadata(read.metadata) ? splitTrainingTensors(read.tensors).params : read.tensors;
     } catch (e) {
       throw new EngineInputError(`weights file ${file}: ${firstLine(e).replace(`${file}: `, '')}`);
     }

@@ -7,11 +7,18 @@ export {
   EXPORT_FORMAT_VERSION,
   METADATA_KEYS,
   exportMetadata,
+  isUniasModelMetadata,
+  metadataInputSize,
+  metadataNumber,
+  metadataPrecision,
+  metadataThresholds,
   parseExportMetadata,
-  readExportMetadata,
-  readOnnxMetadataProps,
+  parseUniasModelMetadata,
+  uniasModelMetadata,
   type ExportedMetadata,
-} from './onnx-metadata.js';
+  type UniasModelMetadata,
+} from './contract.js';
+export { readExportMetadata, readOnnxMetadataProps } from './onnx-metadata.js';
 export { buildOnnxModel, buildQuantizedOnnxModel, writeOnnxExport, type OnnxFileOptions, type OnnxModel, type OnnxModelOptions } from './onnx-export.js';
 export { PRECISIONS, checkPrecision, isPrecision, type CalibrationInfo, type Precision } from './quantize/precision.js';
 export {

@@ -3,24 +3,27 @@
  * one or more safetensors files (official layout, e.g. the backbone and the head separately;
  * unias layout, which carries its own configuration; or a training checkpoint) or PyTorch
  * checkpoints (`.pth`, `.pt`, the official `ckpt.pth.tar`: their state_dict, read as official-layout
- * safetensors by @unias/torch-checkpoint, so without Python), converts F16 /
- * BF16 / F64 to float32, keeps `num_batches_tracked` aside, and checks every tensor against the
- * configuration: one error names each missing, misshaped or unexpected tensor and its file.
+ * safetensors by @unias/torch-checkpoint, so without Python), each through @unias/backbones'
+ * `readWeightFile` (F16 / BF16 / F64 to float32, `num_batches_tracked` aside), tells the layouts
+ * apart by the contract (unias layout) and @unias/training's checkpoint format, and checks every
+ * tensor against the configuration: one error names each missing, misshaped or unexpected tensor
+ * and its file.
  */
-import { entryToFloat32, entryToNumbers, readSafetensorsFile, type SafetensorsEntry, type SafetensorsFile, type TensorData } from '@unias/graph';
+import { readWeightFile, weightFileKind, type BatchCounter, type WeightFile } from '@unias/backbones';
+import type { TensorData } from '@unias/graph';
 import { isPresetName, PRESET_NAMES, presetConfig, type ModelConfig } from '@unias/model';
-import { checkpointAsSafetensors, isTorchCheckpointPath, readTorchCheckpointFile } from '@unias/torch-checkpoint';
+import { TRAINING_STATE_FORMAT, isTrainingStateMetadata, splitTrainingTensors } from '@unias/training';
+import { isUniasModelMetadata, parseUniasModelMetadata } from './contract.js';
 import { ExportError } from './errors.js';
-import { checkInfo, type ExportableModel, type Thresholds } from './model-info.js';
+import type { ExportableModel, Thresholds } from './model-info.js';
 import { checkTensors, describeModel, modelGraphs } from './model-check.js';
 import { stepper, type ProgressCallback } from './progress.js';
-import { UNIAS_METADATA_KEYS, UNIAS_MODEL_FORMAT } from './safetensors-export.js';
 
-/** `__metadata__.format` of @unias/training checkpoints: params under their names, optimizer state under `optimizer.`. */
-export const TRAINING_CHECKPOINT_FORMAT = 'unias-training-state/2';
-/** The version before checksums, still read. */
-const TRAINING_CHECKPOINT_FORMAT_V1 = 'unias-training-state/1';
-const OPTIMIZER_PREFIX = 'optimizer.';
+/**
+ * `__metadata__.format` of @unias/training checkpoints: params under their names, optimizer state under `optimizer.`.
+ * @deprecated The format is @unias/training's: use its `TRAINING_STATE_FORMAT` (and `isTrainingStateMetadata` to recognise any version).
+ */
+export const TRAINING_CHECKPOINT_FORMAT = TRAINING_STATE_FORMAT;
 
 export type FileLayout = 'official' | 'unias' | 'training-checkpoint';
 
@@ -47,22 +50,12 @@ export interface LoadedModel extends ExportableModel {
   readonly files: readonly LoadedFile[];
 }
 
-const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
 const INT_DTYPES = new Set(['I64', 'I32', 'I16', 'I8', 'U8']);
 
-function layoutOf(file: SafetensorsFile): FileLayout {
-  const format = file.metadata['format'];
-  if (format === UNIAS_MODEL_FORMAT) return 'unias';
-  if (format === TRAINING_CHECKPOINT_FORMAT || format === TRAINING_CHECKPOINT_FORMAT_V1) return 'training-checkpoint';
+function layoutOf(file: WeightFile): FileLayout {
+  if (isUniasModelMetadata(file.metadata)) return 'unias';
+  if (isTrainingStateMetadata(file.metadata)) return 'training-checkpoint';
   return 'official';
-}
-
-function parseJson(path: string, key: string, text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new ExportError(`${path}: __metadata__ "${key}" is not valid JSON (${(e as Error).message})`);
-  }
 }
 
 interface FileInfo {
@@ -70,28 +63,6 @@ interface FileInfo {
   readonly preset?: string;
   readonly thresholds?: Thresholds;
   readonly classes?: readonly string[];
-}
-
-function uniasInfo(path: string, file: SafetensorsFile): FileInfo {
-  const k = UNIAS_METADATA_KEYS;
-  const m = file.metadata;
-  const configText = m[k.config];
-  if (configText === undefined) throw new ExportError(`${path}: a ${UNIAS_MODEL_FORMAT} file needs __metadata__ "${k.config}"`);
-  const config = parseJson(path, k.config, configText);
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new ExportError(`${path}: __metadata__ "${k.config}" is not a JSON object`);
-  const preset = m[k.preset];
-  const t = m[k.thresholds] === undefined ? undefined : parseJson(path, k.thresholds, m[k.thresholds]!);
-  if (t !== undefined && (typeof t !== 'object' || t === null || Array.isArray(t)))
-    throw new ExportError(`${path}: __metadata__ "${k.thresholds}" is not a JSON object`);
-  const classes = m[k.classes];
-  const info: FileInfo = {
-    config: config as ModelConfig,
-    ...(preset !== undefined ? { preset } : {}),
-    ...(t !== undefined ? { thresholds: t as Thresholds } : {}),
-    ...(classes !== undefined ? { classes: parseJson(path, k.classes, classes) as string[] } : {}),
-  };
-  checkInfo(info, `${path}: __metadata__`);
-  return info;
 }
 
 function chooseConfig(o: LoadModelOptions, files: ReadonlyArray<{ path: string; info: FileInfo }>): { config: ModelConfig; preset?: string } {
@@ -123,28 +94,29 @@ function chooseConfig(o: LoadModelOptions, files: ReadonlyArray<{ path: string; 
   return { config: { ...base, ...(o.overrides ?? {}) }, ...(preset !== undefined ? { preset } : {}) };
 }
 
-function scalarBuffer(path: string, e: SafetensorsEntry): number {
-  if (!INT_DTYPES.has(e.dtype) || e.shape.reduce((a, d) => a * d, 1) !== 1) {
-    throw new ExportError(`${path}: "${e.name}" must be an integer scalar (int64 in PyTorch), got ${e.dtype} [${e.shape.join(',')}]`);
+function scalarBuffer(path: string, name: string, c: BatchCounter): number {
+  if (!INT_DTYPES.has(c.dtype) || c.value === undefined) {
+    throw new ExportError(`${path}: "${name}" must be an integer scalar (int64 in PyTorch), got ${c.dtype} [${c.shape.join(',')}]`);
   }
-  return entryToNumbers(e)[0]!;
+  return c.value;
 }
 
 /** Reads weight files into a checked model (see the module comment). */
 export async function loadModelFiles(paths: readonly string[], o: LoadModelOptions = {}): Promise<LoadedModel> {
   if (!Array.isArray(paths) || paths.length === 0) throw new ExportError('no weight files given');
   const step = stepper(paths.length + 2, o.onProgress);
-  const read: Array<{ path: string; file: SafetensorsFile; layout: FileLayout; info: FileInfo }> = [];
+  const read: Array<{ path: string; file: WeightFile; layout: FileLayout; info: FileInfo }> = [];
   for (const path of paths) {
     step(`reading ${path}`);
-    let file: SafetensorsFile;
+    let file: WeightFile;
     try {
-      file = isTorchCheckpointPath(path) ? checkpointAsSafetensors(await readTorchCheckpointFile(path)) : await readSafetensorsFile(path);
+      // safetensors, or a PyTorch checkpoint (whatever the name, a file that is not a checkpoint is read as safetensors)
+      file = await readWeightFile(path, { kind: weightFileKind(path) === 'torch-checkpoint' ? 'torch-checkpoint' : 'safetensors' });
     } catch (e) {
       throw new ExportError((e as Error).message);
     }
     const layout = layoutOf(file);
-    read.push({ path, file, layout, info: layout === 'unias' ? uniasInfo(path, file) : {} });
+    read.push({ path, file, layout, info: layout === 'unias' ? parseUniasModelMetadata(file.metadata, path) : {} });
   }
   const { config, preset } = chooseConfig(o, read);
   step('checking the weights against the model');
@@ -158,22 +130,23 @@ export async function loadModelFiles(paths: readonly string[], o: LoadModelOptio
   const files: LoadedFile[] = [];
   for (const { path, file, layout } of read) {
     let count = 0;
-    for (const [name, e] of file.tensors) {
-      if (layout === 'training-checkpoint' && name.startsWith(OPTIMIZER_PREFIX)) continue;
+    for (const [name, c] of file.counters) {
       const seen = source.get(name);
       if (seen) throw new ExportError(`tensor "${name}" is in both ${seen} and ${path}`);
       source.set(name, path);
-      if (name.endsWith('.num_batches_tracked')) {
-        const v = scalarBuffer(path, e);
-        if (buffersKnown.has(name)) buffers.set(name, v);
-        else unexpectedBuffers.push(`${name} (in ${path})`);
-        continue;
-      }
-      if (!FLOAT_DTYPES.has(e.dtype)) throw new ExportError(`${path}: tensor "${name}" is ${e.dtype}; weights must be F32, F16, BF16 or F64`);
-      const data = entryToFloat32(e);
-      const bad = data.findIndex((v) => !Number.isFinite(v));
-      if (bad >= 0) throw new ExportError(`${path}: tensor "${name}" holds ${data[bad]} at element ${bad}: the file is corrupt or the model diverged`);
-      params.set(name, { dtype: 'float32', shape: [...e.shape], data });
+      const v = scalarBuffer(path, name, c);
+      if (buffersKnown.has(name)) buffers.set(name, v);
+      else unexpectedBuffers.push(`${name} (in ${path})`);
+    }
+    // a training checkpoint's optimizer state is no part of the model
+    const tensors = layout === 'training-checkpoint' ? splitTrainingTensors(file.tensors).params : file.tensors;
+    for (const [name, t] of tensors) {
+      const seen = source.get(name);
+      if (seen) throw new ExportError(`tensor "${name}" is in both ${seen} and ${path}`);
+      source.set(name, path);
+      const bad = t.data.findIndex((v) => !Number.isFinite(v));
+      if (bad >= 0) throw new ExportError(`${path}: tensor "${name}" holds ${t.data[bad]} at element ${bad}: the file is corrupt or the model diverged`);
+      params.set(name, t);
       count += 1;
     }
     files.push({ path, layout, tensors: count });

@@ -8,6 +8,7 @@
  *   with a CRC-32 of every tensor and of the header (`unias.crc32`), verified on every read.
  */
 import { encodeSafetensors, writeFileAtomic, type TensorToWrite } from '@unias/graph';
+import { uniasModelMetadata } from './contract.js';
 import { ExportError } from './errors.js';
 import { checkInfo, mergeInfo, type ExportableModel, type ModelInfo } from './model-info.js';
 import { checkTensors, describeModel, modelGraphs, type ModelGraphs } from './model-check.js';
@@ -20,23 +21,8 @@ export type SafetensorsLayout = (typeof SAFETENSORS_LAYOUTS)[number];
 export const WEIGHT_DTYPES = ['F32', 'F16', 'BF16'] as const;
 export type WeightDType = (typeof WEIGHT_DTYPES)[number];
 
-/** `__metadata__.format` of a unias-layout file. */
-export const UNIAS_MODEL_FORMAT = 'unias-model/1';
-
-/** The `__metadata__` keys of a unias-layout file (values are strings; JSON where noted). */
-export const UNIAS_METADATA_KEYS = {
-  format: 'format',
-  /** JSON of the ModelConfig. */
-  config: 'config',
-  preset: 'preset',
-  backbone: 'backbone',
-  /** "H,W". */
-  inputSize: 'input_size',
-  /** JSON { image?, pixel?, source? }. */
-  thresholds: 'thresholds',
-  /** JSON array of class names. */
-  classes: 'classes',
-} as const;
+/** The unias layout's `__metadata__` (format and keys) is part of the exported-model contract. */
+export { UNIAS_METADATA_KEYS, UNIAS_MODEL_FORMAT } from './contract.js';
 
 export interface SafetensorsContent {
   readonly tensors: Record<string, TensorToWrite>;
@@ -75,16 +61,7 @@ export function uniasContent(model: ExportableModel, g: ModelGraphs, info: Model
   checkDType(dtype);
   const tensors: Record<string, TensorToWrite> = {};
   for (const [name, t] of model.params) tensors[name] = { shape: t.shape, data: t.data, dtype };
-  const k = UNIAS_METADATA_KEYS;
-  const metadata: Record<string, string> = {
-    [k.format]: UNIAS_MODEL_FORMAT,
-    [k.config]: JSON.stringify(g.config),
-    [k.backbone]: g.resolved.backbone.id,
-    [k.inputSize]: `${g.resolved.inputSize[0]},${g.resolved.inputSize[1]}`,
-  };
-  if (info.preset !== undefined) metadata[k.preset] = info.preset;
-  if (info.thresholds !== undefined) metadata[k.thresholds] = JSON.stringify(info.thresholds);
-  if (info.classes !== undefined) metadata[k.classes] = JSON.stringify(info.classes);
+  const metadata = uniasModelMetadata(g.config, g.resolved, info);
   const missing = [...g.full.params.keys()].filter((n) => !model.params.has(n));
   return { tensors, metadata, missing };
 }

@@ -19,6 +19,7 @@ import {
 } from '@unias/graph';
 import { buildFullGraph, presetConfig } from '@unias/model';
 import { FIXTURES } from '@unias/test-fixtures';
+import { saveTrainingState } from '@unias/training';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportModel, loadModelFiles, type ExportableModel, type LoadedModel } from './index.js';
 
@@ -272,5 +273,17 @@ describe('loadModelFiles refuses what does not fit, naming the tensor and the fi
     const m = await loadModelFiles([path], { preset: 'small' });
     expect(m.files).toEqual([{ path, layout: 'training-checkpoint', tensors: fixtureModel.params.size }]);
     expect(bitsEqual(fixtureModel.params, m.params)).toEqual([]);
+  });
+
+  it("a checkpoint written by @unias/training's saveTrainingState is recognised and loads its params, the optimizer state dropped", async () => {
+    const params = new Map<string, TensorData>([...fixtureModel.params].map(([k, t]) => [k, { dtype: 'float32', shape: t.shape, data: t.data }]));
+    // optimizer state with the params' names and shapes: a loader that kept it would see unexpected tensors
+    const optimizer = new Map<string, TensorData>([...params].slice(0, 5).map(([k, t]) => [k, { ...t, data: new Float32Array(t.data.length).fill(0.5) }]));
+    const path = join(dir, 'trained.safetensors');
+    await saveTrainingState(path, { step: 12, params, optimizer, rng: { s: [1, 2, 3, 4], spare: null } });
+    const m = await loadModelFiles([path], { preset: 'small' });
+    expect(m.files).toEqual([{ path, layout: 'training-checkpoint', tensors: fixtureModel.params.size }]);
+    expect(bitsEqual(fixtureModel.params, m.params)).toEqual([]);
+    expect([...m.params.keys()].some((k) => k.startsWith('optimizer.'))).toBe(false);
   });
 });

@@ -1,23 +1,24 @@
 /**
- * Weights by name: official-layout safetensors files (a converted UniAS checkpoint, or the
- * backbone and head separately) bound to a graph's parameters.
+ * Weights by name: official-layout weight files (a converted UniAS checkpoint, or the backbone and
+ * head separately) bound to a graph's parameters.
  */
-import { checkWeights, entryToTensor, initParams, readSafetensorsFile, type Graph, type ParamStore, type TensorData } from '@unias/graph';
+import { readWeightFile } from '@unias/backbones';
+import { checkWeights, initParams, type Graph, type ParamStore, type TensorData } from '@unias/graph';
 
 /**
- * Float tensors of one or more safetensors files, by name. Integer buffers (`num_batches_tracked`)
- * are skipped; a name found in two files is an error naming both.
+ * Float tensors (as float32) of one or more weight files, by name, each read by @unias/backbones'
+ * `readWeightFile` (safetensors, PyTorch checkpoints, ONNX; kind by extension). The batch counters
+ * (`num_batches_tracked`) are left out; a name found in two files is an error naming both.
  */
 export async function readWeightFiles(paths: readonly string[]): Promise<Map<string, TensorData>> {
   const out = new Map<string, TensorData>();
   const from = new Map<string, string>();
   for (const path of paths) {
-    const file = await readSafetensorsFile(path);
-    for (const [name, entry] of file.tensors) {
-      if (!['F32', 'F16', 'BF16', 'F64'].includes(entry.dtype)) continue;
+    const file = await readWeightFile(path);
+    for (const [name, t] of file.tensors) {
       const seen = from.get(name);
       if (seen) throw new Error(`weight "${name}" is in both ${seen} and ${path}`);
-      out.set(name, entryToTensor(entry));
+      out.set(name, t);
       from.set(name, path);
     }
   }

@@ -1,10 +1,18 @@
 import { createOnnxBackend } from '@unias/backend-onnx';
-import { createGraph, initParams, writeSafetensorsFile } from '@unias/graph';
+import { createGraph, initParams, readSafetensorsFile, writeSafetensorsFile } from '@unias/graph';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadTrainingState, saveTrainingState } from './checkpoint.js';
+import {
+  OPTIMIZER_STATE_PREFIX,
+  TRAINING_STATE_FORMAT,
+  isTrainingStateMetadata,
+  loadTrainingState,
+  saveTrainingState,
+  splitTrainingTensors,
+  trainingStateFormatOf,
+} from './checkpoint.js';
 import { adamw } from './optimizers.js';
 import { createTrainingStep } from './training-step.js';
 import { smallBatch, smallModel } from './testing/small-model.js';
@@ -92,5 +100,25 @@ describe('training checkpoints', () => {
     const loaded = await loadTrainingState(v1);
     expect(loaded.step).toBe(3);
     expect(Array.from(loaded.params.get('w')!.data)).toEqual([7]);
+  });
+
+  it('the format helpers describe the file saveTrainingState writes, read back as plain safetensors', async () => {
+    const path = join(await dirPromise, 'format.safetensors');
+    await saveTrainingState(path, state([1, 2, 3, 4]));
+    const file = await readSafetensorsFile(path);
+    // the literal format names files carry on disk: a change here breaks every stored checkpoint
+    expect(file.metadata['format']).toBe('unias-training-state/2');
+    expect(TRAINING_STATE_FORMAT).toBe('unias-training-state/2');
+    expect(trainingStateFormatOf(file.metadata)).toBe(TRAINING_STATE_FORMAT);
+    expect(trainingStateFormatOf({ format: 'unias-training-state/1' })).toBe('unias-training-state/1');
+    expect(isTrainingStateMetadata({ format: 'pt' })).toBe(false);
+    expect(isTrainingStateMetadata({})).toBe(false);
+    const names = [...file.tensors.keys()];
+    expect(names.some((n) => n.startsWith(OPTIMIZER_STATE_PREFIX))).toBe(true);
+    const { params, optimizer } = splitTrainingTensors(file.tensors);
+    const loaded = await loadTrainingState(path);
+    expect([...params.keys()].sort()).toEqual([...loaded.params.keys()].sort());
+    expect([...optimizer.keys()].sort()).toEqual([...loaded.optimizer.keys()].sort());
+    expect(params.size + optimizer.size).toBe(names.length);
   });
 });

@@ -33,4 +33,14 @@ export {
 export { constantLr, stepLr, cosineAnnealingLr, linearLr, sequentialLr, chainedLr, warmupCosineLr, type Schedule } from './schedules.js';
 export { importGraph } from './import-graph.js';
 export { countFlops, type FlopCount } from '@unias/graph';
-export { saveTrainingState, loadTrainingState } from './checkpoint.js';
+export {
+  OPTIMIZER_STATE_PREFIX,
+  TRAINING_STATE_FORMAT,
+  TRAINING_STATE_FORMATS,
+  isTrainingStateMetadata,
+  loadTrainingState,
+  saveTrainingState,
+  splitTrainingTensors,
+  trainingStateFormatOf,
+  type TrainingStateFormat,
+} from './checkpoint.js';

@@ -198,12 +198,12 @@ async function modelBaseline(o: {
   } else {
     const meta = await readExportMetadata(resolve(o.modelPath)).catch(() => null);
     if (!meta) return { skipped: 'the ONNX file has no UniAS metadata' };
-    if (meta.raw['unias.method'] === 'knn') return { skipped: 'the model is the nearest-neighbour detector itself' };
+    if (meta.method === 'knn') return { skipped: 'the model is the nearest-neighbour detector itself' };
     config = {
       ...presetConfig('cpu'),
       backbone: meta.backbone,
       inputSize: meta.inputSize,
-      inputRange: (meta.raw['unias.input_range'] ?? 'backbone') as InputRange,
+      inputRange: (meta.inputRange ?? 'backbone') as InputRange,
     };
   }
   const backend = await openBackend(o.backend, { threads: o.threads, device: o.device });

@@ -7,11 +7,12 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exportModel, loadModelFiles } from '@unias/exporters';
+import { exportModel, loadModelFiles, readExportMetadata } from '@unias/exporters';
 import { FIXTURES } from '@unias/test-fixtures';
 import { parseModelConfig } from '@unias/triton-config';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModel } from '../loaded-model.js';
 import { createServer, type UniasServer } from '../server.js';
 
 const SIZE = 224;
@@ -76,6 +77,26 @@ describe('a repository exported from the small preset', () => {
       out('score').data.forEach((v: number, i: number) => expect(v).toBeCloseTo(score[i]!, 5));
     } finally {
       await session.release();
+    }
+  });
+
+  it("the server's loader reads, through the contract, the values the exporter wrote", async () => {
+    const path = join(dir, 'unias_small', '1', 'model.onnx');
+    // the exporter's own reader (the whole protobuf decoded) against the server's (metadata_props only)
+    const written = await readExportMetadata(path);
+    expect(written.inputSize).toEqual([SIZE, SIZE]);
+    expect(written.thresholds).toEqual({ image: 0.5 });
+    const served = await loadModel({ path, name: 'check' }, { threads: 1 });
+    try {
+      expect(served.metadata).toEqual(written.raw);
+      expect(served.contract).toMatchObject({
+        height: written.inputSize[0],
+        width: written.inputSize[1],
+        thresholds: { image: 0.5, pixel: null, source: null },
+        precision: written.precision,
+      });
+    } finally {
+      await served.session.release();
     }
   });
 

@@ -11,6 +11,7 @@
  * an INT64 output) for the generic v2 path. Not part of the public API.
  */
 import { toOnnxModel } from '@unias/backend-onnx';
+import { EXPORT_FORMAT_VERSION, METADATA_KEYS } from '@unias/exporters/contract';
 import { createGraph, initParams, type GraphBuilder, type Sym } from '@unias/graph';
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxNamespace } from 'onnx-proto';
@@ -35,17 +36,18 @@ export function contractMetadata(
   width: number,
   thresholds: { image?: number; pixel?: number } = DEFAULT_TEST_THRESHOLDS,
 ): Record<string, string> {
+  const k = METADATA_KEYS;
   const m: Record<string, string> = {
-    'unias.format': '1',
-    'unias.input_size': `${height},${width}`,
-    'unias.preset': 'test',
-    'unias.backbone': 'none',
-    'unias.classes': 'synthetic',
+    [k.format]: String(EXPORT_FORMAT_VERSION),
+    [k.inputSize]: `${height},${width}`,
+    [k.preset]: 'test',
+    [k.backbone]: 'none',
+    [k.classes]: 'synthetic',
   };
-  if (thresholds.image !== undefined) m['unias.threshold.image'] = String(thresholds.image);
-  if (thresholds.pixel !== undefined) m['unias.threshold.pixel'] = String(thresholds.pixel);
+  if (thresholds.image !== undefined) m[k.thresholdImage] = String(thresholds.image);
+  if (thresholds.pixel !== undefined) m[k.thresholdPixel] = String(thresholds.pixel);
   if (thresholds.image !== undefined || thresholds.pixel !== undefined) {
-    m['unias.threshold.source'] = 'fixed for tests';
+    m[k.thresholdSource] = 'fixed for tests';
   }
   return m;
 }

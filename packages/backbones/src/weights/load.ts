@@ -1,30 +1,16 @@
 /** One entry point: a backbone's weights from a file (by extension) or from its bundled default, checked. */
-import { extname } from 'node:path';
-import { isTorchCheckpointPath } from '@unias/torch-checkpoint';
 import type { Backbone, DefaultWeightsOptions } from '../backbone.js';
 import { checkBackboneWeights } from './check.js';
+import { readWeightFile } from './file.js';
 import { prefixWeights, type ImportOptions, type WeightMap } from './names.js';
-import { importOnnx } from './onnx.js';
-import { importSafetensors } from './safetensors.js';
-import { importTfjsLayers } from './tfjs-layers.js';
-import { importTorchCheckpoint } from './torch-checkpoint.js';
+import type { TorchImportOptions } from './torch-checkpoint.js';
 
 /**
- * Reads weights by file type: `.safetensors`, `.onnx`, a tfjs layers `model.json` (`.json`), or a
- * PyTorch checkpoint (`.pth`, `.pt`, `.pth.tar`).
+ * The weights of a file by its type: `.safetensors`, `.onnx`, a tfjs layers `model.json` (`.json`), or a
+ * PyTorch checkpoint (`.pth`, `.pt`, `.pth.tar`); `readWeightFile(path).tensors`.
  */
-export async function importWeights(path: string, options: ImportOptions = {}): Promise<WeightMap> {
-  if (isTorchCheckpointPath(path)) return importTorchCheckpoint(path, options);
-  switch (extname(path).toLowerCase()) {
-    case '.safetensors':
-      return importSafetensors(path, options);
-    case '.onnx':
-      return importOnnx(path, options);
-    case '.json':
-      return importTfjsLayers(path, options);
-    default:
-      throw new Error(`${path}: unknown weights file type "${extname(path)}" (expected .safetensors, .onnx, .pth / .pt / .pth.tar or a tfjs model.json)`);
-  }
+export async function importWeights(path: string, options: TorchImportOptions = {}): Promise<WeightMap> {
+  return (await readWeightFile(path, options)).tensors;
 }
 
 export interface LoadBackboneWeightsOptions extends ImportOptions, DefaultWeightsOptions {

@@ -85,8 +85,8 @@ export function weightsFromOnnxModel(model: OnnxNamespace.IModelProto, source: s
   return collector.weights;
 }
 
-/** Reads an ONNX model (a path or its bytes) and returns its float initializers, renamed. */
-export async function importOnnx(source: string | Uint8Array, options: ImportOptions = {}): Promise<WeightMap> {
+/** Reads and decodes an ONNX model (a path or its bytes); errors name the file. */
+export async function readOnnxModel(source: string | Uint8Array): Promise<{ model: OnnxNamespace.ModelProto; label: string }> {
   const label = typeof source === 'string' ? source : 'ONNX bytes';
   let bytes: Uint8Array;
   if (typeof source === 'string') {
@@ -96,11 +96,15 @@ export async function importOnnx(source: string | Uint8Array, options: ImportOpt
       throw new Error(`cannot read ONNX file ${source}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   } else bytes = source;
-  let model: OnnxNamespace.ModelProto;
   try {
-    model = onnx.ModelProto.decode(bytes);
+    return { model: onnx.ModelProto.decode(bytes), label };
   } catch (e) {
     throw new Error(`${label}: not a valid ONNX model (${(e as Error).message})`);
   }
+}
+
+/** Reads an ONNX model (a path or its bytes) and returns its float initializers, renamed. */
+export async function importOnnx(source: string | Uint8Array, options: ImportOptions = {}): Promise<WeightMap> {
+  const { model, label } = await readOnnxModel(source);
   return weightsFromOnnxModel(model, label, options);
 }

@@ -129,8 +129,8 @@ export async function readTfjsShards(model: TfjsModelJson, modelJsonPath: string
   return out;
 }
 
-/** Reads a tfjs layers model (model.json and the shards it lists) and returns its weights. */
-export async function importTfjsLayers(modelJsonPath: string, options: ImportOptions = {}): Promise<WeightMap> {
+/** Reads a tfjs layers model.json (checked) and the weight shards it lists. */
+export async function readTfjsLayersFiles(modelJsonPath: string): Promise<{ model: TfjsModelJson; weightData: Uint8Array }> {
   let text: string;
   try {
     text = await readFile(modelJsonPath, 'utf8');
@@ -144,5 +144,11 @@ export async function importTfjsLayers(modelJsonPath: string, options: ImportOpt
     throw new Error(`${modelJsonPath}: not valid JSON (${(e as Error).message})`);
   }
   const model = checkTfjsModelJson(json, modelJsonPath);
-  return weightsFromTfjsLayers(model, await readTfjsShards(model, modelJsonPath), modelJsonPath, options);
+  return { model, weightData: await readTfjsShards(model, modelJsonPath) };
+}
+
+/** Reads a tfjs layers model (model.json and the shards it lists) and returns its weights. */
+export async function importTfjsLayers(modelJsonPath: string, options: ImportOptions = {}): Promise<WeightMap> {
+  const { model, weightData } = await readTfjsLayersFiles(modelJsonPath);
+  return weightsFromTfjsLayers(model, weightData, modelJsonPath, options);
 }
