@@ -19,7 +19,9 @@ for (const runPath of runPaths) {
   const session = await openStudySession(m);
   const [H, W] = m.config.inputSize;
   const ds = await loadDatasets(roots.map((root) => ({ format: 'mvtec' as const, root })));
-  const rules: Record<string, ImageScoreRule> = Object.fromEntries(ks.map((k) => [`${runPath.split('/').pop()}:top${k}`, k === 1 ? { kind: 'max' } : { kind: 'top-k-mean', k }]));
+  const rules: Record<string, ImageScoreRule> = Object.fromEntries(
+    ks.map((k) => [`${runPath.split('/').pop()}:top${k}`, k === 1 ? { kind: 'max' } : { kind: 'top-k-mean', k }]),
+  );
   const accs = Object.fromEntries(Object.entries(rules).map(([name, rule]) => [name, createMetricsAccumulator({ imageScore: rule })]));
   const loader = createBatchLoader({
     samples: ds.samples.filter((s) => s.split === 'test'),
