@@ -1,7 +1,7 @@
 // Packs every publishable workspace package with `pnpm pack` (workspace: and catalog: ranges become
 // versions), installs each tarball alone into an empty folder with npm (its @unias dependencies from
 // their tarballs, everything else from the registry), imports it, and prints what it installed.
-// Each command a package declares (`bin`) runs from an empty folder elsewhere (`--version`, `doctor`).
+// Each command a package declares (`bin`) runs from an empty folder elsewhere (`--version`, `--help`; `unias doctor`).
 // `node tools/scripts/pack-smoke.mjs [--json FILE] [NAME ...]`; exits 1 when any package fails.
 // With NAMEs, only those are installed, and only they and their @unias dependencies need a build.
 import { execFileSync } from 'node:child_process';
@@ -74,7 +74,7 @@ for (const { manifest } of packages) {
       const elsewhere = mkdtempSync(join(tmpdir(), 'unias-elsewhere-'));
       const home = mkdtempSync(join(tmpdir(), 'unias-home-'));
       const binEnv = { ...env, HOME: home, UNIAS_CACHE_DIR: '', XDG_CACHE_HOME: '' };
-      for (const argv of [['--version'], ['doctor']]) execFileSync(join(consumer, 'node_modules', '.bin', bin), argv, { cwd: elsewhere, env: binEnv, stdio: 'pipe' });
+      for (const argv of [['--version'], ['--help'], ...(bin === 'unias' ? [['doctor']] : [])]) execFileSync(join(consumer, 'node_modules', '.bin', bin), argv, { cwd: elsewhere, env: binEnv, stdio: 'pipe' });
       if (readdirSync(elsewhere).length > 0) throw new Error(`${bin} wrote into its working folder: ${readdirSync(elsewhere).join(', ')}`);
       rmSync(elsewhere, { recursive: true, force: true });
       rmSync(home, { recursive: true, force: true });

@@ -37,6 +37,7 @@ Options:
   --allowed-host HOST          accept only this Host header (repeatable; default any)
   --cors ORIGIN                allow cross-origin requests from ORIGIN (default: none)
   --log-level L                ${LOG_LEVELS.join(' | ')} (default info)
+  -v, --version                the version
   -h, --help                   this text
 `;
 
