@@ -44,6 +44,11 @@ mkdirSync(tarballs);
 const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', npm_config_audit: 'false', npm_config_fund: 'false' };
 const run = (cmd, argv, cwd) => execFileSync(cmd, argv, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
+// The model definition and the exporters install without a runtime (tfjs, onnxruntime) and without
+// nsfwjs (the MobileNetV2 weights are @unias/mobilenet-v2-weights'): a team that only exports needs none.
+const LEAN = new Set(['@unias/model', '@unias/exporters']);
+const HEAVY = [/^@tensorflow\//, /^onnxruntime-/, /^nsfwjs$/];
+
 const tarballOf = new Map();
 for (const { dir, manifest } of packed) {
   if (!existsSync(join(dir, 'dist'))) throw new Error(`${manifest.name}: no dist/ in ${dir}; run pnpm build first`);
@@ -82,6 +87,8 @@ for (const { manifest } of packages) {
     // Everything npm put under node_modules for it (nested copies included), but the package itself.
     const paths = run('npm', ['ls', '--all', '--parseable', '--omit=dev'], consumer).trim().split('\n');
     const installed = new Set(paths.filter((p) => p.includes('node_modules')).map((p) => p.slice(p.lastIndexOf('node_modules/') + 13)).filter((d) => d !== name));
+    const banned = [...installed].filter((d) => (LEAN.has(name) ? HEAVY.some((h) => h.test(d)) : false));
+    if (banned.length) throw new Error(`${name} must install without a runtime or the bundled weights' sources, but installs ${banned.join(', ')}`);
     results.push({ name, ok: true, exports: Number(exported), seconds: (Date.now() - t0) / 1000, installs: [...installed].sort() });
     console.log(`ok   ${name}: ${exported} exports; installs ${installed.size} packages (${[...installed].filter((d) => !d.startsWith('@unias/')).length} outside @unias)`);
   } catch (e) {
