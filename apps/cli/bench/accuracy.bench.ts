@@ -19,8 +19,20 @@ import { generateSyntheticDataset } from '@unias/datasets';
 import { writeFileAtomic } from '@unias/graph';
 import type { MetricValues } from '@unias/metrics';
 import { resolveConfig, type ModelConfig } from '@unias/model';
-import { evaluate, resolveTrainSettings, type RawConfig, knnBaseline, fitKnn, knnModelConfig, loadData, parseDuration, runTraining } from '@unias/engine';
+import {
+  combineCallbacks,
+  evaluate,
+  resolveTrainSettings,
+  type RawConfig,
+  knnBaseline,
+  fitKnn,
+  knnModelConfig,
+  loadData,
+  parseDuration,
+  runTraining,
+} from '@unias/engine';
 import { progressBars } from '../src/progress.js';
+import { LOG_FILE, runLog } from '../src/run-log.js';
 import { createGraphPredictor, loadStoredModel, openBackend } from '@unias/detector';
 
 const repo = resolve(import.meta.dirname, '../../..');
@@ -73,7 +85,7 @@ let trainSeconds: number;
 let imagesPerSecond: number;
 let steps: number;
 if (values['eval-only']) {
-  const end = (await readFile(join(runDir, 'train.jsonl'), 'utf8'))
+  const end = (await readFile(join(runDir, LOG_FILE), 'utf8'))
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as { type: string; seconds?: number; step?: number; images_per_s?: number })
@@ -85,7 +97,12 @@ if (values['eval-only']) {
 } else {
   await rm(runDir, { recursive: true, force: true });
   const t0 = performance.now();
-  const trained = await runTraining({ settings, callbacks: { onLog: log, ...(bars ? { onProgress: bars.onProgress } : {}) }, skipFinalEval: true });
+  // the log's 'end' record is what --eval-only reads back
+  const trained = await runTraining({
+    settings,
+    callbacks: combineCallbacks(runLog(), { onLog: log, ...(bars ? { onProgress: bars.onProgress } : {}) }),
+    skipFinalEval: true,
+  });
   bars?.close();
   trainSeconds = (performance.now() - t0) / 1000;
   imagesPerSecond = trained.imagesPerSecond;

@@ -29,3 +29,5 @@ export { openPredictor, createGraphPredictor, type Predictor, type Prediction } 
 export { loadStoredModel, saveModel, type StoredModel, type StoredThresholds } from '@unias/detector';
 export { renderReport, type ReportInput } from './report/html-report.js';
 export { metricsTable } from './report/table.js';
+// the run's JSONL log (train.jsonl) as a plugin of the engine's callbacks
+export { LOG_FILE, runLog } from './run-log.js';

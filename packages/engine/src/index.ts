@@ -11,14 +11,24 @@ export {
   AUTO_CACHE_SHARE,
   CHECKPOINTS,
   LATEST,
-  LOG_FILE,
   RUN_FORMAT,
   RUN_JSON,
   type RunRecord,
   type TrainRunOptions,
   type TrainRunResult,
 } from './train-run.js';
-export { combineCallbacks, type CheckpointEvent, type EvaluationEvent, type ProgressCallback, type StepEvent, type TrainCallbacks } from './callbacks.js';
+export {
+  combineCallbacks,
+  type CheckpointEvent,
+  type EvaluationEvent,
+  type FitEvent,
+  type KnnStartEvent,
+  type ProgressCallback,
+  type StartEvent,
+  type StepEvent,
+  type TrainCallbacks,
+  type UniasStartEvent,
+} from './callbacks.js';
 export { EngineInputError } from './errors.js';
 
 // settings: the configuration file's schema, defaults and resolution

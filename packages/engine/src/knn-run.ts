@@ -1,9 +1,10 @@
 /**
  * `unias train --method knn`: fits the nearest-neighbour detector in a run directory laid out like a
- * training run (run.json, train.jsonl, metrics.json, model.safetensors), so that eval, predict,
- * export and serve take it like any model.
+ * training run (run.json, metrics.json, model.safetensors), so that eval, predict, export and serve
+ * take it like any model. What it reports goes through the callbacks (onStart, onFit, onEvaluation;
+ * the caller calls onEnd): a log of the fit is a plugin's, as for a training run.
  */
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { resolveConfig } from '@unias/model';
 import { writeFileAtomic } from '@unias/graph';
@@ -52,21 +53,19 @@ export async function runKnnFit(
   const backend = await openBackend(settings.backend, { threads: settings.train.threads, device: settings.device ?? 'auto', log });
   if ((await stat(runDir).catch(() => null)) === null) await mkdir(runDir, { recursive: true });
   await o.runJson(runDir);
-  const logPath = join(runDir, 'train.jsonl');
-  const writeLog = async (entry: Record<string, unknown>) =>
-    writeFile(logPath, `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`, { flag: 'a' });
   const k = config.knn!;
   log(
     `${dataset.description}\nmodel: knn (${config.backbone.id} taps ${k.taps.map((t) => t.name).join('+')}, ${config.inputSize.join('x')}, ` +
       `grid ${k.grid.join('x')}, ${k.channels} channels), bank ${settings.knn.bankSize} patches by ${settings.knn.subsampling} subsampling, run ${runDir}`,
   );
-  await writeLog({
-    type: 'start',
+  await cb.onStart?.({
     method: 'knn',
+    runDir,
+    settings,
     backbone: config.backbone.id,
     classes: dataset.classes,
-    train_images: train.length,
-    test_images: test.length,
+    trainImages: train.length,
+    testImages: test.length,
     knn: settings.knn,
   });
   const fitted = await fitKnn({
@@ -79,12 +78,11 @@ export async function runKnnFit(
     onEmbed: stageProgress(cb.onProgress, 'embed', train.length),
     onSubsample: (d, total) => progress('coreset', d, total),
   });
-  await writeLog({
-    type: 'fit',
-    bank_size: fitted.bank.size,
-    patches_seen: fitted.bank.seen,
-    embed_s: fitted.seconds.embed,
-    subsample_s: fitted.seconds.subsample,
+  await cb.onFit?.({
+    bankSize: fitted.bank.size,
+    patchesSeen: fitted.bank.seen,
+    embedSeconds: fitted.seconds.embed,
+    subsampleSeconds: fitted.seconds.subsample,
   });
 
   const predictor = await createGraphPredictor({ backend, config: fitted.config, params: fitted.params });
@@ -103,13 +101,11 @@ export async function runKnnFit(
     if (!o.skipFinalEval && test.length > 0) {
       final = await evaluate({ predictor, samples: test, onProgress: stageProgress(cb.onProgress, 'eval (final)', test.length) });
       await writeFileAtomic(join(runDir, 'metrics.json'), `${JSON.stringify(withoutCurves(final.report), null, 2)}\n`);
-      await writeLog({ type: 'eval', label: 'final', mean: withoutCurves(final.report).mean, classes: withoutCurves(final.report).classes });
       await cb.onEvaluation?.({ kind: 'final', step: 0, epoch: 0, evaluation: final });
     }
   } finally {
     await predictor.dispose();
   }
   const seconds = (performance.now() - t0) / 1000;
-  await writeLog({ type: 'end', thresholds, seconds: Number(seconds.toFixed(1)) });
   return { runDir, modelPath, final, thresholds, bankSize: fitted.bank.size, patchesSeen: fitted.bank.seen, seconds, classes: dataset.classes };
 }

@@ -1,19 +1,17 @@
 /**
- * The files of a run directory other than checkpoints: `run.json` (the settings and what the first
- * invocation fixed, so that a resumed or extended run behaves the same) and the JSONL log
- * `train.jsonl`, one object per line, cut back on resume to the checkpoint's step.
+ * The run directory's own file besides checkpoints: `run.json` (the settings and what the first
+ * invocation fixed, so that a resumed or extended run behaves the same). A log of the run is a
+ * plugin's (the CLI writes `train.jsonl` from the run's callbacks).
  */
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { DeviceRequest } from '@unias/backend-onnx';
 import { writeFileAtomic } from '@unias/graph';
 import { EngineInputError } from './errors.js';
-import { withoutCurves, type Evaluation } from './evaluate.js';
 import type { TrainSettings } from './settings/train-settings.js';
 
 export const RUN_FORMAT = 'unias-run/1';
 export const RUN_JSON = 'run.json';
-export const LOG_FILE = 'train.jsonl';
 export const CHECKPOINTS = 'checkpoints';
 export const LATEST = 'latest.json';
 
@@ -42,35 +40,6 @@ export async function readJson<T>(path: string, what: string): Promise<T> {
     const code = (e as NodeJS.ErrnoException).code;
     throw new EngineInputError(`${what} ${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message.split('\n')[0]}`);
   }
-}
-
-/** The JSONL log: one object per line, appended. */
-export function createLog(path: string) {
-  return async (entry: Record<string, unknown>) => {
-    await writeFile(path, `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`, { flag: 'a' });
-  };
-}
-
-/** On resume, drop log lines of steps after the checkpoint (they will be logged again). */
-export async function truncateLog(path: string, step: number): Promise<void> {
-  const text = await readFile(path, 'utf8').catch(() => '');
-  const kept = text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .filter((l) => {
-      try {
-        const v = JSON.parse(l) as { step?: number };
-        return typeof v.step !== 'number' || v.step <= step;
-      } catch {
-        return false;
-      }
-    });
-  await writeFileAtomic(path, kept.length > 0 ? `${kept.join('\n')}\n` : '');
-}
-
-export function summaryOf(e: Evaluation): Record<string, unknown> {
-  const r = withoutCurves(e.report);
-  return { mean: r.mean, classes: r.classes, seconds: Number(e.seconds.toFixed(2)) };
 }
 
 export async function writeRunRecord(runDir: string, record: RunRecord): Promise<void> {

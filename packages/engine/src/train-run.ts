@@ -1,6 +1,5 @@
 /**
- * One training run in a run directory: settings in `run.json`, JSONL logs in `train.jsonl`,
- * checkpoints under `checkpoints/` (every N steps, each folder written whole under a temporary name
+ * One training run in a run directory: settings in `run.json`, checkpoints under `checkpoints/` (every N steps, each folder written whole under a temporary name
  * and renamed, then the `latest.json` pointer), periodic evaluation on the test split, and at the end
  * the thresholds, the final evaluation (`metrics.json`) and the model (`model.safetensors`,
  * @unias/exporters' unias layout).
@@ -13,11 +12,14 @@
  * jitter, and the batch loader's position, so N steps give the same parameters whether or not the
  * run was interrupted.
  *
- * The pieces live beside: run-files.ts (run.json, train.jsonl), checkpoints.ts, train-plan.ts
- * (length, schedule, measured speed).
+ * What the run reports goes through its callbacks (callbacks.ts): the engine writes no log itself;
+ * the CLI's train.jsonl is a plugin (apps/cli/src/run-log.ts).
+ *
+ * The pieces live beside: run-files.ts (run.json), checkpoints.ts, train-plan.ts (length,
+ * schedule, measured speed).
  */
 import { mkdir } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { createBatchLoader, createSampleReader, type BatchLoader, type BatchLoaderState, type Sample } from '@unias/datasets';
 import { buildInferenceGraph, buildTrainingGraph, resolveConfig, type ResolvedConfig } from '@unias/model';
 import { checkWeights, initParams, writeFileAtomic, type Backend, type TensorData } from '@unias/graph';
@@ -26,7 +28,7 @@ import type { MetricsReport } from '@unias/metrics';
 import type { DeviceRequest } from '@unias/backend-onnx';
 import { openBackend, MODEL_FILE, saveModel, type StoredThresholds, createGraphPredictor, type Predictor } from '@unias/detector';
 import { stageProgress, type ProgressCallback, type TrainCallbacks } from './callbacks.js';
-import { CHECKPOINTS, LOG_FILE, RUN_FORMAT, createLog, openRun, summaryOf, truncateLog, writeRunRecord, type OpenedRun } from './run-files.js';
+import { CHECKPOINTS, RUN_FORMAT, openRun, writeRunRecord, type OpenedRun } from './run-files.js';
 import { newestIntactCheckpoint, removeStaleTempFilesUnder, writeCheckpoint } from './checkpoints.js';
 import { AUTO_CACHE_SHARE, INFER_FRACTION, backboneShare, measureStepSeconds, scheduleOf, stepPeriodOf, totalStepsOf } from './train-plan.js';
 import { EngineInputError } from './errors.js';
@@ -40,7 +42,7 @@ import { runKnnFit } from './knn-run.js';
 import { formatBudget, formatDuration, planBudget } from './budget.js';
 
 // the run directory's names and record, and the plan's pieces, are part of the engine's API
-export { CHECKPOINTS, LATEST, LOG_FILE, RUN_FORMAT, RUN_JSON, type RunRecord } from './run-files.js';
+export { CHECKPOINTS, LATEST, RUN_FORMAT, RUN_JSON, type RunRecord } from './run-files.js';
 export { AUTO_CACHE_SHARE, backboneShare } from './train-plan.js';
 
 export interface TrainRunOptions {
@@ -153,7 +155,6 @@ interface PreparedRun {
   /** The step the loop starts at (past 0 on resume) and the images seen before it. */
   readonly step0: number;
   readonly imagesBefore: number;
-  readonly writeLog: (entry: Record<string, unknown>) => Promise<void>;
 }
 
 /** The model's configuration, the data and the checks on them that fail before any heavy work. */
@@ -228,7 +229,6 @@ async function prepareRun(o: TrainRunOptions, opened: OpenedRun, tStart: number)
   } else if (record.settings !== settings) {
     await writeRunRecord(runDir, { ...record, settings });
   }
-  const writeLog = createLog(join(runDir, LOG_FILE));
 
   // ---- training graph, initial params, trainer
   const share = backboneShare(config);
@@ -329,10 +329,8 @@ async function prepareRun(o: TrainRunOptions, opened: OpenedRun, tStart: number)
     }
     loaderResume = lc.loader;
     imagesBefore = lc.images;
-    await truncateLog(join(runDir, LOG_FILE), state.step);
     log(`resuming ${runDir} at step ${state.step} of ${totalSteps}`);
   } else if (o.resumeDir) {
-    await truncateLog(join(runDir, LOG_FILE), 0);
     log(`no checkpoint in ${runDir} yet: starting from step 0`);
   }
 
@@ -344,24 +342,23 @@ async function prepareRun(o: TrainRunOptions, opened: OpenedRun, tStart: number)
   }
 
   const step0 = (await trainer.getState()).step;
-  if (step0 === 0) {
-    await writeLog({
-      type: 'start',
-      step: 0,
-      preset: settings.preset,
-      backbone: config.backbone.id,
-      backbone_weights: weights.backboneSource,
-      backend: backend.name,
-      classes: dataset.classes,
-      train_images: train.length,
-      test_images: test.length,
-      batches_per_epoch: batchesPerEpoch,
-      total_steps: totalSteps,
-      lr_step_steps: lrStepSteps,
-      feature_cache: useCache,
-      backbone_flop_share: Number(share.toFixed(3)),
-    });
-  }
+  await cb.onStart?.({
+    method: 'unias',
+    runDir,
+    settings,
+    backbone: config.backbone.id,
+    backboneWeights: weights.backboneSource,
+    backend: backend.name,
+    classes: dataset.classes,
+    trainImages: train.length,
+    testImages: test.length,
+    batchesPerEpoch,
+    totalSteps,
+    lrStepSteps,
+    featureCache: useCache,
+    backboneFlopShare: share,
+    resumedFrom: o.resumeDir ? step0 : null,
+  });
   log(
     `${dataset.description}\nmodel: ${settings.preset} (${config.backbone.id}, ${config.inputSize.join('x')}), backend ${backend.name}, ` +
       `${totalSteps} steps of ${bs} images (${batchesPerEpoch} per epoch), lr ${t.lr} (${t.schedule}${t.schedule === 'step' ? `, x${t.lrGamma} every ${lrStepSteps} steps` : ''}), ` +
@@ -394,7 +391,6 @@ async function prepareRun(o: TrainRunOptions, opened: OpenedRun, tStart: number)
     loader,
     step0,
     imagesBefore,
-    writeLog,
   };
 }
 
@@ -423,7 +419,6 @@ async function evaluateParams(run: PreparedRun, label: string, params: ReadonlyM
 async function evaluateUntrained(run: PreparedRun): Promise<Evaluation | null> {
   const before = await evaluateParams(run, 'eval (untrained)', await fullParams(run));
   if (before) {
-    await run.writeLog({ type: 'eval', step: 0, epoch: 0, label: 'untrained', ...summaryOf(before) });
     await run.cb.onEvaluation?.({ kind: 'untrained', step: 0, epoch: 0, evaluation: before });
   }
   return before;
@@ -437,7 +432,6 @@ async function checkpoint(run: PreparedRun, step: number, images: number): Promi
     images,
     keep: run.settings.output.keepCheckpoints,
   });
-  await run.writeLog({ type: 'checkpoint', step, dir: join(CHECKPOINTS, basename(dir)) });
   await run.cb.onCheckpoint?.({ step, dir });
 }
 
@@ -481,18 +475,6 @@ async function trainLoop(run: PreparedRun): Promise<LoopResult> {
       const elapsed = (performance.now() - tLoop) / 1000 - evalSeconds;
       const ips = (ranHere * bs) / Math.max(elapsed, 1e-9);
       run.progress(trainStage, step, totalSteps, { loss: emaLoss, 'img/s': ips, epoch: batch.epoch + 1 });
-      if (step % settings.output.logEvery === 0 || step === totalSteps) {
-        await run.writeLog({
-          type: 'step',
-          step,
-          epoch: batch.epoch,
-          loss: r.loss,
-          lr: r.lr,
-          ...(r.gradNorm !== undefined ? { grad_norm: r.gradNorm } : {}),
-          images,
-          images_per_s: Number(ips.toFixed(3)),
-        });
-      }
       await cb.onStep?.({
         step,
         totalSteps,
@@ -511,7 +493,6 @@ async function trainLoop(run: PreparedRun): Promise<LoopResult> {
         const e = await evaluateParams(run, `eval epoch ${batch.epoch + 1}`, await fullParams(run));
         evalSeconds += (performance.now() - te) / 1000;
         if (e) {
-          await run.writeLog({ type: 'eval', step, epoch: batch.epoch + 1, ...summaryOf(e) });
           await cb.onEvaluation?.({ kind: 'epoch', step, epoch: batch.epoch + 1, evaluation: e });
           run.log(
             `epoch ${batch.epoch + 1}: pixel AP ${fmt(e.report.mean.pixel_ap)}, pixel AUROC ${fmt(e.report.mean.pixel_auroc)}, image AUROC ${fmt(e.report.mean.image_auroc)}`,
@@ -555,7 +536,6 @@ function resultBase(run: PreparedRun, loop: LoopResult, before: Evaluation | nul
 async function stopRun(run: PreparedRun, loop: LoopResult, before: Evaluation | null): Promise<TrainRunResult> {
   if (loop.ranHere > 0) await checkpoint(run, loop.step, loop.images);
   await run.trainer.dispose();
-  await run.writeLog({ type: 'stop', step: loop.step });
   const result: TrainRunResult = {
     ...resultBase(run, loop, before),
     completed: false,
@@ -601,20 +581,12 @@ async function finishRun(run: PreparedRun, loop: LoopResult, before: Evaluation 
       if (final) {
         const epoch = Math.ceil(step / run.batchesPerEpoch);
         await writeFileAtomic(join(run.runDir, 'metrics.json'), `${JSON.stringify(withoutCurves(final.report), null, 2)}\n`);
-        await run.writeLog({ type: 'eval', step, epoch, label: 'final', ...summaryOf(final) });
         await run.cb.onEvaluation?.({ kind: 'final', step, epoch, evaluation: final });
       }
     }
   } finally {
     await predictor.dispose();
   }
-  await run.writeLog({
-    type: 'end',
-    step,
-    thresholds,
-    images_per_s: Number(loop.imagesPerSecond.toFixed(3)),
-    seconds: Number(((performance.now() - run.tStart) / 1000).toFixed(1)),
-  });
   const result: TrainRunResult = {
     ...resultBase(run, loop, before),
     completed: true,

@@ -1,13 +1,14 @@
 /**
  * The engine with no command line: a tiny model trained through `train`, its callbacks in the
- * order a plugin relies on, the model it writes opened by the detector, and a run stopped by its
+ * order a plugin relies on (the plan first), no file it was not asked for (no log: the CLI's
+ * train.jsonl is a plugin), the model it writes opened by the detector, and a run stopped by its
  * signal that resumes where it stopped.
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDetector } from '@unias/detector';
-import { exportModel, predict, resume, train, type TrainRunResult } from './index.js';
+import { exportModel, predict, resume, train, type TrainRunResult, type UniasStartEvent } from './index.js';
 import { tempDir, tinyDataset, tinySettings } from './testing/tiny-run.js';
 
 describe('train through @unias/engine', () => {
@@ -25,8 +26,13 @@ describe('train through @unias/engine', () => {
     const stages = new Set<string>();
     const lines: string[] = [];
     const out = join(tmp.dir, 'straight');
+    let start: UniasStartEvent | null = null;
     const result = await train(tinySettings(data, out, { steps: 4, checkpointEvery: 2 }), {
       callbacks: {
+        onStart: (e) => {
+          if (e.method === 'unias') start = e;
+          events.push(`start ${e.method}`);
+        },
         onProgress: (stage, done, total) => {
           stages.add(stage);
           expect(done).toBeLessThanOrEqual(total);
@@ -45,7 +51,25 @@ describe('train through @unias/engine', () => {
         onLog: (line) => lines.push(line),
       },
     });
-    expect(events).toEqual(['step 1', 'step 2', 'checkpoint 2', 'step 3', 'step 4', 'checkpoint 4', 'evaluation final', 'end completed']);
+    expect(events).toEqual(['start unias', 'step 1', 'step 2', 'checkpoint 2', 'step 3', 'step 4', 'checkpoint 4', 'evaluation final', 'end completed']);
+    // the plan: 16 normal training images in batches of 4, StepLR at 40% of 4 steps (round(1.6) = 2)
+    expect(start).toMatchObject({
+      method: 'unias',
+      runDir: out,
+      backbone: 'mobilenet_v2',
+      classes: ['fabric', 'washer'],
+      trainImages: 16,
+      testImages: 12,
+      batchesPerEpoch: 4,
+      totalSteps: 4,
+      lrStepSteps: 2,
+      featureCache: false,
+      resumedFrom: null,
+    });
+    expect(start!.settings.preset).toBe('cpu');
+    expect(start!.backboneFlopShare).toBeCloseTo(0.17, 2);
+    // the engine writes what the run needs and nothing else: no log unless a plugin writes one
+    expect((await readdir(out)).sort()).toEqual(['checkpoints', 'metrics.json', 'model.safetensors', 'run.json']);
     expect([...stages]).toEqual(['train', 'thresholds', 'eval (final)']);
     expect(lines.join('\n')).toMatch(/4 steps of 4 images/);
     expect(result.completed).toBe(true);
@@ -105,10 +129,19 @@ describe('train through @unias/engine', () => {
 
     const steps: number[] = [];
     const lines: string[] = [];
-    const resumed = await resume(out, { callbacks: { onStep: (e) => void steps.push(e.step), onLog: (l) => lines.push(l) } });
+    let resumedFrom: number | null = null;
+    const resumed = await resume(out, {
+      callbacks: {
+        onStart: (e) => void (resumedFrom = e.method === 'unias' ? e.resumedFrom : null),
+        onStep: (e) => void steps.push(e.step),
+        onLog: (l) => lines.push(l),
+      },
+    });
     expect(lines.join('\n')).toMatch(/resuming .* at step 3 of 4/);
+    expect(resumedFrom).toBe(3);
     expect(steps).toEqual([4]);
     expect(resumed.completed).toBe(true);
     expect(resumed.modelPath).toBe(join(out, 'model.safetensors'));
+    expect(await readdir(out)).not.toContain('train.jsonl');
   });
 });

@@ -5,12 +5,13 @@ import { writeFileAtomic } from '@unias/graph';
 import type { Command } from '../command.js';
 import { flag, num, parse, str } from '../args.js';
 import { UserError } from '../errors.js';
-import { resolveTrainSettings, type RawConfig, fmt, train } from '@unias/engine';
+import { combineCallbacks, resolveTrainSettings, type RawConfig, fmt, train } from '@unias/engine';
 import { evaluateAndReport } from '../report/eval-report.js';
 import { openPredictor } from '@unias/detector';
 import { metricsTable } from '../report/table.js';
 import { createProgress, progressBars } from '../progress.js';
 import { gracefulStop } from './train.js';
+import { runLog } from '../run-log.js';
 
 /** The file that says a run folder was made by `unias demo`, so that a later demo may delete it. */
 export const DEMO_MARKER = 'made-by-unias-demo.json';
@@ -138,7 +139,11 @@ export const command: Command = {
     const bars = quiet ? null : progressBars();
     let result;
     try {
-      result = await train(settings, { evalBefore: true, signal: stop.signal, callbacks: { onLog: say, ...(bars ? { onProgress: bars.onProgress } : {}) } });
+      result = await train(settings, {
+        evalBefore: true,
+        signal: stop.signal,
+        callbacks: combineCallbacks(runLog(), { onLog: say, ...(bars ? { onProgress: bars.onProgress } : {}) }),
+      });
     } finally {
       bars?.close();
       stop.release();

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensorsFile } from '@unias/graph';
 import { loadTrainingState } from '@unias/training';
 import { parse } from '../args.js';
-import { runTraining } from '@unias/engine';
+import { combineCallbacks, runTraining } from '@unias/engine';
+import { runLog } from '../run-log.js';
 import { runCli, tempDir, tinyConfigFile, tinyDataset } from '../testing/helpers.js';
 import { TRAIN_OPTIONS, settingsFromArgs } from './train.js';
 
@@ -120,11 +121,12 @@ describe('unias train', () => {
     await expect(
       runTraining({
         settings,
-        callbacks: {
+        // the CLI's log plugin first, as `unias train` attaches it: step 5 is logged before the crash
+        callbacks: combineCallbacks(runLog(), {
           onStep: ({ step }) => {
             if (step === 5) throw new Error('simulated crash');
           },
-        },
+        }),
       }),
     ).rejects.toThrow('simulated crash');
     // step 5 was logged before the crash; the checkpoint is at step 4

@@ -10,6 +10,7 @@ import {
   TRAIN_DEFAULTS,
   type RawConfig,
   type TrainSettings,
+  combineCallbacks,
   fmt,
   resume as resumeRun,
   train as trainRun,
@@ -17,6 +18,7 @@ import {
 } from '@unias/engine';
 import { deviceArg } from './runtime-args.js';
 import { progressBars } from '../progress.js';
+import { runLog } from '../run-log.js';
 import { metricsTable } from '../report/table.js';
 
 const USAGE = `usage: unias train [--config FILE] --data DIR [--data DIR ...] [options]
@@ -301,7 +303,8 @@ export const command: Command = {
     const log = (l: string) => process.stderr.write(`${l}\n`);
     const stop = gracefulStop();
     const bars = quiet ? null : progressBars();
-    const callbacks = { onLog: log, ...(bars ? { onProgress: bars.onProgress } : {}) };
+    // the run's JSONL log (RUN_DIR/train.jsonl) is a plugin, like the bars
+    const callbacks = combineCallbacks(runLog(), { onLog: log, ...(bars ? { onProgress: bars.onProgress } : {}) });
     try {
       let result: TrainRunResult;
       if (resume) {
