@@ -87,7 +87,7 @@ for (const { manifest } of packages) {
     // Everything npm put under node_modules for it (nested copies included), but the package itself.
     const paths = run('npm', ['ls', '--all', '--parseable', '--omit=dev'], consumer).trim().split('\n');
     const installed = new Set(paths.filter((p) => p.includes('node_modules')).map((p) => p.slice(p.lastIndexOf('node_modules/') + 13)).filter((d) => d !== name));
-    const banned = [...installed].filter((d) => (LEAN.has(name) ? HEAVY.some((h) => h.test(d)) : false));
+    const banned = LEAN.has(name) ? [...installed].filter((d) => HEAVY.some((h) => h.test(d))) : [];
     if (banned.length) throw new Error(`${name} must install without a runtime or the bundled weights' sources, but installs ${banned.join(', ')}`);
     results.push({ name, ok: true, exports: Number(exported), seconds: (Date.now() - t0) / 1000, installs: [...installed].sort() });
     console.log(`ok   ${name}: ${exported} exports; installs ${installed.size} packages (${[...installed].filter((d) => !d.startsWith('@unias/')).length} outside @unias)`);

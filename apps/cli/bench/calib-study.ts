@@ -4,12 +4,12 @@
  * model can; or per class), then summed. Usage:
  *   pnpm --filter @unias/cli study:calibration RUN_DIR DATA_ROOT...
  */
-import { loadDatasets, createBatchLoader, createSampleReader } from '@unias/datasets';
+import { loadDatasets } from '@unias/datasets';
 import { createMetricsAccumulator } from '@unias/metrics';
 import type { TensorData } from '@unias/graph';
 import { loadStoredModel } from '@unias/detector';
 import { resizeMap } from '@unias/image';
-import { levelMapsAt, openStudySession, printStudy, studyPaths } from './study-support.js';
+import { levelMapsAt, openStudySession, printStudy, studyPaths, studyBatches } from './study-support.js';
 
 const [modelPath, ...roots] = studyPaths();
 const m = await loadStoredModel(modelPath!);
@@ -17,10 +17,8 @@ const ds = await loadDatasets(roots.map((root) => ({ format: 'mvtec' as const, r
 const session = await openStudySession(m, { debugOutputs: true });
 const [H, W] = m.config.inputSize;
 const L = m.config.taps.length;
-const reader = createSampleReader({ size: { width: W, height: H }, normalize: 'none' });
 async function* levelMaps(split: 'train' | 'test') {
-  const loader = createBatchLoader({ samples: ds.samples.filter((s) => s.split === split), reader, batchSize: 8, shuffle: false, maskDtype: 'uint8' });
-  for await (const batch of loader.epoch()) {
+  for await (const batch of studyBatches(ds.samples, split, [H, W])) {
     const out = await session.run({ image: batch.images as TensorData<'float32'> });
     for (let i = 0; i < batch.images.shape[0]!; i++) {
       const { maps: lv, h, w } = levelMapsAt(out, i, L);

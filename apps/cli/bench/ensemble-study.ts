@@ -4,21 +4,19 @@
  * statistics of the normal training images). Usage:
  *   pnpm --filter @unias/cli study:ensemble UNIAS_RUN KNN_RUN DATA_ROOT...
  */
-import { loadDatasets, createBatchLoader, createSampleReader } from '@unias/datasets';
+import { loadDatasets } from '@unias/datasets';
 import { createMetricsAccumulator } from '@unias/metrics';
 import type { TensorData } from '@unias/graph';
 import { loadStoredModel } from '@unias/detector';
-import { openStudySession, printStudy, studyPaths } from './study-support.js';
+import { openStudySession, printStudy, studyPaths, studyBatches } from './study-support.js';
 
 const [uPath, kPath, ...roots] = studyPaths();
 const models = [await loadStoredModel(uPath!), await loadStoredModel(kPath!)];
 const ds = await loadDatasets(roots.map((root) => ({ format: 'mvtec' as const, root })));
 const sessions = await Promise.all(models.map((m) => openStudySession(m)));
 const [H, W] = models[0]!.config.inputSize;
-const reader = createSampleReader({ size: { width: W, height: H }, normalize: 'none' });
 async function* maps(split: 'train' | 'test') {
-  const loader = createBatchLoader({ samples: ds.samples.filter((s) => s.split === split), reader, batchSize: 8, shuffle: false, maskDtype: 'uint8' });
-  for await (const batch of loader.epoch()) {
+  for await (const batch of studyBatches(ds.samples, split, [H, W])) {
     const outs = await Promise.all(sessions.map((s) => s.run({ image: batch.images as TensorData<'float32'> })));
     for (let i = 0; i < batch.images.shape[0]!; i++) {
       const mm = outs.map((o) => Float32Array.from((o['anomaly_map']!.data as Float32Array).subarray(i * H * W, (i + 1) * H * W)));

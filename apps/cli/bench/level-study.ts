@@ -4,12 +4,12 @@
  * the same forward pass; one JSON line per combination and class. Usage:
  *   pnpm --filter @unias/cli study:levels RUN_DIR DATA_ROOT...
  */
-import { loadDatasets, createBatchLoader, createSampleReader } from '@unias/datasets';
+import { loadDatasets } from '@unias/datasets';
 import { createMetricsAccumulator } from '@unias/metrics';
 import type { TensorData } from '@unias/graph';
 import { loadStoredModel } from '@unias/detector';
 import { resizeMap } from '@unias/image';
-import { levelMapsAt, openStudySession, printStudy, studyPaths } from './study-support.js';
+import { levelMapsAt, openStudySession, printStudy, studyPaths, studyBatches } from './study-support.js';
 
 const [modelPath, ...roots] = studyPaths();
 const m = await loadStoredModel(modelPath!);
@@ -39,15 +39,7 @@ const rawCombos: Record<string, (lv: Float32Array[]) => Float32Array> = {
   ...(L >= 2 ? { no_post_gaussian_product_0_1: prod([0, 1]) } : {}),
 };
 const accs = Object.fromEntries([...Object.keys(combos), ...Object.keys(rawCombos)].map((k) => [k, createMetricsAccumulator({})]));
-const test = ds.samples.filter((s) => s.split === 'test');
-const loader = createBatchLoader({
-  samples: test,
-  reader: createSampleReader({ size: { width: W, height: H }, normalize: 'none' }),
-  batchSize: 8,
-  shuffle: false,
-  maskDtype: 'uint8',
-});
-for await (const batch of loader.epoch()) {
+for await (const batch of studyBatches(ds.samples, 'test', [H, W])) {
   const out = await session.run({ image: batch.images as TensorData<'float32'> });
   const outRaw = await rawSession.run({ image: batch.images as TensorData<'float32'> });
   const n = batch.images.shape[0]!;

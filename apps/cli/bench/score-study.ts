@@ -4,12 +4,12 @@
  * same maps. Usage:
  *   pnpm --filter @unias/cli study:scores RUN_DIR[,RUN_DIR...] DATA_ROOT...
  */
-import { loadDatasets, createBatchLoader, createSampleReader } from '@unias/datasets';
+import { loadDatasets } from '@unias/datasets';
 import { createMetricsAccumulator, type ImageScoreRule } from '@unias/metrics';
 import type { TensorData } from '@unias/graph';
 import { loadStoredModel } from '@unias/detector';
 import { resolve } from 'node:path';
-import { openStudySession, printStudy, studyPaths } from './study-support.js';
+import { openStudySession, printStudy, studyPaths, studyBatches } from './study-support.js';
 
 const [, ...roots] = studyPaths();
 const runPaths = process.argv[2]!.split(',').map((p) => resolve(process.env['INIT_CWD'] ?? process.cwd(), p));
@@ -23,14 +23,7 @@ for (const runPath of runPaths) {
     ks.map((k) => [`${runPath.split('/').pop()}:top${k}`, k === 1 ? { kind: 'max' } : { kind: 'top-k-mean', k }]),
   );
   const accs = Object.fromEntries(Object.entries(rules).map(([name, rule]) => [name, createMetricsAccumulator({ imageScore: rule })]));
-  const loader = createBatchLoader({
-    samples: ds.samples.filter((s) => s.split === 'test'),
-    reader: createSampleReader({ size: { width: W, height: H }, normalize: 'none' }),
-    batchSize: 8,
-    shuffle: false,
-    maskDtype: 'uint8',
-  });
-  for await (const batch of loader.epoch()) {
+  for await (const batch of studyBatches(ds.samples, 'test', [H, W])) {
     const out = await session.run({ image: batch.images as TensorData<'float32'> });
     for (let i = 0; i < batch.images.shape[0]!; i++) {
       const map = Float32Array.from((out['anomaly_map']!.data as Float32Array).subarray(i * H * W, (i + 1) * H * W));

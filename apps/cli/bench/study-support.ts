@@ -1,5 +1,6 @@
 /** What the eval-time study scripts share: their paths, opening a model, level maps, and the JSON lines they print. */
 import { resolve } from 'node:path';
+import { createBatchLoader, createSampleReader, type Sample } from '@unias/datasets';
 import type { TensorData } from '@unias/graph';
 import type { MetricValues, MetricsAccumulator } from '@unias/metrics';
 import { bindWeights, buildInferenceGraph } from '@unias/model';
@@ -39,4 +40,10 @@ export function printStudy(accs: Record<string, MetricsAccumulator>, options: { 
     for (const [cls, v] of Object.entries(r.classes)) line(k, cls, v);
     if (options.mean) line(k, 'MEAN', r.mean);
   }
+}
+
+/** Batches of 8 of one split's images at the model's input size, in order, with uint8 masks. */
+export function studyBatches(samples: readonly Sample[], split: 'train' | 'test', [height, width]: readonly number[]) {
+  const reader = createSampleReader({ size: { width: width!, height: height! }, normalize: 'none' });
+  return createBatchLoader({ samples: samples.filter((s) => s.split === split), reader, batchSize: 8, shuffle: false, maskDtype: 'uint8' }).epoch();
 }

@@ -1,20 +1,5 @@
 // The lowering to ONNX lives in @unias/onnx-lowering (no runtime); re-exported here unchanged.
-export {
-  toOnnxModel,
-  writeOnnxFile,
-  lowerGraph,
-  encodeModel,
-  OPSET,
-  BATCH_DIM,
-  PRODUCER_NAME,
-  type OnnxExportOptions,
-  type LoweredModel,
-  type IoSpec,
-  LOWERINGS,
-  type LoweringTable,
-  type Lowering,
-  type LoweringContext,
-} from '@unias/onnx-lowering';
+export * from '@unias/onnx-lowering';
 export {
   createOnnxBackend,
   openOnnxDevice,
