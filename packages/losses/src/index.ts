@@ -1,7 +1,9 @@
 export {
   levelLoss,
   reconstructionLoss,
+  MSE_FORMS,
   type CosineSign,
+  type MseForm,
   type LevelLoss,
   type ReconstructionLoss,
   type ReconstructionLossOptions,

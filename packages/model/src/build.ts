@@ -180,7 +180,7 @@ function outputLoss(b: GraphBuilder, l: ReconstructionLoss): void {
   b.output('loss', l.loss);
   l.levels.forEach((t, i) => {
     b.output(`loss.level${i}`, t.total);
-    b.output(`mse.level${i}`, t.mse);
+    if (t.mse) b.output(`mse.level${i}`, t.mse);
     b.output(`cos.level${i}`, t.meanCos);
   });
 }
@@ -227,7 +227,7 @@ export function buildTrainingLoss(b: GraphBuilder, config: AnyConfig, o: Trainin
   const terms: Record<string, Sym> = {};
   l.levels.forEach((t, i) => {
     terms[`loss.level${i}`] = t.total;
-    terms[`mse.level${i}`] = t.mse;
+    if (t.mse) terms[`mse.level${i}`] = t.mse;
     terms[`cos.level${i}`] = t.meanCos;
   });
   return { loss: l.loss, terms };

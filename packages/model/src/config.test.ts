@@ -26,7 +26,7 @@ describe('model config', () => {
       0.1,
     ]);
     expect(c.jitter).toEqual({ scale: 20, prob: 0.5 });
-    expect(c.loss).toEqual({ weight: 10, cosine: 'distance' });
+    expect(c.loss).toEqual({ weight: 10, cosine: 'distance', mse: 'raw' });
   });
 
   it('takes tap channels from the chosen backbone and keeps the coarsest taps for fewer levels', () => {
@@ -56,6 +56,7 @@ describe('model config', () => {
     expect(bad({ dropout: 1 })).toThrow(/dropout: must be in \[0, 1\)/);
     expect(bad({ loss: { cosine: 'plus' } })).toThrow(/loss.cosine: must be "distance" or "released"/);
     expect(bad({ loss: { weight: -1 } })).toThrow(/loss.weight: must be a positive number/);
+    expect(bad({ loss: { mse: 'l1' } })).toThrow(/loss.mse: must be one of "raw", "relative", "none", got "l1"/);
     expect(() => presetConfig('huge' as never)).toThrow(/unknown preset "huge"; known: paper, small, cpu/);
   });
 

@@ -5,7 +5,7 @@
  */
 import { getBackbone, type Backbone, type InputNormalization, type TapSpec } from '@unias/backbones';
 import type { AttentionKind } from '@unias/decoder';
-import type { CosineSign } from '@unias/losses';
+import { MSE_FORMS, type CosineSign, type MseForm } from '@unias/losses';
 import { ADAPTOR_KINDS, isAdaptorKind, type AdaptorKind } from '@unias/mgg-cnn';
 
 /** 'unias': the learned reconstruction head; 'knn': nearest normal patch in a memory bank (PatchCore-style). */
@@ -91,8 +91,11 @@ export interface ModelConfig {
   readonly dropout?: number;
   /** Training-time feature jitter. Default { scale: 20, prob: 0.5 }. */
   readonly jitter?: { readonly scale: number; readonly prob: number };
-  /** Loss weight (10 MVTec, 1 VisA) and cosine sign. Default { weight: 10, cosine: 'distance' }. */
-  readonly loss?: { readonly weight?: number; readonly cosine?: CosineSign };
+  /**
+   * Loss weight (10 MVTec, 1 VisA), cosine sign, and the MSE term's form (`'raw'` official,
+   * `'relative'` to the target's mean square, `'none'`). Default { weight: 10, cosine: 'distance', mse: 'raw' }.
+   */
+  readonly loss?: { readonly weight?: number; readonly cosine?: CosineSign; readonly mse?: MseForm };
 }
 
 /** Every field present and checked. */
@@ -122,7 +125,7 @@ export interface ResolvedConfig {
   readonly mapLevels: readonly number[];
   readonly dropout: number;
   readonly jitter: { readonly scale: number; readonly prob: number };
-  readonly loss: { readonly weight: number; readonly cosine: CosineSign };
+  readonly loss: { readonly weight: number; readonly cosine: CosineSign; readonly mse: MseForm };
   /** The query grid (input / coarsest stride). */
   readonly grid: readonly [number, number];
 }
@@ -223,6 +226,8 @@ export function resolveConfig(config: ModelConfig): ResolvedConfig {
     throw new ConfigError('loss.weight', `must be a positive number, got ${JSON.stringify(weight)}`);
   const cosine = config.loss?.cosine ?? 'distance';
   if (cosine !== 'distance' && cosine !== 'released') throw new ConfigError('loss.cosine', `must be "distance" or "released", got ${JSON.stringify(cosine)}`);
+  const mse = config.loss?.mse ?? 'raw';
+  if (!MSE_FORMS.includes(mse)) throw new ConfigError('loss.mse', `must be one of ${MSE_FORMS.map((f) => `"${f}"`).join(', ')}, got ${JSON.stringify(mse)}`);
 
   const method = config.method ?? 'unias';
   if (!METHODS.includes(method)) throw new ConfigError('method', `unknown method "${String(method)}"; known: ${METHODS.join(', ')}`);
@@ -253,7 +258,7 @@ export function resolveConfig(config: ModelConfig): ResolvedConfig {
     mapLevels: resolveMapLevels(config.mapLevels, levels),
     dropout,
     jitter: { scale: jitter.scale, prob: jitter.prob },
-    loss: { weight, cosine },
+    loss: { weight, cosine, mse },
     grid,
   };
 }

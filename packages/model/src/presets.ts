@@ -24,7 +24,7 @@ const PAPER: ModelConfig = {
   postGaussian: true,
   dropout: 0.1,
   jitter: { scale: 20, prob: 0.5 },
-  loss: { weight: 10, cosine: 'distance' },
+  loss: { weight: 10, cosine: 'distance', mse: 'raw' },
 };
 
 export const PRESETS: Readonly<Record<PresetName, ModelConfig>> = {
@@ -40,7 +40,7 @@ export const PRESETS: Readonly<Record<PresetName, ModelConfig>> = {
    */
   cpu: { ...PAPER, backbone: 'mobilenet_v2', inputSize: 256, inputRange: 'signed', convDim: 32, hidden: 32, maskDim: 16, dimFeedforward: 64 },
   /** The official VisA configuration: spatial attention only, loss weight 1. */
-  visa: { ...PAPER, attention: 'spatial', loss: { weight: 1, cosine: 'distance' } },
+  visa: { ...PAPER, attention: 'spatial', loss: { weight: 1, cosine: 'distance', mse: 'raw' } },
   /** UniAD-like: the coarsest level only, no adaptor, spatial attention with the neighbour mask. */
   'uniad-baseline': { ...PAPER, levels: 1, adaptor: 'identity', attention: 'spatial' },
 };

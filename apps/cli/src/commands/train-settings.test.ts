@@ -32,7 +32,7 @@ describe('train settings', () => {
     expect(s.preset).toBe('cpu');
     expect(s.model).toEqual(PRESETS.cpu);
     expect(s.backend).toBe('onnx');
-    expect(s.model.loss).toEqual({ weight: 10, cosine: 'distance' });
+    expect(s.model.loss).toEqual({ weight: 10, cosine: 'distance', mse: 'raw' });
   });
 
   it('the method: knn unless one is given or a training setting asks for the UniAS head', () => {
@@ -72,7 +72,7 @@ describe('train settings', () => {
       'preset: small\nmodel:\n  inputSize: 256\n  loss: { cosine: released }\n  jitter: { prob: 1 }\ndata:\n  roots: [mvtec, ../visa]\nweights: head.safetensors\n',
     );
     const s = resolveTrainSettings(await readTrainConfigFile(file));
-    expect(s.model).toMatchObject({ ...PRESETS.small, inputSize: 256, loss: { weight: 10, cosine: 'released' }, jitter: { scale: 20, prob: 1 } });
+    expect(s.model).toMatchObject({ ...PRESETS.small, inputSize: 256, loss: { weight: 10, cosine: 'released', mse: 'raw' }, jitter: { scale: 20, prob: 1 } });
     expect(s.data.roots).toEqual([join(tmp.dir, 'mvtec'), join(tmp.dir, '..', 'visa')]);
     expect(s.weights).toEqual([join(tmp.dir, 'head.safetensors')]);
   });
@@ -93,6 +93,8 @@ describe('train settings', () => {
           'onnx',
           '--loss-sign',
           'released',
+          '--loss-mse',
+          'relative',
           '--jitter-scale',
           '5',
           '--set',
@@ -107,7 +109,7 @@ describe('train settings', () => {
     );
     expect(s.train).toMatchObject({ lr: 0.002, steps: 30, epochs: null, batchSize: 4, betas: [0.5, 0.9] });
     expect(s.backend).toBe('onnx');
-    expect(s.model).toMatchObject({ convDim: 64, loss: { cosine: 'released' }, jitter: { scale: 5, prob: 0.5 } });
+    expect(s.model).toMatchObject({ convDim: 64, loss: { cosine: 'released', mse: 'relative' }, jitter: { scale: 5, prob: 0.5 } });
     expect(s.output.dir).toBe(join(process.cwd(), 'rel', 'run'));
   });
 

@@ -53,6 +53,8 @@ data and model:
                            FILE (a bare backbone file: .safetensors, .pth, .pt)
   --jitter-scale X         feature jitter scale (default 20)   --jitter-prob P (default 0.5)
   --loss-sign S            distance (1 - cos, default) | released (the official code's +cos)
+  --loss-mse F             raw (official, default) | relative (each level's MSE over its target's
+                           mean square) | none (the cosine term alone)
   --set KEY=VALUE          any config key, e.g. --set model.convDim=64 (repeatable)
 
 optimisation of the UniAS head (defaults: the official config):
@@ -111,6 +113,7 @@ export const TRAIN_OPTIONS = {
   'jitter-scale': { type: 'string' },
   'jitter-prob': { type: 'string' },
   'loss-sign': { type: 'string' },
+  'loss-mse': { type: 'string' },
   set: { type: 'string', multiple: true },
   backend: { type: 'string' },
   device: { type: 'string' },
@@ -152,6 +155,7 @@ const FLAG_KEYS: Record<string, { key: string; kind: 'string' | 'number' | 'list
   'jitter-scale': { key: 'model.jitter.scale', kind: 'number' },
   'jitter-prob': { key: 'model.jitter.prob', kind: 'number' },
   'loss-sign': { key: 'model.loss.cosine', kind: 'string' },
+  'loss-mse': { key: 'model.loss.mse', kind: 'string' },
   backend: { key: 'backend', kind: 'string' },
   device: { key: 'device', kind: 'string' },
   'time-budget': { key: 'train.timeBudget', kind: 'string' },

@@ -47,7 +47,7 @@ const MODEL_SCHEMA = obj({
   mapLevels: arr(int({ min: 0, max: 3 })),
   dropout: num({ min: 0, max: 0.99 }),
   jitter: obj({ scale: num({ min: 0 }), prob: num({ min: 0, max: 1 }) }),
-  loss: obj({ weight: num({ min: 0, exclusiveMin: true }), cosine: str(['distance', 'released']) }),
+  loss: obj({ weight: num({ min: 0, exclusiveMin: true }), cosine: str(['distance', 'released']), mse: str(['raw', 'relative', 'none']) }),
 });
 
 export const METHOD_NAMES = ['unias', 'knn'] as const;
