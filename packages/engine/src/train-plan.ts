@@ -9,7 +9,7 @@ import { buildInferenceGraph, countModelFlops, type ResolvedConfig } from '@unia
 import { chainedLr, constantLr, cosineAnnealingLr, linearLr, stepLr, type Schedule, type TrainingStep } from '@unias/training';
 import { median } from './budget.js';
 import type { FeatureSource } from './features.js';
-import type { TrainSettings } from './settings/train-settings.js';
+import { TRAIN_DEFAULTS, type TrainSettings } from './settings/train-settings.js';
 
 /** The length of the run in steps. */
 export function totalStepsOf(settings: TrainSettings, batchesPerEpoch: number): number {
@@ -36,15 +36,21 @@ export function backboneShare(config: ResolvedConfig): number {
 
 export const AUTO_CACHE_SHARE = 0.25;
 
+/** Warm-up steps: as given, else `TRAIN_DEFAULTS.warmupFraction` of the run. */
+export function warmupStepsOf(s: TrainSettings, totalSteps: number): number {
+  return s.train.warmupSteps ?? Math.round(TRAIN_DEFAULTS.warmupFraction * totalSteps);
+}
+
 export function scheduleOf(s: TrainSettings, lrStepSteps: number, totalSteps: number): Schedule {
   const t = s.train;
+  const warmupSteps = warmupStepsOf(s, totalSteps);
   let main: Schedule;
   if (t.schedule === 'constant') main = constantLr(t.lr);
   else if (t.schedule === 'cosine') main = cosineAnnealingLr({ lr: t.lr, tMax: Math.max(1, totalSteps) });
   else main = stepLr({ lr: t.lr, stepSize: lrStepSteps, gamma: t.lrGamma });
-  if (t.warmupSteps <= 0) return main;
+  if (warmupSteps <= 0) return main;
   return chainedLr(t.lr, [
-    { schedule: linearLr({ lr: t.lr, startFactor: 0.01, endFactor: 1, totalIters: t.warmupSteps }), baseLr: t.lr },
+    { schedule: linearLr({ lr: t.lr, startFactor: 0.01, endFactor: 1, totalIters: warmupSteps }), baseLr: t.lr },
     { schedule: main, baseLr: t.lr },
   ]);
 }

@@ -30,7 +30,7 @@ import { openBackend, MODEL_FILE, saveModel, type StoredThresholds, createGraphP
 import { stageProgress, type ProgressCallback, type TrainCallbacks } from './callbacks.js';
 import { CHECKPOINTS, RUN_FORMAT, openRun, writeRunRecord, type OpenedRun } from './run-files.js';
 import { newestIntactCheckpoint, removeStaleTempFilesUnder, writeCheckpoint } from './checkpoints.js';
-import { AUTO_CACHE_SHARE, INFER_FRACTION, backboneShare, measureStepSeconds, scheduleOf, stepPeriodOf, totalStepsOf } from './train-plan.js';
+import { AUTO_CACHE_SHARE, INFER_FRACTION, backboneShare, measureStepSeconds, scheduleOf, stepPeriodOf, totalStepsOf, warmupStepsOf } from './train-plan.js';
 import { EngineInputError } from './errors.js';
 import type { TrainSettings } from './settings/train-settings.js';
 import { augmentationPolicy, loadData } from './data.js';
@@ -361,7 +361,7 @@ async function prepareRun(o: TrainRunOptions, opened: OpenedRun, tStart: number)
   });
   log(
     `${dataset.description}\nmodel: ${settings.preset} (${config.backbone.id}, ${config.inputSize.join('x')}), backend ${backend.name}, ` +
-      `${totalSteps} steps of ${bs} images (${batchesPerEpoch} per epoch), lr ${t.lr} (${t.schedule}${t.schedule === 'step' ? `, x${t.lrGamma} every ${lrStepSteps} steps` : ''}), ` +
+      `${totalSteps} steps of ${bs} images (${batchesPerEpoch} per epoch), lr ${t.lr} (${t.schedule}${t.schedule === 'step' ? `, x${t.lrGamma} every ${lrStepSteps} steps` : ''}${warmupText(settings, totalSteps)}), ` +
       `feature cache ${useCache ? 'on' : 'off'} (backbone ${(100 * share).toFixed(0)}% of a step), run ${runDir}`,
   );
   announced = true;
@@ -604,3 +604,8 @@ export function fmt(v: number | null | undefined, digits = 3): string {
 }
 
 export type { MetricsReport };
+
+function warmupText(settings: TrainSettings, totalSteps: number): string {
+  const w = warmupStepsOf(settings, totalSteps);
+  return w > 0 ? `, ${w} warm-up steps` : '';
+}

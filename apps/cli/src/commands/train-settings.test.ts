@@ -24,9 +24,18 @@ describe('suggestions', () => {
 });
 
 describe('train settings', () => {
-  it('defaults are the official optimiser settings with the lr of a budgeted run; the StepLR period is left to the run length', () => {
+  it('defaults are the official optimiser settings with the lr and cosine schedule of a budgeted run; the warm-up is left to the run length', () => {
     const s = resolveTrainSettings({ data: { roots: ['/d'] } });
-    expect(s.train).toMatchObject({ lr: 2e-3, betas: [0.9, 0.999], weightDecay: 1e-4, clipNorm: 0.1, lrGamma: 0.1, schedule: 'step', lrStepEpochs: null });
+    expect(s.train).toMatchObject({
+      lr: 1e-3,
+      betas: [0.9, 0.999],
+      weightDecay: 1e-4,
+      clipNorm: 0.1,
+      lrGamma: 0.1,
+      schedule: 'cosine',
+      lrStepEpochs: null,
+      warmupSteps: null,
+    });
     // no length given: a time budget, never the official 1000 epochs (days on two cores)
     expect(s.train).toMatchObject({ epochs: null, steps: null, timeBudget: TRAIN_DEFAULTS.timeBudget });
     expect(s.preset).toBe('cpu');

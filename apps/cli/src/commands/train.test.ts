@@ -45,7 +45,22 @@ describe('unias train', () => {
   let data: string;
   let config: string;
   const runs: Record<string, string> = {};
-  const common = () => ['--config', config, '--steps', '6', '--checkpoint-every', '2', '--cache-dir', join(tmp.dir, 'cache'), '--quiet'];
+  // StepLR at lr 2e-3 (not the default cosine): its period is what resuming must keep
+  const common = () => [
+    '--config',
+    config,
+    '--steps',
+    '6',
+    '--schedule',
+    'step',
+    '--lr',
+    '0.002',
+    '--checkpoint-every',
+    '2',
+    '--cache-dir',
+    join(tmp.dir, 'cache'),
+    '--quiet',
+  ];
 
   beforeAll(async () => {
     tmp = await tempDir('train');
@@ -112,12 +127,7 @@ describe('unias train', () => {
 
   it('after a crash (no final checkpoint) --resume restarts from the last checkpoint and ends with the same parameters (feature cache on)', async () => {
     const run = runs['crashed']!;
-    const settings = await settingsFromArgs(
-      parse(
-        ['--config', config, '--steps', '6', '--checkpoint-every', '2', '--cache-dir', join(tmp.dir, 'cache'), '--feature-cache', '--out', run],
-        TRAIN_OPTIONS,
-      ),
-    );
+    const settings = await settingsFromArgs(parse([...common().filter((a) => a !== '--quiet'), '--feature-cache', '--out', run], TRAIN_OPTIONS));
     await expect(
       runTraining({
         settings,

@@ -57,7 +57,7 @@ data and model:
                            mean square) | none (the cosine term alone)
   --set KEY=VALUE          any config key, e.g. --set model.convDim=64 (repeatable)
 
-optimisation of the UniAS head (defaults: the official config):
+optimisation of the UniAS head (defaults: the official AdamW and clipping; lr and schedule for a CPU budget):
   --backend B              onnx (default) | tfjs
   --device D               auto (default: CUDA, else WebGPU on a hardware GPU, else the CPU; says
                            which and why the others were skipped) | cpu | webgpu | cuda
@@ -71,10 +71,10 @@ optimisation of the UniAS head (defaults: the official config):
   --lr X                   AdamW learning rate (default ${TRAIN_DEFAULTS.lr}); betas 0.9/0.999, eps 1e-8
   --weight-decay X         AdamW weight decay (default ${TRAIN_DEFAULTS.weightDecay})
   --clip X                 clip gradients to this global norm (default ${TRAIN_DEFAULTS.clipNorm}; 0 = off)
-  --schedule S             step (default) | constant | cosine
+  --schedule S             cosine (default) | step (the official StepLR) | constant
   --lr-step-epochs N       StepLR period (default: 40% of the run, the official 400 of 1000 epochs)
   --lr-gamma X             StepLR factor (default ${TRAIN_DEFAULTS.lrGamma})
-  --warmup-steps N         linear warm-up from 1% of the lr (default 0)
+  --warmup-steps N         linear warm-up from 1% of the lr (default ${100 * TRAIN_DEFAULTS.warmupFraction}% of the run)
   --seed N                 seed of the init, the data order, dropout and jitter (default 0)
   --feature-cache          cache the frozen backbone's features on disk (default: only when the
                            backbone is >= 25% of a step's FLOPs; measured no faster below that)
