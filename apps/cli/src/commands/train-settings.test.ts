@@ -41,7 +41,7 @@ describe('train settings', () => {
     expect(s.preset).toBe('cpu');
     expect(s.model).toEqual(PRESETS.cpu);
     expect(s.backend).toBe('onnx');
-    expect(s.model.loss).toEqual({ weight: 10, cosine: 'distance', mse: 'raw' });
+    expect(s.model.loss).toEqual({ weight: 10, cosine: 'distance', mse: 'none' }); // the cpu preset's
   });
 
   it('the method: knn unless one is given or a training setting asks for the UniAS head', () => {
