@@ -39,7 +39,7 @@ export const PRESETS: Readonly<Record<PresetName, ModelConfig>> = {
    * (on KSDD, [0, 1] halves pixel AP; 256 beats 224 per CPU-minute). The loss is the cosine
    * distance alone (`mse: 'none'`): the raw MSE of these taps is 1-20 per level against cosine
    * distances under 0.6, so the official sum trained mostly magnitudes, and the anomaly map is
-   * cosine only (docs/accuracy.md: the unified run's mean pixel AP 0.292 -> 0.35).
+   * cosine only (docs/accuracy.md: the unified run's mean pixel AP 0.292 -> 0.386).
    */
   cpu: {
     ...PAPER,
