@@ -24,8 +24,14 @@ const taps = m.config.taps.map((t) => t.name);
 
 type Sums = { n: number; mse: number[]; cosDist: number[]; targetSq: number[] };
 const sums = new Map<string, Sums>();
-const seen = new Map<string, number>();
-const samples = ds.samples.filter((s) => s.split === 'train' && (seen.set(s.className, (seen.get(s.className) ?? 0) + 1).get(s.className) ?? 0) <= perClass);
+// the first perClass training images of each class
+const taken = new Map<string, number>();
+const samples = ds.samples.filter((s) => {
+  if (s.split !== 'train') return false;
+  const k = (taken.get(s.className) ?? 0) + 1;
+  taken.set(s.className, k);
+  return k <= perClass;
+});
 for await (const batch of studyBatches(samples, 'train', m.config.inputSize)) {
   const out = await session.run({ image: batch.images as TensorData<'float32'> });
   const n = batch.images.shape[0]!;

@@ -11,6 +11,8 @@ export {
   type KnnConfig,
   type ResolvedKnn,
 } from './config.js';
+// the loss settings' values, for schemas that check a ModelConfig before resolveConfig does
+export { MSE_FORMS, type CosineSign, type MseForm } from '@unias/losses';
 export { KNN_BANK, KNN_BANK_SQNORM, knnEmbedding, knnAnomalyMap, buildKnnEmbeddingGraph, type KnnAnomalyMap } from './knn.js';
 export { PRESETS, PRESET_NAMES, presetConfig, isPresetName, type PresetName } from './presets.js';
 export { gaussianKernel1d, gaussianBlur, preprocessTap, featureJitter, type JitterOptions, type PreprocessedTap } from './preprocess.js';

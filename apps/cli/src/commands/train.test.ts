@@ -127,7 +127,7 @@ describe('unias train', () => {
 
   it('after a crash (no final checkpoint) --resume restarts from the last checkpoint and ends with the same parameters (feature cache on)', async () => {
     const run = runs['crashed']!;
-    const settings = await settingsFromArgs(parse([...common().filter((a) => a !== '--quiet'), '--feature-cache', '--out', run], TRAIN_OPTIONS));
+    const settings = await settingsFromArgs(parse([...common(), '--feature-cache', '--out', run], TRAIN_OPTIONS));
     await expect(
       runTraining({
         settings,

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
-import { INPUT_RANGES, PRESET_NAMES, isPresetName, presetConfig, type ModelConfig, type PresetName } from '@unias/model';
+import { INPUT_RANGES, MSE_FORMS, PRESET_NAMES, isPresetName, presetConfig, type ModelConfig, type PresetName } from '@unias/model';
 import { parse as parseYaml } from 'yaml';
 import { SUBSAMPLINGS, type Subsampling } from '@unias/knn';
 import { DEVICES, type DeviceRequest } from '@unias/backend-onnx';
@@ -47,7 +47,7 @@ const MODEL_SCHEMA = obj({
   mapLevels: arr(int({ min: 0, max: 3 })),
   dropout: num({ min: 0, max: 0.99 }),
   jitter: obj({ scale: num({ min: 0 }), prob: num({ min: 0, max: 1 }) }),
-  loss: obj({ weight: num({ min: 0, exclusiveMin: true }), cosine: str(['distance', 'released']), mse: str(['raw', 'relative', 'none']) }),
+  loss: obj({ weight: num({ min: 0, exclusiveMin: true }), cosine: str(['distance', 'released']), mse: str(MSE_FORMS) }),
 });
 
 export const METHOD_NAMES = ['unias', 'knn'] as const;
