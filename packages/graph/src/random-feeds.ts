@@ -6,13 +6,11 @@ import { sizeOf, type TensorData } from './tensor-data.js';
 export function drawRandom(spec: RandomSpec, shape: readonly number[], rng: Rng): TensorData<'float32'> {
   const data = new Float32Array(sizeOf(shape));
   switch (spec.kind) {
-    case 'dropout': {
-      const keep = 1 / (1 - spec.p);
-      for (let i = 0; i < data.length; i++) data[i] = rng.uniform() < spec.p ? 0 : keep;
+    case 'dropout':
+      rng.fillBernoulli(data, spec.p, 0, 1 / (1 - spec.p));
       break;
-    }
     case 'bernoulli':
-      for (let i = 0; i < data.length; i++) data[i] = rng.uniform() < spec.p ? 1 : 0;
+      rng.fillBernoulli(data, spec.p);
       break;
     case 'normal':
       rng.fillNormal(data);

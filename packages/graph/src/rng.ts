@@ -21,6 +21,8 @@ export interface Rng {
   shuffle<T>(items: T[]): T[];
   fillUniform(out: Float32Array, low?: number, high?: number): Float32Array;
   fillNormal(out: Float32Array, mean?: number, std?: number): Float32Array;
+  /** `hit` where uniform() < p, `miss` elsewhere: the draws of `uniform() < p ? hit : miss` in a loop. */
+  fillBernoulli(out: Float32Array, p: number, hit?: number, miss?: number): Float32Array;
   /** An independent stream derived from this one's seed material and a label. */
   fork(label: string): Rng;
   state(): RngState;
@@ -51,12 +53,16 @@ function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
+/** Words drawn per block by the fills. */
+const BLOCK = 4096;
+
 class Xoshiro implements Rng {
   private s0: number;
   private s1: number;
   private s2: number;
   private s3: number;
   private spare: number | null;
+  private block = new Uint32Array(0);
 
   constructor(state: RngState) {
     [this.s0, this.s1, this.s2, this.s3] = state.s;
@@ -111,13 +117,71 @@ class Xoshiro implements Rng {
     return items;
   }
 
+  // The fills give exactly the numbers of the one-at-a-time methods, in the same order, but draw
+  // raw words a block at a time with the state in locals: a training step draws tens of millions
+  // of numbers (dropout masks, feature noise), and per-call state on `this` was 7x slower.
+  private words(n: number): Uint32Array {
+    const out = this.block.length >= n ? this.block : (this.block = new Uint32Array(n));
+    let s0 = this.s0 | 0;
+    let s1 = this.s1 | 0;
+    let s2 = this.s2 | 0;
+    let s3 = this.s3 | 0;
+    for (let i = 0; i < n; i++) {
+      const m = Math.imul(s1, 5);
+      out[i] = Math.imul((m << 7) | (m >>> 25), 9);
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+    }
+    this.s0 = s0 >>> 0;
+    this.s1 = s1 >>> 0;
+    this.s2 = s2 >>> 0;
+    this.s3 = s3 >>> 0;
+    return out;
+  }
+
   fillUniform(out: Float32Array, low = 0, high = 1): Float32Array {
-    for (let i = 0; i < out.length; i++) out[i] = low + (high - low) * this.uniform();
+    for (let i = 0; i < out.length;) {
+      const n = Math.min(BLOCK, out.length - i);
+      const w = this.words(n);
+      for (let j = 0; j < n; j++) out[i++] = low + (high - low) * (w[j]! / 4294967296);
+    }
+    return out;
+  }
+
+  fillBernoulli(out: Float32Array, p: number, hit = 1, miss = 0): Float32Array {
+    for (let i = 0; i < out.length;) {
+      const n = Math.min(BLOCK, out.length - i);
+      const w = this.words(n);
+      for (let j = 0; j < n; j++) out[i++] = w[j]! / 4294967296 < p ? hit : miss;
+    }
     return out;
   }
 
   fillNormal(out: Float32Array, mean = 0, std = 1): Float32Array {
-    for (let i = 0; i < out.length; i++) out[i] = mean + std * this.normal();
+    let i = 0;
+    if (this.spare !== null && out.length > 0) {
+      out[i++] = mean + std * this.spare;
+      this.spare = null;
+    }
+    while (i < out.length) {
+      // two words per Box-Muller pair, as normal() draws them
+      const pairs = Math.min(BLOCK / 2, Math.ceil((out.length - i) / 2));
+      const w = this.words(2 * pairs);
+      for (let j = 0; j < 2 * pairs; j += 2) {
+        const u1 = 1 - w[j]! / 4294967296;
+        const u2 = w[j + 1]! / 4294967296;
+        const r = Math.sqrt(-2 * Math.log(u1));
+        out[i++] = mean + std * (r * Math.cos(2 * Math.PI * u2));
+        const second = r * Math.sin(2 * Math.PI * u2);
+        if (i < out.length) out[i++] = mean + std * second;
+        else this.spare = second;
+      }
+    }
     return out;
   }
 

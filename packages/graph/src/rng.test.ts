@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { drawRandom } from './random-feeds.js';
+import { createRng, type RngState } from './rng.js';
+
+/** xoshiro128** from its definition, in BigInt arithmetic: an independent path for the raw words. */
+function referenceWords(state: readonly [number, number, number, number], n: number): number[] {
+  const m = 0xffffffffn;
+  const rotl = (x: bigint, k: bigint) => ((x << k) | (x >> (32n - k))) & m;
+  let [s0, s1, s2, s3] = state.map(BigInt) as [bigint, bigint, bigint, bigint];
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push(Number((rotl((s1 * 5n) & m, 7n) * 9n) & m));
+    const t = (s1 << 9n) & m;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = rotl(s3, 11n);
+  }
+  return out;
+}
+
+const STATE: RngState = { s: [1, 2, 3, 4], spare: null };
+// lengths around the fills' 4096-word blocks, odd ones leaving a Box-Muller spare behind
+const LENGTHS = [0, 1, 2, 7, 4095, 4096, 4097, 8193, 10001];
+
+describe('createRng (xoshiro128**)', () => {
+  it('draws the words of the algorithm: 11520 first from state (1, 2, 3, 4), then the reference', () => {
+    const words = referenceWords(STATE.s, 50);
+    expect(words[0]).toBe(11520); // rotl(2 * 5, 7) * 9
+    const rng = createRng(STATE);
+    expect(Array.from({ length: 50 }, () => rng.uniform() * 4294967296)).toEqual(words);
+  });
+
+  for (const n of LENGTHS) {
+    it(`fills ${n} numbers exactly as the one-at-a-time methods do, leaving the same state`, () => {
+      for (const start of [STATE, { s: [7, 11, 13, 17], spare: 0.25 } satisfies RngState]) {
+        const one = createRng(start);
+        const block = createRng(start);
+        const uniform = Float32Array.from({ length: n }, () => -2 + 5 * one.uniform());
+        const dropout = Float32Array.from({ length: n }, () => (one.uniform() < 0.1 ? 0 : 1 / 0.9));
+        const normal = Float32Array.from({ length: n }, () => 3 + 0.5 * one.normal());
+        expect(block.fillUniform(new Float32Array(n), -2, 3)).toEqual(uniform);
+        expect(block.fillBernoulli(new Float32Array(n), 0.1, 0, 1 / 0.9)).toEqual(dropout);
+        expect(block.fillNormal(new Float32Array(n), 3, 0.5)).toEqual(normal);
+        expect(block.state()).toEqual(one.state());
+      }
+    });
+  }
+
+  it('keeps a spare normal across fills as normal() does', () => {
+    const one = createRng(5);
+    const block = createRng(5);
+    const expected = Float32Array.from({ length: 6 }, () => one.normal());
+    const got = new Float32Array(6);
+    got.set(block.fillNormal(new Float32Array(3)), 0);
+    got.set(block.fillNormal(new Float32Array(3)), 3);
+    expect(got).toEqual(expected);
+  });
+});
+
+describe('drawRandom', () => {
+  it('draws dropout masks of 0 and 1 / (1 - p), about p of them zero', () => {
+    const mask = drawRandom({ kind: 'dropout', p: 0.25 }, [100, 1000], createRng(3)).data;
+    const zeros = mask.filter((v) => v === 0).length;
+    expect(new Set(mask)).toEqual(new Set([0, Math.fround(1 / 0.75)]));
+    // binomial(1e5, 0.25): sd 137, so 6 sd is 820
+    expect(Math.abs(zeros - 25_000)).toBeLessThan(820);
+  });
+});
