@@ -55,8 +55,12 @@ export type RandomSpec =
   | { readonly kind: 'dropout'; readonly p: number }
   /** 1 with probability p, else 0. */
   | { readonly kind: 'bernoulli'; readonly p: number }
-  /** Standard normal. */
-  | { readonly kind: 'normal' };
+  /**
+   * Standard normal. With `gate`, the one-element bernoulli input drawn right after this one, that
+   * the graph multiplies the noise by: when it draws 0 the noise is fed as zeros without being
+   * computed (the Rng advances as if it had been), which changes nothing the graph computes.
+   */
+  | { readonly kind: 'normal'; readonly gate?: string };
 
 /** A finished graph: its nodes in topological order and its named outputs. */
 export interface Graph {

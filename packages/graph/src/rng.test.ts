@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { drawRandom } from './random-feeds.js';
+import { createGraph } from './builder.js';
+import { drawRandom, drawRandomFeeds } from './random-feeds.js';
 import { createRng, type RngState } from './rng.js';
 
 /** xoshiro128** from its definition, in BigInt arithmetic: an independent path for the raw words. */
@@ -45,6 +46,10 @@ describe('createRng (xoshiro128**)', () => {
         expect(block.fillBernoulli(new Float32Array(n), 0.1, 0, 1 / 0.9)).toEqual(dropout);
         expect(block.fillNormal(new Float32Array(n), 3, 0.5)).toEqual(normal);
         expect(block.state()).toEqual(one.state());
+        const skipped = createRng(block.state());
+        block.fillNormal(new Float32Array(n));
+        skipped.skipNormals(n);
+        expect(skipped.state()).toEqual(block.state());
       }
     });
   }
@@ -67,5 +72,70 @@ describe('drawRandom', () => {
     expect(new Set(mask)).toEqual(new Set([0, Math.fround(1 / 0.75)]));
     // binomial(1e5, 0.25): sd 137, so 6 sd is 820
     expect(Math.abs(zeros - 25_000)).toBeLessThan(820);
+  });
+});
+
+describe('drawRandomFeeds', () => {
+  const g = createGraph({ training: true });
+  const x = g.input('x', [2, 3, 5]);
+  g.output('y', g.add(g.mul(x, g.randomInput('mask', [2, 3, 5], { kind: 'dropout', p: 0.5 })), g.randomInput('noise', [2, 3, 5], { kind: 'normal' })));
+  const graph = g.build();
+
+  it('draws into the given buffers the numbers it would draw into fresh arrays, and refills them', () => {
+    const fresh = createRng(9);
+    const reused = createRng(9);
+    const buffers = new Map<string, Float32Array>();
+    const first = drawRandomFeeds(graph, reused, buffers);
+    expect(first).toEqual(drawRandomFeeds(graph, fresh));
+    const kept = { mask: first['mask']!.data, noise: first['noise']!.data };
+    const copy = { mask: Float32Array.from(kept.mask), noise: Float32Array.from(kept.noise) };
+    const second = drawRandomFeeds(graph, reused, buffers);
+    expect(second).toEqual(drawRandomFeeds(graph, fresh));
+    expect(second['mask']!.data).toBe(kept.mask);
+    expect(second['noise']!.data).toBe(kept.noise);
+    expect(second['noise']!.data).not.toEqual(copy.noise);
+  });
+
+  it('rejects a buffer of the wrong size, naming the shape', () => {
+    expect(() => drawRandom({ kind: 'normal' }, [2, 3], createRng(1), new Float32Array(5))).toThrow(/5 values for shape \[2, 3\]/);
+  });
+});
+
+describe('drawRandomFeeds with gated noise', () => {
+  const jitterGraph = (gated: boolean) => {
+    const g = createGraph({ training: true });
+    const x = g.input('x', [1, 3, 5]);
+    const noise = g.randomInput('noise', [1, 3, 5], gated ? { kind: 'normal', gate: 'apply' } : { kind: 'normal' });
+    const apply = g.randomInput('apply', [1, 1, 1], { kind: 'bernoulli', p: 0.5 });
+    const mask = g.randomInput('mask', [1, 3, 5], { kind: 'dropout', p: 0.2 });
+    g.output('y', g.mul(g.add(x, g.mul(apply, noise)), mask));
+    return g.build();
+  };
+
+  it('feeds zeros where the gate draws 0 and the same numbers as without the gate elsewhere', () => {
+    const plain = createRng(4);
+    const gated = createRng(4);
+    const buffers = new Map<string, Float32Array>();
+    const seen = new Set<number>();
+    for (let step = 0; step < 12; step++) {
+      const want = drawRandomFeeds(jitterGraph(false), plain);
+      const got = drawRandomFeeds(jitterGraph(true), gated, buffers);
+      const open = want['apply']!.data[0]!;
+      seen.add(open);
+      expect(got['apply']).toEqual(want['apply']);
+      expect(got['mask']).toEqual(want['mask']);
+      expect(got['noise']!.data).toEqual(open === 1 ? want['noise']!.data : new Float32Array(15));
+      expect(gated.state()).toEqual(plain.state());
+    }
+    expect(seen).toEqual(new Set([0, 1]));
+  });
+
+  it('rejects a gate that is not the one-element bernoulli input drawn next, naming both', () => {
+    const g = createGraph({ training: true });
+    const x = g.input('x', [2]);
+    g.output('y', g.add(g.mul(g.randomInput('coin', [2], { kind: 'bernoulli', p: 0.5 }), x), g.randomInput('n', [2], { kind: 'normal', gate: 'coin' })));
+    expect(() => drawRandomFeeds(g.build(), createRng(1))).toThrow(
+      /random input "n": its gate "coin" must be the one-element bernoulli input drawn right after it/,
+    );
   });
 });

@@ -21,6 +21,8 @@ export interface Rng {
   shuffle<T>(items: T[]): T[];
   fillUniform(out: Float32Array, low?: number, high?: number): Float32Array;
   fillNormal(out: Float32Array, mean?: number, std?: number): Float32Array;
+  /** Advances the state exactly as fillNormal of n values would, without computing them. */
+  skipNormals(n: number): void;
   /** `hit` where uniform() < p, `miss` elsewhere: the draws of `uniform() < p ? hit : miss` in a loop. */
   fillBernoulli(out: Float32Array, p: number, hit?: number, miss?: number): Float32Array;
   /** An independent stream derived from this one's seed material and a label. */
@@ -183,6 +185,22 @@ class Xoshiro implements Rng {
       }
     }
     return out;
+  }
+
+  skipNormals(n: number): void {
+    let left = n;
+    if (this.spare !== null && left > 0) {
+      this.spare = null;
+      left--;
+    }
+    const pairs = Math.ceil(left / 2);
+    for (let done = 0; done < pairs - (left % 2);) {
+      const k = Math.min(BLOCK / 2, pairs - (left % 2) - done);
+      this.words(2 * k);
+      done += k;
+    }
+    // an odd count leaves the last pair's second value as the spare: compute that pair only
+    if (left % 2 === 1) this.fillNormal(new Float32Array(1));
   }
 
   fork(label: string): Rng {

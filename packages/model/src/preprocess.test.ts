@@ -70,7 +70,10 @@ describe('feature jitter', () => {
     const b = createGraph({ training: true });
     b.output('y', featureJitter(b, 'jitter.res1', b.input('u', shape), { scale: 20, prob: 0.5 }));
     const g = b.build();
-    expect(Object.fromEntries(g.random)).toEqual({ 'jitter.res1.noise': { kind: 'normal' }, 'jitter.res1.apply': { kind: 'bernoulli', p: 0.5 } });
+    expect(Object.fromEntries(g.random)).toEqual({
+      'jitter.res1.noise': { kind: 'normal', gate: 'jitter.res1.apply' },
+      'jitter.res1.apply': { kind: 'bernoulli', p: 0.5 },
+    });
     const run = (apply: number) =>
       evaluateReference(g, { u, 'jitter.res1.noise': noise, 'jitter.res1.apply': { dtype: 'float32', shape: [1, 1, 1, 1], data: Float32Array.of(apply) } }).y!
         .data;

@@ -65,7 +65,8 @@ export interface JitterOptions {
 export function featureJitter(b: GraphBuilder, name: string, u: Sym, o: JitterOptions): Sym {
   if (!b.training || o.scale === 0 || o.prob === 0) return u;
   const c = u.shape[1]!;
-  const noise = b.randomInput(`${name}.noise`, u.shape, { kind: 'normal' });
+  // gated by the coin: a batch left unjittered skips computing its noise
+  const noise = b.randomInput(`${name}.noise`, u.shape, { kind: 'normal', gate: `${name}.apply` });
   const apply = b.randomInput(`${name}.apply`, [1, 1, 1, 1], { kind: 'bernoulli', p: o.prob });
   const norm = b.sqrt(b.sum(b.square(u), 1, true)); // [N, 1, H, W]
   const scaled = b.mul(b.mul(noise, norm), o.scale / c);

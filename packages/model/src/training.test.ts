@@ -29,7 +29,7 @@ describe('training graph', () => {
     expect(dropouts.every(([, s]) => s.kind === 'dropout' && s.p === 0.1)).toBe(true);
     for (const t of TAPS) {
       expect(g.random.get(`jitter.${t}.apply`)).toEqual({ kind: 'bernoulli', p: 0.5 });
-      expect(g.random.get(`jitter.${t}.noise`)).toEqual({ kind: 'normal' });
+      expect(g.random.get(`jitter.${t}.noise`)).toEqual({ kind: 'normal', gate: `jitter.${t}.apply` });
       expect(g.inputs.get(`jitter.${t}.noise`)!.shape).toEqual(g.inputs.get(`decoder_input.${t}`)!.shape);
     }
     expect([...g.outputs.keys()]).toEqual(['loss', ...[0, 1, 2, 3].flatMap((i) => [`loss.level${i}`, `mse.level${i}`, `cos.level${i}`])]);

@@ -310,6 +310,8 @@ export async function createTrainingStep(options: TrainingStepOptions): Promise<
   const sessionInputs = new Set(session.inputNames);
   const feedNames = session.inputNames.filter((n) => !graph.random.has(n) && !scalarNames.has(n));
   let rng: Rng = createRng(options.seed ?? 0);
+  // refilled every step: the backends are done with a step's feeds when its run returns
+  const randomBuffers = new Map<string, Float32Array>();
   let steps = 0;
   const schedule = options.schedule ?? (() => options.optimizer.lr);
 
@@ -329,7 +331,7 @@ export async function createTrainingStep(options: TrainingStepOptions): Promise<
       for (const n of feedNames) all[n] = feeds[n]!;
       // Every random input is drawn, in graph order, whether or not this session needs it, so the
       // Rng advances the same way on every backend.
-      for (const [name, t] of Object.entries(drawRandomFeeds(graph, rng))) if (sessionInputs.has(name)) all[name] = t;
+      for (const [name, t] of Object.entries(drawRandomFeeds(graph, rng, randomBuffers))) if (sessionInputs.has(name)) all[name] = t;
       for (const [name, fn] of optimizer.scalars) if (sessionInputs.has(name)) all[name] = scalar(fn(lr, steps + 1));
       const out = await session.run(all);
       steps++;
