@@ -3,6 +3,7 @@ export {
   buildStepGraph,
   LOSS_OUTPUT,
   GRAD_NORM_OUTPUT,
+  FLAT_HOLDER_LIMIT,
   type TrainingStep,
   type TrainingStepOptions,
   type TrainingState,

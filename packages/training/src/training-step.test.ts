@@ -149,6 +149,24 @@ describe('training step state', () => {
     );
   });
 
+  it('splits a flat group above flatHolderLimit into vectors of consecutive params, and trains identically', async () => {
+    const backend = createReferenceBackend();
+    const decay = { optimizer: adamw({ lr: 3e-3, weightDecay: (n: string) => (n.endsWith('.bias') ? 0 : 0.05) }) };
+    const sizes = (step: ReturnType<typeof buildStepGraph>) => step.holders.map((h) => h.members.map((m) => m.size));
+    const whole = buildStepGraph({ model: smallModel, ...decay, clipNorm: 1 });
+    const limit = Math.max(...sizes(whole).flat()) + 1;
+    const split = buildStepGraph({ model: smallModel, ...decay, clipNorm: 1, flatHolderLimit: limit });
+    expect(split.holders.length).toBeGreaterThan(whole.holders.length);
+    // every vector within the limit, or one param alone; params in the same order as unsplit
+    for (const h of sizes(split)) expect(h.length === 1 || h.reduce((a, b) => a + b) <= limit).toBe(true);
+    expect(split.holders.flatMap((h) => h.members.map((m) => m.param.name))).toEqual(whole.holders.flatMap((h) => h.members.map((m) => m.param.name)));
+    const chunked = await train(backend, 3, { ...decay, flatHolderLimit: limit });
+    const perParam = await train(backend, 3, { ...decay, layout: 'per-param' });
+    expect(maxRelError(chunked.losses, perParam.losses)).toBeLessThan(1e-12);
+    expect(worstParamError(chunked.params, perParam.params)).toBeLessThan(1e-6);
+    expect(() => buildStepGraph({ model: smallModel, ...decay, flatHolderLimit: 0 })).toThrow(/flatHolderLimit must be a positive integer, got 0/);
+  });
+
   it('reports bad input by name', async () => {
     const backend = createReferenceBackend();
     const trainer = await createTrainingStep(options(backend));
