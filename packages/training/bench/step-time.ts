@@ -4,6 +4,10 @@
  * JSON line on stdout, so two checkouts can be timed alternately by a script.
  *
  *   tsx --conditions=@unias/source bench/step-time.ts preset batch [steps=3] [threads=2] [input size]
+ *
+ * LAYOUT=per-param and FLAT_HOLDER_LIMIT=n (elements) change how the state is carried. Besides the
+ * step it reports the backend's run alone (the rest is JS: random draws, feeds) and the page faults
+ * and system time per step (fresh pages for large outputs cost ~10 us each on these VMs).
  */
 import { createOnnxBackend } from '@unias/backend-onnx';
 import { createRng, sizeOf, type TensorData } from '@unias/graph';
@@ -22,6 +26,8 @@ async function main(): Promise<void> {
     params: (await import('@unias/graph')).initParams(graph, 0),
     optimizer: adamw({ lr: 1e-4, weightDecay: 1e-4 }),
     clipNorm: 0.1,
+    ...(process.env['LAYOUT'] === 'per-param' ? { layout: 'per-param' as const } : {}),
+    ...(process.env['FLAT_HOLDER_LIMIT'] ? { flatHolderLimit: Number(process.env['FLAT_HOLDER_LIMIT']) } : {}),
     backend,
     seed: 1,
   });
@@ -31,8 +37,20 @@ async function main(): Promise<void> {
     const node = graph.inputs.get(n)!;
     feeds[n] = { dtype: 'float32', shape: node.shape, data: rng.fillUniform(new Float32Array(sizeOf(node.shape)), -1, 1) };
   }
+  // time the backend's run inside each step (the step calls it on this same object)
+  const session = trainer.session as { run: (f: Record<string, TensorData>) => Promise<Record<string, TensorData>> };
+  const run = session.run.bind(session);
+  const runMs: number[] = [];
+  session.run = async (f) => {
+    const t = performance.now();
+    const r = await run(f);
+    runMs.push(performance.now() - t);
+    return r;
+  };
   await trainer.step(feeds);
   await trainer.step(feeds);
+  runMs.length = 0;
+  const usage = process.resourceUsage();
   const wall: number[] = [];
   const cpu: number[] = [];
   const losses: number[] = [];
@@ -44,6 +62,7 @@ async function main(): Promise<void> {
     const d = process.cpuUsage(c);
     cpu.push((d.user + d.system) / 1000);
   }
+  const used = process.resourceUsage();
   await trainer.dispose();
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const flops = 3 * countFlops(graph).total;
@@ -61,6 +80,9 @@ async function main(): Promise<void> {
     img_per_s: +((batch * 1000) / ms).toPrecision(3),
     gflops: +(flops / ms / 1e6).toPrecision(3),
     cpu_ms_per_step: Math.round(median(cpu)),
+    session_run_ms: Math.round(median(runMs)),
+    minor_faults_per_step: Math.round((used.minorPageFault - usage.minorPageFault) / wall.length),
+    sys_ms_per_step: Math.round((used.systemCPUTime - usage.systemCPUTime) / 1000 / wall.length),
     // this process's high-water mark: one preset per process, so it is the step's peak
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     wall_ms: wall.map(Math.round),
