@@ -57,12 +57,25 @@ export function scheduleOf(s: TrainSettings, lrStepSteps: number, totalSteps: nu
 
 /** Inference per image as a fraction of a training step per image (forward only, no backward). */
 export const INFER_FRACTION = 0.45;
-const CALIBRATION_STEPS = 6;
+const CALIBRATION_STEPS = 10;
+/**
+ * Calibration steps left out: the first runs of a session allocate and the loader's prefetch is
+ * still filling (the 8-class unified run: 2.7 s, 2.0 s, then 0.58-0.80 s; with one step left out
+ * of six the median said 0.77 s where the run then averaged 0.68 s, and a 30-minute budget trained
+ * for 26 minutes).
+ */
+const CALIBRATION_WARMUP = 2;
+
+/** The median of the calibration steps after the warm-up ones. */
+export function steadyStepSeconds(times: readonly number[]): number {
+  if (times.length <= CALIBRATION_WARMUP) throw new Error(`steadyStepSeconds: ${times.length} steps, needs more than ${CALIBRATION_WARMUP}`);
+  return median(times.slice(CALIBRATION_WARMUP));
+}
 
 /**
- * Seconds per step of the training loop (batch loading included), the median of the steps after
- * the first; the trainer is put back to its initial state afterwards, so the run is exactly the
- * one it would have been without measuring.
+ * Seconds per step of the training loop (batch loading included), from CALIBRATION_STEPS real
+ * steps (steadyStepSeconds); the trainer is put back to its initial state afterwards, so the run
+ * is exactly the one it would have been without measuring.
  */
 export async function measureStepSeconds(trainer: TrainingStep, loader: BatchLoader, features: FeatureSource | null): Promise<number> {
   const initial = await trainer.getState();
@@ -79,5 +92,5 @@ export async function measureStepSeconds(trainer: TrainingStep, loader: BatchLoa
     await loader.close();
     await trainer.setState(initial);
   }
-  return median(times.slice(1));
+  return steadyStepSeconds(times);
 }
