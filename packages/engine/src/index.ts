@@ -76,7 +76,7 @@ export { calibrationSamples, loadCalibrationSet, runDataRoots, type CalibrationS
 // the pieces a study or a benchmark drives directly
 export { loadData, augmentationPolicy, detectFormat, type LoadedData } from './data.js';
 export { KNN_DEFAULTS, fitKnn, knnModelConfig, type FitKnnOptions, type FittedKnn, type KnnSettings } from './knn-fit.js';
-export { formatBudget, formatDuration, median, parseDuration, planBudget, type BudgetInput, type BudgetPlan } from './budget.js';
+export { formatBudget, formatDuration, median, parseDuration, planBudget, STEP_TIME_MARGIN, type BudgetInput, type BudgetPlan } from './budget.js';
 export { loadModelWeights, hashWeights, type ModelWeights, type WeightSources } from './weights.js';
 
 // pretrained backbone weights: the known files, the cache, the verified download

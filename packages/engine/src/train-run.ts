@@ -39,7 +39,7 @@ import { createFeatureSource, type FeatureSource } from './features.js';
 import { normalThresholds } from './thresholds.js';
 import { loadModelWeights, type ModelWeights } from './weights.js';
 import { runKnnFit } from './knn-run.js';
-import { formatBudget, formatDuration, planBudget } from './budget.js';
+import { formatBudget, formatDuration, planBudget, STEP_TIME_MARGIN } from './budget.js';
 
 // the run directory's names and record, and the plan's pieces, are part of the engine's API
 export { CHECKPOINTS, LATEST, RUN_FORMAT, RUN_JSON, type RunRecord } from './run-files.js';
@@ -280,7 +280,7 @@ async function prepareRun(o: TrainRunOptions, opened: OpenedRun, tStart: number)
       const left = budgetSeconds - (performance.now() - tStart) / 1000 - prepareSeconds;
       const plan = planBudget({
         seconds: left,
-        stepSeconds,
+        stepSeconds: stepSeconds * STEP_TIME_MARGIN,
         inferSeconds,
         batchesPerEpoch,
         evalEvery: settings.output.evalEvery,

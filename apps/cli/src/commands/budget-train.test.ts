@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensorsFile } from '@unias/graph';
-import type { RunRecord } from '@unias/engine';
+import { STEP_TIME_MARGIN, type RunRecord } from '@unias/engine';
 import { runCli, tempDir, tinyConfigFile, tinyDataset } from '../testing/helpers.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
@@ -31,7 +31,8 @@ describe('unias train --time-budget', () => {
     // how many steps fit depends on the machine's load; the plan never spends more than the budget on steps
     expect(b.steps).toBeGreaterThanOrEqual(1);
     expect(b.stepSeconds).toBeGreaterThan(0);
-    if (b.steps > 1) expect(b.steps * b.stepSeconds).toBeLessThanOrEqual(b.seconds);
+    // planned with the measured step time times the margin (runs average slower than calibration)
+    if (b.steps > 1) expect(b.steps * b.stepSeconds * STEP_TIME_MARGIN).toBeLessThanOrEqual(b.seconds);
     expect(rec.settings.train.steps).toBe(b.steps);
     expect(rec.fixed.lrStepSteps).toBe(Math.max(1, Math.round(0.4 * b.steps)));
     expect(r.stderr).toMatch(new RegExp(`time budget 25s: [\\d.]+ s per step measured -> ${b.steps} steps`));
