@@ -34,12 +34,12 @@ export function drawRandomFeeds(graph: Graph, rng: Rng, buffers?: Map<string, Fl
   specs.forEach(([name, spec], i) => {
     const input = graph.inputs.get(name);
     if (!input) throw new Error(`random input "${name}" is not an input of the graph`);
+    const size = sizeOf(input.shape);
     let out = buffers?.get(name);
-    if (buffers && !out) buffers.set(name, (out = new Float32Array(sizeOf(input.shape))));
-    if (spec.kind === 'normal' && spec.gate !== undefined && gateIsClosed(graph, name, spec.gate, specs[i + 1], input.shape, rng)) {
-      rng.skipNormals(sizeOf(input.shape));
-      const data = out ?? new Float32Array(sizeOf(input.shape));
-      feeds[name] = { dtype: 'float32', shape: [...input.shape], data: data.fill(0) };
+    if (buffers && !out) buffers.set(name, (out = new Float32Array(size)));
+    if (spec.kind === 'normal' && spec.gate !== undefined && gateIsClosed(graph, name, spec.gate, specs[i + 1], size, rng)) {
+      rng.skipNormals(size);
+      feeds[name] = { dtype: 'float32', shape: [...input.shape], data: (out ?? new Float32Array(size)).fill(0) };
     } else {
       feeds[name] = drawRandom(spec, input.shape, rng, out);
     }
@@ -48,11 +48,11 @@ export function drawRandomFeeds(graph: Graph, rng: Rng, buffers?: Map<string, Fl
 }
 
 /** Whether a gated noise input's gate (drawn right after it) will draw 0: peeks on a copy of the Rng. */
-function gateIsClosed(graph: Graph, name: string, gate: string, next: [string, RandomSpec] | undefined, shape: readonly number[], rng: Rng): boolean {
+function gateIsClosed(graph: Graph, name: string, gate: string, next: [string, RandomSpec] | undefined, size: number, rng: Rng): boolean {
   const [gateName, gateSpec] = next ?? [];
   if (gateName !== gate || gateSpec?.kind !== 'bernoulli' || sizeOf(graph.inputs.get(gate)?.shape ?? []) !== 1)
     throw new Error(`random input "${name}": its gate "${gate}" must be the one-element bernoulli input drawn right after it`);
   const peek = createRng(rng.state());
-  peek.skipNormals(sizeOf(shape));
+  peek.skipNormals(size);
   return !(peek.uniform() < gateSpec.p);
 }

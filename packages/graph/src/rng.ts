@@ -193,9 +193,9 @@ class Xoshiro implements Rng {
       this.spare = null;
       left--;
     }
-    const pairs = Math.ceil(left / 2);
-    for (let done = 0; done < pairs - (left % 2);) {
-      const k = Math.min(BLOCK / 2, pairs - (left % 2) - done);
+    // whole pairs: their words only
+    for (let done = 0, pairs = Math.floor(left / 2); done < pairs;) {
+      const k = Math.min(BLOCK / 2, pairs - done);
       this.words(2 * k);
       done += k;
     }
