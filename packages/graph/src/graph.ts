@@ -56,9 +56,9 @@ export type RandomSpec =
   /** 1 with probability p, else 0. */
   | { readonly kind: 'bernoulli'; readonly p: number }
   /**
-   * Standard normal. With `gate`, the one-element bernoulli input drawn right after this one, that
-   * the graph multiplies the noise by: when it draws 0 the noise is fed as zeros without being
-   * computed (the Rng advances as if it had been), which changes nothing the graph computes.
+   * Standard normal (the Rng's ziggurat fill). With `gate`, the one-element bernoulli input right
+   * after this one, that the graph multiplies the noise by: the gate is drawn first, and when it
+   * draws 0 the noise is fed as zeros and draws nothing, which changes nothing the graph computes.
    */
   | { readonly kind: 'normal'; readonly gate?: string };
 

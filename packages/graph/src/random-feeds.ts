@@ -1,6 +1,6 @@
 /** Draws the random inputs of a graph (dropout masks, noise) from a seeded Rng, in input order. */
 import type { Graph, RandomSpec } from './graph.js';
-import { createRng, type Rng } from './rng.js';
+import type { Rng } from './rng.js';
 import { sizeOf, type TensorData } from './tensor-data.js';
 
 /** One draw of a random input; into `out` when given (it must hold the shape's size). */
@@ -16,7 +16,7 @@ export function drawRandom(spec: RandomSpec, shape: readonly number[], rng: Rng,
       rng.fillBernoulli(data, spec.p);
       break;
     case 'normal':
-      rng.fillNormal(data);
+      rng.fillNormalFast(data);
       break;
   }
   return { dtype: 'float32', shape: [...shape], data };
@@ -31,15 +31,23 @@ export function drawRandom(spec: RandomSpec, shape: readonly number[], rng: Rng,
 export function drawRandomFeeds(graph: Graph, rng: Rng, buffers?: Map<string, Float32Array>): Record<string, TensorData> {
   const feeds: Record<string, TensorData> = {};
   const specs = [...graph.random];
+  // a gate is drawn before its noise (so a closed gate draws no noise) and fed when its turn comes
+  let gateValue: number | undefined;
   specs.forEach(([name, spec], i) => {
     const input = graph.inputs.get(name);
     if (!input) throw new Error(`random input "${name}" is not an input of the graph`);
     const size = sizeOf(input.shape);
     let out = buffers?.get(name);
     if (buffers && !out) buffers.set(name, (out = new Float32Array(size)));
-    if (spec.kind === 'normal' && spec.gate !== undefined && gateIsClosed(graph, name, spec.gate, specs[i + 1], size, rng)) {
-      rng.skipNormals(size);
-      feeds[name] = { dtype: 'float32', shape: [...input.shape], data: (out ?? new Float32Array(size)).fill(0) };
+    if (gateValue !== undefined) {
+      feeds[name] = { dtype: 'float32', shape: [...input.shape], data: (out ?? new Float32Array(size)).fill(gateValue) };
+      gateValue = undefined;
+    } else if (spec.kind === 'normal' && spec.gate !== undefined) {
+      gateValue = rng.uniform() < gateProbability(graph, name, spec.gate, specs[i + 1]) ? 1 : 0;
+      feeds[name] =
+        gateValue === 1
+          ? drawRandom(spec, input.shape, rng, out)
+          : { dtype: 'float32', shape: [...input.shape], data: (out ?? new Float32Array(size)).fill(0) };
     } else {
       feeds[name] = drawRandom(spec, input.shape, rng, out);
     }
@@ -47,12 +55,10 @@ export function drawRandomFeeds(graph: Graph, rng: Rng, buffers?: Map<string, Fl
   return feeds;
 }
 
-/** Whether a gated noise input's gate (drawn right after it) will draw 0: peeks on a copy of the Rng. */
-function gateIsClosed(graph: Graph, name: string, gate: string, next: [string, RandomSpec] | undefined, size: number, rng: Rng): boolean {
+/** The p of a gated noise input's gate, which must be the one-element bernoulli input right after it. */
+function gateProbability(graph: Graph, name: string, gate: string, next: [string, RandomSpec] | undefined): number {
   const [gateName, gateSpec] = next ?? [];
   if (gateName !== gate || gateSpec?.kind !== 'bernoulli' || sizeOf(graph.inputs.get(gate)?.shape ?? []) !== 1)
     throw new Error(`random input "${name}": its gate "${gate}" must be the one-element bernoulli input drawn right after it`);
-  const peek = createRng(rng.state());
-  peek.skipNormals(size);
-  return !(peek.uniform() < gateSpec.p);
+  return gateSpec.p;
 }

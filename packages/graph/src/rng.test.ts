@@ -46,10 +46,6 @@ describe('createRng (xoshiro128**)', () => {
         expect(block.fillBernoulli(new Float32Array(n), 0.1, 0, 1 / 0.9)).toEqual(dropout);
         expect(block.fillNormal(new Float32Array(n), 3, 0.5)).toEqual(normal);
         expect(block.state()).toEqual(one.state());
-        const skipped = createRng(block.state());
-        block.fillNormal(new Float32Array(n));
-        skipped.skipNormals(n);
-        expect(skipped.state()).toEqual(block.state());
       }
     });
   }
@@ -62,6 +58,56 @@ describe('createRng (xoshiro128**)', () => {
     got.set(block.fillNormal(new Float32Array(3)), 0);
     got.set(block.fillNormal(new Float32Array(3)), 3);
     expect(got).toEqual(expected);
+  });
+});
+
+/** erfc to a relative 1.2e-7 (Numerical Recipes' Chebyshev fit): the normal distribution in closed form. */
+function erfc(x: number): number {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const poly =
+    -1.26551223 +
+    t *
+      (1.00002368 +
+        t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  const r = t * Math.exp(-z * z + poly);
+  return x >= 0 ? r : 2 - r;
+}
+const normalCdf = (x: number) => 0.5 * erfc(-x / Math.SQRT2);
+
+describe('fillNormalFast (ziggurat)', () => {
+  it('follows the normal distribution: Kolmogorov-Smirnov distance under the 0.1% critical value', () => {
+    const n = 100_000;
+    const xs = Array.from(createRng(11).fillNormalFast(new Float32Array(n))).sort((a, b) => a - b);
+    let d = 0;
+    xs.forEach((x, i) => (d = Math.max(d, Math.abs(normalCdf(x) - i / n), Math.abs(normalCdf(x) - (i + 1) / n))));
+    expect(d).toBeLessThan(1.95 / Math.sqrt(n));
+  });
+
+  it('draws the tail beyond the last layer (R = 3.4426) and beyond 4 as often as the distribution', () => {
+    const n = 2_000_000;
+    const xs = createRng(12).fillNormalFast(new Float32Array(n));
+    for (const edge of [3.442619855899, 4]) {
+      const expected = n * erfc(edge / Math.SQRT2);
+      const count = xs.reduce((c, x) => c + (Math.abs(x) > edge ? 1 : 0), 0);
+      // binomial: within 5 standard deviations
+      expect(Math.abs(count - expected)).toBeLessThan(5 * Math.sqrt(expected));
+    }
+    const mean = xs.reduce((a, x) => a + x, 0) / n;
+    const variance = xs.reduce((a, x) => a + x * x, 0) / n - mean * mean;
+    expect(Math.abs(mean)).toBeLessThan(5 / Math.sqrt(n));
+    expect(Math.abs(variance - 1)).toBeLessThan(5 * Math.sqrt(2 / n));
+  });
+
+  it('continues one stream across fills and scales by mean and std', () => {
+    const whole = createRng(13).fillNormalFast(new Float32Array(6000));
+    const parts = createRng(13);
+    const joined = new Float32Array(6000);
+    joined.set(parts.fillNormalFast(new Float32Array(1000)), 0);
+    joined.set(parts.fillNormalFast(new Float32Array(5000)), 1000);
+    expect(joined).toEqual(whole);
+    const scaled = createRng(13).fillNormalFast(new Float32Array(6000), 3, 0.5);
+    scaled.forEach((v, i) => expect(v).toBeCloseTo(3 + 0.5 * whole[i]!, 5));
   });
 });
 
@@ -112,22 +158,29 @@ describe('drawRandomFeeds with gated noise', () => {
     return g.build();
   };
 
-  it('feeds zeros where the gate draws 0 and the same numbers as without the gate elsewhere', () => {
-    const plain = createRng(4);
-    const gated = createRng(4);
+  it('draws the gate first, then the noise only when it is open: zeros and no words when closed', () => {
+    const reference = createRng(4);
+    const rng = createRng(4);
     const buffers = new Map<string, Float32Array>();
     const seen = new Set<number>();
     for (let step = 0; step < 12; step++) {
-      const want = drawRandomFeeds(jitterGraph(false), plain);
-      const got = drawRandomFeeds(jitterGraph(true), gated, buffers);
-      const open = want['apply']!.data[0]!;
+      // the documented order, written out: coin, noise if the coin is 1, then the mask
+      const open = reference.uniform() < 0.5 ? 1 : 0;
+      const noise = open === 1 ? reference.fillNormalFast(new Float32Array(15)) : new Float32Array(15);
+      const mask = reference.fillBernoulli(new Float32Array(15), 0.2, 0, 1 / 0.8);
+      const got = drawRandomFeeds(jitterGraph(true), rng, buffers);
       seen.add(open);
-      expect(got['apply']).toEqual(want['apply']);
-      expect(got['mask']).toEqual(want['mask']);
-      expect(got['noise']!.data).toEqual(open === 1 ? want['noise']!.data : new Float32Array(15));
-      expect(gated.state()).toEqual(plain.state());
+      expect(got['apply']!.data).toEqual(Float32Array.of(open));
+      expect(got['noise']!.data).toEqual(noise);
+      expect(got['mask']!.data).toEqual(mask);
+      expect(rng.state()).toEqual(reference.state());
     }
     expect(seen).toEqual(new Set([0, 1]));
+  });
+
+  it('feeds an ungated normal input from fillNormalFast', () => {
+    const got = drawRandomFeeds(jitterGraph(false), createRng(8));
+    expect(got['noise']!.data).toEqual(createRng(8).fillNormalFast(new Float32Array(15)));
   });
 
   it('rejects a gate that is not the one-element bernoulli input drawn next, naming both', () => {

@@ -21,8 +21,12 @@ export interface Rng {
   shuffle<T>(items: T[]): T[];
   fillUniform(out: Float32Array, low?: number, high?: number): Float32Array;
   fillNormal(out: Float32Array, mean?: number, std?: number): Float32Array;
-  /** Advances the state exactly as fillNormal of n values would, without computing them. */
-  skipNormals(n: number): void;
+  /**
+   * Normals by the ziggurat method (Marsaglia & Tsang, 2000): about 5x faster than fillNormal and
+   * exact in distribution, but a different stream (one word per value mostly, more now and then).
+   * For noise drawn every training step; initialisation and datasets keep normal()'s numbers.
+   */
+  fillNormalFast(out: Float32Array, mean?: number, std?: number): Float32Array;
   /** `hit` where uniform() < p, `miss` elsewhere: the draws of `uniform() < p ? hit : miss` in a loop. */
   fillBernoulli(out: Float32Array, p: number, hit?: number, miss?: number): Float32Array;
   /** An independent stream derived from this one's seed material and a label. */
@@ -55,39 +59,82 @@ function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
+/** Where the ziggurat's 128 layers end and its tail begins, and each layer's area. */
+const ZIGGURAT_R = 3.442619855899;
+const ZIGGURAT_V = 9.91256303526217e-3;
+
+interface ZigguratTables {
+  /** |hz| below kn[i] is inside layer i's rectangle (hz a signed 32-bit word). */
+  readonly kn: Float64Array;
+  /** Layer i's right edge over 2^31: the value is hz * wn[i]. */
+  readonly wn: Float64Array;
+  /** The density exp(-x^2 / 2) at layer i's right edge. */
+  readonly fn: Float64Array;
+}
+
+/** Marsaglia & Tsang's zigset for the normal density. */
+function buildZiggurat(): ZigguratTables {
+  const m1 = 2147483648;
+  const kn = new Float64Array(128);
+  const wn = new Float64Array(128);
+  const fn = new Float64Array(128);
+  let dn = ZIGGURAT_R;
+  let tn = dn;
+  const q = ZIGGURAT_V / Math.exp(-0.5 * dn * dn);
+  kn[0] = Math.floor((dn / q) * m1);
+  kn[1] = 0;
+  wn[0] = q / m1;
+  wn[127] = dn / m1;
+  fn[0] = 1;
+  fn[127] = Math.exp(-0.5 * dn * dn);
+  for (let i = 126; i >= 1; i--) {
+    dn = Math.sqrt(-2 * Math.log(ZIGGURAT_V / dn + Math.exp(-0.5 * dn * dn)));
+    kn[i + 1] = Math.floor((dn / tn) * m1);
+    tn = dn;
+    fn[i] = Math.exp(-0.5 * dn * dn);
+    wn[i] = dn / m1;
+  }
+  return { kn, wn, fn };
+}
+
+const ZIGGURAT = buildZiggurat();
+
 /** Words drawn per block by the fills. */
 const BLOCK = 4096;
 
 class Xoshiro implements Rng {
-  private s0: number;
-  private s1: number;
-  private s2: number;
-  private s3: number;
+  /** The four state words, signed (int32 arithmetic needs no conversions, and nothing is boxed). */
+  private readonly s: Int32Array;
   private spare: number | null;
   private block = new Uint32Array(0);
 
   constructor(state: RngState) {
-    [this.s0, this.s1, this.s2, this.s3] = state.s;
+    this.s = Int32Array.from(state.s);
     this.spare = state.spare;
   }
 
   private next(): number {
-    const result = Math.imul(rotl(Math.imul(this.s1, 5) >>> 0, 7), 9) >>> 0;
-    const t = (this.s1 << 9) >>> 0;
-    this.s2 ^= this.s0;
-    this.s3 ^= this.s1;
-    this.s1 ^= this.s2;
-    this.s0 ^= this.s3;
-    this.s2 ^= t;
-    this.s3 = rotl(this.s3, 11);
-    this.s0 >>>= 0;
-    this.s1 >>>= 0;
-    this.s2 >>>= 0;
+    const s = this.s;
+    const s0 = s[0]!;
+    const s1 = s[1]!;
+    const m = Math.imul(s1, 5);
+    const result = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+    const s2 = s[2]! ^ s0;
+    const s3 = s[3]! ^ s1;
+    s[0] = s0 ^ s3;
+    s[1] = s1 ^ s2;
+    s[2] = s2 ^ (s1 << 9);
+    s[3] = (s3 << 11) | (s3 >>> 21);
     return result;
   }
 
   uniform(): number {
     return this.next() / 4294967296;
+  }
+
+  /** Uniform in (0, 1): log() never sees 0. */
+  private openUniform(): number {
+    return (this.next() + 0.5) / 4294967296;
   }
 
   normal(): number {
@@ -124,10 +171,10 @@ class Xoshiro implements Rng {
   // of numbers (dropout masks, feature noise), and per-call state on `this` was 7x slower.
   private words(n: number): Uint32Array {
     const out = this.block.length >= n ? this.block : (this.block = new Uint32Array(n));
-    let s0 = this.s0 | 0;
-    let s1 = this.s1 | 0;
-    let s2 = this.s2 | 0;
-    let s3 = this.s3 | 0;
+    let s0 = this.s[0]!;
+    let s1 = this.s[1]!;
+    let s2 = this.s[2]!;
+    let s3 = this.s[3]!;
     for (let i = 0; i < n; i++) {
       const m = Math.imul(s1, 5);
       out[i] = Math.imul((m << 7) | (m >>> 25), 9);
@@ -139,10 +186,10 @@ class Xoshiro implements Rng {
       s2 ^= t;
       s3 = (s3 << 11) | (s3 >>> 21);
     }
-    this.s0 = s0 >>> 0;
-    this.s1 = s1 >>> 0;
-    this.s2 = s2 >>> 0;
-    this.s3 = s3 >>> 0;
+    this.s[0] = s0;
+    this.s[1] = s1;
+    this.s[2] = s2;
+    this.s[3] = s3;
     return out;
   }
 
@@ -155,13 +202,93 @@ class Xoshiro implements Rng {
     return out;
   }
 
+  // The hottest fill (dropout masks): the generator runs in this loop rather than through
+  // words(), and `w / 2^32 < p` is compared as `w < p * 2^32` (both exact in doubles).
   fillBernoulli(out: Float32Array, p: number, hit = 1, miss = 0): Float32Array {
-    for (let i = 0; i < out.length;) {
-      const n = Math.min(BLOCK, out.length - i);
-      const w = this.words(n);
-      for (let j = 0; j < n; j++) out[i++] = w[j]! / 4294967296 < p ? hit : miss;
+    const threshold = p * 4294967296;
+    let s0 = this.s[0]!;
+    let s1 = this.s[1]!;
+    let s2 = this.s[2]!;
+    let s3 = this.s[3]!;
+    for (let i = 0, n = out.length; i < n; i++) {
+      const m = Math.imul(s1, 5);
+      const w = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      out[i] = w < threshold ? hit : miss;
     }
+    this.s[0] = s0;
+    this.s[1] = s1;
+    this.s[2] = s2;
+    this.s[3] = s3;
     return out;
+  }
+
+  fillNormalFast(out: Float32Array, mean = 0, std = 1): Float32Array {
+    const { kn, wn } = ZIGGURAT;
+    let s0 = this.s[0]!;
+    let s1 = this.s[1]!;
+    let s2 = this.s[2]!;
+    let s3 = this.s[3]!;
+    for (let i = 0, n = out.length; i < n; i++) {
+      const m = Math.imul(s1, 5);
+      const hz = Math.imul((m << 7) | (m >>> 25), 9); // signed: its sign is the value's
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      const iz = hz & 127;
+      if (Math.abs(hz) < kn[iz]!) {
+        out[i] = mean + std * (hz * wn[iz]!);
+      } else {
+        // about 1 value in 80: the wedges and the tail draw more words, through the state on this
+        this.s[0] = s0;
+        this.s[1] = s1;
+        this.s[2] = s2;
+        this.s[3] = s3;
+        out[i] = mean + std * this.zigguratEdge(hz, iz);
+        s0 = this.s[0]!;
+        s1 = this.s[1]!;
+        s2 = this.s[2]!;
+        s3 = this.s[3]!;
+      }
+    }
+    this.s[0] = s0;
+    this.s[1] = s1;
+    this.s[2] = s2;
+    this.s[3] = s3;
+    return out;
+  }
+
+  /** A value outside a layer's rectangle (Marsaglia & Tsang's nfix): the tail beyond R, or a wedge. */
+  private zigguratEdge(first: number, layer: number): number {
+    const { kn, wn, fn } = ZIGGURAT;
+    let hz = first;
+    let iz = layer;
+    for (;;) {
+      const x = hz * wn[iz]!;
+      if (iz === 0) {
+        let tail: number;
+        let y: number;
+        do {
+          tail = -Math.log(this.openUniform()) / ZIGGURAT_R;
+          y = -Math.log(this.openUniform());
+        } while (y + y < tail * tail);
+        return hz > 0 ? ZIGGURAT_R + tail : -ZIGGURAT_R - tail;
+      }
+      if (fn[iz]! + this.openUniform() * (fn[iz - 1]! - fn[iz]!) < Math.exp(-0.5 * x * x)) return x;
+      hz = this.next() | 0;
+      iz = hz & 127;
+      if (Math.abs(hz) < kn[iz]!) return hz * wn[iz]!;
+    }
   }
 
   fillNormal(out: Float32Array, mean = 0, std = 1): Float32Array {
@@ -187,28 +314,12 @@ class Xoshiro implements Rng {
     return out;
   }
 
-  skipNormals(n: number): void {
-    let left = n;
-    if (this.spare !== null && left > 0) {
-      this.spare = null;
-      left--;
-    }
-    // whole pairs: their words only
-    for (let done = 0, pairs = Math.floor(left / 2); done < pairs;) {
-      const k = Math.min(BLOCK / 2, pairs - done);
-      this.words(2 * k);
-      done += k;
-    }
-    // an odd count leaves the last pair's second value as the spare: compute that pair only
-    if (left % 2 === 1) this.fillNormal(new Float32Array(1));
-  }
-
   fork(label: string): Rng {
-    return createRng(hashString(label, this.s0 ^ rotl(this.s3, 13)));
+    return createRng(hashString(label, this.s[0]! ^ rotl(this.s[3]!, 13)));
   }
 
   state(): RngState {
-    return { s: [this.s0, this.s1, this.s2, this.s3], spare: this.spare };
+    return { s: [this.s[0]! >>> 0, this.s[1]! >>> 0, this.s[2]! >>> 0, this.s[3]! >>> 0], spare: this.spare };
   }
 }
 
