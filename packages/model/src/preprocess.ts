@@ -69,6 +69,8 @@ export function featureJitter(b: GraphBuilder, name: string, u: Sym, o: JitterOp
   const noise = b.randomInput(`${name}.noise`, u.shape, { kind: 'normal', gate: `${name}.apply` });
   const apply = b.randomInput(`${name}.apply`, [1, 1, 1, 1], { kind: 'bernoulli', p: o.prob });
   const norm = b.sqrt(b.sum(b.square(u), 1, true)); // [N, 1, H, W]
-  const scaled = b.mul(b.mul(noise, norm), o.scale / c);
-  return b.add(u, b.mul(apply, scaled));
+  // scale and coin on the per-pixel norm first: the full-size noise is multiplied once (and once
+  // in the backward), where three multiplications of it were ~5% of the cpu preset's step
+  const factor = b.mul(b.mul(norm, o.scale / c), apply);
+  return b.add(u, b.mul(noise, factor));
 }
