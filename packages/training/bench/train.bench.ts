@@ -197,25 +197,25 @@ async function main(): Promise<void> {
   const presetBatch = count('BENCH_PRESET_BATCH', 8);
   // The peak is read before each preset's process and after them all; the fractions use the
   // highest reading (the machine's rate moves by ~15% within a run).
-  const readings: { before: string; gflops: number }[] = [];
-  const readPeak = async (before: string) => {
+  const readings: { when: string; gflops: number }[] = [];
+  const readPeak = async (when: string) => {
     const gflops = await matmulPeak(2);
-    readings.push({ before, gflops: round(gflops) });
-    log(`MatMul 512x512x512, 2 threads, before ${before}: ${gflops.toFixed(1)} GFLOP/s`);
+    readings.push({ when, gflops: round(gflops) });
+    log(`MatMul 512x512x512, 2 threads, ${when}: ${gflops.toFixed(1)} GFLOP/s`);
   };
   const presets: Record<string, PresetTiming & { fraction_of_matmul_peak?: number }> = {};
   for (const name of (process.env['BENCH_PRESETS'] ?? 'cpu,paper').split(',').filter(Boolean)) {
     if (!isPresetName(name)) throw new Error(`BENCH_PRESETS: unknown preset "${name}"`);
-    await readPeak(`${name} batch ${presetBatch}`);
+    await readPeak(`before ${name} batch ${presetBatch}`);
     presets[name] = timePreset(name, presetBatch, count('BENCH_PRESET_STEPS', name === 'paper' ? 3 : 5), 2, log);
   }
   // the issue's second paper target is at batch 1 (BENCH_PAPER_BATCH1=0 skips it)
   const batch1: Record<string, PresetTiming & { fraction_of_matmul_peak?: number }> = {};
   if (presets['paper'] && presetBatch !== 1 && process.env['BENCH_PAPER_BATCH1'] !== '0') {
-    await readPeak('paper batch 1');
+    await readPeak('before paper batch 1');
     batch1['paper'] = timePreset('paper', 1, 4, 2, log);
   }
-  await readPeak('the end');
+  await readPeak('at the end');
   const matmulPeakGflops = Math.max(...readings.map((r) => r.gflops));
   for (const p of [...Object.values(presets), ...Object.values(batch1)]) p.fraction_of_matmul_peak = round(p.gflops / matmulPeakGflops);
 
