@@ -64,6 +64,9 @@ export function windowCorrelation(g: GradOps, A: Sym, src: Sym, geo: WindowGeome
  * then their concat) plus two transposes: at 32 channels and 128x128 it does 0.6x the work of
  * im2col (bench/wgrad-shapes.ts), at 256 channels and 28-56 pixels the same. Summing rows R
  * instead of P costs (kh-1)*dh/P extra GEMM work, hence the rule P >= 2*(kh-1)*dh in the caller.
+ * The row copies are stacked inside each channel ((a, i), whole planes per copy), so the GEMM gives
+ * [Ca, kh, kw, Cs] and the last move is one transpose of [kh*kw, Cs] blocks per output channel:
+ * 4-5x cheaper in ORT than the 4-D permutation of [kh, Ca, kw, Cs] (bench/wgrad-layout.ts).
  */
 function shiftedProducts(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym {
   const [N, Ca, P, Q] = A.shape as [number, number, number, number];
@@ -84,20 +87,25 @@ function shiftedProducts(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym
   const padded = g.sliceAxes(g.pad(s, [0, 0, pt, pl, 0, 0, Math.max(0, R - pt - H), Math.max(0, needW - pl - W)]), [2], [0], [R], [1]);
   const columns: Sym[] = [];
   for (let j = 0; j < kw; j++) columns.push(g.sliceAxes(padded, [3], [j * dw], [j * dw + Q], [1]));
+  // each row copy as [.., Ca, 1, R*Q], stacked on the new axis: rows (a, i)
   const rows: Sym[] = [];
-  for (let i = 0; i < kh; i++) rows.push(g.pad(a, [0, 0, i * dh, 0, 0, 0, (kh - 1 - i) * dh, 0]));
-  let blocks: Sym; // [kh*Ca, kw*Cs]
+  for (let i = 0; i < kh; i++) {
+    const shifted = g.pad(a, [0, 0, i * dh, 0, 0, 0, (kh - 1 - i) * dh, 0]);
+    rows.push(g.reshape(shifted, channelsFirst ? [Ca, 1, N * R * Q] : [N, Ca, 1, R * Q]));
+  }
+  let blocks: Sym; // [Ca*kh, kw*Cs]
   if (channelsFirst) {
     const X = g.reshape(g.concat(columns, stack), [kw * Cs, N * R * Q]);
-    const D = g.reshape(g.concat(rows, stack), [kh * Ca, N * R * Q]);
+    const D = g.reshape(g.concat(rows, 1), [Ca * kh, N * R * Q]);
     blocks = g.matmul(D, g.transposeLast2(X));
   } else {
     const X = g.reshape(g.concat(columns, stack), [N, kw * Cs, R * Q]);
-    const D = g.reshape(g.concat(rows, stack), [N, kh * Ca, R * Q]);
-    const perImage = g.matmul(D, g.transposeLast2(X)); // [N, kh*Ca, kw*Cs]
-    blocks = N === 1 ? g.reshape(perImage, [kh * Ca, kw * Cs]) : g.reduceSum(perImage, [0], false);
+    const D = g.reshape(g.concat(rows, 2), [N, Ca * kh, R * Q]);
+    const perImage = g.matmul(D, g.transposeLast2(X)); // [N, Ca*kh, kw*Cs]
+    blocks = N === 1 ? g.reshape(perImage, [Ca * kh, kw * Cs]) : g.reduceSum(perImage, [0], false);
   }
-  return g.transpose(g.reshape(blocks, [kh, Ca, kw, Cs]), [1, 3, 0, 2]);
+  // [Ca, kh*kw, Cs] -> [Ca, Cs, kh*kw]
+  return g.reshape(g.transpose(g.reshape(blocks, [Ca, kh * kw, Cs]), [0, 2, 1]), [Ca, Cs, kh, kw]);
 }
 
 /** Non-overlapping windows that cover src exactly (a patch embedding: kernel = stride, no pads). */
@@ -117,21 +125,24 @@ function tilesExactly(A: Sym, src: Sym, geo: WindowGeometry): boolean {
 }
 
 /**
- * Kernel = stride: the windows are a space-to-depth of src ([N, Cs*kh*kw, P*Q], two transposes)
- * instead of kh*kw strided slices and their concat; one batched GEMM and a sum over images.
+ * Kernel = stride: the windows are a space-to-depth of src ([N, kw*Cs*kh, P*Q], two transposes)
+ * instead of kh*kw strided slices and their concat; one batched GEMM, a sum over images, and a
+ * move of kw in the weight-sized result.
  */
 function patchCorrelation(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym {
   const [N, Ca, P, Q] = A.shape as [number, number, number, number];
   const Cs = src.shape[1]!;
   const [kh, kw] = geo.kernel;
-  // [N, Cs, P, kh, Q, kw] -> [N, Cs, kh, kw, P, Q] as two moves of one axis each (ORT copies
-  // whole rows for those; one 6-D transpose goes element by element: 1.4-4x the CPU time in
-  // bench/s2d-variants.ts)
+  // [N, Cs, P, kh, Q, kw] -> [N, kw, Cs, kh, P, Q] as two moves of one axis each (ORT copies
+  // whole rows for the first; one 6-D transpose goes element by element: 1.4-4x the CPU time in
+  // bench/s2d-variants.ts). kw goes out of each whole image ([N, Cs*kh*P*Q, kw] -> [N, kw, ..]):
+  // 4-6x cheaper than out of each row of patches ([N*Cs*kh, P*Q, kw]; bench/wgrad-layout.ts).
   const rowsFirst = g.transpose(g.reshape(src, [N * Cs, P, kh, Q * kw]), [0, 2, 1, 3]); // [N*Cs, kh, P, Q*kw]
-  const patches = g.reshape(g.transpose(g.reshape(rowsFirst, [N * Cs * kh, P * Q, kw]), [0, 2, 1]), [N, Cs * kh * kw, P * Q]);
-  const perImage = g.matmul(g.reshape(A, [N, Ca, P * Q]), g.transposeLast2(patches)); // [N, Ca, Cs*kh*kw]
-  const w = N === 1 ? g.reshape(perImage, [Ca, Cs * kh * kw]) : g.reduceSum(perImage, [0], false);
-  return g.reshape(w, [Ca, Cs, kh, kw]);
+  const patches = g.reshape(g.transpose(g.reshape(rowsFirst, [N, Cs * kh * P * Q, kw]), [0, 2, 1]), [N, kw * Cs * kh, P * Q]);
+  const perImage = g.matmul(g.reshape(A, [N, Ca, P * Q]), g.transposeLast2(patches)); // [N, Ca, kw*Cs*kh]
+  const w = N === 1 ? g.reshape(perImage, [Ca, kw * Cs * kh]) : g.reduceSum(perImage, [0], false);
+  // [Ca, kw, Cs*kh] -> [Ca, Cs*kh, kw]
+  return g.reshape(g.transpose(g.reshape(w, [Ca, kw, Cs * kh]), [0, 2, 1]), [Ca, Cs, kh, kw]);
 }
 
 /**

@@ -296,6 +296,7 @@ const CONVS: ConvCase[] = [
   { name: 'stride1-dilation2-valid', x: [2, 2, 12, 10], w: [3, 2, 3, 3], dilation: [2, 2], tolerance: 1e-4 },
   { name: 'stride1-many-channels-few-pixels', x: [2, 17, 4, 4], w: [17, 17, 3, 3], pads: [1, 1, 1, 1] },
   { name: 'patch-4x4-stride4', x: [2, 3, 8, 12], w: [5, 3, 4, 4], stride: [4, 4], bias: true },
+  { name: 'patch-2x3-one-image', x: [1, 2, 6, 9], w: [3, 2, 2, 3], stride: [2, 3] },
 ];
 for (const c of CONVS) {
   add({
