@@ -25,8 +25,9 @@ export function drawRandom(spec: RandomSpec, shape: readonly number[], rng: Rng,
 /**
  * Fresh draws for every random input of the graph, deterministic for a given Rng state. With
  * `buffers`, each input's array is kept there and refilled on the next call (so those feeds are
- * valid until then): a training step draws tens of megabytes of masks, and first-touching fresh
- * pages every step cost more than drawing into them.
+ * valid until then; a gated noise input also keeps a zero array for its closed gate): a training
+ * step draws tens of megabytes of masks, and first-touching fresh pages every step cost more than
+ * drawing into them.
  */
 export function drawRandomFeeds(graph: Graph, rng: Rng, buffers?: Map<string, Float32Array>): Record<string, TensorData> {
   const feeds: Record<string, TensorData> = {};
@@ -45,12 +46,25 @@ export function drawRandomFeeds(graph: Graph, rng: Rng, buffers?: Map<string, Fl
       gateValue = undefined;
     } else if (spec.kind === 'normal' && spec.gate !== undefined) {
       gateValue = rng.uniform() < gateProbability(graph, name, spec.gate, specs[i + 1]) ? 1 : 0;
-      feeds[name] = gateValue === 1 ? drawRandom(spec, input.shape, rng, out) : constant(0);
+      feeds[name] =
+        gateValue === 1 ? drawRandom(spec, input.shape, rng, out) : { dtype: 'float32', shape: [...input.shape], data: zerosFor(name, size, buffers) };
     } else {
       feeds[name] = drawRandom(spec, input.shape, rng, out);
     }
   });
   return feeds;
+}
+
+/**
+ * A closed gate's noise: zeros kept in their own buffer, never written, so that a closed gate
+ * costs no fill (3.2M values for the `cpu` preset's largest jitter input).
+ */
+function zerosFor(name: string, size: number, buffers: Map<string, Float32Array> | undefined): Float32Array {
+  if (!buffers) return new Float32Array(size);
+  const key = `${name} (zeros)`;
+  let zeros = buffers.get(key);
+  if (!zeros) buffers.set(key, (zeros = new Float32Array(size)));
+  return zeros;
 }
 
 /** The p of a gated noise input's gate, which must be the one-element bernoulli input right after it. */

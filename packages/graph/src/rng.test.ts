@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createGraph } from './builder.js';
 import { drawRandom, drawRandomFeeds } from './random-feeds.js';
-import { createRng, type RngState } from './rng.js';
+import { createRng, type Rng, type RngState } from './rng.js';
 
 /** xoshiro128** from its definition, in BigInt arithmetic: an independent path for the raw words. */
 function referenceWords(state: readonly [number, number, number, number], n: number): number[] {
@@ -18,6 +18,24 @@ function referenceWords(state: readonly [number, number, number, number], n: num
     s0 ^= s3;
     s2 ^= t;
     s3 = rotl(s3, 11n);
+  }
+  return out;
+}
+
+/**
+ * fillBernoulli's definition, one value at a time from uniform()'s words: bytes lowest first, four
+ * per word; a byte equal to floor(256p) compares the next word with frac(256p).
+ */
+function referenceBernoulli(rng: Rng, n: number, p: number, hit: number, miss: number): Float32Array {
+  const out = new Float32Array(n);
+  const tie = Math.floor(p * 256);
+  for (let i = 0; i < n; i += 4) {
+    let word = rng.uniform() * 4294967296;
+    for (let k = 0; k < 4 && i + k < n; k++) {
+      const byte = word % 256;
+      word = Math.floor(word / 256);
+      out[i + k] = byte < tie ? hit : byte > tie ? miss : rng.uniform() < p * 256 - tie ? hit : miss;
+    }
   }
   return out;
 }
@@ -40,7 +58,7 @@ describe('createRng (xoshiro128**)', () => {
         const one = createRng(start);
         const block = createRng(start);
         const uniform = Float32Array.from({ length: n }, () => -2 + 5 * one.uniform());
-        const dropout = Float32Array.from({ length: n }, () => (one.uniform() < 0.1 ? 0 : 1 / 0.9));
+        const dropout = referenceBernoulli(one, n, 0.1, 0, 1 / 0.9);
         const normal = Float32Array.from({ length: n }, () => 3 + 0.5 * one.normal());
         expect(block.fillUniform(new Float32Array(n), -2, 3)).toEqual(uniform);
         expect(block.fillBernoulli(new Float32Array(n), 0.1, 0, 1 / 0.9)).toEqual(dropout);
@@ -49,6 +67,27 @@ describe('createRng (xoshiro128**)', () => {
       }
     });
   }
+
+  it('fillBernoulli: hits at rate p, the byte ties resolved by a further word (exact rates 0 and 1)', () => {
+    const n = 4_000_000;
+    const rate = (p: number) =>
+      createRng(21)
+        .fillBernoulli(new Float32Array(n), p)
+        .reduce((a, v) => a + v, 0) / n;
+    // p = 25.5 / 256: ties always hit or always miss would be 13 sd off
+    for (const p of [0.1, 25.5 / 256, 0.5, 0.73]) expect(Math.abs(rate(p) - p)).toBeLessThan(5 * Math.sqrt((p * (1 - p)) / n));
+    expect(rate(0)).toBe(0);
+    expect(rate(1)).toBe(1);
+    for (const p of [25.5 / 256, 0.5, 1, 0]) {
+      for (const len of [5, 4097, 10001]) {
+        const block = createRng(9);
+        const one = createRng(9);
+        expect(block.fillBernoulli(new Float32Array(len), p, 2, -1)).toEqual(referenceBernoulli(one, len, p, 2, -1));
+        expect(block.state()).toEqual(one.state());
+      }
+    }
+    expect(() => createRng(1).fillBernoulli(new Float32Array(4), 1.5)).toThrow(/fillBernoulli: p must be in \[0, 1\], got 1.5/);
+  });
 
   it('keeps a spare normal across fills as normal() does', () => {
     const one = createRng(5);

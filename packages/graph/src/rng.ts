@@ -27,7 +27,12 @@ export interface Rng {
    * For noise drawn every training step; initialisation and datasets keep normal()'s numbers.
    */
   fillNormalFast(out: Float32Array, mean?: number, std?: number): Float32Array;
-  /** `hit` where uniform() < p, `miss` elsewhere: the draws of `uniform() < p ? hit : miss` in a loop. */
+  /**
+   * `hit` with probability p (to within 2^-40), `miss` otherwise: for dropout masks, four values
+   * per word, one byte each, lowest first. A byte below floor(256p) is a hit, above it a miss; a
+   * byte equal to it (1 in 256) draws the next whole word w and hits when w / 2^32 < frac(256p).
+   * A different stream from `uniform() < p` (which a one-element gate still uses).
+   */
   fillBernoulli(out: Float32Array, p: number, hit?: number, miss?: number): Float32Array;
   /** An independent stream derived from this one's seed material and a label. */
   fork(label: string): Rng;
@@ -107,6 +112,7 @@ class Xoshiro implements Rng {
   private readonly s: Int32Array;
   private spare: number | null;
   private block = new Uint32Array(0);
+  private readonly bernoulliTable = new Float32Array(256);
 
   constructor(state: RngState) {
     this.s = Int32Array.from(state.s);
@@ -202,17 +208,27 @@ class Xoshiro implements Rng {
     return out;
   }
 
-  // The hottest fill (dropout masks): the generator runs in this loop rather than through
-  // words(), and `w / 2^32 < p` is compared as `w < p * 2^32` (both exact in doubles).
+  // The hottest fill (dropout masks: tens of millions of values per training step). A byte per
+  // value and a 256-entry table of the two values instead of a comparison per value: 0.9 against
+  // 3.0 ns per value for a word per value. The generator runs in this loop (a call per word costs
+  // 25%); a tie writes the state back and draws through next().
   fillBernoulli(out: Float32Array, p: number, hit = 1, miss = 0): Float32Array {
-    const threshold = p * 4294967296;
-    let s0 = this.s[0]!;
-    let s1 = this.s[1]!;
-    let s2 = this.s[2]!;
-    let s3 = this.s[3]!;
-    for (let i = 0, n = out.length; i < n; i++) {
+    if (!(p >= 0 && p <= 1)) throw new Error(`fillBernoulli: p must be in [0, 1], got ${p}`);
+    const scaled = p * 256;
+    const tie = Math.floor(scaled); // 256 when p = 1: no byte ties
+    const tieThreshold = (scaled - tie) * 4294967296;
+    const table = this.bernoulliTable;
+    for (let b = 0; b < 256; b++) table[b] = b < tie ? hit : miss;
+    const s = this.s;
+    let s0 = s[0]!;
+    let s1 = s[1]!;
+    let s2 = s[2]!;
+    let s3 = s[3]!;
+    const n = out.length;
+    const whole = n - (n & 3);
+    for (let i = 0; i < whole; i += 4) {
       const m = Math.imul(s1, 5);
-      const w = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+      const w = Math.imul((m << 7) | (m >>> 25), 9);
       const t = s1 << 9;
       s2 ^= s0;
       s3 ^= s1;
@@ -220,13 +236,42 @@ class Xoshiro implements Rng {
       s0 ^= s3;
       s2 ^= t;
       s3 = (s3 << 11) | (s3 >>> 21);
-      out[i] = w < threshold ? hit : miss;
+      const b0 = w & 255;
+      const b1 = (w >>> 8) & 255;
+      const b2 = (w >>> 16) & 255;
+      const b3 = w >>> 24;
+      out[i] = table[b0]!;
+      out[i + 1] = table[b1]!;
+      out[i + 2] = table[b2]!;
+      out[i + 3] = table[b3]!;
+      if (b0 === tie || b1 === tie || b2 === tie || b3 === tie) {
+        s[0] = s0;
+        s[1] = s1;
+        s[2] = s2;
+        s[3] = s3;
+        this.breakTies(out, i, 4, w, tie, tieThreshold, hit, miss);
+        s0 = s[0]!;
+        s1 = s[1]!;
+        s2 = s[2]!;
+        s3 = s[3]!;
+      }
     }
-    this.s[0] = s0;
-    this.s[1] = s1;
-    this.s[2] = s2;
-    this.s[3] = s3;
+    s[0] = s0;
+    s[1] = s1;
+    s[2] = s2;
+    s[3] = s3;
+    if (whole < n) {
+      // the last word: its unused bytes are dropped
+      const w = this.next();
+      for (let k = 0; k < n - whole; k++) out[whole + k] = table[(w >>> (8 * k)) & 255]!;
+      this.breakTies(out, whole, n - whole, w, tie, tieThreshold, hit, miss);
+    }
     return out;
+  }
+
+  /** Redraws out[i + k] for each of the word's first `count` bytes that equals `tie`, in byte order. */
+  private breakTies(out: Float32Array, i: number, count: number, word: number, tie: number, tieThreshold: number, hit: number, miss: number): void {
+    for (let k = 0; k < count; k++) if (((word >>> (8 * k)) & 255) === tie) out[i + k] = this.next() < tieThreshold ? hit : miss;
   }
 
   fillNormalFast(out: Float32Array, mean = 0, std = 1): Float32Array {
