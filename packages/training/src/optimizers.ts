@@ -48,6 +48,13 @@ export interface UpdateTarget {
   readonly value: Sym;
   readonly grad: Sym;
   readonly weightDecay: number;
+  /**
+   * A scalar the gradient is to be multiplied by (clip_grad_norm_'s coefficient), folded into the
+   * optimizer's per-step scalars instead of a pass over the gradient.
+   */
+  readonly gradScale?: Sym;
+  /** grad * grad when the graph already has it (the clipping norm's squares). */
+  readonly gradSquared?: Sym;
 }
 
 /** One optimizer state tensor of one target: fed as `input`, updated as `output`, zero at step 0. */
@@ -116,12 +123,15 @@ export function appendOptimizer(b: GraphBuilder, spec: OptimizerSpec, targets: r
     if (spec.kind === 'adamw') {
       const [beta1, beta2] = spec.betas ?? [0.9, 0.999];
       const eps = spec.eps ?? 1e-8;
+      // PyTorch: p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps), computed as
+      // m / (sqrt(v) + eps * sqrt(1 - beta2^t)) times one scalar: two passes fewer over the
+      // moments (equal to float32 rounding). Both scalars in float64, in JS.
       const stepSize = b.input('optimizer.adamw.step_size', []);
-      const bias2Sqrt = b.input('optimizer.adamw.bias2_sqrt', []);
-      // PyTorch: step_size = lr / (1 - beta1^t); bias_correction2_sqrt = sqrt(1 - beta2^t)
-      scalars.set('optimizer.adamw.step_size', (v, t) => v / (1 - beta1 ** t));
-      scalars.set('optimizer.adamw.bias2_sqrt', (_v, t) => Math.sqrt(1 - beta2 ** t));
+      const epsScaled = b.input('optimizer.adamw.eps_scaled', []);
+      scalars.set('optimizer.adamw.step_size', (v, t) => (v / (1 - beta1 ** t)) * Math.sqrt(1 - beta2 ** t));
+      scalars.set('optimizer.adamw.eps_scaled', (_v, t) => eps * Math.sqrt(1 - beta2 ** t));
       const shrink = new Map<number, Sym>();
+      const gradScales = new Map<Sym, { first: Sym; second: Sym }>();
       for (const t of targets) {
         const p = t.value;
         const g = t.grad;
@@ -134,15 +144,25 @@ export function appendOptimizer(b: GraphBuilder, spec: OptimizerSpec, targets: r
           }
           decayed = b.mul(p, f);
         }
+        // (1 - beta1) c g and (1 - beta2) (c g)^2 with the clip coefficient c in the scalars
+        let first: Sym | number = 1 - beta1;
+        let second: Sym | number = 1 - beta2;
+        if (t.gradScale) {
+          let scales = gradScales.get(t.gradScale);
+          if (!scales) {
+            scales = { first: b.mul(t.gradScale, 1 - beta1), second: b.mul(b.mul(t.gradScale, t.gradScale), 1 - beta2) };
+            gradScales.set(t.gradScale, scales);
+          }
+          ({ first, second } = scales);
+        }
         const m = slot(t, 'exp_avg');
         const v = slot(t, 'exp_avg_sq');
-        const m1 = b.add(b.mul(m.node, beta1), b.mul(g, 1 - beta1));
-        const v1 = b.add(b.mul(v.node, beta2), b.mul(b.mul(g, g), 1 - beta2));
-        const denom = b.add(b.div(b.sqrt(v1), bias2Sqrt), eps);
+        const m1 = b.add(b.mul(m.node, beta1), b.mul(g, first));
+        const v1 = b.add(b.mul(v.node, beta2), b.mul(t.gradSquared ?? b.mul(g, g), second));
         emit(m.slot.output, m1);
         emit(v.slot.output, v1);
         const out = nextName(t.name);
-        emit(out, b.sub(decayed, b.mul(stepSize, b.div(m1, denom))));
+        emit(out, b.sub(decayed, b.mul(b.div(m1, b.add(b.sqrt(v1), epsScaled)), stepSize)));
         next.set(t.name, out);
       }
     } else {
@@ -173,21 +193,37 @@ export function appendOptimizer(b: GraphBuilder, spec: OptimizerSpec, targets: r
  * the total norm before clipping.
  */
 export function clipGradNorm(b: GraphBuilder, grads: readonly Sym[], maxNorm: number): { grads: Sym[]; totalNorm: Sym } {
+  const { coef, totalNorm } = clipCoefficient(b, grads, maxNorm);
+  return b.within('clip_grad_norm', () => ({ grads: grads.map((g) => b.mul(g, coef)), totalNorm }));
+}
+
+/**
+ * clip_grad_norm_'s coefficient min(1, maxNorm / (total + 1e-6)) without scaling the gradients
+ * (an optimizer can fold it into its scalars), with the squares the norm was summed from.
+ */
+export function clipCoefficient(b: GraphBuilder, grads: readonly Sym[], maxNorm: number): { coef: Sym; totalNorm: Sym; squares: Sym[] } {
   if (!(maxNorm > 0)) throw new Error(`clipGradNorm: maxNorm must be > 0, got ${maxNorm}`);
   return b.within('clip_grad_norm', () => {
-    const totalNorm = gradNorm(b, grads);
+    const { norm: totalNorm, squares } = normWithSquares(b, grads);
     const coef = b.minimum(b.div(maxNorm, b.add(totalNorm, 1e-6)), 1);
-    return { grads: grads.map((g) => b.mul(g, coef)), totalNorm };
+    return { coef, totalNorm, squares };
   });
 }
 
 /** The global L2 norm of a list of gradients. */
 export function gradNorm(b: GraphBuilder, grads: readonly Sym[]): Sym {
-  if (grads.length === 0) return b.scalar(0);
+  return normWithSquares(b, grads).norm;
+}
+
+function normWithSquares(b: GraphBuilder, grads: readonly Sym[]): { norm: Sym; squares: Sym[] } {
+  if (grads.length === 0) return { norm: b.scalar(0), squares: [] };
   let sum: Sym | null = null;
+  const squares: Sym[] = [];
   for (const g of grads) {
-    const sq = b.sumAll(b.mul(g, g));
-    sum = sum ? b.add(sum, sq) : sq;
+    const sq = b.mul(g, g);
+    squares.push(sq);
+    const total = b.sumAll(sq);
+    sum = sum ? b.add(sum, total) : total;
   }
-  return b.sqrt(sum!);
+  return { norm: b.sqrt(sum!), squares };
 }

@@ -28,6 +28,7 @@ import {
 import { importGraph } from './import-graph.js';
 import {
   appendOptimizer,
+  clipCoefficient,
   clipGradNorm,
   gradNorm,
   stateKinds,
@@ -243,7 +244,13 @@ export function buildStepGraph(options: Omit<TrainingStepOptions, 'backend' | 'p
       : paramGrads.get(h.members[0]!.param.id)!,
   );
   let normSym: Sym | null = null;
-  if (options.clipNorm !== undefined) {
+  let folded: { coef: Sym; squares: Sym[] } | undefined;
+  if (options.clipNorm !== undefined && options.optimizer.kind === 'adamw') {
+    // AdamW takes the coefficient into its scalars and reuses the norm's squares
+    const clip = clipCoefficient(b, grads, options.clipNorm);
+    folded = clip;
+    normSym = clip.totalNorm;
+  } else if (options.clipNorm !== undefined) {
     const clipped = clipGradNorm(b, grads, options.clipNorm);
     grads = clipped.grads;
     normSym = clipped.totalNorm;
@@ -257,6 +264,7 @@ export function buildStepGraph(options: Omit<TrainingStepOptions, 'backend' | 'p
     grad: grads[i]!,
     // a flat group shares one decay by construction
     weightDecay: weightDecayOf(options.optimizer, h.members[0]!.param.name),
+    ...(folded ? { gradScale: folded.coef, gradSquared: folded.squares[i]! } : {}),
   }));
   const optimizer = appendOptimizer(b, options.optimizer, targets);
   // pruned: backward helpers that ended up unused (e.g. pieces merged into a concat) drop out
