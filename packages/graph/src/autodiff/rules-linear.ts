@@ -87,12 +87,10 @@ function shiftedProducts(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym
   const padded = g.sliceAxes(g.pad(s, [0, 0, pt, pl, 0, 0, Math.max(0, R - pt - H), Math.max(0, needW - pl - W)]), [2], [0], [R], [1]);
   const columns: Sym[] = [];
   for (let j = 0; j < kw; j++) columns.push(g.sliceAxes(padded, [3], [j * dw], [j * dw + Q], [1]));
-  // each row copy as [.., Ca, 1, R*Q], stacked on the new axis: rows (a, i)
+  // row copies concatenated on the axis after the channels ([Ca, kh*N, R, Q] or [N, Ca, kh*R, Q]):
+  // in memory that is rows (a, i)
   const rows: Sym[] = [];
-  for (let i = 0; i < kh; i++) {
-    const shifted = g.pad(a, [0, 0, i * dh, 0, 0, 0, (kh - 1 - i) * dh, 0]);
-    rows.push(g.reshape(shifted, channelsFirst ? [Ca, 1, N * R * Q] : [N, Ca, 1, R * Q]));
-  }
+  for (let i = 0; i < kh; i++) rows.push(g.pad(a, [0, 0, i * dh, 0, 0, 0, (kh - 1 - i) * dh, 0]));
   let blocks: Sym; // [Ca*kh, kw*Cs]
   if (channelsFirst) {
     const X = g.reshape(g.concat(columns, stack), [kw * Cs, N * R * Q]);
