@@ -335,9 +335,8 @@ export class GraphBuilder {
 
   // ---- layout --------------------------------------------------------------------------------
   reshape(x: Sym, shape: readonly number[]): Sym {
-    const resolved = resolveReshape(x.shape, shape);
     // to its own shape: no node (ORT spends ~9 us on each, and a training step made hundreds)
-    if (resolved.length === x.shape.length && resolved.every((d, i) => d === x.shape[i])) return x;
+    if (shapesEqual(resolveReshape(x.shape, shape), x.shape)) return x;
     return this.op('reshape', [x], { shape: [...shape] });
   }
   transpose(x: Sym, perm: readonly number[]): Sym {

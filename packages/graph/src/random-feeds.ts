@@ -40,14 +40,13 @@ export function drawRandomFeeds(graph: Graph, rng: Rng, buffers?: Map<string, Fl
     const size = sizeOf(input.shape);
     let out = buffers?.get(name);
     if (buffers && !out) buffers.set(name, (out = new Float32Array(size)));
-    const constant = (value: number): TensorData => ({ dtype: 'float32', shape: [...input.shape], data: (out ?? new Float32Array(size)).fill(value) });
+    const tensor = (data: Float32Array): TensorData => ({ dtype: 'float32', shape: [...input.shape], data });
     if (gateValue !== undefined) {
-      feeds[name] = constant(gateValue);
+      feeds[name] = tensor((out ?? new Float32Array(size)).fill(gateValue));
       gateValue = undefined;
     } else if (spec.kind === 'normal' && spec.gate !== undefined) {
       gateValue = rng.uniform() < gateProbability(graph, name, spec.gate, specs[i + 1]) ? 1 : 0;
-      feeds[name] =
-        gateValue === 1 ? drawRandom(spec, input.shape, rng, out) : { dtype: 'float32', shape: [...input.shape], data: zerosFor(name, size, buffers) };
+      feeds[name] = gateValue === 1 ? drawRandom(spec, input.shape, rng, out) : tensor(zerosFor(name, size, buffers));
     } else {
       feeds[name] = drawRandom(spec, input.shape, rng, out);
     }

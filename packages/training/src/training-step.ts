@@ -244,12 +244,11 @@ export function buildStepGraph(options: Omit<TrainingStepOptions, 'backend' | 'p
       : paramGrads.get(h.members[0]!.param.id)!,
   );
   let normSym: Sym | null = null;
-  let folded: { coef: Sym; squares: Sym[] } | undefined;
+  let folded: ReturnType<typeof clipCoefficient> | undefined;
   if (options.clipNorm !== undefined && options.optimizer.kind === 'adamw') {
     // AdamW takes the coefficient into its scalars and reuses the norm's squares
-    const clip = clipCoefficient(b, grads, options.clipNorm);
-    folded = clip;
-    normSym = clip.totalNorm;
+    folded = clipCoefficient(b, grads, options.clipNorm);
+    normSym = folded.totalNorm;
   } else if (options.clipNorm !== undefined) {
     const clipped = clipGradNorm(b, grads, options.clipNorm);
     grads = clipped.grads;
