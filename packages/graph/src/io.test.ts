@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,5 +45,25 @@ describe('removeStaleTempFiles', () => {
     for (const n of [dead, mine, other, 'state.safetensors']) await writeFile(join(dir, n), 'x');
     expect(await removeStaleTempFiles(dir)).toEqual([join(dir, dead)]);
     expect((await readdir(dir)).sort()).toEqual([mine, other, 'state.safetensors'].sort());
+  });
+
+  // `sleep 0.1 &` then `exec sleep 5`: the first sleep ends as the child of a process that never
+  // waits, so it stays a zombie (as a killed trainer does when its parent died too and init is slow)
+  it.skipIf(process.platform !== 'linux')('counts a zombie writer as dead', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'unias-io-'));
+    dirs.push(dir);
+    const holder = spawn('sh', ['-c', 'sleep 0.1 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const zombie = Number(await new Promise<string>((resolve) => holder.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))));
+      const state = () => readFileSync(`/proc/${zombie}/stat`, 'utf8').split(') ')[1]![0];
+      for (let i = 0; i < 100 && state() !== 'Z'; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(state()).toBe('Z');
+      expect(() => process.kill(zombie, 0)).not.toThrow(); // what a pid check alone would call alive
+      const name = `.state.safetensors.${zombie}.0123456789ab.tmp`;
+      await writeFile(join(dir, name), 'x');
+      expect(await removeStaleTempFiles(dir)).toEqual([join(dir, name)]);
+    } finally {
+      holder.kill('SIGKILL');
+    }
   });
 });
