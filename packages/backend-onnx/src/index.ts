@@ -29,3 +29,14 @@ export { detectVulkan, describeDriver, type VulkanInfo, type VulkanDriver, type 
 export { detectCuda, ortBindingDir, CUDA_LIBRARIES, type CudaInfo } from './cuda.js';
 export { placementFromProfile, formatPlacement, type PlacementReport } from './placement.js';
 export { inspectOnnxDevices, INSTALL_HINTS, type OnnxDeviceReport, type DeviceStatus } from './inspect-devices.js';
+export {
+  HUGE_PAGE_OPT_OUT,
+  HUGE_PAGE_TUNABLE,
+  hugePageStatus,
+  parseThpMode,
+  readHugePageFacts,
+  withHugePages,
+  type HugePageFacts,
+  type HugePageStatus,
+  type ThpMode,
+} from './huge-pages.js';

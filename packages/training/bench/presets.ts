@@ -1,12 +1,14 @@
 /**
  * The UniAS presets' training step (head on cached backbone features, dropout and jitter on,
  * AdamW + clipping) on ONNX Runtime, each preset in its own process (bench/step-time.ts) so that
- * the process's peak RSS is that preset's peak memory.
+ * the process's peak RSS is that preset's peak memory. The children start as `unias train` does:
+ * with huge pages where an environment variable is all it takes (`huge_pages` in their results).
  */
 import { spawnSync } from 'node:child_process';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PresetName } from '@unias/model';
+import { withHugePages } from '@unias/backend-onnx';
 
 export interface PresetTiming {
   readonly preset: PresetName;
@@ -24,6 +26,8 @@ export interface PresetTiming {
   /** Median CPU time of the process per step (moves less than wall time when others share the cores). */
   readonly cpu_ms_per_step: number;
   readonly peak_rss_mb: number;
+  /** Whether the preset's process had huge pages, and why (hugePageStatus of @unias/backend-onnx). */
+  readonly huge_pages: { readonly active: boolean; readonly reason: string };
   readonly wall_ms: readonly number[];
   readonly losses: readonly number[];
 }
@@ -34,6 +38,7 @@ export function timePreset(name: PresetName, batch: number, steps: number, threa
   const run = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=@unias/source', script, name, String(batch), String(steps), String(threads)], {
     encoding: 'utf8',
     cwd: dirname(script),
+    env: withHugePages(process.env),
     maxBuffer: 1 << 24,
   });
   if (run.status !== 0) throw new Error(`preset ${name} step bench failed (exit ${run.status}): ${run.stderr}`);

@@ -9,7 +9,7 @@
  * step it reports the backend's run alone (the rest is JS: random draws, feeds) and the page faults
  * and system time per step (fresh pages for large outputs cost ~10 us each on these VMs).
  */
-import { createOnnxBackend } from '@unias/backend-onnx';
+import { createOnnxBackend, hugePageStatus } from '@unias/backend-onnx';
 import { createRng, sizeOf, type TensorData } from '@unias/graph';
 import { buildTrainingGraph, isPresetName, presetConfig } from '@unias/model';
 import { adamw, countFlops, createTrainingStep } from '../src/index.js';
@@ -85,6 +85,7 @@ async function main(): Promise<void> {
     sys_ms_per_step: Math.round((used.systemCPUTime - usage.systemCPUTime) / 1000 / wall.length),
     // this process's high-water mark: one preset per process, so it is the step's peak
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+    huge_pages: { active: hugePageStatus().active, reason: hugePageStatus().reason },
     wall_ms: wall.map(Math.round),
     cpu_ms: cpu.map(Math.round),
     losses,

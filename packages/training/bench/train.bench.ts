@@ -308,7 +308,7 @@ async function main(): Promise<void> {
     memory_ort: memory,
     memory_ort_per_param_layout: memoryPerParam,
     presets: {
-      description: `UniAS head on cached backbone features (training graph of @unias/model: dropout and feature jitter on), AdamW + clip_grad_norm_, batch ${presetBatch}, ONNX Runtime 2 threads; gflops = 3x forward FLOPs / median step; peak_rss_mb = the preset's own process`,
+      description: `UniAS head on cached backbone features (training graph of @unias/model: dropout and feature jitter on), AdamW + clip_grad_norm_, batch ${presetBatch}, ONNX Runtime 2 threads; gflops = 3x forward FLOPs / median step; peak_rss_mb = the preset's own process, started as \`unias train\` starts itself: with huge pages where an environment variable is all it takes (huge_pages)`,
       targets: { paper_batch8_fraction_of_matmul_peak: 0.75, paper_batch1_fraction_of_matmul_peak: 0.55, cpu_fraction_of_matmul_peak: 0.25 },
       ...presets,
     },

@@ -5,7 +5,7 @@
 import { cpus } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { chooseOnnxDevice, detectVulkan, INSTALL_HINTS } from '@unias/backend-onnx';
+import { chooseOnnxDevice, detectVulkan, hugePageStatus, INSTALL_HINTS, type HugePageStatus } from '@unias/backend-onnx';
 import { SWIFTSHADER_ICD, swiftshaderMissing } from '@unias/backend-onnx/testing';
 import { runCli } from '../testing/helpers.js';
 
@@ -25,11 +25,13 @@ describe('unias doctor', () => {
     const r = await runCli(['doctor', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout) as {
-      machine: { cores: number };
+      machine: { cores: number; huge_pages: HugePageStatus };
       onnxruntime: { version: string; providers: unknown[]; devices: Array<{ device: string; usable: boolean }>; auto: { device: string } };
       tfjs: Array<{ name: string; usable: boolean }>;
     };
     expect(report.machine.cores).toBe(cpus().length);
+    // in-process here, so this process's own status (the bin's child is checked in huge-pages-respawn.test.ts)
+    expect(report.machine.huge_pages).toEqual(hugePageStatus());
     expect(report.onnxruntime.version).toBe(ort.env.versions.node);
     expect(report.onnxruntime.providers).toEqual(ort.listSupportedBackends());
     expect(report.onnxruntime.auto.device).toBe((await chooseOnnxDevice('auto')).device);

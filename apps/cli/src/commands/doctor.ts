@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { cpus, freemem, totalmem } from 'node:os';
 import type { Command } from '../command.js';
 import { flag, parse } from '../args.js';
+import { findSetpriv } from '../huge-pages-respawn.js';
 
 const USAGE = `usage: unias doctor [--json]
 
@@ -9,7 +10,8 @@ The runtimes and devices found on this machine, and what to install for the miss
 onnxruntime's providers and which devices run (cpu, webgpu, cuda; the check \`--device\` makes, with
 a tiny model run on each), what \`--device auto\` picks and why, the Vulkan setup behind webgpu
 (loader, drivers, GPU device nodes: how a hardware GPU was told from a software driver), the CUDA
-libraries behind cuda, the tfjs runtimes, cores, processor features and memory. See docs/devices.md.
+libraries behind cuda, the tfjs runtimes, cores, processor features, memory and whether large
+buffers get huge pages. See docs/devices.md.
 
   --json   the same as one JSON object on stdout`;
 
@@ -43,7 +45,7 @@ export const command: Command = {
   usage: USAGE,
   async run(argv) {
     const args = parse(argv, { json: { type: 'boolean' } });
-    const { inspectOnnxDevices, describeDriver } = await import('@unias/backend-onnx');
+    const { inspectOnnxDevices, describeDriver, hugePageStatus, HUGE_PAGE_TUNABLE } = await import('@unias/backend-onnx');
     const onnx = await inspectOnnxDevices();
     const tfjs = await tfjsRuntimes();
     const cores = cpus();
@@ -55,8 +57,14 @@ export const command: Command = {
       cpu_features: await cpuFeatures(),
       memory_total_bytes: totalmem(),
       memory_free_bytes: freemem(),
+      // of this process: the commands that run models start themselves with huge pages where they can
+      huge_pages: hugePageStatus(),
     };
     const install = [...onnx.install];
+    if (machine.huge_pages.canEnable && !findSetpriv())
+      install.push(
+        `huge pages (optional, faster training): util-linux's setpriv, with which \`unias\` starts itself with GLIBC_TUNABLES=${HUGE_PAGE_TUNABLE}; or set that yourself`,
+      );
     if (!tfjs.find((t) => t.name === 'tfjs-node')?.usable)
       install.push('tfjs (optional): npm i @tensorflow/tfjs-node, or -gpu with CUDA (their install downloads libtensorflow)');
     if (flag(args, 'json')) {
@@ -69,6 +77,7 @@ export const command: Command = {
       `  platform   ${machine.platform}, Node ${machine.node}`,
       `  cores      ${machine.cores} (${machine.cpu}${machine.cpu_features.length > 0 ? `; ${machine.cpu_features.join(' ')}` : ''})`,
       `  memory     ${gib(machine.memory_total_bytes)} total, ${gib(machine.memory_free_bytes)} free`,
+      `  huge pages ${machine.huge_pages.active ? 'yes' : 'no'}: ${machine.huge_pages.reason}`,
       '',
       onnx.version ? `onnxruntime-node ${onnx.version}` : `onnxruntime-node: does not load (${onnx.loadError})`,
       `  providers  ${onnx.providers.map((p) => `${p.name}${p.bundled ? '' : ' (separate download)'}`).join(', ') || 'none'}`,
