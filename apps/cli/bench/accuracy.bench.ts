@@ -34,6 +34,15 @@ import {
 import { progressBars } from '../src/progress.js';
 import { LOG_FILE, runLog } from '../src/run-log.js';
 import { createGraphPredictor, loadStoredModel, openBackend } from '@unias/detector';
+import { hugePageStatus, withHugePages } from '@unias/backend-onnx';
+import { findSetpriv, runWithHugePages } from '../src/huge-pages-respawn.js';
+
+// trained as `unias train` trains: in a process with huge pages where an environment variable is all it takes
+const setpriv = findSetpriv();
+if (setpriv && hugePageStatus().canEnable) {
+  const code = await runWithHugePages(setpriv, withHugePages);
+  if (code !== undefined) process.exit(code);
+}
 
 const repo = resolve(import.meta.dirname, '../../..');
 const { values } = parseArgs({
@@ -202,6 +211,7 @@ const result = {
   },
   mean: { unias: pick(u.mean), knn: pick(knn.report.mean), knn_shared: pick(shared.mean) },
   train_seconds: Number(trainSeconds.toFixed(1)),
+  huge_pages: hugePageStatus(),
   knn_seconds: Number(knnSeconds.toFixed(1)),
 };
 const json = `${JSON.stringify(result, null, 2)}\n`;

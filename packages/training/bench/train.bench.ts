@@ -12,7 +12,7 @@
  *
  *   pnpm --filter @unias/training bench   (BENCH_ORT_STEPS, BENCH_WASM_STEPS, BENCH_CPU_STEPS change the step
  *   counts; BENCH_PRESETS=cpu,paper the presets timed (small too if named), empty for none;
- *   BENCH_PRESET_STEPS the timed steps per preset, default 12 (paper 3; 8 at batch 1: the steps of one
+ *   BENCH_PRESET_STEPS the timed steps per preset, default 12 (paper 5; 8 at batch 1: the steps of one
  *   process move by 20-40% on a shared machine, so the medians need more than 5); the paper preset is
  *   also timed at batch 1 (`presets_batch1`) unless BENCH_PAPER_BATCH1=0)
  */
@@ -208,7 +208,7 @@ async function main(): Promise<void> {
   for (const name of (process.env['BENCH_PRESETS'] ?? 'cpu,paper').split(',').filter(Boolean)) {
     if (!isPresetName(name)) throw new Error(`BENCH_PRESETS: unknown preset "${name}"`);
     await readPeak(`before ${name} batch ${presetBatch}`);
-    presets[name] = timePreset(name, presetBatch, count('BENCH_PRESET_STEPS', name === 'paper' ? 3 : 12), 2, log);
+    presets[name] = timePreset(name, presetBatch, count('BENCH_PRESET_STEPS', name === 'paper' ? 5 : 12), 2, log);
   }
   // the issue's second paper target is at batch 1 (BENCH_PAPER_BATCH1=0 skips it)
   const batch1: Record<string, PresetTiming & { fraction_of_matmul_peak?: number }> = {};
