@@ -34,15 +34,12 @@ import {
 import { progressBars } from '../src/progress.js';
 import { LOG_FILE, runLog } from '../src/run-log.js';
 import { createGraphPredictor, loadStoredModel, openBackend } from '@unias/detector';
-import { hugePageStatus, withHugePages } from '@unias/backend-onnx';
-import { findSetpriv, runWithHugePages } from '../src/huge-pages-respawn.js';
+import { hugePageStatus } from '@unias/backend-onnx';
+import { restartWithHugePages } from '../src/huge-pages-respawn.js';
 
 // trained as `unias train` trains: in a process with huge pages where an environment variable is all it takes
-const setpriv = findSetpriv();
-if (setpriv && hugePageStatus().canEnable) {
-  const code = await runWithHugePages(setpriv, withHugePages);
-  if (code !== undefined) process.exit(code);
-}
+const restarted = await restartWithHugePages();
+if (restarted !== undefined) process.exit(restarted);
 
 const repo = resolve(import.meta.dirname, '../../..');
 const { values } = parseArgs({

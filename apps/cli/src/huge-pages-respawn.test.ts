@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hugePageStatus, readHugePageFacts, type HugePageStatus } from '@unias/backend-onnx';
-import { findSetpriv, shouldRespawn } from './huge-pages-respawn.js';
+import { canRestart, findSetpriv, runsModels } from './huge-pages-respawn.js';
 import { tempDir, tinyConfigFile, tinyDataset } from './testing/helpers.js';
 
 const cliDir = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -30,11 +30,11 @@ const respawns = here.canEnable && setpriv !== undefined;
 describe('unias with huge pages', () => {
   it('starts itself again only for the commands that run models, and only where it helps', () => {
     for (const argv of [['train', '--config', 'x'], ['demo'], ['serve', 'm.onnx'], ['--debug', 'eval', 'r'], ['doctor', '--json']])
-      expect(shouldRespawn(argv, can, '/usr/bin/setpriv'), argv.join(' ')).toBe(true);
-    for (const argv of [['metrics', 'x'], ['weights', 'list'], ['train', '--help'], ['--version'], []])
-      expect(shouldRespawn(argv, can, '/usr/bin/setpriv'), argv.join(' ')).toBe(false);
-    expect(shouldRespawn(['train'], { ...can, canEnable: false }, '/usr/bin/setpriv')).toBe(false);
-    expect(shouldRespawn(['train'], can, undefined)).toBe(false);
+      expect(runsModels(argv), argv.join(' ')).toBe(true);
+    for (const argv of [['metrics', 'x'], ['weights', 'list'], ['train', '--help'], ['--version'], []]) expect(runsModels(argv), argv.join(' ')).toBe(false);
+    expect(canRestart(can, '/usr/bin/setpriv')).toBe(true);
+    expect(canRestart({ ...can, canEnable: false }, '/usr/bin/setpriv')).toBe(false);
+    expect(canRestart(can, undefined)).toBe(false);
   });
 
   it(`doctor, as the commands that run models, reports huge pages ${respawns ? 'on' : 'as here'}, and off with UNIAS_HUGE_PAGES=0`, () => {

@@ -20,10 +20,27 @@ export function findSetpriv(): string | undefined {
   return SETPRIV.find((p) => existsSync(p));
 }
 
-/** Whether `unias ARGV` should run in a child started with huge pages. */
-export function shouldRespawn(argv: readonly string[], status: HugePageStatus, setpriv: string | undefined): boolean {
+/** Whether `unias ARGV` is a command that runs models (the ones worth a child with huge pages). */
+export function runsModels(argv: readonly string[]): boolean {
   const name = argv.find((a) => !a.startsWith('-'));
-  return status.canEnable && setpriv !== undefined && name !== undefined && RESPAWNED_COMMANDS.has(name) && !argv.includes('--help') && !argv.includes('-h');
+  return name !== undefined && RESPAWNED_COMMANDS.has(name) && !argv.includes('--help') && !argv.includes('-h');
+}
+
+/** Whether a child of this process would get huge pages it lacks (and can be tied to it). */
+export function canRestart(status: HugePageStatus, setpriv: string | undefined): setpriv is string {
+  return status.canEnable && setpriv !== undefined;
+}
+
+/**
+ * This process's command line again in a child with huge pages, where that is possible and this
+ * process has none; resolves with the child's exit code, or undefined when no child ran (the
+ * caller then does the work itself).
+ */
+export async function restartWithHugePages(): Promise<number | undefined> {
+  const setpriv = findSetpriv();
+  if (setpriv === undefined) return undefined;
+  const { hugePageStatus, withHugePages } = await import('@unias/backend-onnx');
+  return canRestart(hugePageStatus(), setpriv) ? runWithHugePages(setpriv, withHugePages) : undefined;
 }
 
 /**
@@ -44,19 +61,19 @@ export async function runWithHugePages(setpriv: string, withHugePages: (env: Nod
     ['SIGINT', isatty(0) || isatty(2) ? () => {} : pass('SIGINT')],
   ];
   for (const [signal, handler] of handlers) process.on(signal, handler);
+  let ended: [number | null, NodeJS.Signals | null] | undefined;
   try {
-    const ended = await new Promise<[number | null, NodeJS.Signals | null] | undefined>((resolve) => {
+    ended = await new Promise((resolve) => {
       child.once('error', () => resolve(undefined));
       child.once('exit', (c, s) => resolve([c, s]));
     });
-    if (ended === undefined) return undefined;
-    const [code, signal] = ended;
-    if (signal === null) return code ?? 1;
-    // end the way the child ended, so that a shell sees the signal
-    for (const [s, handler] of handlers) process.off(s, handler);
-    process.kill(process.pid, signal);
-    return 128 + (constants.signals[signal] ?? 0);
   } finally {
-    for (const [s, handler] of handlers) process.off(s, handler);
+    for (const [signal, handler] of handlers) process.off(signal, handler);
   }
+  if (ended === undefined) return undefined;
+  const [code, signal] = ended;
+  if (signal === null) return code ?? 1;
+  // end the way the child ended (the handlers are off), so that a shell sees the signal
+  process.kill(process.pid, signal);
+  return 128 + (constants.signals[signal] ?? 0);
 }

@@ -85,7 +85,7 @@ async function main(): Promise<void> {
     sys_ms_per_step: Math.round((used.systemCPUTime - usage.systemCPUTime) / 1000 / wall.length),
     // this process's high-water mark: one preset per process, so it is the step's peak
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
-    huge_pages: { active: hugePageStatus().active, reason: hugePageStatus().reason },
+    huge_pages: (({ active, reason }) => ({ active, reason }))(hugePageStatus()),
     wall_ms: wall.map(Math.round),
     cpu_ms: cpu.map(Math.round),
     losses,
