@@ -105,8 +105,11 @@ describe('unias with huge pages', () => {
         child = childrenOf(parent.pid!)[0];
       }
       expect(child, stderr).toBeDefined();
-      // the child is the trainer: a Node process started with the tunable
-      expect(readFileSync(`/proc/${child}/environ`, 'utf8').split('\0')).toContain('GLIBC_TUNABLES=glibc.malloc.hugetlb=1');
+      // the child is the trainer: a Node process started with the tunable (found between fork and
+      // exec its environment can read empty, so it is read until the exec is done)
+      const environ = () => readFileSync(`/proc/${child}/environ`, 'utf8').split('\0');
+      for (let i = 0; i < 100 && !environ().some((v) => v.startsWith('GLIBC_TUNABLES=')); i++) await new Promise((r) => setTimeout(r, 20));
+      expect(environ()).toContain('GLIBC_TUNABLES=glibc.malloc.hugetlb=1');
       parent.kill('SIGKILL');
       await exited;
       for (let i = 0; i < 100 && alive(child!); i++) await new Promise((r) => setTimeout(r, 20));
