@@ -89,6 +89,26 @@ describe('createRng (xoshiro128**)', () => {
     expect(() => createRng(1).fillBernoulli(new Float32Array(4), 1.5)).toThrow(/fillBernoulli: p must be in \[0, 1\], got 1.5/);
   });
 
+  it('fillBernoulli: the same numbers into an array that is not 8-byte aligned, for NaN values, and with p changing between fills', () => {
+    const block = createRng(13);
+    const one = createRng(13);
+    for (const [p, hit, miss] of [
+      [0.1, 0, 1 / 0.9],
+      [0.3, -0, 3],
+      [0.1, 0, 1 / 0.9],
+      [0.2, Number.NaN, 1],
+      [0.7, 5, Number.NEGATIVE_INFINITY],
+    ] as const) {
+      for (const len of [4097, 10001]) {
+        // offset 4 bytes: the pair loop's float64 view cannot start there
+        const unaligned = new Float32Array(len + 1).subarray(1);
+        expect(block.fillBernoulli(unaligned, p, hit, miss)).toEqual(referenceBernoulli(one, len, p, hit, miss));
+        expect(block.fillBernoulli(new Float32Array(len), p, hit, miss)).toEqual(referenceBernoulli(one, len, p, hit, miss));
+      }
+    }
+    expect(block.state()).toEqual(one.state());
+  });
+
   it('keeps a spare normal across fills as normal() does', () => {
     const one = createRng(5);
     const block = createRng(5);
