@@ -32,15 +32,23 @@ export interface PresetTiming {
   readonly losses: readonly number[];
 }
 
-export function timePreset(name: PresetName, batch: number, steps: number, threads: number, log: (m: string) => void): PresetTiming {
+/** One preset's step in a child process; at `inputSize` when given (default: the preset's own). */
+export function timePreset(name: PresetName, batch: number, steps: number, threads: number, log: (m: string) => void, inputSize?: number): PresetTiming {
   const script = fileURLToPath(new URL('./step-time.ts', import.meta.url));
-  log(`preset ${name}: batch ${batch}, ${steps} timed steps after 2 warm-up steps (child process)`);
-  const run = spawnSync(process.execPath, ['--import', 'tsx', '--conditions=@unias/source', script, name, String(batch), String(steps), String(threads)], {
-    encoding: 'utf8',
-    cwd: dirname(script),
-    env: withHugePages(process.env),
-    maxBuffer: 1 << 24,
-  });
+  const size = inputSize === undefined ? [] : [String(inputSize)];
+  log(
+    `preset ${name}: batch ${batch}${inputSize === undefined ? '' : `, ${inputSize}x${inputSize}`}, ${steps} timed steps after 2 warm-up steps (child process)`,
+  );
+  const run = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--conditions=@unias/source', script, name, String(batch), String(steps), String(threads), ...size],
+    {
+      encoding: 'utf8',
+      cwd: dirname(script),
+      env: withHugePages(process.env),
+      maxBuffer: 1 << 24,
+    },
+  );
   if (run.status !== 0) throw new Error(`preset ${name} step bench failed (exit ${run.status}): ${run.stderr}`);
   const timing = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as PresetTiming;
   log(`preset ${name}: ${timing.wall_ms.join(', ')} ms per step, ${timing.gflops} GFLOP/s, peak RSS ${timing.peak_rss_mb} MB`);
