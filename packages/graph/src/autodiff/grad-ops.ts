@@ -62,11 +62,6 @@ export class GradOps {
     return node;
   }
 
-  /** The node already made for (op, inputs, attrs), forward or backward, without making one. */
-  existing<K extends OpName>(op: K, inputs: readonly Sym[], attrs: OpAttrMap[K]): Sym | undefined {
-    return this.memo.get(this.key(op, inputs, attrs));
-  }
-
   scalar(v: number): Sym {
     return this.b.scalar(v);
   }

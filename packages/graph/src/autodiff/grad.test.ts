@@ -72,39 +72,6 @@ describe('grad', () => {
     expect(matmuls.every((n) => n.shape.length === 3 || n.shape.length === 2)).toBe(true);
   });
 
-  it("attention dropout: softmax's gradient reuses the forward y * mask; the backward multiplies by no mask", () => {
-    const b = new GraphBuilder({ training: true });
-    const x = b.input('x', [2, 6, 8]);
-    const y = multiheadAttention(b, 'attn', x, x, x, { numHeads: 2, dropout: 0.1 });
-    const loss = b.sumAll(b.mul(y, y));
-    const params = [...b.build().params.values()];
-    const before = new Set(reachable([loss]).map((n) => n.id));
-    const grads = grad(b, loss, [x, ...params]);
-    const masks = [...b.build().random.keys()];
-    expect(masks).toHaveLength(1);
-    const mask = b.build().inputs.get(masks[0]!)!;
-    const added = reachable(grads).filter((n) => !before.has(n.id));
-    // the forward product y * mask is the mask's only multiply (it used to be multiplied into dy too)
-    const usesMask = added.filter((n) => n.kind === 'op' && n.inputs.includes(mask));
-    expect(usesMask).toEqual([]);
-    // and the gradients are right: float64 central differences through a fixed mask
-    const rng = createRng(4);
-    const feeds: Record<string, TensorData> = {
-      x: { dtype: 'float32', shape: [2, 6, 8], data: rng.fillUniform(new Float32Array(96), -1, 1) },
-      [mask.name]: {
-        dtype: 'float32',
-        shape: [...mask.shape],
-        data: rng.fillBernoulli(new Float32Array(mask.shape.reduce((a, d) => a * d, 1)), 0.3, 0, 1 / 0.7),
-      },
-    };
-    for (const [name, t] of initParams(b.build(), 5)) feeds[name] = t;
-    b.output('loss', loss);
-    const wrt = ['x', ...params.map((p) => p.name)];
-    grads.forEach((gr, i) => b.output(`grad:${wrt[i]}`, gr));
-    const gc: GradCase = { graph: b.build(), feeds, wrt };
-    expect(finiteDifferenceCheck(gc).maxRelError).toBeLessThan(FD_TOLERANCE);
-  });
-
   it('max pooling routes to the first maximum of a window; reduceMax shares ties; maximum halves them', () => {
     const b = new GraphBuilder();
     const x = b.input('x', [1, 1, 2, 4]);

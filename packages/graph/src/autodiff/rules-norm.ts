@@ -1,41 +1,15 @@
 /** Closed-form gradients of softmax, the normalisations and cosine similarity. */
 import type { Sym } from '../graph.js';
 import { broadcastShapes } from '../shape.js';
-import { shapesEqual } from '../tensor-data.js';
 import type { GradOps } from './grad-ops.js';
 import type { GradRule } from './rule-types.js';
 
-/**
- * dx = y (dy - sum(dy y)) along the axis. When y was masked (dropout: the forward graph has y * m,
- * and dy = d * m), y dy is that forward product times d, so dx = (y m) d - y sum((y m) d): the
- * backward multiply by the mask is never made, one full-size op fewer per attention layer (where
- * y is [batch, heads, tokens, tokens]).
- */
+/** dx = y (dy - sum(dy y)) along the axis. */
 export const softmax: GradRule<'softmax'> = ({ g, dy, y, node, needs }) => {
   if (!needs[0]) return [];
   const axis = node.attrs.axis;
-  const masked = maskedAdjoint(g, dy, y);
-  if (masked) {
-    const yDy = g.mul(masked.product, masked.adjoint);
-    return [g.sub(yDy, g.mul(y, g.reduceSum(yDy, [axis], true)))];
-  }
   return [g.mul(y, g.sub(dy, g.reduceSum(g.mul(dy, y), [axis], true)))];
 };
-
-/** dy = d * m (same shapes) where the graph already holds y * m: that product and d. */
-function maskedAdjoint(g: GradOps, dy: Sym, y: Sym): { product: Sym; adjoint: Sym } | undefined {
-  if (dy.kind !== 'op' || dy.op !== 'mul') return undefined;
-  const [d, m] = dy.inputs as [Sym, Sym];
-  for (const [adjoint, mask] of [
-    [d, m],
-    [m, d],
-  ] as const) {
-    if (!shapesEqual(adjoint.shape, y.shape) || !shapesEqual(mask.shape, y.shape)) continue;
-    const product = g.existing('mul', [y, mask], {}) ?? g.existing('mul', [mask, y], {});
-    if (product) return { product, adjoint };
-  }
-  return undefined;
-}
 
 /**
  * Normalisation over the last axis of `x` (biased variance): returns x_hat and 1/sigma (kept dims),

@@ -412,8 +412,6 @@ add({
 // ---- normalisation and friends ------------------------------------------------------------------
 add({ id: 'softmax/last', op: 'softmax', build: (b) => b.output('y', b.softmax(b.input('x', [2, 3, 7]), -1)) });
 add({ id: 'softmax/axis1', op: 'softmax', build: (b) => b.output('y', b.softmax(b.input('x', [2, 5, 3]), 1)) });
-// softmax then a mask (dropout's multiply): the rule that reuses the forward product y * m
-add({ id: 'softmax/masked', op: 'softmax', build: (b) => b.output('y', b.mul(b.softmax(b.input('x', [2, 3, 7]), -1), b.input('m', [2, 3, 7]))) });
 add({
   id: 'softmax/closed-form',
   op: 'softmax',
