@@ -1,11 +1,12 @@
 /**
  * Diagnostic: a stride-1 3x3 conv's input gradient (4x128x28x28) as ConvTranspose with the forward
  * weight, or as Conv with the weight transposed and flipped, timed on ONNX Runtime side by side.
+ *   tsx --conditions=@unias/source bench/dgrad-variants.ts [N C H] (default 4 128 28)
  */
 import { createOnnxBackend } from '@unias/backend-onnx';
 import { createGraph, createRng, type Sym } from '@unias/graph';
 
-const [N, C, H] = [4, 128, 28];
+const [N, C, H] = (process.argv.length > 4 ? process.argv.slice(2, 5).map(Number) : [4, 128, 28]) as [number, number, number];
 
 async function main(): Promise<void> {
   const backend = await createOnnxBackend();

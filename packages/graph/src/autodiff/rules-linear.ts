@@ -50,10 +50,24 @@ export interface WindowGeometry {
  * differ in how many bytes they copy before the one GEMM that does the arithmetic.
  */
 export function windowCorrelation(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym {
-  if (geo.groups === 1 && geo.strides[0] === 1 && geo.strides[1] === 1 && A.shape[2]! >= 2 * (geo.kernel[0] - 1) * geo.dilations[0])
-    return shiftedProducts(g, A, src, geo);
+  const stride1 = geo.groups === 1 && geo.strides[0] === 1 && geo.strides[1] === 1;
+  if (stride1 && weightOutweighsMaps(A, src, geo)) return im2colCorrelation(g, A, src, geo, true);
+  if (stride1 && A.shape[2]! >= 2 * (geo.kernel[0] - 1) * geo.dilations[0]) return shiftedProducts(g, A, src, geo);
   if (tilesExactly(A, src, geo)) return patchCorrelation(g, A, src, geo);
   return im2colCorrelation(g, A, src, geo);
+}
+
+/**
+ * Many channels on few pixels (kh*kw*Ca*Cs >= N*P*Q*(Ca + Cs): 256 channels at 14x14 or 28x28 for
+ * one image): the weight-sized move that ends shiftedProducts costs more than copying kh*kw planes
+ * of src, so the windows are stacked per source channel instead and the GEMM writes the weight in
+ * place. Side by side in the paper preset's step at batch 1 (bench/wgrad-cm.ts for one conv):
+ * 0.965x and 0.986x; at 56x56, or 14x14 for 8 images, it was slower.
+ */
+function weightOutweighsMaps(A: Sym, src: Sym, geo: WindowGeometry): boolean {
+  const [N, Ca, P, Q] = A.shape as [number, number, number, number];
+  const Cs = src.shape[1]!;
+  return geo.kernel[0] * geo.kernel[1] * Ca * Cs >= N * P * Q * (Ca + Cs);
 }
 
 /**
@@ -148,8 +162,10 @@ function patchCorrelation(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sy
  * whole planes) and is padded; each of the kh*kw window offsets is one strided slice [Cs, N, P, Q],
  * and their concat along axis 0 (whole contiguous slabs) is the im2col matrix [kh*kw*Cs, N*P*Q].
  * One GEMM with it transposed (ORT fuses the transpose into the GEMM) gives every weight.
+ * `channelMajor` (one group) concatenates the slices per source channel instead ([Cs, kh*kw, ..],
+ * runs of N*P*Q floats), so the GEMM's result is already [Ca, Cs, kh, kw] and no move follows.
  */
-function im2colCorrelation(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym {
+function im2colCorrelation(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry, channelMajor = false): Sym {
   const [N, Ca, P, Q] = A.shape as [number, number, number, number];
   const [, Cs, H, W] = src.shape as [number, number, number, number];
   const [kh, kw] = geo.kernel;
@@ -162,7 +178,9 @@ function im2colCorrelation(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): S
   const K = kh * kw;
   const rows = N * P * Q;
   // [Cs, N, H, W], or grouped [G, Cs/G, N, H, W]
-  const first = G === 1 ? g.transpose(src, [1, 0, 2, 3]) : g.reshape(g.transpose(src, [1, 0, 2, 3]), [G, cs, N, H, W]);
+  // (one image: the same bytes, so a reshape)
+  const channelsFirst = N === 1 ? g.reshape(src, [Cs, 1, H, W]) : g.transpose(src, [1, 0, 2, 3]);
+  const first = G === 1 ? channelsFirst : g.reshape(channelsFirst, [G, cs, N, H, W]);
   const hAxis = first.shape.length - 2;
   const needH = (P - 1) * sh + (kh - 1) * dh + 1;
   const needW = (Q - 1) * sw + (kw - 1) * dw + 1;
@@ -180,7 +198,18 @@ function im2colCorrelation(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): S
       const left = j * dw;
       patches.push(g.sliceAxes(padded, [hAxis, hAxis + 1], [top, left], [top + (P - 1) * sh + 1, left + (Q - 1) * sw + 1], [sh, sw]));
     }
-  const channelsFirstA = g.transpose(A, [1, 0, 2, 3]); // [Ca, N, P, Q]
+  const channelsFirstA = N === 1 ? g.reshape(A, [Ca, 1, P, Q]) : g.transpose(A, [1, 0, 2, 3]); // [Ca, N, P, Q]
+  if (G === 1 && channelMajor) {
+    const cols = g.reshape(
+      g.concat(
+        patches.map((p) => g.reshape(p, [Cs, 1, rows])),
+        1,
+      ),
+      [Cs * K, rows],
+    );
+    const w2 = g.matmul(g.reshape(channelsFirstA, [Ca, rows]), g.transposeLast2(cols));
+    return g.reshape(w2, [Ca, Cs, kh, kw]);
+  }
   if (G === 1) {
     const cols = g.reshape(g.concat(patches, 0), [K * Cs, rows]);
     const w2 = g.matmul(g.reshape(channelsFirstA, [Ca, rows]), g.transposeLast2(cols));

@@ -290,11 +290,15 @@ const CONVS: ConvCase[] = [
   { name: 'rect-kernel-stride', x: [1, 3, 8, 9], w: [2, 3, 3, 1], stride: [1, 2] },
   { name: '7x7-pad3', x: [1, 2, 7, 7], w: [1, 2, 7, 7], bias: true, pads: [3, 3, 3, 3] },
   // the weight-gradient formulations of autodiff's windowCorrelation: shifted products (stride 1,
-  // rows >= 2 * kernel span) with uneven pads, dilation and a rectangular kernel; patches (kernel = stride)
+  // rows >= 2 * kernel span) with uneven pads, dilation and a rectangular kernel, and with the
+  // images in the GEMM's rows; channel-major im2col (stride 1, the weight outweighs the maps);
+  // patches (kernel = stride)
   { name: 'stride1-3x2-asym-pads', x: [2, 3, 9, 8], w: [4, 3, 3, 2], pads: [2, 0, 1, 1] },
   // its backward case's scalar loss (288 products with random cotangents) cancels to 3e-5 relative in float32
   { name: 'stride1-dilation2-valid', x: [2, 2, 12, 10], w: [3, 2, 3, 3], dilation: [2, 2], tolerance: 1e-4 },
+  { name: 'stride1-images-in-gemm-rows', x: [5, 17, 4, 4], w: [17, 17, 3, 3], pads: [1, 1, 1, 1] },
   { name: 'stride1-many-channels-few-pixels', x: [2, 17, 4, 4], w: [17, 17, 3, 3], pads: [1, 1, 1, 1] },
+  { name: 'stride1-channel-major-dilated-asym', x: [1, 8, 5, 4], w: [8, 8, 3, 2], pads: [2, 0, 1, 1], dilation: [2, 1] },
   { name: 'patch-4x4-stride4', x: [2, 3, 8, 12], w: [5, 3, 4, 4], stride: [4, 4], bias: true },
   { name: 'patch-2x3-one-image', x: [1, 2, 6, 9], w: [3, 2, 2, 3], stride: [2, 3] },
 ];
