@@ -179,11 +179,6 @@ async function prepareSession(
   const stateSpecs = new Map(lowered.inputs.filter((s) => carriedInputs.has(s.name)).map((s) => [s.name, s]));
   const returned = lowered.outputs.filter((s) => !carriedOutputs.has(s.name));
   const state = new Map<string, OrtTensor>();
-  // Per carried output, the tensor its state held before the last run (only this session holds
-  // it), given to onnxruntime as that output's buffer: the binding then neither allocates a fresh
-  // one nor copies into it, and the step holds two copies of its state instead of three (the paper
-  // preset at batch 1: 4.6 -> 4.1 GB peak). A failed run can only spoil a spare, never the state.
-  const spare = new Map<string, OrtTensor>();
   let disposed = false;
   // Runs are serialised: carried state must move from one run to the next in order.
   let queue: Promise<unknown> = Promise.resolve();
@@ -222,21 +217,15 @@ async function prepareSession(
           if (!t) throw new Error(`${backend} session: carried input "${name}" has no value; call setState first`);
           ortFeeds[name] = t;
         }
-        const fetches: Record<string, OrtTensor | null> = {};
-        for (const spec of lowered.outputs) fetches[spec.name] = spare.get(spec.name) ?? null;
-        const results = await session.run(ortFeeds, fetches);
+        const results = await session.run(ortFeeds);
         if (profile) await endProfile(true, byteSize(Object.values(ortFeeds)) + byteSize(Object.values(results)));
         const out: Record<string, TensorData> = {};
         for (const spec of lowered.outputs) {
           const value = results[spec.name];
           if (!value || !(value instanceof ort.Tensor)) throw new Error(`${backend} session: ONNX Runtime returned no tensor for "${spec.name}"`);
           const carriedTo = carriedOutputs.get(spec.name);
-          if (carriedTo !== undefined) {
-            const previous = state.get(carriedTo);
-            state.set(carriedTo, value);
-            // (a state with a batch axis may change size between runs: not reused)
-            if (previous && previous !== value && spec.batchAxis === null) spare.set(spec.name, previous);
-          } else out[spec.name] = fromOrtTensor(value, `output "${spec.name}"`);
+          if (carriedTo !== undefined) state.set(carriedTo, value);
+          else out[spec.name] = fromOrtTensor(value, `output "${spec.name}"`);
         }
         return out;
       }),
@@ -269,7 +258,6 @@ async function prepareSession(
         if (disposed) return;
         disposed = true;
         state.clear();
-        spare.clear();
         await endProfile(false).catch(() => undefined);
         await session.release();
       }),
