@@ -21,11 +21,12 @@ const [preset = 'paper', batchArg = '1', varName, va, vb, roundsArg = '12', size
 if (!isPresetName(preset) || !varName || va === undefined || vb === undefined) {
   throw new Error('usage: ab-step.ts preset batch VAR a b [rounds] [input size]');
 }
+const presetName = preset;
 const batch = Number(batchArg);
 
 async function prepare(value: string) {
   process.env[varName!] = value;
-  const model = buildTrainingGraph(presetConfig(preset!, sizeArg ? { inputSize: Number(sizeArg) } : {}), { batchSize: batch });
+  const model = buildTrainingGraph(presetConfig(presetName, sizeArg ? { inputSize: Number(sizeArg) } : {}), { batchSize: batch });
   const params = initParams(model, 0);
   const step = buildStepGraph({ model, optimizer: adamw({ lr: 1e-4 }), clipNorm: 0.1 });
   const session = await ort.InferenceSession.create(toOnnxModel(step.graph), {
