@@ -11,7 +11,7 @@
  * Prints one JSON line: every run's ms, the medians, the median of the paired ratios b/a, and the
  * ratio of the means of the faster halves (the machine's slow spells land in the slower half).
  */
-import { toOnnxModel } from '@unias/backend-onnx';
+import { createOnnxBackend, toOnnxModel } from '@unias/backend-onnx';
 import { createRng, initParams, type TensorData } from '@unias/graph';
 import { buildTrainingGraph, isPresetName, presetConfig } from '@unias/model';
 import * as ort from 'onnxruntime-node';
@@ -23,19 +23,15 @@ if (!isPresetName(preset) || !varName || va === undefined || vb === undefined) {
 }
 const presetName = preset;
 const batch = Number(batchArg);
+const { sessionOptions } = await createOnnxBackend();
 
 async function prepare(value: string) {
   process.env[varName!] = value;
   const model = buildTrainingGraph(presetConfig(presetName, sizeArg ? { inputSize: Number(sizeArg) } : {}), { batchSize: batch });
   const params = initParams(model, 0);
   const step = buildStepGraph({ model, optimizer: adamw({ lr: 1e-4 }), clipNorm: 0.1 });
-  const session = await ort.InferenceSession.create(toOnnxModel(step.graph), {
-    intraOpNumThreads: 2,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-    logSeverityLevel: 3,
-  });
+  // the options every session of the ORT backend gets (2 threads, sequential, all optimisations)
+  const session = await ort.InferenceSession.create(toOnnxModel(step.graph), { ...sessionOptions });
   const rng = createRng(1);
   const feeds: Record<string, ort.Tensor> = {};
   for (const name of session.inputNames) {
