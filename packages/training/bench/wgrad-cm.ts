@@ -2,6 +2,8 @@
  * Diagnostic: a 3x3 conv's weight gradient as autodiff writes it against an im2col with the windows
  * stacked per source channel (the GEMM then gives the weight in place: no move after it), timed
  * side by side on ONNX Runtime.  tsx --conditions=@unias/source bench/wgrad-cm.ts N Cs Ca H
+ * (Autodiff itself takes the channel-major form where the weight outweighs the maps, e.g. 256
+ * channels at 14x14 for one image: there both sides are the same formulation.)
  */
 import { createOnnxBackend } from '@unias/backend-onnx';
 import { createGraph, createRng, grad, type Sym } from '@unias/graph';

@@ -61,8 +61,9 @@ export function windowCorrelation(g: GradOps, A: Sym, src: Sym, geo: WindowGeome
  * Many channels on few pixels (kh*kw*Ca*Cs >= N*P*Q*(Ca + Cs): 256 channels at 14x14 or 28x28 for
  * one image): the weight-sized move that ends shiftedProducts costs more than copying kh*kw planes
  * of src, so the windows are stacked per source channel instead and the GEMM writes the weight in
- * place. Side by side in the paper preset's step at batch 1 (bench/wgrad-cm.ts for one conv):
- * 0.965x and 0.986x; at 56x56, or 14x14 for 8 images, it was slower.
+ * place. The paper preset's step at batch 1 against shifted products (bench/ab-step.ts): 0.965x
+ * and 0.986x; taking 56x56 too was slower (1.03x), and so was 14x14 for 8 images alone
+ * (bench/wgrad-cm.ts).
  */
 function weightOutweighsMaps(A: Sym, src: Sym, geo: WindowGeometry): boolean {
   const [N, Ca, P, Q] = A.shape as [number, number, number, number];
@@ -199,21 +200,18 @@ function im2colCorrelation(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry, ch
       patches.push(g.sliceAxes(padded, [hAxis, hAxis + 1], [top, left], [top + (P - 1) * sh + 1, left + (Q - 1) * sw + 1], [sh, sw]));
     }
   const channelsFirstA = N === 1 ? g.reshape(A, [Ca, 1, P, Q]) : g.transpose(A, [1, 0, 2, 3]); // [Ca, N, P, Q]
-  if (G === 1 && channelMajor) {
-    const cols = g.reshape(
-      g.concat(
-        patches.map((p) => g.reshape(p, [Cs, 1, rows])),
-        1,
-      ),
-      [Cs * K, rows],
-    );
-    const w2 = g.matmul(g.reshape(channelsFirstA, [Ca, rows]), g.transposeLast2(cols));
-    return g.reshape(w2, [Ca, Cs, kh, kw]);
-  }
   if (G === 1) {
-    const cols = g.reshape(g.concat(patches, 0), [K * Cs, rows]);
+    const cols = channelMajor
+      ? g.reshape(
+          g.concat(
+            patches.map((p) => g.reshape(p, [Cs, 1, rows])),
+            1,
+          ),
+          [Cs * K, rows],
+        )
+      : g.reshape(g.concat(patches, 0), [K * Cs, rows]);
     const w2 = g.matmul(g.reshape(channelsFirstA, [Ca, rows]), g.transposeLast2(cols));
-    return g.transpose(g.reshape(w2, [Ca, kh, kw, Cs]), [0, 3, 1, 2]);
+    return channelMajor ? g.reshape(w2, [Ca, Cs, kh, kw]) : g.transpose(g.reshape(w2, [Ca, kh, kw, Cs]), [0, 3, 1, 2]);
   }
   const cols = g.reshape(g.concat(patches, 1), [G, K * cs, rows]);
   const w3 = g.matmul(g.reshape(channelsFirstA, [G, ca, rows]), g.transposeLast2(cols));
