@@ -6,6 +6,7 @@ export { OP_SPECS, OP_NAMES, type OpSpec, type ArgInfo } from './ops/infer.js';
 export * from './builder.js';
 export * from './init.js';
 export * from './rng.js';
+export { fillBernoulliLanes, fillNormalLanes, type LaneKernelKind } from './rng-lanes.js';
 export * from './params.js';
 export * from './safetensors.js';
 export * from './half.js';

@@ -1,8 +1,11 @@
 /**
  * Seeded, serialisable randomness (xoshiro128**). Everything random in UniAS.ts — initialisation,
- * shuffling, dropout masks, feature jitter — draws from here, in JS, so both backends see the same
- * numbers and a checkpoint can store the exact state.
+ * shuffling, dropout masks, feature jitter — draws from here (masks and jitter through
+ * rng-lanes.ts, seeded from an Rng), outside the backends, so both see the same numbers and a
+ * checkpoint can store the exact state.
  */
+
+import { ZIGGURAT, zigguratEdge } from './ziggurat.js';
 
 export interface RngState {
   readonly s: readonly [number, number, number, number];
@@ -24,7 +27,8 @@ export interface Rng {
   /**
    * Normals by the ziggurat method (Marsaglia & Tsang, 2000): about 5x faster than fillNormal and
    * exact in distribution, but a different stream (one word per value mostly, more now and then).
-   * For noise drawn every training step; initialisation and datasets keep normal()'s numbers.
+   * Initialisation and datasets keep normal()'s numbers; a training step's noise comes from
+   * rng-lanes.ts's fillNormalLanes, the same method in WebAssembly SIMD.
    */
   fillNormalFast(out: Float32Array, mean?: number, std?: number): Float32Array;
   /**
@@ -64,46 +68,6 @@ function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
-/** Where the ziggurat's 128 layers end and its tail begins, and each layer's area. */
-const ZIGGURAT_R = 3.442619855899;
-const ZIGGURAT_V = 9.91256303526217e-3;
-
-interface ZigguratTables {
-  /** |hz| below kn[i] is inside layer i's rectangle (hz a signed 32-bit word). */
-  readonly kn: Float64Array;
-  /** Layer i's right edge over 2^31: the value is hz * wn[i]. */
-  readonly wn: Float64Array;
-  /** The density exp(-x^2 / 2) at layer i's right edge. */
-  readonly fn: Float64Array;
-}
-
-/** Marsaglia & Tsang's zigset for the normal density. */
-function buildZiggurat(): ZigguratTables {
-  const m1 = 2147483648;
-  const kn = new Float64Array(128);
-  const wn = new Float64Array(128);
-  const fn = new Float64Array(128);
-  let dn = ZIGGURAT_R;
-  let tn = dn;
-  const q = ZIGGURAT_V / Math.exp(-0.5 * dn * dn);
-  kn[0] = Math.floor((dn / q) * m1);
-  kn[1] = 0;
-  wn[0] = q / m1;
-  wn[127] = dn / m1;
-  fn[0] = 1;
-  fn[127] = Math.exp(-0.5 * dn * dn);
-  for (let i = 126; i >= 1; i--) {
-    dn = Math.sqrt(-2 * Math.log(ZIGGURAT_V / dn + Math.exp(-0.5 * dn * dn)));
-    kn[i + 1] = Math.floor((dn / tn) * m1);
-    tn = dn;
-    fn[i] = Math.exp(-0.5 * dn * dn);
-    wn[i] = dn / m1;
-  }
-  return { kn, wn, fn };
-}
-
-const ZIGGURAT = buildZiggurat();
-
 /**
  * The pair table of fillBernoulli: entry v holds, as one float64, the two float32 values of the
  * bytes v & 255 (first) and v >> 8. Shared and rebuilt only when (tie, hit, miss) change: a
@@ -140,6 +104,11 @@ class Xoshiro implements Rng {
     this.spare = state.spare;
   }
 
+  /** The next 32-bit word (zigguratEdge's WordSource; not part of the Rng interface). */
+  nextWord(): number {
+    return this.next();
+  }
+
   private next(): number {
     const s = this.s;
     const s0 = s[0]!;
@@ -157,11 +126,6 @@ class Xoshiro implements Rng {
 
   uniform(): number {
     return this.next() / 4294967296;
-  }
-
-  /** Uniform in (0, 1): log() never sees 0. */
-  private openUniform(): number {
-    return (this.next() + 0.5) / 4294967296;
   }
 
   normal(): number {
@@ -385,27 +349,9 @@ class Xoshiro implements Rng {
     return out;
   }
 
-  /** A value outside a layer's rectangle (Marsaglia & Tsang's nfix): the tail beyond R, or a wedge. */
+  /** A value outside a layer's rectangle, drawing from this generator. */
   private zigguratEdge(first: number, layer: number): number {
-    const { kn, wn, fn } = ZIGGURAT;
-    let hz = first;
-    let iz = layer;
-    for (;;) {
-      const x = hz * wn[iz]!;
-      if (iz === 0) {
-        let tail: number;
-        let y: number;
-        do {
-          tail = -Math.log(this.openUniform()) / ZIGGURAT_R;
-          y = -Math.log(this.openUniform());
-        } while (y + y < tail * tail);
-        return hz > 0 ? ZIGGURAT_R + tail : -ZIGGURAT_R - tail;
-      }
-      if (fn[iz]! + this.openUniform() * (fn[iz - 1]! - fn[iz]!) < Math.exp(-0.5 * x * x)) return x;
-      hz = this.next() | 0;
-      iz = hz & 127;
-      if (Math.abs(hz) < kn[iz]!) return hz * wn[iz]!;
-    }
+    return zigguratEdge(this, first, layer);
   }
 
   fillNormal(out: Float32Array, mean = 0, std = 1): Float32Array {
