@@ -1,6 +1,7 @@
 /** Draws the random inputs of a graph (dropout masks, noise) from a seeded Rng, in input order. */
 import type { Graph, RandomSpec } from './graph.js';
 import type { Rng } from './rng.js';
+import { fillBernoulliLanes, fillNormalLanes } from './rng-lanes.js';
 import { sizeOf, type TensorData } from './tensor-data.js';
 
 /** One draw of a random input; into `out` when given (it must hold the shape's size). */
@@ -10,13 +11,13 @@ export function drawRandom(spec: RandomSpec, shape: readonly number[], rng: Rng,
   const data = out ?? new Float32Array(size);
   switch (spec.kind) {
     case 'dropout':
-      rng.fillBernoulli(data, spec.p, 0, 1 / (1 - spec.p));
+      fillBernoulliLanes(rng, data, spec.p, 0, 1 / (1 - spec.p));
       break;
     case 'bernoulli':
-      rng.fillBernoulli(data, spec.p);
+      fillBernoulliLanes(rng, data, spec.p);
       break;
     case 'normal':
-      rng.fillNormalFast(data);
+      fillNormalLanes(rng, data);
       break;
   }
   return { dtype: 'float32', shape: [...shape], data };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createGraph } from './builder.js';
 import { drawRandom, drawRandomFeeds } from './random-feeds.js';
+import { fillBernoulliLanes, fillNormalLanes } from './rng-lanes.js';
 import { createRng, type Rng, type RngState } from './rng.js';
 
 /** xoshiro128** from its definition, in BigInt arithmetic: an independent path for the raw words. */
@@ -225,8 +226,8 @@ describe('drawRandomFeeds with gated noise', () => {
     for (let step = 0; step < 12; step++) {
       // the documented order, written out: coin, noise if the coin is 1, then the mask
       const open = reference.uniform() < 0.5 ? 1 : 0;
-      const noise = open === 1 ? reference.fillNormalFast(new Float32Array(15)) : new Float32Array(15);
-      const mask = reference.fillBernoulli(new Float32Array(15), 0.2, 0, 1 / 0.8);
+      const noise = open === 1 ? fillNormalLanes(reference, new Float32Array(15)) : new Float32Array(15);
+      const mask = fillBernoulliLanes(reference, new Float32Array(15), 0.2, 0, 1 / 0.8);
       const got = drawRandomFeeds(jitterGraph(true), rng, buffers);
       seen.add(open);
       expect(got['apply']!.data).toEqual(Float32Array.of(open));
@@ -237,9 +238,9 @@ describe('drawRandomFeeds with gated noise', () => {
     expect(seen).toEqual(new Set([0, 1]));
   });
 
-  it('feeds an ungated normal input from fillNormalFast', () => {
+  it('feeds an ungated normal input from fillNormalLanes', () => {
     const got = drawRandomFeeds(jitterGraph(false), createRng(8));
-    expect(got['noise']!.data).toEqual(createRng(8).fillNormalFast(new Float32Array(15)));
+    expect(got['noise']!.data).toEqual(fillNormalLanes(createRng(8), new Float32Array(15)));
   });
 
   it('rejects a gate that is not the one-element bernoulli input drawn next, naming both', () => {
