@@ -41,7 +41,7 @@ function buildZiggurat(): ZigguratTables {
   return { kn, wn, fn };
 }
 
-/** The ziggurat's tables (rng-lanes.ts copies kn and wn into its kernel's memory). */
+/** The ziggurat's tables (rng-lanes.ts copies them into its kernel's memory). */
 export const ZIGGURAT = buildZiggurat();
 
 /** Where zigguratEdge takes its further 32-bit words from. */
@@ -51,8 +51,8 @@ export interface WordSource {
 
 /**
  * A value outside a layer's rectangle (Marsaglia & Tsang's nfix): the tail beyond R, or a wedge,
- * with the words it needs from `source` (fillNormalFast's generator, or the Rng behind
- * rng-lanes.ts's fills).
+ * with the words it needs from `source`: fillNormalFast's generator, or the scalar generator of
+ * rng-lanes.ts's TypeScript twin (rng-lanes.wat's $edge is this function, operation for operation).
  */
 export function zigguratEdge(source: WordSource, first: number, layer: number): number {
   const { kn, wn, fn } = ZIGGURAT;
