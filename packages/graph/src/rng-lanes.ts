@@ -12,6 +12,7 @@
  */
 import type { Rng } from './rng.js';
 import { RNG_LANES_WASM } from './rng-lanes-wasm.js';
+import { xoshiroStep } from './xoshiro.js';
 import { ZIGGURAT, zigguratEdge } from './ziggurat.js';
 
 // The parts of the WebAssembly JS API used here (this package's lib has no DOM types).
@@ -54,32 +55,10 @@ function tsKernel(): LaneKernel {
   const wn = new Float64Array(memory, WN, 128);
   const scalar = new Int32Array(memory, SCALAR, 4);
   const r = new Int32Array(4);
-  const source = {
-    nextWord(): number {
-      const [s0, s1] = [scalar[0]!, scalar[1]!];
-      const m = Math.imul(s1, 5);
-      const s2 = scalar[2]! ^ s0;
-      const s3 = scalar[3]! ^ s1;
-      scalar[0] = s0 ^ s3;
-      scalar[1] = s1 ^ s2;
-      scalar[2] = s2 ^ (s1 << 9);
-      scalar[3] = (s3 << 11) | (s3 >>> 21);
-      return Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
-    },
-  };
+  // the scalar generator's words unsigned, as rng-lanes.wat's $next compares them
+  const source = { nextWord: () => xoshiroStep(scalar, 0, 1) >>> 0 };
   const step = (): void => {
-    for (let k = 0; k < 4; k++) {
-      const s0 = s[k]!;
-      const s1 = s[4 + k]!;
-      const m = Math.imul(s1, 5);
-      r[k] = Math.imul((m << 7) | (m >>> 25), 9);
-      const s2 = s[8 + k]! ^ s0;
-      const s3 = s[12 + k]! ^ s1;
-      s[k] = s0 ^ s3;
-      s[4 + k] = s1 ^ s2;
-      s[8 + k] = s2 ^ (s1 << 9);
-      s[12 + k] = (s3 << 11) | (s3 >>> 21);
-    }
+    for (let k = 0; k < 4; k++) r[k] = xoshiroStep(s, k, 4);
   };
   return {
     kind: 'ts',

@@ -5,6 +5,7 @@
  * checkpoint can store the exact state.
  */
 
+import { xoshiroStep } from './xoshiro.js';
 import { ZIGGURAT, zigguratEdge } from './ziggurat.js';
 
 export interface RngState {
@@ -110,18 +111,7 @@ class Xoshiro implements Rng {
   }
 
   private next(): number {
-    const s = this.s;
-    const s0 = s[0]!;
-    const s1 = s[1]!;
-    const m = Math.imul(s1, 5);
-    const result = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
-    const s2 = s[2]! ^ s0;
-    const s3 = s[3]! ^ s1;
-    s[0] = s0 ^ s3;
-    s[1] = s1 ^ s2;
-    s[2] = s2 ^ (s1 << 9);
-    s[3] = (s3 << 11) | (s3 >>> 21);
-    return result;
+    return xoshiroStep(this.s, 0, 1) >>> 0;
   }
 
   uniform(): number {
@@ -335,7 +325,7 @@ class Xoshiro implements Rng {
         this.s[1] = s1;
         this.s[2] = s2;
         this.s[3] = s3;
-        out[i] = mean + std * this.zigguratEdge(hz, iz);
+        out[i] = mean + std * zigguratEdge(this, hz, iz);
         s0 = this.s[0]!;
         s1 = this.s[1]!;
         s2 = this.s[2]!;
@@ -347,11 +337,6 @@ class Xoshiro implements Rng {
     this.s[2] = s2;
     this.s[3] = s3;
     return out;
-  }
-
-  /** A value outside a layer's rectangle, drawing from this generator. */
-  private zigguratEdge(first: number, layer: number): number {
-    return zigguratEdge(this, first, layer);
   }
 
   fillNormal(out: Float32Array, mean = 0, std = 1): Float32Array {
