@@ -1,13 +1,15 @@
 /**
  * The ONNX Runtime backend: each prepared graph becomes one long-lived InferenceSession. Carried
  * state (a training step's parameters and moments) stays as ort.Tensors between runs: the outputs
- * of one run are fed straight back as inputs of the next, never converted to JS arrays.
+ * of one run are fed straight back as inputs of the next, never converted to JS arrays; on the
+ * WebGPU provider they stay in GPU buffers (device-state.ts).
  */
 import { formatShape, type Backend, type BackendCandidate, type Graph, type PrepareOptions, type Session, type TensorData } from '@unias/graph';
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import { chooseOnnxDevice, type DeviceChoice, type DeviceProbeOptions, type DeviceRequest } from './devices.js';
 import { fromOrtTensor, toOrtTensor, type OrtModule } from './ort-tensor.js';
 import { profileFolder, type PlacementReport } from './placement.js';
+import { createStateReadback, isOnDevice, keepsStateOnDevice, outputLocations } from './device-state.js';
 import { encodeModel, lowerGraph, type IoSpec, type OnnxExportOptions } from '@unias/onnx-lowering';
 
 export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
@@ -30,6 +32,12 @@ export interface OnnxBackendOptions {
    * from a profile of that run; profiling stops after it).
    */
   readonly onPlacement?: (report: PlacementReport, session: { readonly backend: string; readonly outputs: readonly string[] }) => void;
+  /**
+   * On the WebGPU provider, keep carried state (parameters, optimizer moments) in GPU buffers
+   * between runs instead of downloading and uploading it every run (default true; other
+   * providers always hand it back in host memory).
+   */
+  readonly keepStateOnDevice?: boolean;
 }
 
 export interface OnnxPrepareOptions extends PrepareOptions {
@@ -68,7 +76,8 @@ export async function createOnnxBackend(options: OnnxBackendOptions = {}): Promi
   return {
     name,
     sessionOptions,
-    prepare: (graph, prepareOptions = {}) => prepareSession(ort, name, sessionOptions, graph, prepareOptions, options.onPlacement),
+    prepare: (graph, prepareOptions = {}) =>
+      prepareSession(ort, name, sessionOptions, graph, prepareOptions, options.onPlacement, keepsStateOnDevice(providers, options.keepStateOnDevice)),
   };
 }
 
@@ -97,9 +106,11 @@ export async function openOnnxDevice(
   return { ...backend, choice };
 }
 
-function byteSize(tensors: readonly unknown[]): number {
+/** Bytes of the host-resident tensors among these (device-resident ones are not read). */
+function byteSize(tensors: readonly OrtTensor[]): number {
   let n = 0;
   for (const t of tensors) {
+    if (isOnDevice(t)) continue;
     const data = (t as { data?: unknown }).data;
     if (ArrayBuffer.isView(data)) n += data.byteLength;
   }
@@ -136,6 +147,7 @@ async function prepareSession(
   graph: Graph,
   options: OnnxPrepareOptions,
   onPlacement?: OnnxBackendOptions['onPlacement'],
+  stateOnDevice = false,
 ): Promise<Session> {
   const carry = options.carry ?? {};
   const wanted = options.outputs ? [...new Set([...options.outputs, ...Object.keys(carry)])] : undefined;
@@ -148,6 +160,8 @@ async function prepareSession(
   const lowered = lowerGraph(graph, exportOptions);
   checkCarry(carry, lowered.inputs, lowered.outputs);
   const bytes = encodeModel(lowered.model);
+  const carriedOutputs = new Map(Object.entries(carry));
+  const onDevice = stateOnDevice && carriedOutputs.size > 0;
   let profile = onPlacement ? await profileFolder() : undefined;
   let session: InferenceSession;
   try {
@@ -155,6 +169,7 @@ async function prepareSession(
       ...sessionOptions,
       ...(options.optimizedModelFilePath ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),
       ...(profile ? { enableProfiling: true, profileFilePrefix: profile.prefix } : {}),
+      ...(onDevice ? { preferredOutputLocation: outputLocations(lowered.outputs, new Set(carriedOutputs.keys())) } : {}),
     });
   } catch (e) {
     await profile?.remove();
@@ -174,11 +189,17 @@ async function prepareSession(
   };
 
   const carriedInputs = new Set(Object.values(carry));
-  const carriedOutputs = new Map(Object.entries(carry));
   const feedSpecs = lowered.inputs.filter((s) => !carriedInputs.has(s.name));
   const stateSpecs = new Map(lowered.inputs.filter((s) => carriedInputs.has(s.name)).map((s) => [s.name, s]));
   const returned = lowered.outputs.filter((s) => !carriedOutputs.has(s.name));
   const state = new Map<string, OrtTensor>();
+  const readback = onDevice ? createStateReadback(ort, sessionOptions, [...stateSpecs.values()]) : undefined;
+  /** Replaces a carried value; a device buffer it replaces is freed (nothing else holds it). */
+  const keep = (name: string, t: OrtTensor) => {
+    const old = state.get(name);
+    state.set(name, t);
+    if (old && old !== t && isOnDevice(old)) old.dispose();
+  };
   let disposed = false;
   // Runs are serialised: carried state must move from one run to the next in order.
   let queue: Promise<unknown> = Promise.resolve();
@@ -218,13 +239,18 @@ async function prepareSession(
           ortFeeds[name] = t;
         }
         const results = await session.run(ortFeeds);
-        if (profile) await endProfile(true, byteSize(Object.values(ortFeeds)) + byteSize(Object.values(results)));
+        if (profile) {
+          // Per run in the steady state: on the device, the state uploaded by this first run
+          // (from setState) stays there and is not counted.
+          const moved = onDevice ? feedSpecs.map((s) => ortFeeds[s.name]!) : Object.values(ortFeeds);
+          await endProfile(true, byteSize(moved) + byteSize(Object.values(results)));
+        }
         const out: Record<string, TensorData> = {};
         for (const spec of lowered.outputs) {
           const value = results[spec.name];
           if (!value || !(value instanceof ort.Tensor)) throw new Error(`${backend} session: ONNX Runtime returned no tensor for "${spec.name}"`);
           const carriedTo = carriedOutputs.get(spec.name);
-          if (carriedTo !== undefined) state.set(carriedTo, value);
+          if (carriedTo !== undefined) keep(carriedTo, value);
           else out[spec.name] = fromOrtTensor(value, `output "${spec.name}"`);
         }
         return out;
@@ -238,7 +264,7 @@ async function prepareSession(
           if (!spec) throw new Error(`${backend} session: "${name}" is not a carried input (carried: ${[...stateSpecs.keys()].join(', ') || 'none'})`);
           checkValue(spec, t, 'state');
           // Copied, so later changes to the caller's array cannot reach the session.
-          state.set(name, toOrtTensor(ort, { dtype: t.dtype, shape: t.shape, data: t.data.slice() }, `state "${name}"`));
+          keep(name, toOrtTensor(ort, { dtype: t.dtype, shape: t.shape, data: t.data.slice() }, `state "${name}"`));
         }
       }),
 
@@ -246,7 +272,8 @@ async function prepareSession(
       serial(async () => {
         alive('getState');
         const out: Record<string, TensorData> = {};
-        for (const [name, t] of state) {
+        const host = readback ? await readback.download(state) : state;
+        for (const [name, t] of host) {
           const v = fromOrtTensor(t, `state "${name}"`);
           out[name] = { dtype: v.dtype, shape: v.shape, data: v.data.slice() };
         }
@@ -257,8 +284,10 @@ async function prepareSession(
       serial(async () => {
         if (disposed) return;
         disposed = true;
+        for (const t of state.values()) if (isOnDevice(t)) t.dispose();
         state.clear();
         await endProfile(false).catch(() => undefined);
+        await readback?.release();
         await session.release();
       }),
   };
