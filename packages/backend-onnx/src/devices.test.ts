@@ -51,6 +51,14 @@ describe('detectVulkan', () => {
     expect(v.deviceNodes).toEqual(['/dev/nvidia0']);
     expect(v.hardwareGpu).toBe(true);
     expect(v.how).toMatch(/hardware Vulkan driver NVIDIA .* and GPU device \/dev\/nvidia0/);
+    // A CUDA container without graphics libraries: NVIDIA's driver would create no instance.
+    expect(v.glvndMissing).toEqual(['libGLdispatch.so.0', 'libEGL.so.1', 'libGLX.so.0']);
+    writeFileSync(join(root, LIB, 'libEGL.so.1'), '');
+    writeFileSync(join(root, LIB, 'libGLdispatch.so.0'), '');
+    expect(detectVulkan({ env: envOf(root), root }).glvndMissing).toEqual(['libGLX.so.0']);
+    mkdirSync(join(root, 'opt'));
+    writeFileSync(join(root, 'opt', 'libGLX.so.0'), '');
+    expect(detectVulkan({ env: envOf(root, { LD_LIBRARY_PATH: join(root, 'opt') }), root }).glvndMissing).toEqual([]);
   });
 
   it('does not count a hardware driver without a GPU device node', () => {
@@ -61,6 +69,7 @@ describe('detectVulkan', () => {
     });
     const v = detectVulkan({ env: envOf(root), root });
     expect(v.drivers.map((d) => [d.vendor, d.kind])).toEqual([['AMD', 'hardware']]);
+    expect(v.glvndMissing).toEqual([]); // only NVIDIA's driver goes through glvnd
     expect(v.hardwareGpu).toBe(false);
     expect(v.how).toMatch(/no GPU device node/);
   });

@@ -133,7 +133,11 @@ async function webgpuProblem(ort: OrtModule, o: DeviceProbeOptions, hardwareOnly
   try {
     await probeProvider(ort, 'webgpu');
   } catch (e) {
-    return { problem: `the WebGPU provider got no GPU adapter: ${shortOrtError(e)}`, note: '' };
+    const glvnd =
+      vulkan.glvndMissing.length > 0
+        ? `; NVIDIA's Vulkan driver needs glvnd's ${vulkan.glvndMissing.join(', ')}, not found here (Debian/Ubuntu: apt-get install libglvnd0 libegl1 libglx0)`
+        : '';
+    return { problem: `the WebGPU provider got no GPU adapter: ${shortOrtError(e)}${glvnd}`, note: '' };
   }
   return { note: vulkan.hardwareGpu ? vulkan.how : `${vulkan.how}; expect it to be slower than the CPU provider` };
 }

@@ -33,6 +33,7 @@ export const INSTALL_HINTS = {
   vulkanLoader: 'WebGPU: install the Vulkan loader (Debian/Ubuntu: apt-get install libvulkan1)',
   vulkanDriver:
     "WebGPU: install the GPU's Vulkan driver (NVIDIA: the NVIDIA driver's nvidia_icd.json; in a container add 'graphics' to NVIDIA_DRIVER_CAPABILITIES; AMD and Intel: mesa-vulkan-drivers)",
+  glvnd: "WebGPU: install glvnd's libraries, which NVIDIA's Vulkan driver needs (Debian/Ubuntu: apt-get install libglvnd0 libegl1 libglx0)",
   cudaProvider: 'CUDA: reinstall onnxruntime-node with its CUDA provider: ONNXRUNTIME_NODE_INSTALL=cuda12 pnpm install (docs/devices.md)',
   cudaLibraries: 'CUDA: install the CUDA 12 runtime (cudart, cuBLAS, cuFFT, cuRAND) and cuDNN 9 and put them on LD_LIBRARY_PATH',
 } as const;
@@ -48,6 +49,7 @@ export async function inspectOnnxDevices(options: DeviceProbeOptions = {}): Prom
   const install: string[] = [];
   if (!vulkan.loader) install.push(INSTALL_HINTS.vulkanLoader);
   if (!vulkan.hardwareGpu) install.push(INSTALL_HINTS.vulkanDriver);
+  if (vulkan.glvndMissing.length > 0) install.push(INSTALL_HINTS.glvnd);
   if (!cuda.provider) install.push(INSTALL_HINTS.cudaProvider);
   if (cuda.libraries.some((l) => !l.path)) install.push(INSTALL_HINTS.cudaLibraries);
   let ort;

@@ -37,7 +37,15 @@ export interface VulkanInfo {
   readonly hardwareGpu: boolean;
   /** One line saying how `hardwareGpu` was decided. */
   readonly how: string;
+  /**
+   * glvnd's libraries not found here while an NVIDIA driver is installed: NVIDIA's Vulkan driver
+   * loads without them but creates no instance (seen in a CUDA container on an H200).
+   */
+  readonly glvndMissing: readonly string[];
 }
+
+/** The glvnd libraries NVIDIA's Vulkan driver dispatches through. */
+export const GLVND_LIBRARIES = ['libGLdispatch.so.0', 'libEGL.so.1', 'libGLX.so.0'] as const;
 
 export interface VulkanProbeOptions {
   /** Environment to read (default process.env). */
@@ -172,5 +180,6 @@ export function detectVulkan(options: VulkanProbeOptions = {}): VulkanInfo {
     deviceNodes,
     hardwareGpu: hardware.length > 0 && deviceNodes.length > 0,
     how,
+    glvndMissing: hardware.some((d) => d.vendor === 'NVIDIA') ? GLVND_LIBRARIES.filter((n) => !findLibrary(n, libDirs)) : [],
   };
 }

@@ -91,6 +91,7 @@ export const command: Command = {
       `  drivers    ${onnx.vulkan.drivers.length === 0 ? `none in ${onnx.vulkan.searched}` : onnx.vulkan.drivers.map(describeDriver).join('\n             ')}`,
       `  GPU nodes  ${onnx.vulkan.deviceNodes.join(', ') || 'none (/dev/nvidia*, /dev/dri/renderD*)'}`,
       `  hardware   ${onnx.vulkan.hardwareGpu ? 'yes' : 'no'}: ${onnx.vulkan.how}`,
+      ...(onnx.vulkan.glvndMissing.length > 0 ? [`  glvnd      missing ${onnx.vulkan.glvndMissing.join(', ')} (NVIDIA's Vulkan driver needs them)`] : []),
       '',
       'CUDA (for cuda)',
       `  provider   ${onnx.cuda.provider ?? `not installed: ${onnx.cuda.providerProblem}`}`,
