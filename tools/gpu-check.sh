@@ -2,7 +2,7 @@
 # Builds the GPU check: ONE file (at most 64 MiB) for a Linux x64 machine with a GPU, no Node and no
 # network: Node (this machine's official linux-x64 build), the check bundled with every workspace
 # package it uses, onnxruntime-node's JS and linux-x64 binaries (CPU and WebGPU providers) and the
-# Vulkan loader, as an xz tarball behind a small sh header. docs/devices.md says how to run it.
+# Vulkan loader with glvnd's libraries, as an xz tarball behind a small sh header. docs/devices.md says how to run it.
 #
 #   tools/gpu-check.sh [OUT_FILE]        default: out/unias-gpu-check.sh
 #   sh unias-gpu-check.sh [--help]       on the GPU machine (needs sh, tar, xz, mktemp)
@@ -24,6 +24,9 @@ echo "bundling the check (tools/gpu-check)"
 pnpm --dir "$root" --filter @unias/gpu-check --silent build >/dev/null
 cp "$root/tools/gpu-check/dist/check.mjs" "$root/tools/gpu-check/run.sh" "$stage/"
 cp "$node_bin" "$stage/node"
+# Node's official build carries its debug symbols (99 MB); strip drops them (86 MB, 2 MB less packed)
+# and keeps the dynamic symbol table that native addons such as onnxruntime's binding link against.
+if command -v strip >/dev/null 2>&1; then strip "$stage/node"; fi
 
 echo "onnxruntime-node (JS, linux-x64 binding and library)"
 ort=$(readlink -f "$root/tools/gpu-check/node_modules/onnxruntime-node")
@@ -33,14 +36,20 @@ cp -r "$ort/package.json" "$ort/dist" "$stage/node_modules/onnxruntime-node/"
 cp "$ort/bin/napi-v6/linux/x64/onnxruntime_binding.node" "$ort/bin/napi-v6/linux/x64/libonnxruntime.so.1" "$stage/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/"
 cp -r "$common/package.json" "$common/dist" "$stage/node_modules/onnxruntime-common/"
 
-echo "the Vulkan loader"
-loader=""
-for d in /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib; do
-  [ -e "$d/libvulkan.so.1" ] && { loader=$(readlink -f "$d/libvulkan.so.1"); break; }
-done
-[ -n "$loader" ] || { echo "gpu-check.sh: no libvulkan.so.1 here to bundle (Debian: apt-get install libvulkan1)" >&2; exit 1; }
+echo "the Vulkan loader and glvnd's libraries"
+# NVIDIA's Vulkan driver (libGLX_nvidia.so.0) loads but creates no instance without glvnd's EGL/GLX
+# dispatch libraries, which bare CUDA containers lack ("Found no drivers"): they travel too, and
+# run.sh puts on the library path only those the GPU machine does not have.
 mkdir -p "$stage/lib"
-cp "$loader" "$stage/lib/libvulkan.so.1"
+for lib in libvulkan.so.1:libvulkan1 libGLdispatch.so.0:libglvnd0 libEGL.so.1:libegl1 libGLX.so.0:libglx0 \
+  libOpenGL.so.0:libopengl0 libGL.so.1:libgl1 libGLESv2.so.2:libgles2; do
+  name=${lib%%:*} found=""
+  for d in /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib; do
+    [ -e "$d/$name" ] && { found=$(readlink -f "$d/$name"); break; }
+  done
+  [ -n "$found" ] || { echo "gpu-check.sh: no $name here to bundle (Debian: apt-get install ${lib#*:})" >&2; exit 1; }
+  cp "$found" "$stage/lib/$name"
+done
 
 echo "packing (xz)"
 mkdir -p "$(dirname "$out")"

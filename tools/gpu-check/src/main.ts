@@ -7,17 +7,20 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { isDeviceRequest } from '@unias/backend-onnx';
 import { runGpuCheck } from '@unias/conformance';
+import { isPresetName } from '@unias/model';
 import { writeFileAtomic } from '@unias/graph';
 
 const USAGE = `usage: unias-gpu-check.sh [--device auto|webgpu|cuda] [--out FILE] [--size N] [--steps N]
-                          [--paper-size N] [--batches 1,8] [--repeats N] [--no-timing] [--no-cpu-timing]
+                          [--timing-preset NAME] [--paper-size N] [--batches 1,8] [--repeats N]
+                          [--no-timing] [--no-cpu-timing]
                           [--allow-software] [--threads N]
 
   --device D          the device to check (default auto: CUDA, else WebGPU on a hardware GPU)
   --out FILE          the JSON result (default ./unias-gpu-check.json)
   --size N            input size of the parity checks (small preset; default 224)
   --steps N           training steps compared (default 5)
-  --paper-size N      input size of the paper preset's timing (default 224)
+  --timing-preset P   the preset timed (default paper; cpu, small, visa, uniad-baseline)
+  --paper-size N      input size of the timed preset (default 224)
   --batches A,B       timed batch sizes (default 1,8)
   --repeats N         timed runs after one warm-up (default 3)
   --no-timing         parity only
@@ -43,6 +46,7 @@ async function main(): Promise<number> {
         out: { type: 'string' },
         size: { type: 'string' },
         steps: { type: 'string' },
+        'timing-preset': { type: 'string' },
         'paper-size': { type: 'string' },
         batches: { type: 'string' },
         repeats: { type: 'string' },
@@ -59,6 +63,8 @@ async function main(): Promise<number> {
     }
     const device = v.device ?? 'auto';
     if (!isDeviceRequest(device)) throw new Error(`--device must be auto, webgpu, cuda or cpu, got '${device}'`);
+    const timedPreset = v['timing-preset'] ?? 'paper';
+    if (!isPresetName(timedPreset)) throw new Error(`--timing-preset must be a preset name, got '${timedPreset}'`);
     const batches = (v.batches ?? '1,8').split(',').map((b) => int('batches', b.trim(), 1));
     const out = resolve(v.out ?? 'unias-gpu-check.json');
     const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -71,7 +77,7 @@ async function main(): Promise<number> {
         timing: v['no-timing']
           ? null
           : {
-              preset: 'paper',
+              preset: timedPreset,
               size: int('paper-size', v['paper-size'], 224),
               batches,
               repeats: int('repeats', v.repeats, 3),
