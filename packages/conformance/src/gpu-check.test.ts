@@ -23,6 +23,8 @@ describe('runGpuCheck', () => {
     expect(r.training.losses_device).toHaveLength(2);
     expect(r.training.losses_device).toEqual(r.training.losses_cpu); // same provider, same numbers
     expect(r.training.param_error).toBe(0);
+    expect(r.training.worst_params).toHaveLength(5);
+    for (const w of r.training.worst_params) expect(w.error).toBe(0);
     expect(r.pass).toBe(true);
     // Placement is reported (all on the CPU provider, nothing copied).
     expect(r.forward.placement?.nodes['CPUExecutionProvider']).toBeGreaterThan(0);

@@ -75,6 +75,8 @@ export interface GpuCheckResult {
     readonly loss_error: number;
     readonly param_error: number;
     readonly worst_param: string;
+    /** The five parameters furthest apart, worst first (what a failing bound is made of). */
+    readonly worst_params: ReadonlyArray<{ readonly name: string; readonly error: number }>;
     readonly key_bias_max: number;
     readonly pass: boolean;
     readonly placement: RunPlacement | null;
@@ -199,11 +201,16 @@ export async function runGpuCheck(options: GpuCheckOptions = {}): Promise<GpuChe
   const tc = await trainSteps(cpu, trainGraph, trainInit, p.steps);
   const lossError = maxRelError(td.losses, tc.losses);
   const parity = compareTrainedParams(td.params, tc.params);
+  const worstParams = [...tc.params.keys()]
+    .map((name) => ({ name, error: compareTrainedParams(new Map([[name, td.params.get(name)!]]), new Map([[name, tc.params.get(name)!]])).worst }))
+    .sort((a, b) => b.error - a.error)
+    .slice(0, 5);
   const trainPass = lossError <= GPU_CHECK_TOLERANCE.losses && parity.worst <= GPU_CHECK_TOLERANCE.params && parity.keyBiasMax < 5 * 0.01;
   log(
     `training, ${p.steps} SGD steps: losses ${lossError.toExponential(2)}, parameters ${parity.worst.toExponential(2)} (${parity.worstName}), ` +
       `key biases within ${parity.keyBiasMax.toExponential(2)} of 0 ${trainPass ? 'PASS' : 'FAIL'}`,
   );
+  log(`  furthest apart: ${worstParams.map((w) => `${w.name} ${w.error.toExponential(2)}`).join(', ')}`);
   if (trainPlacement) log(`  placement: ${formatPlacement(trainPlacement)}`);
 
   // ---- timing
@@ -264,6 +271,7 @@ export async function runGpuCheck(options: GpuCheckOptions = {}): Promise<GpuChe
       loss_error: lossError,
       param_error: parity.worst,
       worst_param: parity.worstName,
+      worst_params: worstParams,
       key_bias_max: parity.keyBiasMax,
       pass: trainPass,
       placement: placementOf(trainPlacement),
