@@ -45,17 +45,20 @@ export async function openBackend(name: BackendName, options: OpenBackendOptions
     if (name === 'onnx') {
       const { createOnnxBackend, formatPlacement } = await import('@unias/backend-onnx');
       const choice = await chooseDevice(device, log);
-      let first = true;
+      const logged = new Set<string>();
       return await createOnnxBackend({
         name: `onnx-${choice.device}`,
         executionProviders: choice.executionProviders,
         intraOpNumThreads: options.threads ?? availableParallelism(),
-        // Off the CPU, say once what onnxruntime left on the CPU and what crosses to the device per run.
+        // Off the CPU, say what onnxruntime left on the CPU and what crosses to the device per run,
+        // once for each kind of session (by its outputs): training logs its feature extractor, its
+        // step (the bytes per step) and its evaluation pipeline once each, however often they are made.
         ...(choice.device !== 'cpu'
           ? {
               onPlacement: (report, session) => {
-                if (!first) return;
-                first = false;
+                const key = session.outputs.join('\n');
+                if (logged.has(key)) return;
+                logged.add(key);
                 log(`placement (${session.outputs.slice(0, 3).join(', ')}${session.outputs.length > 3 ? ', ...' : ''}): ${formatPlacement(report)}`);
               },
             }
