@@ -10,6 +10,7 @@ ldcache() { { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep
 mkdir -p "$here/use"
 missing=""
 for f in "$here"/lib/*; do
+  [ -e "$f" ] || continue
   name=$(basename "$f")
   if ! ldcache "$(echo "$name" | sed 's/\./\\./g') "; then
     ln -sf "$f" "$here/use/$name"
@@ -24,8 +25,8 @@ fi
 
 # glvnd finds NVIDIA's EGL through a vendor file, which NVIDIA's container mount keeps under
 # /usr/local/nvidia as well.
-if [ -z "${__EGL_VENDOR_LIBRARY_FILENAMES:-}" ] && ! ls /etc/glvnd/egl_vendor.d/*.json /usr/share/glvnd/egl_vendor.d/*.json >/dev/null 2>&1 \
-  && [ -f /usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json ]; then
+vendors=$(ls /etc/glvnd/egl_vendor.d/*.json /usr/share/glvnd/egl_vendor.d/*.json 2>/dev/null)
+if [ -z "${__EGL_VENDOR_LIBRARY_FILENAMES:-}" ] && [ -z "$vendors" ] && [ -f /usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json ]; then
   __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
   export __EGL_VENDOR_LIBRARY_FILENAMES
   echo "note: using NVIDIA's EGL vendor file $__EGL_VENDOR_LIBRARY_FILENAMES"
