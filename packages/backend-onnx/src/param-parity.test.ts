@@ -18,6 +18,8 @@ describe('compareTrainedParams', () => {
     expect(r.worstName).toBe('w');
     expect(r.worst).toBeCloseTo(0.004 / 4.004, 6);
     expect(r.keyBiasMax).toBe(0.5);
+    expect(r.ranked.map((p) => p.name)).toEqual(['w', 'attn.in_proj_bias']);
+    expect(r.ranked[1]!.error).toBe(0); // its query and value thirds agree
   });
 
   it('names a parameter missing from one run', () => {

@@ -12,6 +12,8 @@ export interface ParamParity {
   readonly worst: number;
   /** The parameter it is in. */
   readonly worstName: string;
+  /** Every parameter's difference (key biases left out), largest first. */
+  readonly ranked: ReadonlyArray<{ readonly name: string; readonly error: number }>;
   /** Largest |value| in the key third of any in_proj_bias, in either run (0 when there is none). */
   readonly keyBiasMax: number;
 }
@@ -24,16 +26,15 @@ function split(name: string, data: ArrayLike<number>): { rest: Float32Array; key
 }
 
 export function compareTrainedParams(a: ReadonlyMap<string, TensorData>, b: ReadonlyMap<string, TensorData>): ParamParity {
-  let worst = 0;
-  let worstName = '';
   let keyBiasMax = 0;
+  const ranked: Array<{ name: string; error: number }> = [];
   for (const [name, tb] of b) {
     const ta = a.get(name);
     if (!ta) throw new Error(`parameter ${name} is in one run only`);
     const [x, y] = [split(name, ta.data), split(name, tb.data)];
-    const err = maxRelError(x.rest, y.rest);
-    if (err > worst || worstName === '') [worst, worstName] = [err, name];
+    ranked.push({ name, error: maxRelError(x.rest, y.rest) });
     for (const k of [x.key, y.key]) for (const v of k) keyBiasMax = Math.max(keyBiasMax, Math.abs(v));
   }
-  return { worst, worstName, keyBiasMax };
+  ranked.sort((p, q) => q.error - p.error); // stable: the first of equals stays first
+  return { worst: ranked[0]?.error ?? 0, worstName: ranked[0]?.name ?? '', ranked, keyBiasMax };
 }

@@ -9,10 +9,10 @@
  */
 import { createOnnxBackend } from '@unias/backend-onnx';
 import { compareTrainedParams } from '@unias/backend-onnx/testing';
-import { createRng, initParams, sizeOf, type Backend, type Graph, type PrepareOptions, type Session, type TensorData } from '@unias/graph';
+import { initParams, type Backend, type Graph, type PrepareOptions, type Session, type TensorData } from '@unias/graph';
 import { evaluateReference, maxRelError, toRef, type RefTensor } from '@unias/graph/testing';
-import { buildTrainingGraph, presetConfig } from '@unias/model';
-import { createTrainingStep, sgd } from '@unias/training';
+import { buildTrainingGraph } from '@unias/model';
+import { sized, trainSteps } from '../src/gpu-check.js';
 
 const f32 = (t: RefTensor): TensorData => ({ dtype: 'float32', shape: [...t.shape], data: Float32Array.from(t.data) });
 const refBackend: Backend = {
@@ -50,39 +50,16 @@ const refBackend: Backend = {
 
 const size = Number(process.argv[2] ?? 224);
 const steps = Number(process.argv[3] ?? 5);
-const graph = buildTrainingGraph(presetConfig('small', { inputSize: size, ...(size < 112 ? { neighbourSize: 3 } : {}) }), { batchSize: 2 });
+// The check's own graph, initial parameters, feeds and SGD steps (gpu-check.ts).
+const graph = buildTrainingGraph(sized('small', size), { batchSize: 2 });
 const init = initParams(graph, 0);
-const uniformTensor = (shape: readonly number[], seed: number): TensorData => ({
-  dtype: 'float32',
-  shape: [...shape],
-  data: createRng(seed).fillUniform(new Float32Array(sizeOf(shape)), -1, 1),
-});
-async function run(backend: Backend) {
-  const trainer = await createTrainingStep({
-    model: graph,
-    params: init,
-    optimizer: sgd({ lr: 0.01, momentum: 0.9, weightDecay: 1e-4 }),
-    clipNorm: 0.1,
-    backend,
-    seed: 1,
-  });
-  const feeds: Record<string, TensorData> = {};
-  trainer.feedNames.forEach((n, i) => (feeds[n] = uniformTensor(graph.inputs.get(n)!.shape, 10 + i)));
-  const losses: number[] = [];
-  for (let s = 0; s < steps; s++) losses.push((await trainer.step(feeds)).loss);
-  const { params } = await trainer.getState();
-  await trainer.dispose();
-  return { losses, params };
-}
+const run = (backend: Backend) => trainSteps(backend, graph, init, steps);
 const levels = (process.argv[4] ?? 'all,basic').split(',') as Array<'all' | 'extended' | 'basic' | 'disabled'>;
 const ref = await run(refBackend);
 for (const level of levels) {
   const cpu = await run(await createOnnxBackend({ intraOpNumThreads: 2, graphOptimizationLevel: level }));
-  const rows = [...cpu.params.keys()]
-    .map((n) => ({ n, e: compareTrainedParams(new Map([[n, cpu.params.get(n)!]]), new Map([[n, ref.params.get(n)!]])).worst }))
-    .sort((a, b) => b.e - a.e)
-    .slice(0, 5);
+  const rows = compareTrainedParams(cpu.params, ref.params).ranked.slice(0, 5);
   console.log(
-    `onnx-cpu (${level}) vs float64, ${size}x${size}, ${steps} steps: losses ${maxRelError(cpu.losses, ref.losses).toExponential(2)}; furthest apart: ${rows.map((r) => `${r.n} ${r.e.toExponential(2)}`).join(', ')}`,
+    `onnx-cpu (${level}) vs float64, ${size}x${size}, ${steps} steps: losses ${maxRelError(cpu.losses, ref.losses).toExponential(2)}; furthest apart: ${rows.map((r) => `${r.name} ${r.error.toExponential(2)}`).join(', ')}`,
   );
 }

@@ -112,7 +112,7 @@ function placementOf(r: PlacementReport | undefined): RunPlacement | null {
 }
 
 /** A preset at a size; below 112 px the 7x7 neighbour mask would cover the whole query grid, so 3x3 there. */
-function sized(preset: PresetName, size: number): ModelConfig {
+export function sized(preset: PresetName, size: number): ModelConfig {
   return presetConfig(preset, { inputSize: size, ...(size < 112 ? { neighbourSize: 3 } : {}) });
 }
 
@@ -132,7 +132,7 @@ async function timeRuns(run: () => Promise<unknown>, repeats: number): Promise<n
 }
 
 /** Parity steps use SGD with momentum (no noise amplification); timed steps use AdamW, as training does. */
-async function trainSteps(backend: Backend, graph: Graph, init: ReadonlyMap<string, TensorData>, steps: number, repeatsForTiming = 0) {
+export async function trainSteps(backend: Backend, graph: Graph, init: ReadonlyMap<string, TensorData>, steps: number, repeatsForTiming = 0) {
   const optimizer = repeatsForTiming > 0 ? adamw({ lr: 1e-3, weightDecay: 1e-4 }) : sgd({ lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
   const trainer = await createTrainingStep({ model: graph, params: init, optimizer, clipNorm: 0.1, backend, seed: 1 });
   try {
@@ -210,15 +210,12 @@ export async function runGpuCheck(options: GpuCheckOptions = {}): Promise<GpuChe
   const tc = await trainSteps(reference, trainGraph, trainInit, p.steps);
   const lossError = maxRelError(td.losses, tc.losses);
   const parity = compareTrainedParams(td.params, tc.params);
-  const worstParams = [...tc.params.keys()]
-    .map((name) => ({ name, error: compareTrainedParams(new Map([[name, td.params.get(name)!]]), new Map([[name, tc.params.get(name)!]])).worst }))
-    .sort((a, b) => b.error - a.error)
-    .slice(0, 5);
   const trainPass = lossError <= GPU_CHECK_TOLERANCE.losses && parity.worst <= GPU_CHECK_TOLERANCE.params && parity.keyBiasMax < 5 * 0.01;
   log(
     `training, ${p.steps} SGD steps: losses ${lossError.toExponential(2)}, parameters ${parity.worst.toExponential(2)} (${parity.worstName}), ` +
       `key biases within ${parity.keyBiasMax.toExponential(2)} of 0 ${trainPass ? 'PASS' : 'FAIL'}`,
   );
+  const worstParams = parity.ranked.slice(0, 5);
   log(`  furthest apart: ${worstParams.map((w) => `${w.name} ${w.error.toExponential(2)}`).join(', ')}`);
   if (trainPlacement) log(`  placement: ${formatPlacement(trainPlacement)}`);
 
