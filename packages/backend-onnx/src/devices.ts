@@ -5,7 +5,7 @@
  */
 import { createGraph } from '@unias/graph';
 import { detectCuda } from './cuda.js';
-import { describeDriver, detectVulkan } from './vulkan.js';
+import { describeDriver, detectVulkan, GLVND_INSTALL } from './vulkan.js';
 import { encodeModel, lowerGraph } from '@unias/onnx-lowering';
 import type { OrtModule } from './ort-tensor.js';
 
@@ -134,9 +134,7 @@ async function webgpuProblem(ort: OrtModule, o: DeviceProbeOptions, hardwareOnly
     await probeProvider(ort, 'webgpu');
   } catch (e) {
     const glvnd =
-      vulkan.glvndMissing.length > 0
-        ? `; NVIDIA's Vulkan driver needs glvnd's ${vulkan.glvndMissing.join(', ')}, not found here (Debian/Ubuntu: apt-get install libglvnd0 libegl1 libglx0)`
-        : '';
+      vulkan.glvndMissing.length > 0 ? `; NVIDIA's Vulkan driver needs glvnd's ${vulkan.glvndMissing.join(', ')}, not found here (${GLVND_INSTALL})` : '';
     return { problem: `the WebGPU provider got no GPU adapter: ${shortOrtError(e)}${glvnd}`, note: '' };
   }
   return { note: vulkan.hardwareGpu ? vulkan.how : `${vulkan.how}; expect it to be slower than the CPU provider` };

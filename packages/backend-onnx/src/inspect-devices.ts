@@ -5,7 +5,7 @@
  */
 import { chooseOnnxDevice, DeviceUnavailableError, type DeviceChoice, type DeviceProbeOptions, type OnnxDevice } from './devices.js';
 import { detectCuda, type CudaInfo } from './cuda.js';
-import { detectVulkan, type VulkanInfo } from './vulkan.js';
+import { detectVulkan, GLVND_INSTALL, type VulkanInfo } from './vulkan.js';
 
 export interface DeviceStatus {
   readonly device: OnnxDevice;
@@ -33,7 +33,7 @@ export const INSTALL_HINTS = {
   vulkanLoader: 'WebGPU: install the Vulkan loader (Debian/Ubuntu: apt-get install libvulkan1)',
   vulkanDriver:
     "WebGPU: install the GPU's Vulkan driver (NVIDIA: the NVIDIA driver's nvidia_icd.json; in a container add 'graphics' to NVIDIA_DRIVER_CAPABILITIES; AMD and Intel: mesa-vulkan-drivers)",
-  glvnd: "WebGPU: install glvnd's libraries, which NVIDIA's Vulkan driver needs (Debian/Ubuntu: apt-get install libglvnd0 libegl1 libglx0)",
+  glvnd: `WebGPU: install glvnd's libraries, which NVIDIA's Vulkan driver needs (${GLVND_INSTALL})`,
   cudaProvider: 'CUDA: reinstall onnxruntime-node with its CUDA provider: ONNXRUNTIME_NODE_INSTALL=cuda12 pnpm install (docs/devices.md)',
   cudaLibraries: 'CUDA: install the CUDA 12 runtime (cudart, cuBLAS, cuFFT, cuRAND) and cuDNN 9 and put them on LD_LIBRARY_PATH',
 } as const;

@@ -46,6 +46,8 @@ export interface VulkanInfo {
 
 /** The glvnd libraries NVIDIA's Vulkan driver dispatches through. */
 export const GLVND_LIBRARIES = ['libGLdispatch.so.0', 'libEGL.so.1', 'libGLX.so.0'] as const;
+/** How to install them. */
+export const GLVND_INSTALL = 'Debian/Ubuntu: apt-get install libglvnd0 libegl1 libglx0';
 
 export interface VulkanProbeOptions {
   /** Environment to read (default process.env). */
