@@ -19,8 +19,10 @@ export const abs = unary<'abs'>(({ g, dy }, x) => g.mul(dy, g.sign(x)));
 export const exp = unary<'exp'>(({ g, dy }, _x, y) => g.mul(dy, y));
 export const log = unary<'log'>(({ g, dy }, x) => g.div(dy, x));
 export const sqrt = unary<'sqrt'>(({ g, dy }, _x, y) => g.div(dy, g.mul(y, 2)));
-// relu'(0) = 0, as PyTorch.
-export const relu = unary<'relu'>(({ g, dy }, x) => g.where(g.greater(x, 0), dy, 0));
+// relu'(0) = 0, as PyTorch. dy * (x > 0) rather than where(x > 0, dy, 0): ORT runs Where on one
+// thread and 2-3x slower than Greater, Cast and Mul together (the `cpu` step's kernels at
+// 224x224: Where -5.4 ms, Cast and Mul +2.7). Only a non-finite dy where x <= 0 differs (NaN for 0).
+export const relu = unary<'relu'>(({ g, dy }, x) => g.mul(dy, g.cast(g.greater(x, 0), 'float32')));
 export const sigmoid = unary<'sigmoid'>(({ g, dy }, _x, y) => g.mul(dy, g.mul(y, g.sub(1, y))));
 export const tanh = unary<'tanh'>(({ g, dy }, _x, y) => g.mul(dy, g.sub(1, g.square(y))));
 export const erf = unary<'erf'>(({ g, dy }, x) => g.mul(dy, g.mul(g.exp(g.neg(g.square(x))), TWO_OVER_SQRT_PI)));
