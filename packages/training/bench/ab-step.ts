@@ -10,10 +10,15 @@
  *
  * Prints one JSON line: every run's ms, the medians, the median of the paired ratios b/a, and the
  * ratio of the means of the faster halves (the machine's slow spells land in the slower half).
+ * PROFILE=dir also runs both under ORT's profiler and adds each one's kernel time (the sum over
+ * nodes of each node's median over the timed runs: it moves much less than wall time) and the op
+ * kinds whose kernel time differs most.
  */
 import { createOnnxBackend, toOnnxModel } from '@unias/backend-onnx';
 import { createRng, initParams, type TensorData } from '@unias/graph';
 import { buildTrainingGraph, isPresetName, presetConfig } from '@unias/model';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { adamw, buildStepGraph } from '../src/index.js';
 
@@ -31,7 +36,10 @@ async function prepare(value: string) {
   const params = initParams(model, 0);
   const step = buildStepGraph({ model, optimizer: adamw({ lr: 1e-4 }), clipNorm: 0.1 });
   // the options every session of the ORT backend gets (2 threads, sequential, all optimisations)
-  const session = await ort.InferenceSession.create(toOnnxModel(step.graph), { ...sessionOptions });
+  const profileDir = process.env['PROFILE'] ? join(process.env['PROFILE'], value) : undefined;
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const profiling = profileDir ? { enableProfiling: true, profileFilePrefix: join(profileDir, 'step') } : {};
+  const session = await ort.InferenceSession.create(toOnnxModel(step.graph), { ...sessionOptions, ...profiling });
   const rng = createRng(1);
   const feeds: Record<string, ort.Tensor> = {};
   for (const name of session.inputNames) {
@@ -44,7 +52,7 @@ async function prepare(value: string) {
     if (name.includes('exp_avg')) data.fill(0);
     feeds[name] = new ort.Tensor('float32', data, [...node.shape]);
   }
-  return { session, feeds, nodes: step.graph.nodes.length };
+  return { session, feeds, nodes: step.graph.nodes.length, profileDir };
 }
 
 const median = (xs: readonly number[]) => [...xs].sort((p, q) => p - q)[xs.length >> 1]!;
@@ -65,8 +73,52 @@ for (let i = 0; i < rounds + 2; i++) {
     if (i >= 2) ms[which].push(performance.now() - t); // two warm-up rounds
   }
 }
+/** Kernel ms per op kind and in all: each node's median over the runs after the two warm-up ones. */
+function kernelTime(dir: string): { total: number; byOp: Map<string, number> } {
+  const file = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .at(-1)!;
+  const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Array<{
+    cat: string;
+    name: string;
+    ts: number;
+    dur: number;
+    args?: { op_name?: string };
+  }>;
+  const from =
+    events
+      .filter((e) => e.cat === 'Session' && e.name === 'model_run')
+      .map((e) => e.ts)
+      .sort((p, q) => p - q)[2] ?? 0;
+  const perNode = new Map<string, { op: string; durs: number[] }>();
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < from) continue;
+    const entry = perNode.get(e.name) ?? { op: e.args?.op_name ?? '?', durs: [] };
+    entry.durs.push(e.dur);
+    perNode.set(e.name, entry);
+  }
+  const byOp = new Map<string, number>();
+  let total = 0;
+  for (const { op, durs } of perNode.values()) {
+    const m = median(durs) / 1000;
+    total += m;
+    byOp.set(op, (byOp.get(op) ?? 0) + m);
+  }
+  return { total, byOp };
+}
+if (a.profileDir) a.session.endProfiling();
+if (b.profileDir) b.session.endProfiling();
 await a.session.release();
 await b.session.release();
+const profiled = a.profileDir && b.profileDir ? { a: kernelTime(a.profileDir), b: kernelTime(b.profileDir) } : undefined;
+const opDiffs = profiled
+  ? [...new Set([...profiled.a.byOp.keys(), ...profiled.b.byOp.keys()])]
+      .map((op) => [op, (profiled.b.byOp.get(op) ?? 0) - (profiled.a.byOp.get(op) ?? 0)] as const)
+      .sort((p, q) => Math.abs(q[1]) - Math.abs(p[1]))
+      .slice(0, 8)
+      .map(([op, d]) => `${op} ${d > 0 ? '+' : ''}${d.toFixed(2)}`)
+  : undefined;
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 process.stdout.write(
   `${JSON.stringify({
@@ -82,5 +134,13 @@ process.stdout.write(
     median_b: Math.round(median(ms.b)),
     median_paired_ratio_b_over_a: round3(median(ms.a.map((x, i) => ms.b[i]! / x))),
     faster_half_ratio_b_over_a: round3(fasterHalfMean(ms.b) / fasterHalfMean(ms.a)),
+    ...(profiled
+      ? {
+          kernel_ms_a: round3(profiled.a.total),
+          kernel_ms_b: round3(profiled.b.total),
+          kernel_ratio_b_over_a: round3(profiled.b.total / profiled.a.total),
+          kernel_ms_b_minus_a_by_op: opDiffs,
+        }
+      : {}),
   })}\n`,
 );
