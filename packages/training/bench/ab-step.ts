@@ -17,10 +17,11 @@
 import { createOnnxBackend, toOnnxModel } from '@unias/backend-onnx';
 import { createRng, initParams, type TensorData } from '@unias/graph';
 import { buildTrainingGraph, isPresetName, presetConfig } from '@unias/model';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { adamw, buildStepGraph } from '../src/index.js';
+import { readKernelEvents } from './ort-profile.js';
 
 const [preset = 'paper', batchArg = '1', varName, va, vb, roundsArg = '12', sizeArg] = process.argv.slice(2);
 if (!isPresetName(preset) || !varName || va === undefined || vb === undefined) {
@@ -75,28 +76,11 @@ for (let i = 0; i < rounds + 2; i++) {
 }
 /** Kernel ms per op kind and in all: each node's median over the runs after the two warm-up ones. */
 function kernelTime(dir: string): { total: number; byOp: Map<string, number> } {
-  const file = readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .sort()
-    .at(-1)!;
-  const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Array<{
-    cat: string;
-    name: string;
-    ts: number;
-    dur: number;
-    args?: { op_name?: string };
-  }>;
-  const from =
-    events
-      .filter((e) => e.cat === 'Session' && e.name === 'model_run')
-      .map((e) => e.ts)
-      .sort((p, q) => p - q)[2] ?? 0;
   const perNode = new Map<string, { op: string; durs: number[] }>();
-  for (const e of events) {
-    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < from) continue;
-    const entry = perNode.get(e.name) ?? { op: e.args?.op_name ?? '?', durs: [] };
-    entry.durs.push(e.dur);
-    perNode.set(e.name, entry);
+  for (const { node, op, dur } of readKernelEvents(dir, 2)) {
+    const entry = perNode.get(node) ?? { op, durs: [] };
+    entry.durs.push(dur);
+    perNode.set(node, entry);
   }
   const byOp = new Map<string, number>();
   let total = 0;

@@ -7,13 +7,13 @@
 import { toOnnxModel } from '@unias/backend-onnx';
 import { createGraph, createRng, initParams, type Graph, type TensorData } from '@unias/graph';
 import { buildTrainingGraph, isPresetName, presetConfig } from '@unias/model';
-import { readFileSync, readdirSync } from 'node:fs';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { adamw, buildStepGraph, LOSS_OUTPUT } from '../src/index.js';
 import { block } from './block.js';
+import { readKernelEvents } from './ort-profile.js';
 
 async function main(): Promise<void> {
   const dir = process.argv[2] ?? mkdtempSync(join(tmpdir(), 'unias-profile-'));
@@ -63,31 +63,11 @@ async function main(): Promise<void> {
   }
   session.endProfiling();
   await session.release();
-  const file = readdirSync(dir)
-    .filter((f) => f.startsWith('step') && f.endsWith('.json'))
-    .sort()
-    .at(-1);
-  if (!file) throw new Error(`no profile written in ${dir}`);
-  const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Array<{
-    cat: string;
-    name: string;
-    ts: number;
-    dur: number;
-    args?: { op_name?: string };
-  }>;
-  // only the timed runs: the first ones pay for allocation and kernel selection
-  const starts = events
-    .filter((e) => e.cat === 'Session' && e.name === 'model_run')
-    .map((e) => e.ts)
-    .sort((a, b) => a - b);
-  const from = starts[warmup] ?? 0;
   const byOp = new Map<string, number>();
   const byNode = new Map<string, number>();
-  for (const e of events) {
-    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < from) continue;
-    const op = e.args?.op_name ?? '?';
-    byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
-    byNode.set(`${op} ${e.name.replace('_kernel_time', '')}`, (byNode.get(`${op} ${e.name.replace('_kernel_time', '')}`) ?? 0) + e.dur);
+  for (const { node, op, dur } of readKernelEvents(dir, warmup)) {
+    byOp.set(op, (byOp.get(op) ?? 0) + dur);
+    byNode.set(`${op} ${node}`, (byNode.get(`${op} ${node}`) ?? 0) + dur);
   }
   const top = (m: Map<string, number>, n: number) =>
     [...m.entries()]
