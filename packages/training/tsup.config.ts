@@ -1,3 +1,3 @@
 import { defineUniasBuild } from '@unias/tsup-config';
 
-export default defineUniasBuild();
+export default defineUniasBuild({ index: 'src/index.ts', testing: 'src/testing/index.ts' });
