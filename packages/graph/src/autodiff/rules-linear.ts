@@ -72,16 +72,22 @@ function weightOutweighsMaps(A: Sym, src: Sym, geo: WindowGeometry): boolean {
 }
 
 /**
- * Stride 1, one group: the row offsets shift A (kh zero-padded copies stacked on channels,
- * [N, kh*Ca, R, Q] with R = P + (kh-1)*dh rows: rowCopies) and the column offsets shift src (kw slices,
- * [N, kw*Cs, R, Q]); one batched GEMM over R*Q then gives all kh*kw blocks [kh*Ca, kw*Cs] at once,
- * and nothing but them. It copies kh*Ca + kw*Cs planes where im2col copies kh*kw*Cs twice (slices,
+ * Stride 1, one group: the row offsets shift A (kh zero-padded copies) and the column offsets
+ * shift src (kw copies); one batched GEMM over the rows then gives all kh*kw blocks at once, and
+ * nothing but them. It copies kh*Ca + kw*Cs planes where im2col copies kh*kw*Cs twice (slices,
  * then their concat) plus two transposes: at 32 channels and 128x128 it does 0.6x the work of
- * im2col (bench/wgrad-shapes.ts), at 256 channels and 28-56 pixels the same. Summing rows R
- * instead of P costs (kh-1)*dh/P extra GEMM work, hence the rule P >= 2*(kh-1)*dh in the caller.
- * The row copies are stacked inside each channel ((a, i), whole planes per copy), so the GEMM gives
- * [Ca, kh, kw, Cs] and the last move is one transpose of [kh*kw, Cs] blocks per output channel:
- * 4-5x cheaper in ORT than the 4-D permutation of [kh, Ca, kw, Cs] (bench/wgrad-layout.ts).
+ * im2col (bench/wgrad-shapes.ts), at 256 channels and 28-56 pixels the same. Summing R = P +
+ * (kh-1)*dh rows instead of P costs (kh-1)*dh/P extra GEMM work, hence the rule P >= 2*(kh-1)*dh
+ * in the caller.
+ *
+ * Per image, both operands are flat rows of one length L: src padded to R x Qp (Qp = Q +
+ * (kw-1)*dw) and read row-major, so that the window at column offset j*dw is the same row read
+ * j*dw values later, and A widened to Qp columns with zeros, so that the values a shifted read
+ * carries past a row's end meet zeros. Every set of copies is then one Concat (shiftedCopies),
+ * where kw column windows were kw Slices, which ORT runs on one thread, and their Concat: the
+ * `cpu` step at 224x224, batch 8, spends 0.964x the kernel time (Slice -13.6 ms, Concat +4.7),
+ * the paper step at batch 1 0.976x (bench/ab-step.ts). The copies are stacked inside each channel
+ * (rows (a, i) and (c, j)), so the GEMM gives [Ca, kh, Cs, kw] and the last move is of weight size.
  */
 function shiftedProducts(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym {
   const [N, Ca, P, Q] = A.shape as [number, number, number, number];
@@ -97,42 +103,51 @@ function shiftedProducts(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym
   const channelsFirst = N > 1 && kh * Ca * kw * Cs > (kh * Ca + kw * Cs) * R * Q;
   const a = channelsFirst ? g.transpose(A, [1, 0, 2, 3]) : A;
   const s = channelsFirst ? g.transpose(src, [1, 0, 2, 3]) : src;
-  const stack = channelsFirst ? 0 : 1;
   // src padded so that row r of every shifted copy is source row r - pt, clipped to R rows
   const padded = g.sliceAxes(g.pad(s, [0, 0, pt, pl, 0, 0, Math.max(0, R - pt - H), Math.max(0, needW - pl - W)]), [2], [0], [R], [1]);
-  const columns: Sym[] = [];
-  for (let j = 0; j < kw; j++) columns.push(g.sliceAxes(padded, [3], [j * dw], [j * dw + Q], [1]));
-  let blocks: Sym; // [Ca*kh, kw*Cs]
   if (channelsFirst) {
     // row copies concatenated on the axis after the channels ([Ca, kh*N, R, Q]): rows (a, i)
+    const columns: Sym[] = [];
+    for (let j = 0; j < kw; j++) columns.push(g.sliceAxes(padded, [3], [j * dw], [j * dw + Q], [1]));
     const rows: Sym[] = [];
     for (let i = 0; i < kh; i++) rows.push(g.pad(a, [0, 0, i * dh, 0, 0, 0, (kh - 1 - i) * dh, 0]));
-    const X = g.reshape(g.concat(columns, stack), [kw * Cs, N * R * Q]);
+    const X = g.reshape(g.concat(columns, 0), [kw * Cs, N * R * Q]);
     const D = g.reshape(g.concat(rows, 1), [Ca * kh, N * R * Q]);
-    blocks = g.matmul(D, g.transposeLast2(X));
-  } else {
-    const X = g.reshape(g.concat(columns, stack), [N, kw * Cs, R * Q]);
-    const D = g.reshape(rowCopies(g, a, kh, dh), [N, Ca * kh, R * Q]);
-    const perImage = g.matmul(D, g.transposeLast2(X)); // [N, Ca*kh, kw*Cs]
-    blocks = N === 1 ? g.reshape(perImage, [Ca * kh, kw * Cs]) : g.reduceSum(perImage, [0], false);
+    const blocks = g.matmul(D, g.transposeLast2(X)); // [Ca*kh, kw*Cs]
+    // [Ca, kh*kw, Cs] -> [Ca, Cs, kh*kw]
+    return g.reshape(g.transpose(g.reshape(blocks, [Ca, kh * kw, Cs]), [0, 2, 1]), [Ca, Cs, kh, kw]);
   }
-  // [Ca, kh*kw, Cs] -> [Ca, Cs, kh*kw]
-  return g.reshape(g.transpose(g.reshape(blocks, [Ca, kh * kw, Cs]), [0, 2, 1]), [Ca, Cs, kh, kw]);
+  // a row: the padded map, and the dw values that the last column window reads past it
+  const L = R * needW + (kw > 1 ? dw : 0);
+  const X = shiftedCopies(g, g.reshape(padded, [N, Cs, R * needW]), kw, -dw, L); // rows (c, j)
+  const wide = needW === Q ? A : g.concat([A, g.zeros([N, Ca, P, needW - Q])], 3);
+  const D = shiftedCopies(g, g.reshape(wide, [N, Ca, P * needW]), kh, dh * needW, L); // rows (a, i)
+  const perImage = g.matmul(D, g.transposeLast2(X)); // [N, Ca*kh, Cs*kw]
+  const blocks = N === 1 ? g.reshape(perImage, [Ca * kh, Cs * kw]) : g.reduceSum(perImage, [0], false);
+  return g.transpose(g.reshape(blocks, [Ca, kh, Cs, kw]), [0, 2, 1, 3]);
 }
 
 /**
- * The kh row-shifted copies of A [N, Ca, P, Q] (copy i: i*dh zero rows above, (kh-1-i)*dh below),
- * stacked along the rows: [N, Ca, kh*R, Q], i.e. rows (a, i) of [N, Ca*kh, R*Q]. The zeros between
- * two copies meet, so the stack is one Concat [A, Z, A, Z, ..., A] with Z = kh*dh zero rows: ORT
- * runs Concat on all threads and Pad on one (the kh Pads it replaces took 9.9 ms of the `cpu`
- * step's ~330 ms of kernels at 224x224, batch 8).
+ * `count` copies of the rows of x [N, C, n], copy k shifted by k*shift values (later for a
+ * positive shift, with zeros before it; earlier for a negative one, its first k*|shift| values
+ * dropped), as rows of `length` values: [N, C*count, length], rows (c, k). Where a copy ends
+ * before its row does, the row goes on with zeros or with the next copy's first values, so a
+ * reader must multiply those by zeros. The copies meet in ONE Concat [x, Z, x, Z, ..., x, Z']:
+ * ORT runs Concat on all threads and Pad and Slice on one (kh Pads for the row copies took 9.9 ms
+ * of the `cpu` step's ~330 ms of kernels at 224x224, batch 8).
  */
-function rowCopies(g: GradOps, a: Sym, kh: number, dh: number): Sym {
-  const [N, Ca, , Q] = a.shape as [number, number, number, number];
-  const gap = g.zeros([N, Ca, kh * dh, Q]);
-  const parts: Sym[] = [a];
-  for (let i = 1; i < kh; i++) parts.push(gap, a);
-  return g.concat(parts, 2);
+function shiftedCopies(g: GradOps, x: Sym, count: number, shift: number, length: number): Sym {
+  const [N, C, n] = x.shape as [number, number, number];
+  const gap = length + shift - n;
+  const tail = length - (count - 1) * shift - n;
+  if ((count > 1 && gap < 0) || tail < 0) throw new Error(`shiftedCopies: ${count} copies of ${n} values shifted by ${shift} do not fit rows of ${length}`);
+  const parts: Sym[] = [x];
+  for (let k = 1; k < count; k++) {
+    if (gap > 0) parts.push(g.zeros([N, C, gap]));
+    parts.push(x);
+  }
+  if (tail > 0) parts.push(g.zeros([N, C, tail]));
+  return g.reshape(parts.length === 1 ? x : g.concat(parts, 2), [N, C * count, length]);
 }
 
 /** Non-overlapping windows that cover src exactly (a patch embedding: kernel = stride, no pads). */
