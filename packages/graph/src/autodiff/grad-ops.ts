@@ -62,6 +62,11 @@ export class GradOps {
     return node;
   }
 
+  /** The node already built for (op, inputs, attrs), forward or backward, if any; builds nothing. */
+  existing<K extends OpName>(op: K, inputs: readonly Sym[], attrs: OpAttrMap[K]): Sym | undefined {
+    return this.memo.get(this.key(op, inputs, attrs));
+  }
+
   scalar(v: number): Sym {
     return this.b.scalar(v);
   }

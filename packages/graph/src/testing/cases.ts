@@ -416,6 +416,26 @@ add({
 // ---- normalisation and friends ------------------------------------------------------------------
 add({ id: 'softmax/last', op: 'softmax', build: (b) => b.output('y', b.softmax(b.input('x', [2, 3, 7]), -1)) });
 add({ id: 'softmax/axis1', op: 'softmax', build: (b) => b.output('y', b.softmax(b.input('x', [2, 5, 3]), 1)) });
+// masked (attention's dropout): the softmax rule reuses the forward's y * m
+add({
+  id: 'softmax/masked',
+  op: 'softmax',
+  build: (b) => b.output('y', b.mul(b.softmax(b.input('x', [2, 3, 7]), -1), b.input('m', [2, 3, 7]))),
+});
+add({
+  id: 'softmax/masked-broadcast',
+  op: 'softmax',
+  build: (b) => b.output('y', b.mul(b.softmax(b.input('x', [2, 3, 7]), 1), b.input('m', [3, 1]))),
+});
+add({
+  id: 'softmax/masked-and-used',
+  op: 'softmax',
+  build: (b) => {
+    const y = b.softmax(b.input('x', [2, 3, 7]), -1);
+    b.output('masked', b.mul(y, b.input('m', [2, 3, 7])));
+    b.output('y', y);
+  },
+});
 add({
   id: 'softmax/closed-form',
   op: 'softmax',
