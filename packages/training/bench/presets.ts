@@ -25,6 +25,11 @@ export interface PresetTiming {
   readonly gflops: number;
   /** Median CPU time of the process per step (moves less than wall time when others share the cores). */
   readonly cpu_ms_per_step: number;
+  /** ORT's MatMul 512x512x512 timed right before each step, same threads (median GFLOP/s). */
+  readonly matmul_paired_gflops?: number;
+  /** Median over the steps of step GFLOP/s / the MatMul rate timed just before it. */
+  readonly fraction_of_paired_matmul?: number;
+  /** The process's peak RSS (with the MatMul probe's small session, when paired). */
   readonly peak_rss_mb: number;
   /** Whether the preset's process had huge pages, and why (hugePageStatus of @unias/backend-onnx). */
   readonly huge_pages: { readonly active: boolean; readonly reason: string };
@@ -51,6 +56,8 @@ export function timePreset(name: PresetName, batch: number, steps: number, threa
   );
   if (run.status !== 0) throw new Error(`preset ${name} step bench failed (exit ${run.status}): ${run.stderr}`);
   const timing = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as PresetTiming;
-  log(`preset ${name}: ${timing.wall_ms.join(', ')} ms per step, ${timing.gflops} GFLOP/s, peak RSS ${timing.peak_rss_mb} MB`);
+  const paired =
+    timing.fraction_of_paired_matmul === undefined ? '' : ` (${timing.fraction_of_paired_matmul} of MatMul's ${timing.matmul_paired_gflops} beside each step)`;
+  log(`preset ${name}: ${timing.wall_ms.join(', ')} ms per step, ${timing.gflops} GFLOP/s${paired}, peak RSS ${timing.peak_rss_mb} MB`);
   return timing;
 }

@@ -8,11 +8,18 @@
  * LAYOUT=per-param and FLAT_HOLDER_LIMIT=n (elements) change how the state is carried. Besides the
  * step it reports the backend's run alone (the rest is JS: random draws, feeds) and the page faults
  * and system time per step (fresh pages for large outputs cost ~10 us each on these VMs).
+ *
+ * Right before each timed step it times ORT's MatMul 512x512x512 on the same threads (10 warm-up
+ * runs, then 100 ms; a session of its own; PAIRED_MATMUL=0 leaves it out), so that each step's
+ * GFLOP/s has the machine's rate of that moment beside it: `fraction_of_paired_matmul` is the
+ * median over the steps of step GFLOP/s / MatMul GFLOP/s. A slow spell of the shared machine
+ * slows both.
  */
 import { createOnnxBackend, hugePageStatus } from '@unias/backend-onnx';
 import { createRng, sizeOf, type TensorData } from '@unias/graph';
 import { buildTrainingGraph, isPresetName, presetConfig } from '@unias/model';
 import { adamw, countFlops, createTrainingStep } from '../src/index.js';
+import { createMatmulProbe } from './matmul-rate.js';
 
 async function main(): Promise<void> {
   const [name = 'cpu', batchArg = '8', stepsArg = '3', threadsArg = '2', sizeArg] = process.argv.slice(2);
@@ -47,14 +54,18 @@ async function main(): Promise<void> {
     runMs.push(performance.now() - t);
     return r;
   };
+  const probe = process.env['PAIRED_MATMUL'] === '0' ? undefined : await createMatmulProbe(Number(threadsArg));
+  const stepFlops = 3 * countFlops(graph).total;
   await trainer.step(feeds);
   await trainer.step(feeds);
   runMs.length = 0;
+  const probeGflops: number[] = [];
   const usage = process.resourceUsage();
   const wall: number[] = [];
   const cpu: number[] = [];
   const losses: number[] = [];
   for (let i = 0; i < Number(stepsArg); i++) {
+    if (probe) probeGflops.push(await probe.rateOver(100, 30, 10));
     const c = process.cpuUsage();
     const t = performance.now();
     losses.push((await trainer.step(feeds)).loss);
@@ -64,9 +75,11 @@ async function main(): Promise<void> {
   }
   const used = process.resourceUsage();
   await trainer.dispose();
+  await probe?.dispose();
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const flops = 3 * countFlops(graph).total;
+  const flops = stepFlops;
   const ms = median(wall);
+  const paired = probeGflops.map((rate, i) => flops / wall[i]! / 1e6 / rate);
   const forward = countFlops(graph).total;
   const result = {
     preset: name,
@@ -80,6 +93,12 @@ async function main(): Promise<void> {
     img_per_s: +((batch * 1000) / ms).toPrecision(3),
     gflops: +(flops / ms / 1e6).toPrecision(3),
     cpu_ms_per_step: Math.round(median(cpu)),
+    ...(probe
+      ? {
+          matmul_paired_gflops: +median(probeGflops).toPrecision(3),
+          fraction_of_paired_matmul: +median(paired).toPrecision(3),
+        }
+      : {}),
     session_run_ms: Math.round(median(runMs)),
     minor_faults_per_step: Math.round((used.minorPageFault - usage.minorPageFault) / wall.length),
     sys_ms_per_step: Math.round((used.systemCPUTime - usage.systemCPUTime) / 1000 / wall.length),

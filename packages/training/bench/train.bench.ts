@@ -28,6 +28,7 @@ import { runInNewContext } from 'node:vm';
 import { adamw, buildStepGraph, countFlops, createTrainingStep, LOSS_OUTPUT, type TrainingStepOptions } from '../src/index.js';
 import { block, N, C, S } from './block.js';
 import { timeTfjsAutodiff } from './tfjs-autodiff.js';
+import { createMatmulProbe } from './matmul-rate.js';
 import { timePreset, type PresetTiming } from './presets.js';
 import { isPresetName } from '@unias/model';
 
@@ -137,22 +138,12 @@ async function measureMemory(options: Omit<TrainingStepOptions, 'backend'>, para
  * that a neighbour's burst could halve.
  */
 async function matmulPeak(threads: number): Promise<number> {
-  const g = createGraph();
-  g.output('y', g.matmul(g.input('a', [512, 512]), g.input('b', [512, 512])));
-  const session = await (await createOnnxBackend({ intraOpNumThreads: threads })).prepare(g.build());
-  const rng = createRng(3);
-  const m = (): TensorData => ({ dtype: 'float32', shape: [512, 512], data: rng.fillUniform(new Float32Array(512 * 512), -1, 1) });
-  const feeds = { a: m(), b: m() };
-  for (let i = 0; i < 5; i++) await session.run(feeds);
-  const times: number[] = [];
-  const start = performance.now();
-  while (times.length < 30 || performance.now() - start < 1000) {
-    const t = performance.now();
-    await session.run(feeds);
-    times.push(performance.now() - t);
+  const probe = await createMatmulProbe(threads);
+  try {
+    return await probe.rateOver(1000, 30, 5);
+  } finally {
+    await probe.dispose();
   }
-  await session.dispose();
-  return (2 * 512 ** 3) / median(times) / 1e6;
 }
 
 async function main(): Promise<void> {
@@ -313,7 +304,7 @@ async function main(): Promise<void> {
     memory_ort: memory,
     memory_ort_per_param_layout: memoryPerParam,
     presets: {
-      description: `UniAS head on cached backbone features (training graph of @unias/model: dropout and feature jitter on), AdamW + clip_grad_norm_, batch ${presetBatch}, ONNX Runtime 2 threads; gflops = 3x forward FLOPs / median step; cpu_224 = the cpu preset at 224x224 (the size of the issue's cpu target; the preset's own is 256x256); peak_rss_mb = the preset's own process, started as \`unias train\` starts itself: with huge pages where an environment variable is all it takes (huge_pages)`,
+      description: `UniAS head on cached backbone features (training graph of @unias/model: dropout and feature jitter on), AdamW + clip_grad_norm_, batch ${presetBatch}, ONNX Runtime 2 threads; gflops = 3x forward FLOPs / median step; fraction_of_matmul_peak = gflops / matmul_peak_gflops (the highest of the run's readings, each before a preset's process); fraction_of_paired_matmul = the median over steps of each step's GFLOP/s / a MatMul rate timed in the preset's process right before that step; cpu_224 = the cpu preset at 224x224 (the size of the issue's cpu target; the preset's own is 256x256); peak_rss_mb = the preset's own process, started as \`unias train\` starts itself: with huge pages where an environment variable is all it takes (huge_pages)`,
       targets: {
         paper_batch8_fraction_of_matmul_peak: 0.75,
         paper_batch1_fraction_of_matmul_peak: 0.55,
