@@ -8,11 +8,12 @@
  *   tsx --conditions=@unias/source bench/step-grads.ts out.json [preset=cpu] [batch=8] [input size=224]
  */
 import { createOnnxBackend } from '@unias/backend-onnx';
-import { createRng, initParams, sizeOf, type TensorData } from '@unias/graph';
+import { initParams } from '@unias/graph';
 import { buildTrainingGraph, isPresetName, presetConfig } from '@unias/model';
 import { writeFileSync } from 'node:fs';
 import { createTrainingStep, sgd } from '../src/index.js';
 import { createReferenceBackend } from '../src/testing/index.js';
+import { seededFeeds } from './seeded-feeds.js';
 const [outPath, preset = 'cpu', batch = '8', size = '224'] = process.argv.slice(2);
 if (!outPath || !isPresetName(preset)) throw new Error('usage: step-grads.ts out.json [preset] [batch] [input size]');
 const graph = buildTrainingGraph(presetConfig(preset, { inputSize: Number(size) }), { batchSize: Number(batch) });
@@ -24,12 +25,7 @@ const trainer = await createTrainingStep({
   backend: process.env['BACKEND'] === 'reference' ? createReferenceBackend() : await createOnnxBackend({ intraOpNumThreads: 2 }),
   seed: 1,
 });
-const rng = createRng(2);
-const feeds: Record<string, TensorData> = {};
-for (const n of trainer.feedNames) {
-  const node = graph.inputs.get(n)!;
-  feeds[n] = { dtype: 'float32', shape: node.shape, data: rng.fillUniform(new Float32Array(sizeOf(node.shape)), -1, 1) };
-}
+const feeds = seededFeeds(graph, trainer.feedNames);
 await trainer.step(feeds);
 const st = await trainer.getState();
 const out: Record<string, number[]> = {};

@@ -16,10 +16,11 @@
  * slows both.
  */
 import { createOnnxBackend, hugePageStatus } from '@unias/backend-onnx';
-import { createRng, sizeOf, type TensorData } from '@unias/graph';
+import { sizeOf, type TensorData } from '@unias/graph';
 import { buildTrainingGraph, isPresetName, presetConfig } from '@unias/model';
 import { adamw, countFlops, createTrainingStep } from '../src/index.js';
 import { createMatmulProbe } from './matmul-rate.js';
+import { seededFeeds } from './seeded-feeds.js';
 
 async function main(): Promise<void> {
   const [name = 'cpu', batchArg = '8', stepsArg = '3', threadsArg = '2', sizeArg] = process.argv.slice(2);
@@ -38,12 +39,7 @@ async function main(): Promise<void> {
     backend,
     seed: 1,
   });
-  const rng = createRng(2);
-  const feeds: Record<string, TensorData> = {};
-  for (const n of trainer.feedNames) {
-    const node = graph.inputs.get(n)!;
-    feeds[n] = { dtype: 'float32', shape: node.shape, data: rng.fillUniform(new Float32Array(sizeOf(node.shape)), -1, 1) };
-  }
+  const feeds = seededFeeds(graph, trainer.feedNames);
   // time the backend's run inside each step (the step calls it on this same object)
   const session = trainer.session as { run: (f: Record<string, TensorData>) => Promise<Record<string, TensorData>> };
   const run = session.run.bind(session);
