@@ -51,7 +51,6 @@ async function main(): Promise<void> {
     return r;
   };
   const probe = process.env['PAIRED_MATMUL'] === '0' ? undefined : await createMatmulProbe(Number(threadsArg));
-  const stepFlops = 3 * countFlops(graph).total;
   await trainer.step(feeds);
   await trainer.step(feeds);
   runMs.length = 0;
@@ -73,10 +72,10 @@ async function main(): Promise<void> {
   await trainer.dispose();
   await probe?.dispose();
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const flops = stepFlops;
+  const forward = countFlops(graph).total;
+  const flops = 3 * forward;
   const ms = median(wall);
   const paired = probeGflops.map((rate, i) => flops / wall[i]! / 1e6 / rate);
-  const forward = countFlops(graph).total;
   const result = {
     preset: name,
     batch,

@@ -101,12 +101,12 @@ function shiftedProducts(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym
   // (many channels, few pixels: 256 channels at 14x14) the images go into the GEMM's rows instead,
   // channels first (two transposes of the operands).
   const channelsFirst = N > 1 && kh * Ca * kw * Cs > (kh * Ca + kw * Cs) * R * Q;
-  const a = channelsFirst ? g.transpose(A, [1, 0, 2, 3]) : A;
   const s = channelsFirst ? g.transpose(src, [1, 0, 2, 3]) : src;
   // src padded so that row r of every shifted copy is source row r - pt, clipped to R rows
   const padded = g.sliceAxes(g.pad(s, [0, 0, pt, pl, 0, 0, Math.max(0, R - pt - H), Math.max(0, needW - pl - W)]), [2], [0], [R], [1]);
   if (channelsFirst) {
     // row copies concatenated on the axis after the channels ([Ca, kh*N, R, Q]): rows (a, i)
+    const a = g.transpose(A, [1, 0, 2, 3]);
     const columns: Sym[] = [];
     for (let j = 0; j < kw; j++) columns.push(g.sliceAxes(padded, [3], [j * dw], [j * dw + Q], [1]));
     const rows: Sym[] = [];
