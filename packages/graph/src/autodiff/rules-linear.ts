@@ -101,10 +101,15 @@ function shiftedProducts(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym
   // (many channels, few pixels: 256 channels at 14x14) the images go into the GEMM's rows instead,
   // channels first (two transposes of the operands).
   const channelsFirst = N > 1 && kh * Ca * kw * Cs > (kh * Ca + kw * Cs) * R * Q;
-  const s = channelsFirst ? g.transpose(src, [1, 0, 2, 3]) : src;
-  // src padded so that row r of every shifted copy is source row r - pt, clipped to R rows
-  const padded = g.sliceAxes(g.pad(s, [0, 0, pt, pl, 0, 0, Math.max(0, R - pt - H), Math.max(0, needW - pl - W)]), [2], [0], [R], [1]);
   if (channelsFirst) {
+    // src padded so that row r of every shifted copy is source row r - pt, clipped to R rows
+    const padded = g.sliceAxes(
+      g.pad(g.transpose(src, [1, 0, 2, 3]), [0, 0, pt, pl, 0, 0, Math.max(0, R - pt - H), Math.max(0, needW - pl - W)]),
+      [2],
+      [0],
+      [R],
+      [1],
+    );
     // row copies concatenated on the axis after the channels ([Ca, kh*N, R, Q]): rows (a, i)
     const a = g.transpose(A, [1, 0, 2, 3]);
     const columns: Sym[] = [];
@@ -117,9 +122,18 @@ function shiftedProducts(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym
     // [Ca, kh*kw, Cs] -> [Ca, Cs, kh*kw]
     return g.reshape(g.transpose(g.reshape(blocks, [Ca, kh * kw, Cs]), [0, 2, 1]), [Ca, Cs, kh, kw]);
   }
+  // The padded map read row-major is src with needW - W zero columns after each row, preceded by
+  // pt rows and pl values of zeros: the zero columns are one Concat (all threads; Pad runs on one)
+  // and the leading zeros part of the copies' Concat: Pad -9.1 ms, Concat +4.8 ms of kernel time
+  // in the `cpu` step at 224x224, batch 8 (bench/ab-step.ts). Values past R rows (bottom pads
+  // shorter than pl) only ever meet zeros of D.
+  const [pb, pr] = [R - pt - H, needW - pl - W];
+  if (pb < 0 || pr < 0) throw new Error(`shiftedProducts: pads [${pt}, ${pl}, ${pb}, ${pr}] do not give a stride-1 window`);
+  const rows = needW === W ? src : g.concat([src, g.zeros([N, Cs, H, needW - W])], 3);
+  const lead = pt * needW + pl;
   // a row: the padded map, and the dw values that the last column window reads past it
-  const L = R * needW + (kw > 1 ? dw : 0);
-  const X = shiftedCopies(g, g.reshape(padded, [N, Cs, R * needW]), kw, -dw, L); // rows (c, j)
+  const L = Math.max(R * needW, lead + H * needW) + (kw > 1 ? dw : 0);
+  const X = shiftedCopies(g, g.reshape(rows, [N, Cs, H * needW]), kw, -dw, L, lead); // rows (c, j)
   const wide = needW === Q ? A : g.concat([A, g.zeros([N, Ca, P, needW - Q])], 3);
   const D = shiftedCopies(g, g.reshape(wide, [N, Ca, P * needW]), kh, dh * needW, L); // rows (a, i)
   const perImage = g.matmul(D, g.transposeLast2(X)); // [N, Ca*kh, Cs*kw]
@@ -128,25 +142,31 @@ function shiftedProducts(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym
 }
 
 /**
- * `count` copies of the rows of x [N, C, n], copy k shifted by k*shift values (later for a
- * positive shift, with zeros before it; earlier for a negative one, its first k*|shift| values
- * dropped), as rows of `length` values: [N, C*count, length], rows (c, k). Where a copy ends
- * before its row does, the row goes on with zeros or with the next copy's first values, so a
- * reader must multiply those by zeros. The copies meet in ONE Concat [x, Z, x, Z, ..., x, Z']:
+ * `count` copies of the rows of x [N, C, n], each read as `lead` zeros and then x, copy k shifted
+ * by k*shift values (later for a positive shift, with zeros before it; earlier for a negative one,
+ * its first k*|shift| values dropped), as rows of `length` values: [N, C*count, length], rows
+ * (c, k). Where a copy ends before its row does, the row goes on with zeros or with the next
+ * copy's first values, so a reader must multiply those by zeros. The copies meet in ONE Concat [x, Z, x, Z, ..., x, Z']:
  * ORT runs Concat on all threads and Pad and Slice on one (kh Pads for the row copies took 9.9 ms
  * of the `cpu` step's ~330 ms of kernels at 224x224, batch 8).
  */
-function shiftedCopies(g: GradOps, x: Sym, count: number, shift: number, length: number): Sym {
+function shiftedCopies(g: GradOps, x: Sym, count: number, shift: number, length: number, lead = 0): Sym {
   const [N, C, n] = x.shape as [number, number, number];
-  const gap = length + shift - n;
-  const tail = length - (count - 1) * shift - n;
-  if ((count > 1 && gap < 0) || tail < 0) throw new Error(`shiftedCopies: ${count} copies of ${n} values shifted by ${shift} do not fit rows of ${length}`);
-  const parts: Sym[] = [x];
+  const gap = length + shift - lead - n;
+  const tail = length - (count - 1) * shift - lead - n;
+  if ((count > 1 && gap < 0) || tail < 0)
+    throw new Error(`shiftedCopies: ${count} copies of ${lead} + ${n} values shifted by ${shift} do not fit rows of ${length}`);
+  const parts: Sym[] = [];
+  const zeros = (k: number) => {
+    if (k > 0) parts.push(g.zeros([N, C, k]));
+  };
+  zeros(lead);
+  parts.push(x);
   for (let k = 1; k < count; k++) {
-    if (gap > 0) parts.push(g.zeros([N, C, gap]));
+    zeros(gap + lead);
     parts.push(x);
   }
-  if (tail > 0) parts.push(g.zeros([N, C, tail]));
+  zeros(tail);
   return g.reshape(parts.length === 1 ? x : g.concat(parts, 2), [N, C * count, length]);
 }
 

@@ -294,6 +294,8 @@ const CONVS: ConvCase[] = [
   // images in the GEMM's rows; channel-major im2col (stride 1, the weight outweighs the maps);
   // patches (kernel = stride)
   { name: 'stride1-3x2-asym-pads', x: [2, 3, 9, 8], w: [4, 3, 3, 2], pads: [2, 0, 1, 1] },
+  // left pads longer than the bottom ones: the padded map's last values run past its rows
+  { name: 'stride1-left-pads-no-bottom', x: [2, 2, 8, 6], w: [3, 2, 3, 3], pads: [1, 2, 0, 0] },
   // its backward case's scalar loss (288 products with random cotangents) cancels to 3e-5 relative in float32
   { name: 'stride1-dilation2-valid', x: [2, 2, 12, 10], w: [3, 2, 3, 3], dilation: [2, 2], tolerance: 1e-4 },
   { name: 'stride1-images-in-gemm-rows', x: [5, 17, 4, 4], w: [17, 17, 3, 3], pads: [1, 1, 1, 1] },
