@@ -25,20 +25,17 @@ export async function createMatmulProbe(threads: number): Promise<MatmulProbe> {
   const rng = createRng(3);
   const m = (): TensorData => ({ dtype: 'float32', shape: [512, 512], data: rng.fillUniform(new Float32Array(512 * 512), -1, 1) });
   const feeds = { a: m(), b: m() };
-  const timeRuns = async (more: (times: readonly number[], elapsed: number) => boolean) => {
-    const times: number[] = [];
-    const start = performance.now();
-    while (more(times, performance.now() - start)) {
-      const t = performance.now();
-      await session.run(feeds);
-      times.push(performance.now() - t);
-    }
-    return FLOP / median(times) / 1e6;
-  };
   return {
     rateOver: async (ms, minRuns, warmup = 0) => {
       for (let i = 0; i < warmup; i++) await session.run(feeds);
-      return timeRuns((times, elapsed) => times.length < minRuns || elapsed < ms);
+      const times: number[] = [];
+      const start = performance.now();
+      while (times.length < minRuns || performance.now() - start < ms) {
+        const t = performance.now();
+        await session.run(feeds);
+        times.push(performance.now() - t);
+      }
+      return FLOP / median(times) / 1e6;
     },
     dispose: () => session.dispose(),
   };

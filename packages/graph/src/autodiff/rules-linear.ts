@@ -101,15 +101,12 @@ function shiftedProducts(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym
   // (many channels, few pixels: 256 channels at 14x14) the images go into the GEMM's rows instead,
   // channels first (two transposes of the operands).
   const channelsFirst = N > 1 && kh * Ca * kw * Cs > (kh * Ca + kw * Cs) * R * Q;
+  // at stride 1 the padded map is exactly R x needW
+  const [pb, pr] = [R - pt - H, needW - pl - W];
+  if (pb < 0 || pr < 0) throw new Error(`shiftedProducts: pads [${pt}, ${pl}, ${pb}, ${pr}] do not give a stride-1 window`);
   if (channelsFirst) {
-    // src padded so that row r of every shifted copy is source row r - pt, clipped to R rows
-    const padded = g.sliceAxes(
-      g.pad(g.transpose(src, [1, 0, 2, 3]), [0, 0, pt, pl, 0, 0, Math.max(0, R - pt - H), Math.max(0, needW - pl - W)]),
-      [2],
-      [0],
-      [R],
-      [1],
-    );
+    // src padded so that row r of every shifted copy is source row r - pt
+    const padded = g.pad(g.transpose(src, [1, 0, 2, 3]), [0, 0, pt, pl, 0, 0, pb, pr]);
     // row copies concatenated on the axis after the channels ([Ca, kh*N, R, Q]): rows (a, i)
     const a = g.transpose(A, [1, 0, 2, 3]);
     const columns: Sym[] = [];
@@ -127,8 +124,6 @@ function shiftedProducts(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym
   // and the leading zeros part of the copies' Concat: Pad -9.1 ms, Concat +4.8 ms of kernel time
   // in the `cpu` step at 224x224, batch 8 (bench/ab-step.ts). Values past R rows (bottom pads
   // shorter than pl) only ever meet zeros of D.
-  const [pb, pr] = [R - pt - H, needW - pl - W];
-  if (pb < 0 || pr < 0) throw new Error(`shiftedProducts: pads [${pt}, ${pl}, ${pb}, ${pr}] do not give a stride-1 window`);
   const rows = needW === W ? src : g.concat([src, g.zeros([N, Cs, H, needW - W])], 3);
   const lead = pt * needW + pl;
   // a row: the padded map, and the dw values that the last column window reads past it
@@ -146,9 +141,10 @@ function shiftedProducts(g: GradOps, A: Sym, src: Sym, geo: WindowGeometry): Sym
  * by k*shift values (later for a positive shift, with zeros before it; earlier for a negative one,
  * its first k*|shift| values dropped), as rows of `length` values: [N, C*count, length], rows
  * (c, k). Where a copy ends before its row does, the row goes on with zeros or with the next
- * copy's first values, so a reader must multiply those by zeros. The copies meet in ONE Concat [x, Z, x, Z, ..., x, Z']:
- * ORT runs Concat on all threads and Pad and Slice on one (kh Pads for the row copies took 9.9 ms
- * of the `cpu` step's ~330 ms of kernels at 224x224, batch 8).
+ * copy's first values, so a reader must multiply those by zeros. The copies meet in ONE Concat
+ * [Z0, x, Z, x, ..., x, Z'] (Z0: the lead; each Z: a gap and the next lead): ORT runs Concat on
+ * all threads and Pad and Slice on one (kh Pads for the row copies took 9.9 ms of the `cpu` step's
+ * ~330 ms of kernels at 224x224, batch 8).
  */
 function shiftedCopies(g: GradOps, x: Sym, count: number, shift: number, length: number, lead = 0): Sym {
   const [N, C, n] = x.shape as [number, number, number];
