@@ -11,6 +11,7 @@ import { fromOrtTensor, toOrtTensor, type OrtModule } from './ort-tensor.js';
 import { profileFolder, type PlacementReport } from './placement.js';
 import { createStateReadback, isOnDevice, keepsStateOnDevice, outputLocations } from './device-state.js';
 import { encodeModel, lowerGraph, type IoSpec, type OnnxExportOptions } from '@unias/onnx-lowering';
+import { BLOCKED_CONV_OPT_OUT, nchwcBlock } from './nchwc.js';
 
 export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
 
@@ -38,6 +39,13 @@ export interface OnnxBackendOptions {
    * providers always hand it back in host memory).
    */
   readonly keepStateOnDevice?: boolean;
+  /**
+   * On the CPU provider alone, run the convolutions whose weights are fed at run time (a training
+   * step's, and its gradients') with onnxruntime's blocked NCHWc kernels where they are faster
+   * (default true where onnxruntime has them and a probe agrees with the plain Conv; the
+   * environment variable UNIAS_ORT_BLOCKED_CONV=0 turns it off).
+   */
+  readonly blockedConv?: boolean;
 }
 
 export interface OnnxPrepareOptions extends PrepareOptions {
@@ -51,6 +59,8 @@ export interface OnnxBackend extends Backend {
   prepare(graph: Graph, options?: OnnxPrepareOptions): Promise<Session>;
   /** The session options every prepared graph gets. */
   readonly sessionOptions: Readonly<InferenceSession.SessionOptions>;
+  /** The NCHWc block its convolutions run blocked with (`blockedConv`), or undefined where they run plain. */
+  blockedConvBlock(): Promise<number | undefined>;
 }
 
 export async function loadOnnxRuntime(): Promise<OrtModule> {
@@ -73,11 +83,17 @@ export async function createOnnxBackend(options: OnnxBackendOptions = {}): Promi
     logSeverityLevel: options.logSeverityLevel ?? 3,
   };
   const name = options.name ?? `onnx-${providers[0] ?? 'cpu'}`;
+  // com.microsoft.nchwc ops exist on the CPU provider only: a GPU session would run them there
+  const blocked = providers.every((p) => p === 'cpu') && (options.blockedConv ?? process.env[BLOCKED_CONV_OPT_OUT] !== '0');
   return {
     name,
     sessionOptions,
-    prepare: (graph, prepareOptions = {}) =>
-      prepareSession(ort, name, sessionOptions, graph, prepareOptions, options.onPlacement, keepsStateOnDevice(providers, options.keepStateOnDevice)),
+    blockedConvBlock: () => (blocked ? nchwcBlock(ort) : Promise.resolve(undefined)),
+    prepare: async (graph, prepareOptions = {}) => {
+      const block = blocked ? await nchwcBlock(ort) : undefined;
+      const session = { name, sessionOptions, nchwcBlock: block, onPlacement: options.onPlacement };
+      return prepareSession(ort, session, graph, prepareOptions, keepsStateOnDevice(providers, options.keepStateOnDevice));
+    },
   };
 }
 
@@ -140,15 +156,16 @@ function checkValue(spec: IoSpec, t: TensorData, what: string): void {
   }
 }
 
-async function prepareSession(
-  ort: OrtModule,
-  backend: string,
-  sessionOptions: InferenceSession.SessionOptions,
-  graph: Graph,
-  options: OnnxPrepareOptions,
-  onPlacement?: OnnxBackendOptions['onPlacement'],
-  stateOnDevice = false,
-): Promise<Session> {
+/** What every session of one backend shares. */
+interface SessionSetup {
+  readonly name: string;
+  readonly sessionOptions: InferenceSession.SessionOptions;
+  readonly nchwcBlock: number | undefined;
+  readonly onPlacement: OnnxBackendOptions['onPlacement'];
+}
+
+async function prepareSession(ort: OrtModule, setup: SessionSetup, graph: Graph, options: OnnxPrepareOptions, stateOnDevice = false): Promise<Session> {
+  const { name: backend, sessionOptions, onPlacement } = setup;
   const carry = options.carry ?? {};
   const wanted = options.outputs ? [...new Set([...options.outputs, ...Object.keys(carry)])] : undefined;
   const exportOptions: OnnxExportOptions = {
@@ -156,6 +173,7 @@ async function prepareSession(
     ...(wanted ? { outputs: wanted } : {}),
     dynamicBatch: options.dynamicBatch ?? false,
     ...(options.metadata ? { metadata: options.metadata } : {}),
+    ...(setup.nchwcBlock !== undefined ? { nchwcBlock: setup.nchwcBlock } : {}),
   };
   const lowered = lowerGraph(graph, exportOptions);
   checkCarry(carry, lowered.inputs, lowered.outputs);

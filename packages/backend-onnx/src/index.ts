@@ -27,6 +27,7 @@ export {
 } from './devices.js';
 export { detectVulkan, describeDriver, type VulkanInfo, type VulkanDriver, type VulkanDriverKind, type VulkanProbeOptions } from './vulkan.js';
 export { detectCuda, ortBindingDir, CUDA_LIBRARIES, type CudaInfo } from './cuda.js';
+export { BLOCKED_CONV_OPT_OUT, nchwcBlock } from './nchwc.js';
 export { placementFromProfile, formatPlacement, type PlacementReport } from './placement.js';
 export { inspectOnnxDevices, INSTALL_HINTS, type OnnxDeviceReport, type DeviceStatus } from './inspect-devices.js';
 export {

@@ -5,6 +5,7 @@
  */
 import { chooseOnnxDevice, DeviceUnavailableError, type DeviceChoice, type DeviceProbeOptions, type OnnxDevice } from './devices.js';
 import { detectCuda, type CudaInfo } from './cuda.js';
+import { createOnnxBackend } from './backend.js';
 import { detectVulkan, GLVND_INSTALL, type VulkanInfo } from './vulkan.js';
 
 export interface DeviceStatus {
@@ -27,6 +28,11 @@ export interface OnnxDeviceReport {
   readonly cuda: CudaInfo;
   /** What to install, one line each, for what is missing. */
   readonly install: readonly string[];
+  /**
+   * The NCHWc block the CPU provider's convolutions with fed weights run blocked with (nchwc.ts),
+   * undefined where they run as plain Conv (no blocked kernels, or UNIAS_ORT_BLOCKED_CONV=0).
+   */
+  readonly blockedConvBlock?: number;
 }
 
 export const INSTALL_HINTS = {
@@ -68,6 +74,7 @@ export async function inspectOnnxDevices(options: DeviceProbeOptions = {}): Prom
       install: ['onnxruntime-node: pnpm install (ONNXRUNTIME_NODE_INSTALL=skip where NuGet is unreachable)', ...install],
     };
   }
+  const block = await (await createOnnxBackend()).blockedConvBlock();
   const devices: DeviceStatus[] = [];
   for (const device of ['cpu', 'webgpu', 'cuda'] as const) {
     try {
@@ -85,5 +92,6 @@ export async function inspectOnnxDevices(options: DeviceProbeOptions = {}): Prom
     vulkan,
     cuda,
     install,
+    ...(block !== undefined ? { blockedConvBlock: block } : {}),
   };
 }

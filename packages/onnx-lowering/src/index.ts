@@ -12,3 +12,5 @@ export {
 } from './to-onnx.js';
 export { LOWERINGS, type LoweringTable } from './lowering.js';
 export type { Lowering, LoweringContext } from './lowering-context.js';
+export { blockedConvEligible, blockedWeightOrder, MAX_BLOCKED_REDUCTION, NCHWC_DOMAIN } from './blocked-conv.js';
+export { nchwcBlockProbeModel } from './nchwc-probe.js';

@@ -26,6 +26,14 @@ export interface LoweringContext {
   batchAxis(node: Node): number | null;
   /** An int64 [1] tensor holding the run-time batch size N (only with `dynamicBatch`). */
   batchSize(): string;
+  /** onnxruntime's NCHWc channel block when blocked convolutions were asked for (blocked-conv.ts), else undefined. */
+  readonly nchwcBlock: number | undefined;
+  /** Whether a node's value is fixed when the model is written (a const, or a param bound as an initializer). */
+  isConstant(node: Node): boolean;
+  /** Emits a node of another domain than ONNX's own (declared in the model's opset imports). */
+  emitIn(domain: string, opType: string, inputs: readonly string[], attrs?: Attrs): string;
+  /** `result` for a node of another domain. */
+  resultIn(domain: string, opType: string, inputs: readonly string[], attrs?: Attrs): string;
 }
 
 /** One rule per op: a missing op in the table fails to compile. */

@@ -1,12 +1,14 @@
 /**
  * One lowering rule per op of @unias/graph, to ONNX opset 18. `LOWERINGS` is typed against the op
- * set, so an op without a rule fails to compile. Rules compose standard ONNX ops only (no
- * com.microsoft ops): ORT's optimiser fuses the common patterns (GELU, MatMul+Add) by itself.
+ * set, so an op without a rule fails to compile. Rules compose standard ONNX ops (no com.microsoft
+ * ops: ORT's optimiser fuses the common patterns, GELU and MatMul+Add, by itself), except the
+ * blocked convolutions a CPU session of onnxruntime may ask for (blocked-conv.ts).
  */
 import { interpolationMatrix, type Node, type OpName, type OpNode } from '@unias/graph';
 import { attr, dataTypeOf } from './onnx-writer.js';
 import type { Lowering, LoweringContext } from './lowering-context.js';
 import { expandIntroducesBatch, reshapeBatch } from './batch-axis.js';
+import { blockedConvEligible, blockedWeightOrder, NCHWC_DOMAIN } from './blocked-conv.js';
 
 export type LoweringTable = { readonly [K in OpName]: Lowering<K> };
 
@@ -173,16 +175,30 @@ export const LOWERINGS: LoweringTable = {
   conv2d: (ctx, n) => {
     const w = n.inputs[1]!;
     const a = n.attrs;
+    const attrs = {
+      kernel_shape: attr.ints([w.shape[2]!, w.shape[3]!]),
+      strides: attr.ints(a.strides),
+      pads: attr.ints(a.pads),
+      dilations: attr.ints(a.dilations),
+      group: attr.int(a.groups),
+    };
+    const block = ctx.nchwcBlock;
+    // constant weights: onnxruntime blocks the plain Conv itself, and chains blocked convs
+    if (block !== undefined && !ctx.isConstant(w) && blockedConvEligible(w.shape, a, block)) {
+      let weight = ctx.input(1);
+      for (const { shape, perm } of blockedWeightOrder(w.shape, block)) {
+        weight = ctx.emit('Transpose', [ctx.emit('Reshape', [weight, ctx.int64(shape)])], { perm: attr.ints(perm) });
+      }
+      weight = ctx.emit('Reshape', [weight, ctx.int64(w.shape)]);
+      const x = ctx.emitIn(NCHWC_DOMAIN, 'ReorderInput', [ctx.input(0)]);
+      const bias = n.inputs.length > 2 ? [ctx.input(2)] : [];
+      const y = ctx.emitIn(NCHWC_DOMAIN, 'Conv', [x, weight, ...bias], attrs);
+      return ctx.resultIn(NCHWC_DOMAIN, 'ReorderOutput', [y], { channels: attr.int(w.shape[0]!) });
+    }
     return ctx.result(
       'Conv',
       n.inputs.map((_, i) => ctx.input(i)),
-      {
-        kernel_shape: attr.ints([w.shape[2]!, w.shape[3]!]),
-        strides: attr.ints(a.strides),
-        pads: attr.ints(a.pads),
-        dilations: attr.ints(a.dilations),
-        group: attr.int(a.groups),
-      },
+      attrs,
     );
   },
   convTranspose2d: (ctx, n) => {

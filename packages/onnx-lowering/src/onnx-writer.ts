@@ -80,9 +80,10 @@ export class OnnxGraphWriter {
     return name;
   }
 
-  node(opType: string, inputs: readonly string[], outputs: readonly string[], attrs: Attrs = {}, name?: string): void {
+  node(opType: string, inputs: readonly string[], outputs: readonly string[], attrs: Attrs = {}, name?: string, domain?: string): void {
     this.nodes.push({
       opType,
+      ...(domain ? { domain } : {}),
       input: [...inputs],
       output: [...outputs],
       ...(name ? { name } : {}),

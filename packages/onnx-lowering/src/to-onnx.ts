@@ -39,6 +39,13 @@ export interface OnnxExportOptions {
   readonly docString?: string;
   /** The ONNX graph's name (default "unias"). */
   readonly graphName?: string;
+  /**
+   * onnxruntime's NCHWc channel block on this processor: convolutions whose weights are not
+   * constants and that its blocked kernels run faster (blocked-conv.ts) are written in its
+   * `com.microsoft.nchwc` ops. Only for sessions of onnxruntime's CPU provider (@unias/backend-onnx
+   * probes the block); a model written with it runs nowhere else.
+   */
+  readonly nchwcBlock?: number;
 }
 
 /** A graph input or output of the lowered model. */
@@ -121,23 +128,33 @@ export function lowerGraph(graph: Graph, options: OnnxExportOptions = {}): Lower
     }
   }
 
+  if (options.nchwcBlock !== undefined && !(Number.isInteger(options.nchwcBlock) && options.nchwcBlock >= 4 && options.nchwcBlock % 4 === 0)) {
+    throw new Error(`nchwcBlock must be a positive multiple of 4 (onnxruntime's NCHWc block), got ${options.nchwcBlock}`);
+  }
+  const domains = new Set<string>();
   let batchSize: string | undefined;
   const firstBatched = [...g.inputs.values()].find((i) => i.shape.length > 0);
   let current: AnyOpNode | undefined;
   let step = 0;
   const ctx: LoweringContext = {
     input: (i) => values.get(current!.inputs[i]!.id)!,
-    emit: (opType, ins, attrs) => {
-      const name = w.fresh(`${nodeBase(current!)}/${opType}_${step++}`);
-      w.node(opType, ins, [name], attrs, name);
-      return name;
-    },
-    result: (opType, ins, attrs) => {
+    emit: (opType, ins, attrs) => ctx.emitIn('', opType, ins, attrs),
+    result: (opType, ins, attrs) => ctx.resultIn('', opType, ins, attrs),
+    resultIn: (domain, opType, ins, attrs) => {
+      if (domain) domains.add(domain);
       const base = nodeBase(current!);
       const name = outputTarget.get(current!.id) ?? w.fresh(base);
-      w.node(opType, ins, [name], attrs, base);
+      w.node(opType, ins, [name], attrs, base, domain);
       return name;
     },
+    emitIn: (domain, opType, ins, attrs) => {
+      if (domain) domains.add(domain);
+      const name = w.fresh(`${nodeBase(current!)}/${opType}_${step++}`);
+      w.node(opType, ins, [name], attrs, name, domain);
+      return name;
+    },
+    nchwcBlock: options.nchwcBlock,
+    isConstant: (n) => n.kind === 'const' || (n.kind === 'param' && options.params?.has(n.name) === true),
     int64: (v, shape) => w.int64(v, shape),
     scalar: (v, dtype) => w.scalar(v, dtype),
     filled: (v, shape) => w.filled(v, shape),
@@ -181,7 +198,7 @@ export function lowerGraph(graph: Graph, options: OnnxExportOptions = {}): Lower
 
   const model: ModelProto = {
     irVersion: 8,
-    opsetImport: [{ domain: '', version: OPSET }],
+    opsetImport: [{ domain: '', version: OPSET }, ...[...domains].map((domain) => ({ domain, version: 1 }))],
     producerName: PRODUCER_NAME,
     producerVersion: PRODUCER_VERSION,
     ...(options.docString ? { docString: options.docString } : {}),

@@ -29,7 +29,16 @@ if (!isPresetName(preset) || !varName || va === undefined || vb === undefined) {
 }
 const presetName = preset;
 const batch = Number(batchArg);
-const { sessionOptions } = await createOnnxBackend();
+
+const backend = await createOnnxBackend();
+const { sessionOptions } = backend;
+// lowered as the backend lowers (blocked convolutions where they run); VAR=NCHWC compares lowerings
+// instead: its value is the block of the blocked convolutions (0: none)
+const block = await backend.blockedConvBlock();
+const lowering = (value: string) => {
+  const b = varName === 'NCHWC' ? Number(value) || undefined : block;
+  return b !== undefined ? { nchwcBlock: b } : {};
+};
 
 async function prepare(value: string) {
   process.env[varName!] = value;
@@ -40,7 +49,7 @@ async function prepare(value: string) {
   const profileDir = process.env['PROFILE'] ? join(process.env['PROFILE'], value) : undefined;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const profiling = profileDir ? { enableProfiling: true, profileFilePrefix: join(profileDir, 'step') } : {};
-  const session = await ort.InferenceSession.create(toOnnxModel(step.graph), { ...sessionOptions, ...profiling });
+  const session = await ort.InferenceSession.create(toOnnxModel(step.graph, lowering(value)), { ...sessionOptions, ...profiling });
   const rng = createRng(1);
   const feeds: Record<string, ort.Tensor> = {};
   for (const name of session.inputNames) {

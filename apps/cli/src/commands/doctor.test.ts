@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { chooseOnnxDevice, detectVulkan, hugePageStatus, INSTALL_HINTS, type HugePageStatus } from '@unias/backend-onnx';
+import { chooseOnnxDevice, detectVulkan, hugePageStatus, INSTALL_HINTS, nchwcBlock, type HugePageStatus } from '@unias/backend-onnx';
 import { SWIFTSHADER_ICD, swiftshaderMissing } from '@unias/backend-onnx/testing';
 import { runCli } from '../testing/helpers.js';
 
@@ -46,7 +46,13 @@ describe('unias doctor', () => {
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout) as {
       machine: { cores: number; huge_pages: HugePageStatus };
-      onnxruntime: { version: string; providers: unknown[]; devices: Array<{ device: string; usable: boolean }>; auto: { device: string } };
+      onnxruntime: {
+        version: string;
+        providers: unknown[];
+        devices: Array<{ device: string; usable: boolean }>;
+        auto: { device: string };
+        blockedConvBlock?: number;
+      };
       tfjs: Array<{ name: string; usable: boolean }>;
     };
     expect(report.machine.cores).toBe(cpus().length);
@@ -57,6 +63,7 @@ describe('unias doctor', () => {
     expect(report.onnxruntime.auto.device).toBe((await chooseOnnxDevice('auto')).device);
     expect(report.onnxruntime.devices.map((d) => d.device)).toEqual(['cpu', 'webgpu', 'cuda']);
     expect(report.onnxruntime.devices[0]!.usable).toBe(true);
+    expect(report.onnxruntime.blockedConvBlock).toBe(await nchwcBlock(ort));
     expect(report.tfjs.map((t) => t.name)).toEqual(['tfjs-node-gpu', 'tfjs-node', 'tfjs-wasm', 'tfjs-cpu']);
     expect(report.tfjs.find((t) => t.name === 'tfjs-wasm')!.usable).toBe(true);
   });
