@@ -5,11 +5,12 @@ import { blockedConvEligible, blockedWeightOrder, lowerGraph, NCHWC_DOMAIN } fro
 const attrs = (over: Partial<Conv2dAttrs> = {}): Conv2dAttrs => ({ strides: [1, 1], pads: [1, 1, 1, 1], dilations: [1, 1], groups: 1, ...over });
 
 describe('blockedConvEligible', () => {
-  it('takes stride-1 spatial convs whose channels fill whole blocks, up to 64 input channels at 3x3', () => {
+  it('takes stride-1 spatial convs whose channels fill whole blocks, up to 64 channels in and out at 3x3', () => {
     expect(blockedConvEligible([32, 32, 3, 3], attrs(), 16)).toBe(true);
     expect(blockedConvEligible([16, 64, 3, 3], attrs(), 16)).toBe(true);
     expect(blockedConvEligible([16, 16, 5, 5], attrs(), 16)).toBe(true);
-    expect(blockedConvEligible([16, 80, 3, 3], attrs(), 16)).toBe(false); // 720 > 576 products per output
+    expect(blockedConvEligible([16, 80, 3, 3], attrs(), 16)).toBe(false); // 80 x 9 > 64 x 9
+    expect(blockedConvEligible([256, 32, 3, 3], attrs(), 16)).toBe(false);
     expect(blockedConvEligible([24, 32, 3, 3], attrs(), 16)).toBe(false);
     expect(blockedConvEligible([32, 24, 3, 3], attrs(), 16)).toBe(false);
     expect(blockedConvEligible([24, 32, 3, 3], attrs(), 8)).toBe(true);

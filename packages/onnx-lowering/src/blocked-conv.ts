@@ -18,10 +18,10 @@ import type { Conv2dAttrs } from '@unias/graph';
 export const NCHWC_DOMAIN = 'com.microsoft.nchwc';
 
 /**
- * Input channels times kernel area up to which the blocked kernel wins. Measured side by side on
- * 2 threads (Xeon, AVX-512, block 16; reorders included): 3x3 convs of 16-64 channels on 28-112
- * pixel maps 1.2-1.8x faster blocked; 128 -> 64 channels at 28x28 and 256-512 channels 0.6-0.9x;
- * 1x1 and strided patch convs slower blocked (0.7-0.8x).
+ * The larger channel count times kernel area up to which the blocked kernel wins. Measured side
+ * by side on 2 threads (Xeon, AVX-512, block 16; reorders included): 3x3 convs of 16-64 channels
+ * in and out on 28-112 pixel maps 1.2-1.8x faster blocked; 128 -> 64 channels at 28x28, 32 -> 256
+ * at 56x56 and 256-512 channels 0.6-0.9x; 1x1 and strided patch convs slower blocked (0.7-0.8x).
  */
 export const MAX_BLOCKED_REDUCTION = 64 * 9;
 
@@ -30,7 +30,7 @@ export function blockedConvEligible(w: readonly number[], a: Conv2dAttrs, block:
   if (w.length !== 4 || a.groups !== 1) return false;
   const [co, ci, kh, kw] = w as [number, number, number, number];
   if (co % block !== 0 || ci % block !== 0) return false;
-  if (kh * kw === 1 || ci * kh * kw > MAX_BLOCKED_REDUCTION) return false;
+  if (kh * kw === 1 || Math.max(ci, co) * kh * kw > MAX_BLOCKED_REDUCTION) return false;
   return a.strides.every((s) => s === 1) && a.dilations.every((d) => d === 1);
 }
 
