@@ -91,8 +91,8 @@ export async function createOnnxBackend(options: OnnxBackendOptions = {}): Promi
     blockedConvBlock: () => (blocked ? nchwcBlock(ort) : Promise.resolve(undefined)),
     prepare: async (graph, prepareOptions = {}) => {
       const block = blocked ? await nchwcBlock(ort) : undefined;
-      const session = { name, sessionOptions, nchwcBlock: block, onPlacement: options.onPlacement };
-      return prepareSession(ort, session, graph, prepareOptions, keepsStateOnDevice(providers, options.keepStateOnDevice));
+      const setup = { name, sessionOptions, nchwcBlock: block, onPlacement: options.onPlacement };
+      return prepareSession(ort, setup, graph, prepareOptions, keepsStateOnDevice(providers, options.keepStateOnDevice));
     },
   };
 }

@@ -3,8 +3,10 @@
  * (A B, then B A, ...), so that both meet the same moments of a shared machine; separate processes
  * moved by 5-40% between minutes here, which hides a 2-3% change. The two graphs differ by an
  * environment variable that a gradient rule or the model reads while the graph is built (add one
- * for the experiment): VAR=a for the first, VAR=b for the second. Random inputs are all-ones masks
- * and uniform values, as in profile-step.ts.
+ * for the experiment): VAR=a for the first, VAR=b for the second. VAR=NCHWC instead compares
+ * lowerings: a and b are blocks of the blocked convolutions (0: plain Conv). Otherwise both are
+ * lowered as the ONNX backend lowers them here. Random inputs are all-ones masks and uniform values,
+ * as in profile-step.ts.
  *
  *   tsx --conditions=@unias/source bench/ab-step.ts preset batch VAR a b [rounds=12] [input size]
  *

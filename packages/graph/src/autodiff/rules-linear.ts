@@ -288,8 +288,8 @@ function adjointWeight(g: GradOps, w: Sym, groups: number): Sym {
 
 /**
  * dx of conv2d. At stride 1 it is itself a convolution of dy with the flipped, channel-swapped
- * weight and complementary pads (d(k-1) - p): ONNX Runtime runs Conv with its blocked NCHWc kernels,
- * markedly faster than ConvTranspose. Otherwise it is convTranspose2d of dy with the same weight
+ * weight and complementary pads (d(k-1) - p): ONNX Runtime runs Conv markedly faster than
+ * ConvTranspose (those of few channels with its blocked NCHWc kernels on the CPU provider). Otherwise it is convTranspose2d of dy with the same weight
  * (its [Co, Ci/g, kh, kw] layout is exactly ConvTranspose's [C_in, C_out/g, kh, kw]), output padding
  * restoring the rows the forward stride left over.
  */
