@@ -73,6 +73,8 @@ describe('unias doctor', () => {
     expect(r.code, r.stderr).toBe(0);
     for (const section of ['machine', 'onnxruntime-node 1.', 'Vulkan (for webgpu)', 'CUDA (for cuda)', 'tfjs'])
       expect(r.stdout).toContain(`\n${section}`.slice(section === 'machine' ? 1 : 0));
+    const block = await nchwcBlock(ort);
+    expect(r.stdout).toContain(block ? `\n  cpu convs  blocked NCHWc kernels (block ${block})` : '\n  cpu convs  plain Conv only');
     // without the loader itself (libvulkan1 not installed) that is the first thing missing
     if (detectVulkan().loader) {
       expect(r.stdout).toMatch(/^ {2}webgpu {5}no: no Vulkan driver \(unknown \(broken: the manifest does not exist; \/nonexistent\/icd\.json\)\)/m);

@@ -82,13 +82,13 @@ export const command: Command = {
       onnx.version ? `onnxruntime-node ${onnx.version}` : `onnxruntime-node: does not load (${onnx.loadError})`,
       `  providers  ${onnx.providers.map((p) => `${p.name}${p.bundled ? '' : ' (separate download)'}`).join(', ') || 'none'}`,
       ...onnx.devices.map((d) => `  ${d.device.padEnd(10)} ${yes(d.usable, d.detail)}`),
+      ...(onnx.auto
+        ? [`  auto       ${onnx.auto.device} (${onnx.auto.why})`, ...onnx.auto.skipped.map((s) => `             skipped ${s.device}: ${s.reason}`)]
+        : []),
       ...(onnx.version
         ? [
             `  cpu convs  ${onnx.blockedConvBlock ? `blocked NCHWc kernels (block ${onnx.blockedConvBlock}) for weights fed at run time (training)` : 'plain Conv only (no blocked kernels here, or UNIAS_ORT_BLOCKED_CONV=0)'}`,
           ]
-        : []),
-      ...(onnx.auto
-        ? [`  auto       ${onnx.auto.device} (${onnx.auto.why})`, ...onnx.auto.skipped.map((s) => `             skipped ${s.device}: ${s.reason}`)]
         : []),
       '',
       'Vulkan (for webgpu)',
