@@ -85,13 +85,13 @@ export async function createOnnxBackend(options: OnnxBackendOptions = {}): Promi
   const name = options.name ?? `onnx-${providers[0] ?? 'cpu'}`;
   // com.microsoft.nchwc ops exist on the CPU provider only: a GPU session would run them there
   const blocked = providers.every((p) => p === 'cpu') && (options.blockedConv ?? process.env[BLOCKED_CONV_OPT_OUT] !== '0');
+  const blockedConvBlock = () => (blocked ? nchwcBlock(ort) : Promise.resolve(undefined));
   return {
     name,
     sessionOptions,
-    blockedConvBlock: () => (blocked ? nchwcBlock(ort) : Promise.resolve(undefined)),
+    blockedConvBlock,
     prepare: async (graph, prepareOptions = {}) => {
-      const block = blocked ? await nchwcBlock(ort) : undefined;
-      const setup = { name, sessionOptions, nchwcBlock: block, onPlacement: options.onPlacement };
+      const setup = { name, sessionOptions, nchwcBlock: await blockedConvBlock(), onPlacement: options.onPlacement };
       return prepareSession(ort, setup, graph, prepareOptions, keepsStateOnDevice(providers, options.keepStateOnDevice));
     },
   };

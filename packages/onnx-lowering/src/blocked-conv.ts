@@ -5,8 +5,8 @@
  * constant (its NchwcTransformer reorders the weight once, at load). A training step's weights
  * are inputs, so every one of its convolutions ran as im2col + GEMM, which is slow for the few
  * channels of the `cpu` preset's full-resolution maps. The blocked kernels themselves take any
- * weight tensor: this lowering reorders the weight in the graph (Reshape, Transpose, Reshape),
- * the input with ReorderInput, and the output back with ReorderOutput.
+ * weight tensor: this lowering reorders the weight in the graph (blockedWeightOrder's reshapes and
+ * transposes), the input with ReorderInput, and the output back with ReorderOutput.
  *
  * The ops live in onnxruntime's own domain (`com.microsoft.nchwc`): no other runtime or provider
  * knows them, so files written for others never use this, and the block must be the one

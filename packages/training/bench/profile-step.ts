@@ -4,7 +4,7 @@
  *
  *   tsx --conditions=@unias/source bench/profile-step.ts [out-dir] [preset (default: the bench block)] [batch (default 2)] [input size]
  */
-import { BLOCKED_CONV_OPT_OUT, nchwcBlock, toOnnxModel } from '@unias/backend-onnx';
+import { createOnnxBackend, toOnnxModel } from '@unias/backend-onnx';
 import { createGraph, createRng, initParams, type Graph, type TensorData } from '@unias/graph';
 import { buildTrainingGraph, isPresetName, presetConfig } from '@unias/model';
 import { mkdirSync, mkdtempSync } from 'node:fs';
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   const params = initParams(model, 0);
   const step = buildStepGraph({ model, optimizer: adamw({ lr: 1e-3 }), clipNorm: 1 });
   // lowered as the ORT backend lowers it on the CPU provider (blocked convolutions where they run)
-  const nchwc = process.env[BLOCKED_CONV_OPT_OUT] === '0' ? undefined : await nchwcBlock(ort);
+  const nchwc = await (await createOnnxBackend()).blockedConvBlock();
   const bytes = toOnnxModel(step.graph, nchwc !== undefined ? { nchwcBlock: nchwc } : {});
   const session = await ort.InferenceSession.create(bytes, {
     intraOpNumThreads: Number(process.env['THREADS'] ?? 2),

@@ -289,9 +289,10 @@ function adjointWeight(g: GradOps, w: Sym, groups: number): Sym {
 /**
  * dx of conv2d. At stride 1 it is itself a convolution of dy with the flipped, channel-swapped
  * weight and complementary pads (d(k-1) - p): ONNX Runtime runs Conv markedly faster than
- * ConvTranspose (those of few channels with its blocked NCHWc kernels on the CPU provider). Otherwise it is convTranspose2d of dy with the same weight
- * (its [Co, Ci/g, kh, kw] layout is exactly ConvTranspose's [C_in, C_out/g, kh, kw]), output padding
- * restoring the rows the forward stride left over.
+ * ConvTranspose (those of few channels with its blocked NCHWc kernels on the CPU provider).
+ * Otherwise it is convTranspose2d of dy with the same weight (its [Co, Ci/g, kh, kw] layout is
+ * exactly ConvTranspose's [C_in, C_out/g, kh, kw]), output padding restoring the rows the forward
+ * stride left over.
  */
 function conv2dInputGrad(g: GradOps, dy: Sym, w: Sym, x: Sym, a: Conv2dAttrs): Sym {
   const { strides, pads, dilations, groups } = a;
